@@ -1,0 +1,18 @@
+#!/usr/bin/env node
+import { Command, CommanderError } from 'commander';
+import { reportError } from './errors.js';
+import { rankCommand } from './rank-command.js';
+
+const program = new Command('esmselect')
+  .description('Pick the intermediate task to fine-tune on first, ranked by ESM-LogME')
+  .exitOverride()
+  .addCommand(rankCommand());
+for (const command of program.commands) command.exitOverride();
+
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  // Commander has already printed its own one-line message (or the help) for these.
+  if (error instanceof CommanderError) process.exitCode = error.exitCode;
+  else reportError(error);
+}

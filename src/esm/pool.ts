@@ -1,0 +1,52 @@
+import { readdir, stat } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { UserInputError } from '../errors.js';
+import type { EmbeddingSpaceMap } from './esm.js';
+import { CONFIG_FILE, EsmFormatError, loadHfselectEsm, WEIGHTS_FILE } from './hfselect.js';
+
+/** One member of an ESM pool: loaded, or rejected with the reason. */
+export type PoolEntry = { readonly source: string; readonly esm: EmbeddingSpaceMap } | { readonly source: string; readonly problem: string };
+
+function isEsmFolder(names: readonly string[]): boolean {
+  return names.includes(CONFIG_FILE) || names.includes(WEIGHTS_FILE);
+}
+
+/**
+ * The ESM folders under the given paths, in sorted order: a path that holds config.json or
+ * model.safetensors is one ESM; any other directory is searched recursively (hidden entries skipped).
+ */
+export async function findEsmFolders(roots: readonly string[]): Promise<string[]> {
+  const found = new Set<string>();
+  const visit = async (dir: string): Promise<void> => {
+    const entries = await readdir(dir, { withFileTypes: true });
+    if (isEsmFolder(entries.map((e) => e.name))) {
+      found.add(dir);
+      return;
+    }
+    const children = entries.filter((e) => e.isDirectory() && !e.name.startsWith('.')).map((e) => e.name).sort();
+    for (const child of children) await visit(join(dir, child));
+  };
+  for (const root of roots) {
+    const path = resolve(root);
+    const info = await stat(path).catch(() => null);
+    if (!info) throw new UserInputError(`--esms: ${root} does not exist`, 'esms');
+    if (!info.isDirectory()) throw new UserInputError(`--esms: ${root} is not a directory`, 'esms');
+    await visit(path);
+  }
+  if (found.size === 0) {
+    throw new UserInputError(`--esms: no ESM folders (with ${CONFIG_FILE} and ${WEIGHTS_FILE}) under ${roots.join(', ')}`, 'esms');
+  }
+  return [...found].sort();
+}
+
+/** Loads the folders one at a time, so a pool of any size never sits in memory at once. */
+export async function* readEsmFolders(folders: readonly string[]): AsyncGenerator<PoolEntry> {
+  for (const source of folders) {
+    try {
+      yield { source, esm: await loadHfselectEsm(source) };
+    } catch (error) {
+      if (!(error instanceof EsmFormatError)) throw error;
+      yield { source, problem: error.problem };
+    }
+  }
+}

@@ -1,0 +1,183 @@
+/**
+ * Reader and writer for the safetensors format (https://github.com/huggingface/safetensors):
+ * an 8-byte little-endian header length, a JSON header mapping tensor names to
+ * {dtype, shape, data_offsets} (plus an optional `__metadata__` string map), then the raw
+ * little-endian tensor bytes.
+ */
+
+const ELEMENT_SIZE = {
+  F64: 8,
+  F32: 4,
+  F16: 2,
+  BF16: 2,
+  I64: 8,
+  I32: 4,
+  I16: 2,
+  I8: 1,
+  U8: 1,
+  BOOL: 1,
+} as const;
+
+export type SafetensorsDtype = keyof typeof ELEMENT_SIZE;
+
+export interface RawTensor {
+  readonly dtype: SafetensorsDtype;
+  readonly shape: readonly number[];
+  /** The tensor's bytes, a view into the file buffer. */
+  readonly bytes: Uint8Array;
+}
+
+export interface SafetensorsContents {
+  readonly tensors: ReadonlyMap<string, RawTensor>;
+  readonly metadata: Readonly<Record<string, string>>;
+}
+
+export class SafetensorsError extends Error {
+  override readonly name = 'SafetensorsError';
+}
+
+/** The header must be a JSON object of at most this many bytes (the reference library's limit). */
+const MAX_HEADER_BYTES = 100_000_000;
+
+function elementCount(shape: readonly number[]): number {
+  return shape.reduce((a, b) => a * b, 1);
+}
+
+export function parseSafetensors(file: Uint8Array): SafetensorsContents {
+  if (file.byteLength < 8) throw new SafetensorsError(`file is ${file.byteLength} bytes, too short for a safetensors header`);
+  const view = new DataView(file.buffer, file.byteOffset, file.byteLength);
+  const headerLength = Number(view.getBigUint64(0, true));
+  if (headerLength > MAX_HEADER_BYTES || 8 + headerLength > file.byteLength) {
+    throw new SafetensorsError(`header claims ${headerLength} bytes but the file has ${file.byteLength - 8} after the length (truncated or not safetensors)`);
+  }
+  let header: unknown;
+  try {
+    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(file.subarray(8, 8 + headerLength)));
+  } catch {
+    throw new SafetensorsError('header is not valid UTF-8 JSON');
+  }
+  if (typeof header !== 'object' || header === null || Array.isArray(header)) throw new SafetensorsError('header is not a JSON object');
+
+  const data = file.subarray(8 + headerLength);
+  const tensors = new Map<string, RawTensor>();
+  let metadata: Record<string, string> = {};
+  for (const [name, entry] of Object.entries(header as Record<string, unknown>)) {
+    if (name === '__metadata__') {
+      metadata = parseMetadata(entry);
+      continue;
+    }
+    tensors.set(name, parseEntry(name, entry, data));
+  }
+  return { tensors, metadata };
+}
+
+function parseMetadata(entry: unknown): Record<string, string> {
+  if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) throw new SafetensorsError('__metadata__ is not an object');
+  for (const [k, v] of Object.entries(entry)) {
+    if (typeof v !== 'string') throw new SafetensorsError(`__metadata__.${k} is not a string`);
+  }
+  return entry as Record<string, string>;
+}
+
+function parseEntry(name: string, entry: unknown, data: Uint8Array): RawTensor {
+  const e = entry as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
+  if (typeof entry !== 'object' || entry === null) throw new SafetensorsError(`tensor ${name}: header entry is not an object`);
+  if (typeof e.dtype !== 'string' || !(e.dtype in ELEMENT_SIZE)) throw new SafetensorsError(`tensor ${name}: unsupported dtype ${JSON.stringify(e.dtype)}`);
+  const dtype = e.dtype as SafetensorsDtype;
+  if (!Array.isArray(e.shape) || !e.shape.every((s) => Number.isSafeInteger(s) && s >= 0)) {
+    throw new SafetensorsError(`tensor ${name}: shape is not a list of non-negative integers`);
+  }
+  const offsets = e.data_offsets;
+  if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every((o) => Number.isSafeInteger(o) && o >= 0) || offsets[0] > offsets[1]) {
+    throw new SafetensorsError(`tensor ${name}: data_offsets must be [begin, end] with 0 ≤ begin ≤ end`);
+  }
+  const [begin, end] = offsets as [number, number];
+  const shape = e.shape as number[];
+  const expected = elementCount(shape) * ELEMENT_SIZE[dtype];
+  if (end - begin !== expected) {
+    throw new SafetensorsError(`tensor ${name}: ${end - begin} bytes for shape [${shape.join(', ')}] of ${dtype} (expected ${expected})`);
+  }
+  if (end > data.byteLength) {
+    throw new SafetensorsError(`tensor ${name}: needs bytes up to ${end} but the data section has ${data.byteLength} (file truncated)`);
+  }
+  return { dtype, shape, bytes: data.subarray(begin, end) };
+}
+
+function halfToFloat(h: number): number {
+  const sign = h & 0x8000 ? -1 : 1;
+  const exponent = (h >> 10) & 0x1f;
+  const fraction = h & 0x3ff;
+  if (exponent === 0) return sign * 2 ** -14 * (fraction / 1024);
+  if (exponent === 0x1f) return fraction ? NaN : sign * Infinity;
+  return sign * 2 ** (exponent - 15) * (1 + fraction / 1024);
+}
+
+/**
+ * The tensor's values as float32, upcasting F16/BF16 exactly (as torch's `load_state_dict` into a
+ * float32 module does) and rounding F64.
+ */
+export function toFloat32(tensor: RawTensor): Float32Array {
+  const { dtype, bytes } = tensor;
+  const count = elementCount(tensor.shape);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const out = new Float32Array(count);
+  switch (dtype) {
+    case 'F32':
+      for (let i = 0; i < count; i++) out[i] = view.getFloat32(4 * i, true);
+      return out;
+    case 'F64':
+      for (let i = 0; i < count; i++) out[i] = view.getFloat64(8 * i, true);
+      return out;
+    case 'F16':
+      for (let i = 0; i < count; i++) out[i] = halfToFloat(view.getUint16(2 * i, true));
+      return out;
+    case 'BF16': {
+      const widened = new Uint32Array(out.buffer);
+      for (let i = 0; i < count; i++) widened[i] = view.getUint16(2 * i, true) << 16;
+      return out;
+    }
+    default:
+      throw new SafetensorsError(`dtype ${dtype} is not a floating-point type`);
+  }
+}
+
+export interface TensorToWrite {
+  readonly dtype: 'F32' | 'F64';
+  readonly shape: readonly number[];
+  readonly data: Float32Array | Float64Array;
+}
+
+/** Serialises tensors in the given order; the header is space-padded to a multiple of 8 bytes. */
+export function serializeSafetensors(tensors: Readonly<Record<string, TensorToWrite>>, metadata?: Readonly<Record<string, string>>): Uint8Array {
+  const header: Record<string, unknown> = {};
+  if (metadata) header.__metadata__ = metadata;
+  let offset = 0;
+  const parts: Uint8Array[] = [];
+  for (const [name, t] of Object.entries(tensors)) {
+    const expected = elementCount(t.shape);
+    if (t.data.length !== expected) throw new SafetensorsError(`tensor ${name}: ${t.data.length} values for shape [${t.shape.join(', ')}]`);
+    const size = ELEMENT_SIZE[t.dtype];
+    const bytes = new Uint8Array(expected * size);
+    const view = new DataView(bytes.buffer);
+    for (let i = 0; i < expected; i++) {
+      if (t.dtype === 'F32') view.setFloat32(i * 4, t.data[i], true);
+      else view.setFloat64(i * 8, t.data[i], true);
+    }
+    header[name] = { dtype: t.dtype, shape: t.shape, data_offsets: [offset, offset + bytes.length] };
+    offset += bytes.length;
+    parts.push(bytes);
+  }
+  let json = JSON.stringify(header);
+  const pad = (8 - ((Buffer.byteLength(json) + 8) % 8)) % 8;
+  json += ' '.repeat(pad);
+  const headerBytes = new TextEncoder().encode(json);
+  const out = new Uint8Array(8 + headerBytes.length + offset);
+  new DataView(out.buffer).setBigUint64(0, BigInt(headerBytes.length), true);
+  out.set(headerBytes, 8);
+  let at = 8 + headerBytes.length;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}

@@ -1,0 +1,156 @@
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
+import { UserInputError } from '../errors.js';
+import type { EsmConfig } from '../esm/config.js';
+import type { EmbeddingSpaceMap } from '../esm/esm.js';
+import type { PoolEntry } from '../esm/pool.js';
+import type { TaskType } from '../logme/labels.js';
+import { esmLogme } from './esm-logme.js';
+import type { PreparedTarget } from './target.js';
+
+/** Scores a batch of ESMs against one prepared target; implementations differ only in speed. */
+export interface EsmScorer {
+  readonly name: string;
+  score(target: PreparedTarget, esms: readonly EmbeddingSpaceMap[]): Promise<number[]>;
+}
+
+export const typescriptScorer: EsmScorer = {
+  name: 'typescript',
+  async score(target, esms) {
+    return esms.map((esm) => esmLogme(target, esm));
+  },
+};
+
+/** One ranked source task; field names follow hfselect's ESMConfig and TaskRanking. */
+export interface RankedTask {
+  readonly rank: number;
+  readonly task_id: string;
+  readonly task_subset: string | null;
+  readonly text_column: string | string[] | null;
+  readonly label_column: string | null;
+  readonly task_split: string | null;
+  readonly num_examples: number | null;
+  readonly language: string | null;
+  readonly base_model_name: string;
+  readonly esm_architecture: string;
+  readonly score: number;
+  /** Where the ESM came from (folder or registry id). */
+  readonly source: string;
+}
+
+export interface RejectedEsm {
+  readonly source: string;
+  readonly problem: string;
+}
+
+export interface RankingResult {
+  readonly ranking: RankedTask[];
+  readonly rejected: RejectedEsm[];
+  readonly target: { readonly n: number; readonly d: number; readonly task: TaskType; readonly classes?: readonly (string | number | boolean)[] };
+  /** ESMs offered, and ESMs that received a score. */
+  readonly considered: number;
+  readonly scored: number;
+  readonly scorer: string;
+  readonly seconds: number;
+}
+
+export interface RankProgress {
+  readonly done: number;
+  readonly total: number;
+}
+
+export interface RankPoolOptions {
+  /** Keep only the best `top` tasks (all when unset). */
+  readonly top?: number;
+  readonly scorer?: EsmScorer;
+  /** ESMs handed to the scorer at once. */
+  readonly batchSize?: number;
+  readonly onProgress?: (progress: RankProgress) => void;
+  readonly signal?: AbortSignal;
+}
+
+function describeTask(config: EsmConfig, score: number, source: string): Omit<RankedTask, 'rank'> {
+  return {
+    task_id: config.task_id,
+    task_subset: config.task_subset ?? null,
+    text_column: config.text_column ?? null,
+    label_column: config.label_column ?? null,
+    task_split: config.task_split ?? null,
+    num_examples: config.num_examples ?? null,
+    language: config.language ?? null,
+    base_model_name: config.base_model_name,
+    esm_architecture: config.esm_architecture,
+    score,
+    source,
+  };
+}
+
+/** Best score first (hfselect's `argsort(scores)[::-1]`); ties by task id, then source, for a stable order. */
+export function compareRanked(a: { score: number; task_id: string; source: string }, b: typeof a): number {
+  if (a.score !== b.score) return b.score - a.score;
+  if (a.task_id !== b.task_id) return a.task_id < b.task_id ? -1 : 1;
+  return a.source < b.source ? -1 : a.source > b.source ? 1 : 0;
+}
+
+/**
+ * Scores every ESM of the pool against the target with ESM-LogME and ranks the source tasks.
+ * The pool is consumed batch by batch, so its size is bounded by disk, not memory. ESMs that cannot
+ * be used (unreadable, or of another dimension than the target) are listed in `rejected`, as
+ * hfselect drops faulty ESMs, and never stop the rest.
+ */
+export async function rankPool(target: PreparedTarget, pool: AsyncIterable<PoolEntry>, total: number, options: RankPoolOptions = {}): Promise<RankingResult> {
+  const started = performance.now();
+  const scorer = options.scorer ?? typescriptScorer;
+  const batchSize = options.batchSize ?? 8;
+  const { dim } = target.embeddings;
+  const scored: Omit<RankedTask, 'rank'>[] = [];
+  const rejected: RejectedEsm[] = [];
+  let considered = 0;
+  let batch: { source: string; esm: EmbeddingSpaceMap }[] = [];
+
+  const flush = async (): Promise<void> => {
+    if (batch.length === 0) return;
+    const scores = await scorer.score(
+      target,
+      batch.map((b) => b.esm),
+    );
+    batch.forEach(({ source, esm }, i) => {
+      if (Number.isFinite(scores[i])) scored.push(describeTask(esm.config, scores[i], source));
+      else rejected.push({ source, problem: 'LogME did not produce a finite score' });
+    });
+    batch = [];
+    options.onProgress?.({ done: considered, total });
+    await yieldToEventLoop();
+  };
+
+  for await (const entry of pool) {
+    options.signal?.throwIfAborted();
+    considered++;
+    if ('problem' in entry) rejected.push(entry);
+    else if (entry.esm.dim !== dim) {
+      rejected.push({ source: entry.source, problem: `ESM dimension ${entry.esm.dim} does not match the target embeddings' ${dim}` });
+    } else batch.push(entry);
+    if (batch.length >= batchSize) await flush();
+  }
+  await flush();
+  options.onProgress?.({ done: considered, total });
+
+  if (scored.length === 0) {
+    const first = rejected[0];
+    throw new UserInputError(
+      considered === 0 ? 'esms: the pool is empty' : `esms: none of the ${considered} ESMs could be used (first: ${first.source}: ${first.problem})`,
+      'esms',
+    );
+  }
+  scored.sort(compareRanked);
+  const kept = options.top === undefined ? scored : scored.slice(0, options.top);
+  const { labels } = target;
+  return {
+    ranking: kept.map((task, i) => ({ rank: i + 1, ...task })),
+    rejected,
+    target: { n: target.embeddings.rows, d: dim, task: labels.task, ...(labels.task === 'classification' ? { classes: labels.classes } : {}) },
+    considered,
+    scored: scored.length,
+    scorer: scorer.name,
+    seconds: (performance.now() - started) / 1000,
+  };
+}

@@ -1,0 +1,79 @@
+import { UserInputError } from '../errors.js';
+import { firstNonFinite } from '../esm/esm.js';
+import type { Embeddings } from '../io/embeddings.js';
+import { pivotedCholesky, type PivotedCholesky } from '../linalg/cholesky.js';
+import { zeros } from '../linalg/matrix.js';
+import { labelColumns, type Labels } from '../logme/labels.js';
+import { squaredNorm } from '../logme/logme.js';
+
+/**
+ * What every ESM-LogME evaluation of one target shares, computed once.
+ *
+ * With X̃ = [X, 1] (N × (D+1)) and W̃ = [W, b], the ESM features are F = X̃W̃ᵀ, so
+ *   FᵀF = W̃ (X̃ᵀX̃) W̃ᵀ = (R P W̃ᵀ)ᵀ (R P W̃ᵀ)  where PᵀRᵀRP = X̃ᵀX̃ (pivoted Cholesky),
+ *   Fᵀy = W̃ (X̃ᵀy).
+ * Each ESM then costs one (D+1)×D product and a D×D eigenproblem, whatever N is.
+ */
+export interface PreparedTarget {
+  readonly embeddings: Embeddings;
+  readonly labels: Labels;
+  /** The LogME label columns (one-vs-rest indicators or regression targets) and their ‖y‖². */
+  readonly columns: Float64Array[];
+  readonly columnNormsSq: number[];
+  /** Present when N > D, the case where LogME works on FᵀF. */
+  readonly gram: { readonly factor: PivotedCholesky; readonly xty: Float64Array[] } | null;
+}
+
+export function validateTarget(embeddings: Embeddings, labels: Labels): void {
+  const { rows, dim, data } = embeddings;
+  if (rows === 0) throw new UserInputError('embeddings: the target has no rows', 'embeddings');
+  if (data.length !== rows * dim) throw new UserInputError(`embeddings: ${data.length} values do not make ${rows}×${dim}`, 'embeddings');
+  if (labels.n !== rows) throw new UserInputError(`labels: ${labels.n} labels for ${rows} embedding rows`, 'labels');
+  const bad = firstNonFinite(data, dim);
+  if (bad) throw new UserInputError(`embeddings: row ${bad.row}, column ${bad.col} is not a finite number`, 'embeddings');
+}
+
+/** X̃ᵀX̃ for X̃ = [X, 1], accumulated in float64. */
+function augmentedGram({ rows, dim, data }: Embeddings): Float64Array {
+  const m = dim + 1;
+  const g = zeros(m, m).data;
+  const row = new Float64Array(m);
+  row[dim] = 1;
+  for (let i = 0; i < rows; i++) {
+    for (let k = 0; k < dim; k++) row[k] = data[i * dim + k];
+    for (let j = 0; j < m; j++) {
+      const v = row[j];
+      if (v === 0) continue;
+      const base = j * m;
+      for (let k = j; k < m; k++) g[base + k] += v * row[k];
+    }
+  }
+  for (let j = 0; j < m; j++) for (let k = j + 1; k < m; k++) g[k * m + j] = g[j * m + k];
+  return g;
+}
+
+function augmentedTransposeTimes({ rows, dim, data }: Embeddings, y: Float64Array): Float64Array {
+  const out = new Float64Array(dim + 1);
+  for (let i = 0; i < rows; i++) {
+    const yi = y[i];
+    if (yi === 0) continue;
+    for (let k = 0; k < dim; k++) out[k] += data[i * dim + k] * yi;
+    out[dim] += yi;
+  }
+  return out;
+}
+
+export function prepareTarget(embeddings: Embeddings, labels: Labels): PreparedTarget {
+  validateTarget(embeddings, labels);
+  const columns = labelColumns(labels);
+  const columnNormsSq = columns.map(squaredNorm);
+  const m = embeddings.dim + 1;
+  const gram =
+    embeddings.rows > embeddings.dim
+      ? {
+          factor: pivotedCholesky({ rows: m, cols: m, data: augmentedGram(embeddings) }),
+          xty: columns.map((y) => augmentedTransposeTimes(embeddings, y)),
+        }
+      : null;
+  return { embeddings, labels, columns, columnNormsSq, gram };
+}
