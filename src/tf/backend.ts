@@ -1,4 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
+// tfjs-core alone registers no gradient functions; the union package registers them all, which
+// training (ESMs, the fine-tuning runner) needs for tf.grads.
+import '@tensorflow/tfjs';
 
 /** The TensorFlow.js backends esmselect tries, fastest first. */
 export const BACKEND_CHAIN = ['node-gpu', 'node', 'wasm', 'cpu'] as const;
@@ -50,6 +53,8 @@ async function firstWorkingBackend(): Promise<LoadedBackend> {
       const name = await loaders[choice]();
       if (!(await tf.setBackend(name))) throw new Error('backend failed to initialise');
       await tf.ready();
+      // PROD silences tfjs's console advice to install tfjs-node: the description below says it.
+      tf.env().set('PROD', true);
       const why = skipped.length ? ` (unavailable: ${skipped.join('; ')})` : '';
       return { tf, choice, description: `TensorFlow.js backend: ${choice}${why}` };
     } catch (error) {
