@@ -137,10 +137,10 @@ class LabelReader {
     if (value instanceof Uint8Array) value = decodeUtf8(value, this.table.path, where);
     if (typeof value === 'bigint') value = Number(value);
     if (value === null || value === undefined || (typeof value === 'string' && value.trim() === '')) fail(this.table, `${where}: the label is missing`);
-    if (this.untyped && this.task === 'regression') value = Number(value);
     if (this.task === 'regression') {
-      if (typeof value !== 'number' || !Number.isFinite(value)) fail(this.table, `${where}: regression needs a finite number, got ${JSON.stringify(value)}`);
-      return value;
+      const number = this.untyped ? Number(value) : value;
+      if (typeof number !== 'number' || !Number.isFinite(number)) fail(this.table, `${where}: regression needs a finite number, got ${JSON.stringify(value)}`);
+      return number;
     }
     if (value === -1 || (this.untyped && typeof value === 'string' && value.trim() === '-1')) return undefined;
     const kind = labelKind(value);

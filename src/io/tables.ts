@@ -70,16 +70,20 @@ export async function openTable(path: string, format?: TableFormat): Promise<Tab
   }
 }
 
-/** CSV (RFC 4180: quoted fields may hold delimiters, quotes and newlines) or TSV, with a header row. */
+/**
+ * CSV (RFC 4180: quoted fields may hold delimiters, quotes and newlines) or TSV (no quoting, as
+ * GLUE-style TSV files and pandas' QUOTE_NONE write them), with a header row.
+ */
 async function openDelimited(path: string, format: 'csv' | 'tsv'): Promise<Table> {
-  const delimiter = format === 'csv' ? ',' : '\t';
+  const dialect = format === 'csv' ? { delimiter: ',' } : { delimiter: '\t', quote: false as const };
   const records = async function* () {
     // Fields come as bytes (encoding: null) so each is decoded strictly where its row and column are known.
-    const parser = createReadStream(path).pipe(parse({ delimiter, encoding: null, bom: true, skip_empty_lines: true, info: true }));
+    const parser = createReadStream(path).pipe(parse({ ...dialect, encoding: null, bom: true, skip_empty_lines: true, info: true }));
     try {
       for await (const { record } of parser as AsyncIterable<{ record: Buffer[] }>) yield record;
     } catch (error) {
-      if (error instanceof CsvError) fail(path, error.message);
+      // csv-parse appends the offending field's bytes as JSON; the line number is what helps.
+      if (error instanceof CsvError) fail(path, error.message.replace(/, value is .*$/s, ''));
       throw error;
     }
   };
