@@ -4,8 +4,8 @@ import { modelsDir } from '../config.js';
 import { UserInputError } from '../errors.js';
 import type { Embeddings } from '../io/embeddings.js';
 import { readSafetensorsTensors, toFloat32 } from '../io/safetensors.js';
-import { checkModelFolder, modelFolder, poolingEvidence } from './model-folder.js';
-import { applyBertPooler, firstToken, meanPool, poolingFor, type BertPooler, type HiddenStates, type Pooling } from './pooling.js';
+import { checkModelFolder, describeModel, modelFolder, type EmbeddingMeta } from './model-folder.js';
+import { applyBertPooler, firstToken, meanPool, type BertPooler, type HiddenStates, type Pooling } from './pooling.js';
 
 /** hfselect tokenises with `max_length=128, truncation=True` (Dataset.collate_fn). */
 export const DEFAULT_MAX_LENGTH = 128;
@@ -24,14 +24,6 @@ export interface EmbedOptions {
   readonly onProgress?: (progress: { done: number; total: number }) => void;
 }
 
-/** How embeddings were made; stored beside them so they are never mixed with another model's. */
-export interface EmbeddingMeta {
-  readonly model: string;
-  readonly pooling: Pooling;
-  readonly max_length: number;
-  readonly dim: number;
-}
-
 /** What sentence-transformers exports (optimum) call the last hidden states. */
 const HIDDEN_STATE_OUTPUTS = ['last_hidden_state', 'token_embeddings'] as const;
 /** BertModel.save_pretrained names the pooler `pooler.dense.*`; a BertFor… checkpoint prefixes `bert.`. */
@@ -48,10 +40,9 @@ export function allowRemoteDefault(): boolean {
  */
 export class TextEmbedder {
   private constructor(
-    readonly model: string,
-    readonly pooling: Pooling,
-    readonly maxLength: number,
-    readonly dim: number,
+    readonly meta: EmbeddingMeta,
+    /** The model's folder under the models directory. */
+    readonly folder: string,
     private readonly tokenizer: PreTrainedTokenizer,
     private readonly encoder: PreTrainedModel,
     private readonly hiddenOutput: string,
@@ -71,21 +62,26 @@ export class TextEmbedder {
     env.cacheDir = root;
     const tokenizer = await AutoTokenizer.from_pretrained(model);
     const encoder = await AutoModel.from_pretrained(model, { dtype: 'fp32', device: 'cpu' });
-    const pooling = poolingFor(model, await poolingEvidence(model, folder));
+    const meta = await describeModel(model, folder, options.maxLength ?? DEFAULT_MAX_LENGTH);
     const outputNames = (encoder.sessions.model as { outputNames: string[] }).outputNames;
     const hiddenOutput = HIDDEN_STATE_OUTPUTS.find((name) => outputNames.includes(name));
     if (!hiddenOutput) {
       throw new UserInputError(`model: ${model}: the ONNX graph has none of the outputs ${HIDDEN_STATE_OUTPUTS.join(', ')} (it has ${outputNames.join(', ')})`, 'model');
     }
-    const pooler = pooling === 'pooler_output' && !outputNames.includes('pooler_output') ? await readPooler(model, folder) : undefined;
-    const config = encoder.config as unknown as { hidden_size?: number; dim?: number };
-    const dim = config.hidden_size ?? config.dim;
-    if (!dim) throw new UserInputError(`model: ${model}: config.json gives no hidden_size (or dim)`, 'model');
-    return new TextEmbedder(model, pooling, options.maxLength ?? DEFAULT_MAX_LENGTH, dim, tokenizer, encoder, hiddenOutput, pooler);
+    const pooler = meta.pooling === 'pooler_output' && !outputNames.includes('pooler_output') ? await readPooler(model, folder) : undefined;
+    return new TextEmbedder(meta, folder, tokenizer, encoder, hiddenOutput, pooler);
   }
 
-  get meta(): EmbeddingMeta {
-    return { model: this.model, pooling: this.pooling, max_length: this.maxLength, dim: this.dim };
+  get model(): string {
+    return this.meta.model;
+  }
+
+  get pooling(): Pooling {
+    return this.meta.pooling;
+  }
+
+  get dim(): number {
+    return this.meta.dim;
   }
 
   /**
@@ -108,7 +104,7 @@ export class TextEmbedder {
   }
 
   private async embedBatch(texts: string[]): Promise<Embeddings> {
-    const inputs = this.tokenizer(texts, { padding: true, truncation: true, max_length: this.maxLength }) as Record<string, Tensor>;
+    const inputs = this.tokenizer(texts, { padding: true, truncation: true, max_length: this.meta.max_length }) as Record<string, Tensor>;
     const outputs = (await this.encoder(inputs)) as Record<string, Tensor>;
     try {
       return this.pool(outputs, inputs.attention_mask);

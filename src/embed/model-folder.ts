@@ -1,7 +1,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { join, resolve, sep } from 'node:path';
 import { UserInputError } from '../errors.js';
-import type { PoolingEvidence } from './pooling.js';
+import { poolingFor, type Pooling } from './pooling.js';
 
 /**
  * A model name is a folder under the models root, `name` or `organisation/name` as on the Hugging
@@ -34,13 +34,34 @@ export async function checkModelFolder(name: string, folder: string): Promise<vo
   }
 }
 
-/** hfselect mean-pools models named like `sentence-transformers/…`; a local folder shows it with modules.json. */
-export async function poolingEvidence(name: string, folder: string): Promise<PoolingEvidence> {
-  const text = await readFile(join(folder, 'config.json'), 'utf8');
-  const config = JSON.parse(text) as { model_type?: unknown };
+/** How embeddings were made; stored beside them so they are never mixed with another model's. */
+export interface EmbeddingMeta {
+  readonly model: string;
+  readonly pooling: Pooling;
+  readonly max_length: number;
+  readonly dim: number;
+}
+
+/**
+ * What a model folder's embeddings will be, from config.json alone (no weights loaded): the pooling
+ * by hfselect's rule and the hidden size. hfselect mean-pools models named like
+ * `sentence-transformers/…`; a local folder shows it with sentence-transformers' modules.json.
+ */
+export async function describeModel(name: string, folder: string, maxLength: number): Promise<EmbeddingMeta> {
+  const path = join(folder, 'config.json');
+  let config: { model_type?: unknown; hidden_size?: unknown; dim?: unknown };
+  try {
+    config = JSON.parse(await readFile(path, 'utf8'));
+  } catch (error) {
+    throw new UserInputError(`model: ${name}: ${path} ${error instanceof SyntaxError ? 'is not valid JSON' : 'cannot be read'}`, 'model');
+  }
   const modules = await stat(join(folder, 'modules.json')).catch(() => null);
-  return {
+  const pooling = poolingFor(name, {
     modelType: typeof config.model_type === 'string' ? config.model_type : 'unknown',
     sentenceTransformers: modules !== null || name.includes('sentence-transformers'),
-  };
+  });
+  // BERT and RoBERTa call the width hidden_size, DistilBERT dim.
+  const dim = config.hidden_size ?? config.dim;
+  if (!Number.isSafeInteger(dim) || (dim as number) <= 0) throw new UserInputError(`model: ${name}: ${path} gives no hidden_size (or dim)`, 'model');
+  return { model: name, pooling, max_length: maxLength, dim: dim as number };
 }
