@@ -1,9 +1,9 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
-import type { EmbedDatasetOptions, EmbeddedDataset } from '../embed/embed-dataset.js';
+import { embedDataset, type EmbedDatasetOptions, type EmbeddedDataset } from '../embed/embed-dataset.js';
 import { UserInputError } from '../errors.js';
 import { TABLE_FORMATS, type TableFormat } from '../io/tables.js';
 import { positiveInteger } from './errors.js';
-import type { ProgressReporter } from './progress.js';
+import { createProgress, type ProgressReporter } from './progress.js';
 
 /** The flags that name a dataset file and the base model to embed it with (`embed`, `rank --dataset`). */
 export interface DatasetFlags {
@@ -40,32 +40,41 @@ export function addDatasetOptions(command: Command): Command {
 }
 
 /** The library options for `embedDataset`, or a usage error naming the first missing flag. */
-export function embedDatasetOptions(flags: DatasetFlags, onProgress: ProgressReporter): { path: string; options: EmbedDatasetOptions } {
+function embedDatasetOptions(flags: DatasetFlags, progress: ProgressReporter): EmbedDatasetOptions & { model: string } {
   const required = { dataset: '--dataset', textCol: '--text-col', labelCol: '--label-col', model: '--model' } as const;
   for (const [key, flag] of Object.entries(required)) {
     if (flags[key as keyof typeof required] === undefined) throw new UserInputError(`${flag} is required with --dataset`, key);
   }
   return {
-    path: flags.dataset!,
-    options: {
-      textColumns: flags.textCol!,
-      labelColumn: flags.labelCol!,
-      task: flags.regression ? 'regression' : 'classification',
-      numExamples: flags.numExamples,
-      seed: flags.seed,
-      format: flags.datasetFormat,
-      model: flags.model!,
-      batchSize: flags.batchSize,
-      cache: flags.cache ? undefined : false,
-      onProgress: ({ done, total }) => onProgress.update(done, total),
-    },
+    textColumns: flags.textCol!,
+    labelColumn: flags.labelCol!,
+    task: flags.regression ? 'regression' : 'classification',
+    numExamples: flags.numExamples,
+    seed: flags.seed,
+    format: flags.datasetFormat,
+    model: flags.model!,
+    batchSize: flags.batchSize,
+    cache: flags.cache ? undefined : false,
+    onProgress: ({ done, total }) => progress.update(done, total),
   };
 }
 
-/** What happened to the dataset, for stderr: sampling, skipped rows, the pooling, the cache. */
-export function reportEmbedded({ dataset, meta, cached }: EmbeddedDataset): void {
+/**
+ * Embeds the dataset the flags name (through the cache) with a progress bar, and says on stderr
+ * what happened: rows read, sampled and skipped, the pooling, whether the cache had it.
+ */
+export async function embedFromFlags(flags: DatasetFlags): Promise<EmbeddedDataset> {
+  const progress = createProgress('Embedding', 'texts');
+  let result: EmbeddedDataset;
+  try {
+    result = await embedDataset(flags.dataset!, embedDatasetOptions(flags, progress));
+  } finally {
+    progress.stop();
+  }
+  const { dataset, meta, cached } = result;
   const sampled = dataset.texts.length < dataset.rowsRead - dataset.unlabelled ? `, sampled ${dataset.texts.length}` : '';
   const skipped = dataset.unlabelled ? `, skipped ${dataset.unlabelled} labelled -1 (unlabelled, as hfselect does)` : '';
   process.stderr.write(`esmselect: ${dataset.path}: ${dataset.rowsRead} rows${skipped}${sampled}\n`);
   process.stderr.write(`esmselect: ${cached ? 'embeddings from the cache' : 'embedded'}: ${dataset.texts.length} × ${meta.dim}, model ${meta.model}, pooling ${meta.pooling}, max length ${meta.max_length}\n`);
+  return result;
 }

@@ -1,10 +1,8 @@
 import { Command } from 'commander';
-import { embedDataset } from '../embed/embed-dataset.js';
 import { UserInputError } from '../errors.js';
 import { writeEmbeddingFile } from '../io/embedding-files.js';
 import { writeFileAtomic } from '../io/atomic.js';
-import { addDatasetOptions, embedDatasetOptions, reportEmbedded, type DatasetFlags } from './dataset-options.js';
-import { createProgress } from './progress.js';
+import { addDatasetOptions, embedFromFlags, type DatasetFlags } from './dataset-options.js';
 
 const OUTPUT = /\.(npy|f32|bin|jsonl|ndjson)$/i;
 
@@ -18,24 +16,16 @@ export function embedCommand(): Command {
     .action(async (flags: EmbedFlags) => {
       if (!flags.dataset) throw new UserInputError('--dataset is required', 'dataset');
       if (!OUTPUT.test(flags.out)) throw new UserInputError(`--out: ${flags.out}: unknown format; use .npy, .f32, .bin or .jsonl`, 'out');
-      const progress = createProgress('Embedding', 'texts');
-      try {
-        const { path, options } = embedDatasetOptions(flags, progress);
-        const result = await embedDataset(path, options);
-        progress.stop();
-        reportEmbedded(result);
-        const { dataset, embeddings, meta } = result;
-        await writeEmbeddingFile(flags.out, embeddings, { ...meta, dataset: dataset.path, task: dataset.task }, dataset.labels);
-        if (/\.(jsonl|ndjson)$/i.test(flags.out)) {
-          process.stderr.write(`esmselect: wrote ${flags.out} (labels included${dataset.task === 'regression' ? '; rank with --regression' : ''})\n`);
-        } else {
-          // .npy and raw float32 carry no labels: they go beside, in the JSON array `rank --labels` reads.
-          const labels = `${flags.out}.labels.json`;
-          await writeFileAtomic(labels, `${JSON.stringify(dataset.labels)}\n`);
-          process.stderr.write(`esmselect: wrote ${flags.out} and ${labels} (rank with --embeddings ${flags.out} --labels ${labels}${dataset.task === 'regression' ? ' --regression' : ''})\n`);
-        }
-      } finally {
-        progress.stop();
+      const { dataset, embeddings, meta } = await embedFromFlags(flags);
+      await writeEmbeddingFile(flags.out, embeddings, { ...meta, dataset: dataset.path, task: dataset.task }, dataset.labels);
+      const regression = dataset.task === 'regression' ? ' --regression' : '';
+      if (/\.(jsonl|ndjson)$/i.test(flags.out)) {
+        process.stderr.write(`esmselect: wrote ${flags.out} with the labels (rank with --embeddings ${flags.out}${regression})\n`);
+        return;
       }
+      // .npy and raw float32 carry no labels: they go beside, in the JSON array `rank --labels` reads.
+      const labels = `${flags.out}.labels.json`;
+      await writeFileAtomic(labels, `${JSON.stringify(dataset.labels)}\n`);
+      process.stderr.write(`esmselect: wrote ${flags.out} and ${labels} (rank with --embeddings ${flags.out} --labels ${labels}${regression})\n`);
     });
 }

@@ -1,8 +1,7 @@
 import { Command, Option } from 'commander';
-import { embedDataset } from '../embed/embed-dataset.js';
 import { UserInputError } from '../errors.js';
 import { rank } from '../rank/rank.js';
-import { addDatasetOptions, embedDatasetOptions, reportEmbedded, type DatasetFlags } from './dataset-options.js';
+import { addDatasetOptions, embedFromFlags, type DatasetFlags } from './dataset-options.js';
 import { positiveInteger } from './errors.js';
 import { formatRanking, OUTPUT_FORMATS, type OutputFormat } from './format.js';
 import { createProgress } from './progress.js';
@@ -24,16 +23,8 @@ async function target(flags: RankFlags) {
     return { embeddings: flags.embeddings, labels: flags.labels, task: flags.regression ? ('regression' as const) : undefined };
   }
   if (flags.labels !== undefined) throw new UserInputError('--labels goes with --embeddings; with --dataset the labels come from --label-col', 'labels');
-  const progress = createProgress('Embedding', 'texts');
-  try {
-    const { path, options } = embedDatasetOptions(flags, progress);
-    const embedded = await embedDataset(path, options);
-    progress.stop();
-    reportEmbedded(embedded);
-    return { embeddings: embedded.embeddings, labels: embedded.dataset.labels, task: embedded.dataset.task };
-  } finally {
-    progress.stop();
-  }
+  const { embeddings, dataset } = await embedFromFlags(flags);
+  return { embeddings, labels: dataset.labels, task: dataset.task };
 }
 
 export function rankCommand(): Command {
