@@ -36,6 +36,7 @@ describe('esmselect rank --dataset', () => {
   it('embeds with the tiny model and ranks the pool end to end; the second run uses the cache', async () => {
     const first = esmselect('rank', ...DATASET, '--model', 'tiny-bert', '--esms', pool, '--format', 'json');
     expect(first.stderr).toContain('embedded: 20 × 32, model tiny-bert, pooling pooler_output, max length 128');
+    expect(first.stderr).toContain('note: ESMs listed here were trained against test/encoder, not tiny-bert');
     expect(first.status).toBe(0);
     const result = JSON.parse(first.stdout) as RankingResult;
     expect(result.ranking).toHaveLength(6);

@@ -1,6 +1,7 @@
 import { Command, Option } from 'commander';
 import { UserInputError } from '../errors.js';
 import { rank } from '../rank/rank.js';
+import type { RankedTask } from '../rank/ranking.js';
 import { addDatasetOptions, embedFromFlags, type DatasetFlags } from './dataset-options.js';
 import { positiveInteger } from './errors.js';
 import { formatRanking, OUTPUT_FORMATS, type OutputFormat } from './format.js';
@@ -27,6 +28,13 @@ async function target(flags: RankFlags) {
   return { embeddings, labels: dataset.labels, task: dataset.task };
 }
 
+/** ESMs map one base model's space; scores of ESMs trained against another model compare nothing. */
+function noteOtherBaseModels(model: string, ranking: readonly RankedTask[]): void {
+  const short = (name: string) => name.split('/').pop()!.toLowerCase();
+  const others = [...new Set(ranking.map((t) => t.base_model_name).filter((name) => short(name) !== short(model)))];
+  if (others.length) process.stderr.write(`esmselect: note: ESMs listed here were trained against ${others.join(', ')}, not ${model}\n`);
+}
+
 export function rankCommand(): Command {
   return addDatasetOptions(
     new Command('rank')
@@ -44,6 +52,7 @@ export function rankCommand(): Command {
         const result = await rank({ ...given, esms: flags.esms, top: flags.top, onProgress: ({ done, total }) => progress.update(done, total) });
         progress.stop();
         for (const { source, problem } of result.rejected) process.stderr.write(`esmselect: skipped ${source}: ${problem}\n`);
+        if (flags.model) noteOtherBaseModels(flags.model, result.ranking);
         process.stdout.write(`${formatRanking(result, flags.format)}\n`);
       } finally {
         progress.stop();
