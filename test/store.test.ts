@@ -1,16 +1,16 @@
-import { cp, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { EmbeddingSpaceMap } from '../src/esm/esm.js';
-import { EsmFormatError, loadHfselectEsm, saveHfselectEsm } from '../src/esm/hfselect.js';
+import { EsmFormatError, esmWeightsFile, loadHfselectEsm, saveHfselectEsm } from '../src/esm/hfselect.js';
 import { rank } from '../src/rank/rank.js';
 import { openRegistry, REGISTRY_FILE, type Registry } from '../src/store/database.js';
 import { deleteDataset, getDataset, listDatasets, registerDataset } from '../src/store/datasets.js';
 import { checkRegistry, isHealthy } from '../src/store/doctor.js';
 import { deleteEmbeddingCacheEntry, getEmbeddingCacheEntry, listEmbeddingCacheEntries, putEmbeddingCacheEntry } from '../src/store/embedding-cache.js';
 import { deleteEsms, exportEsm, getEsm, listEsms, loadRegisteredEsm, registerEsm, registryPool, TRAIN_INFO_FILE } from '../src/store/esms.js';
-import { readVerifiedFile, sha256Hex } from '../src/store/files.js';
+import { readVerifiedFile, sha256Hex, weightsPath } from '../src/store/files.js';
 import { importEsmFolders } from '../src/store/import.js';
 import { applyMigrations, MIGRATIONS, schemaVersion } from '../src/store/migrations.js';
 import { getRankingRun, listRankingRuns, recordRankingRun } from '../src/store/rankings.js';
@@ -81,6 +81,15 @@ describe('registering ESMs', () => {
     expect(other.status).toBe('imported');
     expect(other.record.weights_path).toBe(record.weights_path);
     expect(listEsms(registry)).toHaveLength(2);
+  });
+
+  it('commits no row when its weights file cannot be written', async () => {
+    const esm = randomEsm('org/unwritable', 8, 6);
+    const address = registry.resolve(weightsPath(sha256Hex(esmWeightsFile(esm))));
+    await mkdir(join(address, 'in-the-way'), { recursive: true });
+    await expect(registerEsm(registry, esm, { origin: 'test' })).rejects.toThrow(/EISDIR|ENOTEMPTY|EEXIST/);
+    expect(listEsms(registry)).toEqual([]);
+    expect((await readdir(join(registry.dataDir, 'esms'))).filter((name) => name.includes('.tmp-'))).toEqual([]);
   });
 
   it('imports a folder tree once: legacy and F16 folders are the same ESMs as their exports, reruns skip, bad folders are rejected with the reason', async () => {
@@ -235,7 +244,7 @@ describe('datasets, embedding cache and ranking runs', () => {
     const dataset = registerDataset(registry, { name: 'imdb', split: 'test' });
     const bytes = new Uint8Array([1, 2, 3, 4]);
     await writeFile(registry.resolve('cache.f32'), bytes);
-    const entry = { key: 'imdb|model|mean', dataset_id: dataset.id, model: 'model', pooling: 'mean', rows: 1, dim: 1, path: 'cache.f32', sha256: sha256Hex(bytes), bytes: 4 };
+    const entry = { key: 'imdb|model|mean', dataset_id: dataset.id, model: 'model', pooling: 'mean', rows: 1, dim: 1, path: 'cache.f32', sha256: sha256Hex(bytes), bytes: 4, meta: { max_length: 128 } };
     expect(putEmbeddingCacheEntry(registry, entry)).toMatchObject(entry);
     const hit = getEmbeddingCacheEntry(registry, entry.key)!;
     expect('bytes' in (await readVerifiedFile(registry.dataDir, hit.path, hit.sha256))).toBe(true);

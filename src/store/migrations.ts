@@ -70,6 +70,7 @@ export const MIGRATIONS: readonly Migration[] = [
         path TEXT NOT NULL,
         sha256 TEXT NOT NULL,
         bytes INTEGER NOT NULL,
+        meta TEXT,
         created_at TEXT NOT NULL DEFAULT ${NOW},
         last_used_at TEXT NOT NULL DEFAULT ${NOW}
       ) STRICT;
