@@ -58,14 +58,14 @@ function lastProgress(lines: readonly string[]): number {
 describe('integrity under SIGKILL', () => {
   it('a bulk import killed again and again keeps only complete, verified ESMs, and a rerun completes it', async () => {
     const pool = join(dir, 'import-pool');
-    const folders = await writeRandomPool(pool, 300, 16, 7);
+    const folders = await writeRandomPool(pool, 160, 16, 7);
     const dataDir = join(dir, 'import-data');
     const env = { ESMSELECT_DATA_DIR: dataDir };
     // Kill right after a reported commit, and at arbitrary moments after one (mid-write, mid-commit).
     const kills = [
       [10, 0],
-      [100, 3],
-      [200, 11],
+      [40, 3],
+      [70, 11],
     ];
     for (const [i, [after, delayMs]] of kills.entries()) {
       const child = spawnTs(CHILD, ['import', pool], env);
@@ -158,7 +158,7 @@ describe('integrity under SIGKILL', () => {
 describe('concurrency', () => {
   it('readers rank from the registry while two writers import the same pool: no SQLITE_BUSY, no duplicates, consistent scores', async () => {
     const pool = join(dir, 'busy-pool');
-    const folders = await writeRandomPool(pool, 600, 16, 9);
+    const folders = await writeRandomPool(pool, 400, 16, 9);
     const dataDir = join(dir, 'busy-data');
     const env = { ESMSELECT_DATA_DIR: dataDir };
     const rng = randomGenerator(4);

@@ -40,7 +40,7 @@ export function spawnTs(entry: string, args: readonly string[], env: NodeJS.Proc
       parts.forEach(onLine);
     });
   }
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('close', (code, signal) => resolve({ code, signal })));
   return {
     child,
     lines,
@@ -50,7 +50,11 @@ export function spawnTs(entry: string, args: readonly string[], env: NodeJS.Proc
       const seen = lines.find((l) => pattern.test(l));
       if (seen !== undefined) return Promise.resolve(seen);
       return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`no line matching ${pattern} within ${timeoutMs} ms; output:\n${lines.join('\n')}`)), timeoutMs);
+        const fail = (why: string) => {
+          clearTimeout(timer);
+          reject(new Error(`${why} before a line matching ${pattern}; output:\n${lines.join('\n')}`));
+        };
+        const timer = setTimeout(() => fail(`${timeoutMs} ms passed`), timeoutMs);
         waiters.push({
           pattern,
           resolve: (line) => {
@@ -58,7 +62,8 @@ export function spawnTs(entry: string, args: readonly string[], env: NodeJS.Proc
             resolve(line);
           },
         });
-        void exited.then(() => setTimeout(() => reject(new Error(`exited before a line matching ${pattern}; output:\n${lines.join('\n')}`)), 50));
+        // Lines still in the pipe when the process ends arrive before 'close'.
+        child.on('close', () => fail('the process ended'));
       });
     },
   };
