@@ -153,8 +153,11 @@ describe('integrity', () => {
     const rerun = await importEsmFolders(registry, [folder]);
     expect(rerun.outcomes[0]).toMatchObject({ status: 'skipped', reason: `already registered as #${record.id}; its weights file was restored` });
     expect(isHealthy(await checkRegistry(registry))).toBe(true);
+    bytes[0] ^= 0xff;
+    await writeFile(path, bytes);
+    expect((await checkRegistry(registry, { verifyChecksums: false })).broken).toEqual([]);
     await rm(path);
-    expect((await checkRegistry(registry)).broken[0].problem).toMatch(/is missing/);
+    expect((await checkRegistry(registry, { verifyChecksums: false })).broken[0].problem).toMatch(/is missing/);
   });
 
   it('reports orphan and left-over temporary files; cleanup removes those of dead processes only', async () => {

@@ -27,12 +27,13 @@ export function doctorCommand(): Command {
   return new Command('doctor')
     .description(`check the registry against its files: missing or corrupt weights, orphan and left-over files (exit ${EXIT_PROBLEMS} when there are problems)`)
     .option('--cleanup', 'remove orphan weights files and files left by crashed writers')
+    .option('--quick', 'check that files exist, without hashing them')
     .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
-    .action(async (flags: { cleanup?: boolean; format: 'text' | 'json' }) => {
+    .action(async (flags: { cleanup?: boolean; quick?: boolean; format: 'text' | 'json' }) => {
       const registry = openRegistry();
       const progress = createProgress('Verifying checksums', 'files');
       try {
-        const report = await checkRegistry(registry, { cleanup: flags.cleanup, onProgress: ({ done, total }) => progress.update(done, total) });
+        const report = await checkRegistry(registry, { cleanup: flags.cleanup, verifyChecksums: !flags.quick, onProgress: ({ done, total }) => progress.update(done, total) });
         progress.stop();
         process.stdout.write(flags.format === 'json' ? `${JSON.stringify(report, null, 2)}\n` : `${describe(report, flags.cleanup ?? false).join('\n')}\n`);
         if (!isHealthy(report)) process.exitCode = EXIT_PROBLEMS;

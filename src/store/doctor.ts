@@ -1,10 +1,10 @@
-import { readdir, rm } from 'node:fs/promises';
+import { readdir, rm, stat } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { temporaryFileOwner } from '../io/atomic.js';
 import type { Registry } from './database.js';
 import type { EmbeddingCacheEntry } from './embedding-cache.js';
 import { removeUnreferencedWeights, registrySource } from './esms.js';
-import { ESMS_DIR, readVerifiedFile } from './files.js';
+import { ESMS_DIR, readVerifiedFile, type VerifiedFile } from './files.js';
 import { schemaVersion } from './migrations.js';
 
 /** A row whose file is missing or fails its checksum: refused wherever it would be used. */
@@ -39,6 +39,11 @@ export interface DoctorReport {
 export interface DoctorOptions {
   /** Remove orphan weights files and temporary files of processes that are gone. */
   readonly cleanup?: boolean;
+  /**
+   * Hash every file (default). Off, only existence is checked: a start-up check (the server's)
+   * that costs a stat per entry; every use of a file still verifies its checksum.
+   */
+  readonly verifyChecksums?: boolean;
   readonly onProgress?: (progress: { done: number; total: number }) => void;
 }
 
@@ -49,6 +54,15 @@ function isRunning(pid: number): boolean {
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
+}
+
+function problemOf(file: VerifiedFile): string | undefined {
+  return 'problem' in file ? file.problem : undefined;
+}
+
+async function missing(path: string, relativePath: string): Promise<string | undefined> {
+  const info = await stat(path).catch(() => null);
+  return info?.isFile() ? undefined : `${relativePath} is missing`;
 }
 
 async function filesUnder(root: string): Promise<string[]> {
@@ -80,9 +94,10 @@ export async function checkRegistry(registry: Registry, options: DoctorOptions =
     ...cache.map((c) => ({ kind: 'embedding-cache' as const, entry: c.key, path: c.path, sha256: c.sha256 })),
   ];
   const broken: BrokenEntry[] = [];
+  const verify = options.verifyChecksums ?? true;
   for (const [i, check] of checks.entries()) {
-    const file = await readVerifiedFile(registry.dataDir, check.path, check.sha256);
-    if ('problem' in file) broken.push({ kind: check.kind, entry: check.entry, problem: file.problem });
+    const problem = verify ? problemOf(await readVerifiedFile(registry.dataDir, check.path, check.sha256)) : await missing(registry.resolve(check.path), check.path);
+    if (problem) broken.push({ kind: check.kind, entry: check.entry, problem });
     options.onProgress?.({ done: i + 1, total: checks.length });
   }
 

@@ -110,13 +110,17 @@ export async function registerEsm(registry: Registry, esm: EmbeddingSpaceMap, pr
   const identity = esmIdentity(config, sha256);
   const relative = weightsPath(sha256);
   const canonical = JSON.parse(config) as EsmConfig;
+  const selectIdentity = registry.db.prepare('SELECT * FROM source_tasks WHERE identity = ?');
   for (let attempt = 1; attempt <= WRITE_ATTEMPTS; attempt++) {
+    // Registered before its file was checked: writing the file then means it was missing or corrupt
+    // (rather than a concurrent writer of the same new ESM having got there first).
+    const registeredBefore = selectIdentity.get(identity) !== undefined;
     const wrote = await storeFile(registry.dataDir, relative, weights, sha256);
     const outcome = registry.write((): RegisterOutcome | null => {
       // Under the write lock: a delete or `doctor --cleanup` may have removed an unused file since.
       if (!storedFileExists(registry.dataDir, relative)) return null;
-      const existing = registry.db.prepare('SELECT * FROM source_tasks WHERE identity = ?').get(identity) as Row | undefined;
-      if (existing) return { status: 'skipped', record: toRecord(existing), restored: wrote };
+      const existing = selectIdentity.get(identity) as Row | undefined;
+      if (existing) return { status: 'skipped', record: toRecord(existing), restored: registeredBefore && wrote };
       const { lastInsertRowid } = registry.db
         .prepare(
           `INSERT INTO source_tasks (identity, task_id, task_subset, task_split, text_column, label_column, language, num_examples,
