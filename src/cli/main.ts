@@ -1,14 +1,18 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
+import { doctorCommand } from './doctor-command.js';
 import { reportError } from './errors.js';
 import { embedCommand } from './embed-command.js';
+import { esmCommand } from './esm-command.js';
 import { rankCommand } from './rank-command.js';
 
 const program = new Command('esmselect')
   .description('Pick the intermediate task to fine-tune on first, ranked by ESM-LogME')
   .exitOverride()
   .addCommand(rankCommand())
-  .addCommand(embedCommand());
+  .addCommand(embedCommand())
+  .addCommand(esmCommand())
+  .addCommand(doctorCommand());
 for (const command of program.commands) command.exitOverride();
 
 try {

@@ -1,17 +1,4 @@
-/**
- * Seeded uniform numbers in [0, 1): mulberry32, a 32-bit-state generator that is fast, has no
- * dependencies and gives the same sequence on every platform for a seed.
- */
-export function seededUniform(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededUniform } from '../random.js';
 
 /**
  * A uniform random sample of `size` items from a stream of unknown length in O(size) memory

@@ -1,4 +1,4 @@
-import { seededUniform } from '../../src/io/sampling.js';
+import { seededUniform } from '../../src/random.js';
 
 /** Deterministic pseudo-random numbers for tests (mulberry32 + Box–Muller). */
 export function randomGenerator(seed: number) {
