@@ -16,7 +16,7 @@ export { esmLogme, esmLogmeDirect } from './rank/esm-logme.js';
 export { rank, type RankOptions } from './rank/rank.js';
 export { rankPool, typescriptScorer, type EsmScorer, type RankedTask, type RankingResult, type RankPoolOptions } from './rank/ranking.js';
 export { prepareTarget, type PreparedTarget } from './rank/target.js';
-export { embeddingCacheKey, FileEmbeddingCache, modelFingerprint, textsSha256, type EmbeddingCache } from './embed/cache.js';
+export { embeddingCacheKey, modelFingerprint, textsSha256, type EmbeddingCache } from './embed/cache.js';
 export { embedDataset, type EmbedDatasetOptions, type EmbeddedDataset } from './embed/embed-dataset.js';
 export { DEFAULT_MAX_LENGTH, TextEmbedder, type EmbedderOptions, type EmbedOptions } from './embed/embedder.js';
 export { describeModel, modelFolder, type EmbeddingMeta } from './embed/model-folder.js';
@@ -49,6 +49,7 @@ export {
   getEmbeddingCacheEntry,
   listEmbeddingCacheEntries,
   putEmbeddingCacheEntry,
+  RegistryEmbeddingCache,
   type EmbeddingCacheEntry,
   type EmbeddingCacheEntryInput,
 } from './store/embedding-cache.js';

@@ -3,7 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { embeddingCacheKey, FileEmbeddingCache, modelFingerprint, textsSha256, type EmbeddingCache } from '../src/embed/cache.js';
+import { embeddingCacheKey, modelFingerprint, textsSha256, type EmbeddingCache } from '../src/embed/cache.js';
+import { openRegistry } from '../src/store/database.js';
+import { getEmbeddingCacheEntry, RegistryEmbeddingCache } from '../src/store/embedding-cache.js';
 import { embedDataset } from '../src/embed/embed-dataset.js';
 import type { EmbeddingMeta } from '../src/embed/model-folder.js';
 import type { Embeddings } from '../src/io/embeddings.js';
@@ -54,17 +56,25 @@ describe('embedding cache', () => {
     expect(textsSha256(['ab', 'c'])).not.toBe(textsSha256(['a', 'bc']));
   });
 
-  it('round-trips embeddings through files, and reads a half-written entry as a miss', async () => {
-    const cache = new FileEmbeddingCache(join(dir, 'files'));
-    const embeddings = { rows: 3, dim: 4, data: randomGenerator(5).normals(12) };
-    const key = embeddingCacheKey(META, 'f', ['x', 'y', 'z']);
-    expect(await cache.get(key)).toBeUndefined();
-    await cache.put(key, embeddings, META);
-    expect(await cache.get(key)).toEqual(embeddings);
-    expect(await cache.get(embeddingCacheKey(META, 'f', ['x']))).toBeUndefined();
-    await rm(join(cache.dir, `${key}.f32.json`));
-    expect(await cache.get(key)).toBeUndefined();
-    await expect(cache.get('../../etc/passwd')).rejects.toThrow(/sha256/);
+  it('round-trips embeddings through the registry, and a corrupt or missing file reads as a miss', async () => {
+    const registry = openRegistry({ dataDir: join(dir, 'registry') });
+    try {
+      const cache = new RegistryEmbeddingCache(registry);
+      const embeddings = { rows: 3, dim: 4, data: randomGenerator(5).normals(12) };
+      const key = embeddingCacheKey(META, 'f', ['x', 'y', 'z']);
+      expect(await cache.get(key)).toBeUndefined();
+      await cache.put(key, embeddings, META);
+      expect(await cache.get(key)).toEqual(embeddings);
+      expect(await cache.get(embeddingCacheKey(META, 'f', ['x']))).toBeUndefined();
+      const entry = getEmbeddingCacheEntry(registry, key)!;
+      expect(entry).toMatchObject({ model: META.model, pooling: META.pooling, rows: 3, dim: 4, bytes: 48 });
+      await writeFile(registry.resolve(entry.path), new Uint8Array(48));
+      expect(await cache.get(key)).toBeUndefined();
+      expect(getEmbeddingCacheEntry(registry, key)).toBeUndefined();
+      await expect(cache.put('../../etc/passwd', embeddings, META)).rejects.toThrow(/sha256/);
+    } finally {
+      registry.close();
+    }
   });
 
   it('fingerprints the model files, so a replaced model misses', async () => {
@@ -77,7 +87,8 @@ describe('embedding cache', () => {
   });
 
   it('a second embedding of the same dataset comes from the cache without running the model', async () => {
-    const cache = new CountingCache(new FileEmbeddingCache(join(dir, 'datasets')));
+    const registry = openRegistry({ dataDir: join(dir, 'datasets') });
+    const cache = new CountingCache(new RegistryEmbeddingCache(registry));
     const options = { textColumns: ['title', 'text'], labelColumn: 'label', model: 'tiny-distilbert', modelsDir: MODELS, cache };
     const first = await embedDataset(REVIEWS, options);
     expect([first.cached, cache.gets, cache.puts]).toEqual([false, 1, 1]);
@@ -93,5 +104,6 @@ describe('embedding cache', () => {
       const b = first.embeddings.data.subarray((row - 1) * 32, row * 32);
       a.forEach((v, k) => expect(Math.abs(v - b[k])).toBeLessThan(1e-5));
     });
+    registry.close();
   });
 });

@@ -43,7 +43,7 @@ describe('esmselect rank --dataset', () => {
     expect(result.target).toMatchObject({ n: 20, d: 32, task: 'classification', classes: ['neg', 'pos'] });
 
     // The library path: the same dataset embedded and ranked through the API gives the same scores.
-    const embedded = await embedDataset(REVIEWS, { textColumns: ['title', 'text'], labelColumn: 'label', model: 'tiny-bert', modelsDir: MODELS, cache: false });
+    const embedded = await embedDataset(REVIEWS, { textColumns: ['title', 'text'], labelColumn: 'label', model: 'tiny-bert', modelsDir: MODELS });
     const direct = await rank({ embeddings: embedded.embeddings, labels: embedded.dataset.labels, esms: [pool] });
     expect(result.ranking.map((t) => [t.task_id, t.score])).toEqual(direct.ranking.map((t) => [t.task_id, t.score]));
 

@@ -1,7 +1,10 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
+import type { EmbeddingCache } from '../embed/cache.js';
 import { embedDataset, type EmbedDatasetOptions, type EmbeddedDataset } from '../embed/embed-dataset.js';
 import { UserInputError } from '../errors.js';
 import { TABLE_FORMATS, type TableFormat } from '../io/tables.js';
+import { openRegistry } from '../store/database.js';
+import { RegistryEmbeddingCache } from '../store/embedding-cache.js';
 import { positiveInteger } from './errors.js';
 import { createProgress, type ProgressReporter } from './progress.js';
 
@@ -40,7 +43,7 @@ export function addDatasetOptions(command: Command): Command {
 }
 
 /** The library options for `embedDataset`, or a usage error naming the first missing flag. */
-function embedDatasetOptions(flags: DatasetFlags, progress: ProgressReporter): EmbedDatasetOptions & { model: string } {
+function embedDatasetOptions(flags: DatasetFlags, progress: ProgressReporter, cache: EmbeddingCache | undefined): EmbedDatasetOptions & { model: string } {
   const required = { dataset: '--dataset', textCol: '--text-col', labelCol: '--label-col', model: '--model' } as const;
   for (const [key, flag] of Object.entries(required)) {
     if (flags[key as keyof typeof required] === undefined) throw new UserInputError(`${flag} is required with --dataset`, key);
@@ -54,7 +57,7 @@ function embedDatasetOptions(flags: DatasetFlags, progress: ProgressReporter): E
     format: flags.datasetFormat,
     model: flags.model!,
     batchSize: flags.batchSize,
-    cache: flags.cache ? undefined : false,
+    cache,
     onProgress: ({ done, total }) => progress.update(done, total),
   };
 }
@@ -65,11 +68,13 @@ function embedDatasetOptions(flags: DatasetFlags, progress: ProgressReporter): E
  */
 export async function embedFromFlags(flags: DatasetFlags): Promise<EmbeddedDataset> {
   const progress = createProgress('Embedding', 'texts');
+  const registry = flags.cache ? openRegistry() : undefined;
   let result: EmbeddedDataset;
   try {
-    result = await embedDataset(flags.dataset!, embedDatasetOptions(flags, progress));
+    result = await embedDataset(flags.dataset!, embedDatasetOptions(flags, progress, registry && new RegistryEmbeddingCache(registry)));
   } finally {
     progress.stop();
+    registry?.close();
   }
   const { dataset, meta, cached } = result;
   const sampled = dataset.texts.length < dataset.rowsRead - dataset.unlabelled ? `, sampled ${dataset.texts.length}` : '';

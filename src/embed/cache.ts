@@ -1,16 +1,11 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { dataDir } from '../config.js';
-import { readEmbeddingFile, writeEmbeddingFile } from '../io/embedding-files.js';
 import type { Embeddings } from '../io/embeddings.js';
 import type { EmbeddingMeta } from './model-folder.js';
 
-/**
- * Embeddings already computed, by key. Behind this interface so the registry (SQLite) can index
- * the entries later without changing callers.
- */
+/** Embeddings already computed, by key (the registry implements it: RegistryEmbeddingCache). */
 export interface EmbeddingCache {
   get(key: string): Promise<Embeddings | undefined>;
   put(key: string, embeddings: Embeddings, meta: EmbeddingMeta): Promise<void>;
@@ -49,27 +44,4 @@ export async function modelFingerprint(folder: string): Promise<string> {
     for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
   }
   return hash.digest('hex');
-}
-
-/** The cache as files under the data directory: `<key>.f32` and its JSON sidecar, written atomically. */
-export class FileEmbeddingCache implements EmbeddingCache {
-  constructor(readonly dir: string = join(dataDir(), 'cache', 'embeddings')) {}
-
-  private path(key: string): string {
-    if (!/^[0-9a-f]{64}$/.test(key)) throw new Error(`embedding cache key must be a sha256 hex digest, got ${key}`);
-    return join(this.dir, `${key}.f32`);
-  }
-
-  async get(key: string): Promise<Embeddings | undefined> {
-    const path = this.path(key);
-    if (!(await stat(`${path}.json`).catch(() => null))) return undefined;
-    // An entry cut short by a crash between its two files reads as a miss and is written again.
-    const file = await readEmbeddingFile(path).catch(() => undefined);
-    return file?.meta?.cache_key === key ? file.embeddings : undefined;
-  }
-
-  async put(key: string, embeddings: Embeddings, meta: EmbeddingMeta): Promise<void> {
-    await mkdir(this.dir, { recursive: true });
-    await writeEmbeddingFile(this.path(key), embeddings, { ...meta, cache_key: key });
-  }
 }

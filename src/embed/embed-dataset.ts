@@ -3,15 +3,15 @@ import { join } from 'node:path';
 import { modelsDir } from '../config.js';
 import { readTextDataset, type DatasetOptions, type TextDataset } from '../io/dataset.js';
 import type { Embeddings } from '../io/embeddings.js';
-import { embeddingCacheKey, FileEmbeddingCache, modelFingerprint, type EmbeddingCache } from './cache.js';
+import { embeddingCacheKey, modelFingerprint, type EmbeddingCache } from './cache.js';
 import { DEFAULT_MAX_LENGTH, TextEmbedder, type EmbedderOptions, type EmbedOptions } from './embedder.js';
 import { describeModel, modelFolder, type EmbeddingMeta } from './model-folder.js';
 
 export interface EmbedDatasetOptions extends DatasetOptions, EmbedderOptions, EmbedOptions {
   /** A base model: a folder name under the models directory. */
   readonly model: string;
-  /** Where computed embeddings are kept; default the file cache in the data directory; `false` for none. */
-  readonly cache?: EmbeddingCache | false;
+  /** Where computed embeddings are kept and looked up (e.g. the registry's); none when unset. */
+  readonly cache?: EmbeddingCache;
 }
 
 export interface EmbeddedDataset {
@@ -29,7 +29,7 @@ export interface EmbeddedDataset {
  */
 export async function embedDataset(path: string, options: EmbedDatasetOptions): Promise<EmbeddedDataset> {
   const dataset = await readTextDataset(path, options);
-  const cache = options.cache === false ? undefined : (options.cache ?? new FileEmbeddingCache());
+  const { cache } = options;
   const folder = modelFolder(options.model, options.modelsDir ?? modelsDir());
   let fingerprint: Promise<string> | undefined;
   const keyOf = async (meta: EmbeddingMeta) => embeddingCacheKey(meta, await (fingerprint ??= modelFingerprint(folder)), dataset.texts);

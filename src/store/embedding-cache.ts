@@ -1,4 +1,12 @@
+import { join } from 'node:path';
+import type { EmbeddingCache } from '../embed/cache.js';
+import type { EmbeddingMeta } from '../embed/model-folder.js';
+import type { Embeddings } from '../io/embeddings.js';
 import type { Registry } from './database.js';
+import { readVerifiedFile, sha256Hex, storeFile } from './files.js';
+
+/** Where cached embeddings live, relative to the data dir. */
+export const EMBEDDING_CACHE_DIR = join('cache', 'embeddings');
 
 /**
  * The registry's record of one embedding-cache file: the embedder writes the file (atomically)
@@ -73,4 +81,46 @@ export function listEmbeddingCacheEntries(registry: Registry, filter: { datasetI
     .prepare('SELECT * FROM embedding_cache WHERE (@dataset_id IS NULL OR dataset_id = @dataset_id) AND (@model IS NULL OR model = @model) ORDER BY key')
     .all({ dataset_id: filter.datasetId ?? null, model: filter.model ?? null }) as Row[];
   return rows.map(toEntry);
+}
+
+/**
+ * The embedding cache as registry entries: the vectors as raw float32 under the data dir (written
+ * atomically before their row), looked up by key and verified against their checksum on every read;
+ * an entry whose file is missing or corrupt is dropped and reads as a miss.
+ */
+export class RegistryEmbeddingCache implements EmbeddingCache {
+  constructor(private readonly registry: Registry) {}
+
+  async get(key: string): Promise<Embeddings | undefined> {
+    const entry = getEmbeddingCacheEntry(this.registry, key);
+    if (!entry) return undefined;
+    const file = await readVerifiedFile(this.registry.dataDir, entry.path, entry.sha256);
+    if ('problem' in file || file.bytes.byteLength !== entry.rows * entry.dim * 4) {
+      deleteEmbeddingCacheEntry(this.registry, key);
+      return undefined;
+    }
+    // A copy, so the Float32Array is aligned whatever the file buffer's offset.
+    const data = new Float32Array(entry.rows * entry.dim);
+    new Uint8Array(data.buffer).set(file.bytes);
+    return { rows: entry.rows, dim: entry.dim, data };
+  }
+
+  async put(key: string, embeddings: Embeddings, meta: EmbeddingMeta): Promise<void> {
+    if (!/^[0-9a-f]{64}$/.test(key)) throw new Error(`embedding cache key must be a sha256 hex digest, got ${key}`);
+    const bytes = new Uint8Array(embeddings.data.buffer, embeddings.data.byteOffset, embeddings.data.byteLength);
+    const sha256 = sha256Hex(bytes);
+    const path = join(EMBEDDING_CACHE_DIR, `${key}.f32`);
+    await storeFile(this.registry.dataDir, path, bytes, sha256);
+    putEmbeddingCacheEntry(this.registry, {
+      key,
+      model: meta.model,
+      pooling: meta.pooling,
+      rows: embeddings.rows,
+      dim: embeddings.dim,
+      path,
+      sha256,
+      bytes: bytes.byteLength,
+      meta: { max_length: meta.max_length },
+    });
+  }
 }
