@@ -24,3 +24,8 @@ export function shuffleInPlace<T extends { [index: number]: number; length: numb
   }
   return values;
 }
+
+/** A standard normal draw from two uniforms (Box–Muller, cosine branch). */
+export function standardNormal(uniform: () => number): number {
+  return Math.sqrt(-2 * Math.log(1 - uniform())) * Math.cos(2 * Math.PI * uniform());
+}

@@ -1,6 +1,12 @@
 import { randomBytes } from 'node:crypto';
+import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { open, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
+
+/** The temporary sibling a writer fills before renaming it over `path` (see `temporaryFileOwner`). */
+export function temporaryPath(path: string): string {
+  return `${path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+}
 
 /**
  * Writes a file so that a crash leaves either the old file or the complete new one: the bytes go to
@@ -8,7 +14,7 @@ import { dirname } from 'node:path';
  * directory is fsynced so the rename itself is durable.
  */
 export async function writeFileAtomic(path: string, data: Uint8Array | string): Promise<void> {
-  const temporary = `${path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+  const temporary = temporaryPath(path);
   try {
     const handle = await open(temporary, 'w');
     try {
@@ -43,5 +49,34 @@ export async function syncDirectory(path: string): Promise<void> {
     await handle.sync();
   } finally {
     await handle.close();
+  }
+}
+
+/**
+ * `writeFileAtomic` for callers that must stay synchronous (work done inside or right after a
+ * better-sqlite3 transaction). `write` fills the temporary file (a writer of its own, such as
+ * hnswlib's `writeIndexSync`, or the bytes); it is then fsynced, renamed over `path`, and the
+ * directory fsynced.
+ */
+export function writeFileAtomicSync(path: string, write: Uint8Array | string | ((temporary: string) => void)): void {
+  const temporary = temporaryPath(path);
+  try {
+    if (typeof write === 'function') write(temporary);
+    else writeFileSync(temporary, write);
+    syncSync(temporary);
+    renameSync(temporary, path);
+  } catch (error) {
+    rmSync(temporary, { force: true });
+    throw error;
+  }
+  syncSync(dirname(path));
+}
+
+function syncSync(path: string): void {
+  const fd = openSync(path, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
   }
 }

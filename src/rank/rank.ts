@@ -3,10 +3,11 @@ import { folderPool, type EsmPool } from '../esm/pool.js';
 import { readEmbeddingFile, readLabelFile } from '../io/embedding-files.js';
 import type { Embeddings } from '../io/embeddings.js';
 import { encodeLabels, type TaskType } from '../logme/labels.js';
-import { rankPool, type RankingResult, type RankPoolOptions } from './ranking.js';
+import type { RankPoolOptions } from './ranking.js';
 import { prepareTarget } from './target.js';
+import { rankTwoStage, type TwoStageOptions, type TwoStageRankingResult } from './two-stage.js';
 
-export interface RankOptions extends RankPoolOptions {
+export interface RankOptions extends RankPoolOptions, TwoStageOptions {
   /** Target embeddings, or a file/directory to read them from (see `readEmbeddingFile`). */
   readonly embeddings: Embeddings | string;
   /** Labels, or a label file; optional when the embedding file carries them. */
@@ -17,13 +18,23 @@ export interface RankOptions extends RankPoolOptions {
   readonly esms: readonly string[] | EsmPool;
 }
 
-/** Ranks the source tasks of an ESM pool for one target dataset given as embeddings and labels. */
-export async function rank(options: RankOptions): Promise<RankingResult> {
+/** The embedding space an embedding file says it was made in (`esmselect embed` records model and pooling). */
+function spaceOf(meta: Record<string, unknown> | undefined) {
+  return typeof meta?.model === 'string' && typeof meta.pooling === 'string' ? { model: meta.model, pooling: meta.pooling } : undefined;
+}
+
+/**
+ * Ranks the source tasks of an ESM pool for one target dataset given as embeddings and labels: in
+ * two stages (`candidates`, default 100) when the pool has a first stage (the registry's), else
+ * exhaustively.
+ */
+export async function rank(options: RankOptions): Promise<TwoStageRankingResult> {
   const file = typeof options.embeddings === 'string' ? await readEmbeddingFile(options.embeddings) : { embeddings: options.embeddings };
   const labels = typeof options.labels === 'string' ? await readLabelFile(options.labels) : (options.labels ?? ('labels' in file ? file.labels : undefined));
   if (!labels) throw new UserInputError('labels: no labels given and the embedding file carries none', 'labels');
   const task = options.task ?? ('task' in file ? file.task : undefined) ?? 'classification';
   const target = prepareTarget(file.embeddings, encodeLabels(labels, task));
   const pool = 'total' in options.esms ? options.esms : await folderPool(options.esms);
-  return rankPool(target, pool.entries(), pool.total, options);
+  const space = options.space ?? ('meta' in file ? spaceOf(file.meta) : undefined);
+  return rankTwoStage(target, pool, { ...options, space });
 }

@@ -6,9 +6,15 @@ import type { EmbeddingSpaceMap } from '../esm/esm.js';
 import { esmConfigJson, esmFromFiles, EsmFormatError, esmWeightsFile, saveHfselectEsm } from '../esm/hfselect.js';
 import type { EsmPool, PoolEntry } from '../esm/pool.js';
 import type { EsmTrainingReport } from '../esm/train.js';
+import { sketchEsm } from '../index/esm-sketch.js';
 import { writeFileAtomic } from '../io/atomic.js';
+import type { RejectedEsm } from '../rank/ranking.js';
+import type { RetrievablePool } from '../rank/two-stage.js';
 import type { Registry } from './database.js';
+import { dropUnusedEsmSketches, hasEsmSketch, idsWithoutSketch, putEsmSketch } from './esm-sketches.js';
 import { readVerifiedFile, sha256Hex, storedFileExists, storeFile, weightsPath } from './files.js';
+import { retrieveFromRegistry } from './retrieval.js';
+import { updateSourceIndexes } from './source-index.js';
 
 /** One registered ESM; field names follow hfselect's ESMConfig and the `source_tasks` columns. */
 export interface EsmRecord {
@@ -110,6 +116,8 @@ export async function registerEsm(registry: Registry, esm: EmbeddingSpaceMap, pr
   const identity = esmIdentity(config, sha256);
   const relative = weightsPath(sha256);
   const canonical = JSON.parse(config) as EsmConfig;
+  // The class-means first stage's summary of the weights, made once per weights file (outside the lock: rows·D² work).
+  const sketch = hasEsmSketch(registry, sha256) ? null : sketchEsm(esm);
   const selectIdentity = registry.db.prepare('SELECT * FROM source_tasks WHERE identity = ?');
   for (let attempt = 1; attempt <= WRITE_ATTEMPTS; attempt++) {
     // Registered before its file was checked: writing the file then means it was missing or corrupt
@@ -119,6 +127,7 @@ export async function registerEsm(registry: Registry, esm: EmbeddingSpaceMap, pr
     const outcome = registry.write((): RegisterOutcome | null => {
       // Under the write lock: a delete or `doctor --cleanup` may have removed an unused file since.
       if (!storedFileExists(registry.dataDir, relative)) return null;
+      if (sketch) putEsmSketch(registry, sha256, sketch);
       const existing = selectIdentity.get(identity) as Row | undefined;
       if (existing) return { status: 'skipped', record: toRecord(existing), restored: registeredBefore && wrote };
       const { lastInsertRowid } = registry.db
@@ -198,12 +207,8 @@ export async function loadRegisteredEsm(registry: Registry, record: EsmRecord): 
   return esmFromFiles(source, JSON.stringify(record.config), file.bytes);
 }
 
-/**
- * The registered ESMs matching `filter` as a pool for ranking, read one at a time. Entries whose
- * weights are missing or fail their checksum come out as rejected, with the reason.
- */
-export function registryPool(registry: Registry, filter: EsmFilter = {}): EsmPool {
-  const ids = listEsmIds(registry, filter);
+/** Registered ESMs by id as a pool, read one at a time; missing or corrupt ones come out rejected. */
+function idsPool(registry: Registry, ids: readonly number[]): EsmPool {
   return {
     total: ids.length,
     async *entries(): AsyncGenerator<PoolEntry> {
@@ -223,6 +228,63 @@ export function registryPool(registry: Registry, filter: EsmFilter = {}): EsmPoo
       }
     },
   };
+}
+
+/**
+ * The registered ESMs matching `filter` as a pool for ranking, read one at a time. Entries whose
+ * weights are missing or fail their checksum come out as rejected, with the reason. A first stage
+ * (TextEmb through the HNSW index, or ESM class means) can pre-select its members for two-stage ranking.
+ */
+export function registryPool(registry: Registry, filter: EsmFilter = {}): RetrievablePool {
+  const ids = listEsmIds(registry, filter);
+  return {
+    ...idsPool(registry, ids),
+    async retrieve(query) {
+      const found = retrieveFromRegistry(registry, ids, query);
+      return {
+        candidates: found.candidates.map(({ id, similarity }) => ({ source: registrySource(id), similarity })),
+        indexed: found.indexed,
+        unindexed: found.unindexed.map(registrySource),
+        notes: found.notes,
+      };
+    },
+    subset(sources) {
+      return idsPool(
+        registry,
+        sources.map((source) => {
+          const id = parseRegistrySource(source);
+          if (id === null) throw new Error(`${source} is not a registry source`);
+          return id;
+        }),
+      );
+    },
+  };
+}
+
+/**
+ * Sketches the weights of registered ESMs that have no current sketch (registered before sketches
+ * existed), for the class-means first stage. ESMs whose weights cannot be read are returned with
+ * the reason; they stay unindexed for that stage.
+ */
+export async function sketchRegisteredEsms(registry: Registry, onProgress?: (progress: { done: number; total: number }) => void): Promise<{ sketched: number; rejected: RejectedEsm[] }> {
+  const ids = idsWithoutSketch(registry);
+  const rejected: RejectedEsm[] = [];
+  let sketched = 0;
+  for (const [i, id] of ids.entries()) {
+    const record = getEsm(registry, id);
+    if (!hasEsmSketch(registry, record.weights_sha256)) {
+      try {
+        const sketch = sketchEsm(await loadRegisteredEsm(registry, record));
+        registry.write(() => putEsmSketch(registry, record.weights_sha256, sketch));
+        sketched++;
+      } catch (error) {
+        if (!(error instanceof EsmFormatError)) throw error;
+        rejected.push({ source: registrySource(id), problem: error.problem });
+      }
+    }
+    onProgress?.({ done: i + 1, total: ids.length });
+  }
+  return { sketched, rejected };
 }
 
 /**
@@ -247,21 +309,24 @@ export function removeUnreferencedWeights(registry: Registry, paths: readonly st
 }
 
 /**
- * Deletes ESMs, rows and weights files together: the rows in one transaction (all or none; an
- * unknown id deletes nothing), then each file no other row shares. A crash between the two leaves
- * an unused file for `doctor --cleanup`, never a row without its file.
+ * Deletes ESMs, rows and weights files together: the rows (and sketches no other row shares) in one
+ * transaction (all or none; an unknown id deletes nothing), then each file no other row shares. A
+ * crash between the two leaves an unused file for `doctor --cleanup`, never a row without its file.
+ * Their points in the HNSW indexes are then marked deleted.
  */
 export function deleteEsms(registry: Registry, ids: readonly number[]): EsmRecord[] {
   const records = registry.write(() => {
     const found = ids.map((id) => getEsm(registry, id));
     const remove = registry.db.prepare('DELETE FROM source_tasks WHERE id = ?');
     for (const { id } of found) remove.run(id);
+    dropUnusedEsmSketches(registry);
     return found;
   });
   removeUnreferencedWeights(
     registry,
     records.map((r) => r.weights_path),
   );
+  updateSourceIndexes(registry);
   return records;
 }
 

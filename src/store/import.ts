@@ -2,6 +2,7 @@ import { EsmFormatError, loadHfselectEsm } from '../esm/hfselect.js';
 import { findEsmFolders } from '../esm/pool.js';
 import type { Registry } from './database.js';
 import { registerEsm } from './esms.js';
+import { updateSourceIndexes } from './source-index.js';
 
 export interface ImportOutcome {
   readonly source: string;
@@ -29,7 +30,8 @@ export interface ImportOptions {
  * Imports every hfselect ESM folder under `roots` (searched recursively). Each ESM is registered
  * in its own transaction, so an interrupted import keeps what it finished, and running it again
  * skips those (same identity) and carries on: idempotent and resumable. Folders that cannot be
- * read as ESMs are rejected with the reason; they never stop the rest.
+ * read as ESMs are rejected with the reason; they never stop the rest. ESMs whose source texts were
+ * seen before (a re-import) go back into the HNSW indexes at the end.
  */
 export async function importEsmFolders(registry: Registry, roots: readonly string[], options: ImportOptions = {}): Promise<ImportSummary> {
   const folders = await findEsmFolders(roots, 'import');
@@ -51,6 +53,7 @@ export async function importEsmFolders(registry: Registry, roots: readonly strin
     outcomes.push(outcome);
     options.onProgress?.({ done: outcomes.length, total: folders.length, outcome });
   }
+  updateSourceIndexes(registry);
   const count = (status: ImportOutcome['status']) => outcomes.filter((o) => o.status === status).length;
   return { imported: count('imported'), skipped: count('skipped'), rejected: count('rejected'), outcomes };
 }

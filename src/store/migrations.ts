@@ -102,6 +102,42 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX ranking_results_source_task ON ranking_results (source_task_id);
     `,
   },
+  {
+    version: 2,
+    name: 'first-stage summaries of source tasks (TextEmb vectors, ESM sketches), stage counts of ranking runs',
+    sql: `
+      -- The TextEmb vector of a source task (Vu et al., 2020): the normalised mean base-model embedding
+      -- of up to 1,000 of its texts, in one embedding space (model + pooling). Keyed by the ESM's
+      -- identity and kept when the ESM is deleted, so a re-import is indexed again without embedding.
+      CREATE TABLE source_vectors (
+        identity TEXT PRIMARY KEY,
+        model TEXT NOT NULL,
+        pooling TEXT NOT NULL,
+        dim INTEGER NOT NULL,
+        texts INTEGER NOT NULL,
+        texts_sha256 TEXT NOT NULL,
+        dataset_id INTEGER REFERENCES datasets (id) ON DELETE SET NULL,
+        vector BLOB NOT NULL,
+        vector_sha256 TEXT NOT NULL,
+        created_at TEXT NOT NULL DEFAULT ${NOW}
+      ) STRICT;
+      CREATE INDEX source_vectors_space ON source_vectors (model, pooling);
+
+      -- A random sketch S·W of an ESM's weight matrix and its squared Frobenius norm, for the
+      -- class-means first stage; one per weights file, removed with it.
+      CREATE TABLE esm_sketches (
+        weights_sha256 TEXT PRIMARY KEY,
+        rows INTEGER NOT NULL,
+        seed INTEGER NOT NULL,
+        dim INTEGER NOT NULL,
+        frobenius_sq REAL NOT NULL,
+        sketch BLOB NOT NULL
+      ) STRICT;
+
+      -- How many sources each stage of a two-stage ranking considered (JSON; null: one stage).
+      ALTER TABLE ranking_runs ADD COLUMN stages TEXT;
+    `,
+  },
 ];
 
 function checkOrder(migrations: readonly Migration[]): void {

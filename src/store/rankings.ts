@@ -1,10 +1,14 @@
 import { UserInputError } from '../errors.js';
 import type { RankedTask, RankingResult, RejectedEsm } from '../rank/ranking.js';
+import type { StageCounts } from '../rank/two-stage.js';
 import type { Registry } from './database.js';
 import { parseRegistrySource, type EsmFilter } from './esms.js';
 
+/** A ranking as `rankPool` or, with its stage counts, `rankTwoStage` returns it. */
+export type RecordedRanking = RankingResult & { readonly stages?: StageCounts };
+
 export interface RankingRunInput {
-  readonly result: RankingResult;
+  readonly result: RecordedRanking;
   /** The target dataset, when it is registered. */
   readonly datasetId?: number | null;
   /** Where the pool came from: `registry`, or the folders. */
@@ -19,8 +23,7 @@ export interface RankingRun {
   readonly esm_source: string;
   readonly esm_filter: EsmFilter | null;
   readonly created_at: string;
-  /** As `rankPool` returned it. */
-  readonly result: RankingResult;
+  readonly result: RecordedRanking;
 }
 
 interface RunRow {
@@ -34,6 +37,7 @@ interface RunRow {
   scored: number;
   rejected: string;
   seconds: number;
+  stages: string | null;
   created_at: string;
 }
 
@@ -46,8 +50,8 @@ export function recordRankingRun(registry: Registry, input: RankingRunInput): nu
   return registry.write(() => {
     const { lastInsertRowid } = registry.db
       .prepare(
-        `INSERT INTO ranking_runs (dataset_id, esm_source, esm_filter, target, scorer, considered, scored, rejected, seconds)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO ranking_runs (dataset_id, esm_source, esm_filter, target, scorer, considered, scored, rejected, seconds, stages)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       )
       .run(
         input.datasetId ?? null,
@@ -59,6 +63,7 @@ export function recordRankingRun(registry: Registry, input: RankingRunInput): nu
         result.scored,
         JSON.stringify(result.rejected),
         result.seconds,
+        result.stages ? JSON.stringify(result.stages) : null,
       );
     const runId = Number(lastInsertRowid);
     const insert = registry.db.prepare('INSERT INTO ranking_results (run_id, rank, source_task_id, score, task) VALUES (?, ?, ?, ?, ?)');
@@ -89,6 +94,7 @@ export function getRankingRun(registry: Registry, id: number): RankingRun {
       scored: row.scored,
       scorer: row.scorer,
       seconds: row.seconds,
+      ...(row.stages === null ? {} : { stages: JSON.parse(row.stages) as StageCounts }),
     },
   };
 }

@@ -1,9 +1,9 @@
-import { seededUniform } from '../../src/random.js';
+import { seededUniform, standardNormal } from '../../src/random.js';
 
 /** Deterministic pseudo-random numbers for tests (mulberry32 + Box–Muller). */
 export function randomGenerator(seed: number) {
   const uniform = seededUniform(seed);
-  const normal = (): number => Math.sqrt(-2 * Math.log(1 - uniform())) * Math.cos(2 * Math.PI * uniform());
+  const normal = (): number => standardNormal(uniform);
   return {
     uniform,
     normal,

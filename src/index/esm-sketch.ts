@@ -1,0 +1,100 @@
+import type { EmbeddingSpaceMap } from '../esm/esm.js';
+import type { Embeddings } from '../io/embeddings.js';
+import { seededUniform, standardNormal } from '../random.js';
+
+/** Rows of the sketch: the relative error of ‖SWδ‖²/rows as an estimate of ‖Wδ‖² is about √(2/rows). */
+export const SKETCH_ROWS = 32;
+/** The seed of S. Sketches made with another seed or row count are not comparable and are made again. */
+export const SKETCH_SEED = 0x5eed;
+
+/**
+ * What the class-means first stage keeps of an ESM instead of its D×D weights: S·W for a fixed
+ * Gaussian S (rows × D, entries N(0, 1)), and ‖W‖²_F. A few KB to read per source instead of
+ * megabytes, computed once when the ESM is registered.
+ */
+export interface EsmSketch {
+  readonly rows: number;
+  readonly seed: number;
+  readonly dim: number;
+  readonly frobeniusSq: number;
+  /** S·W, rows × dim, row-major. */
+  readonly sketch: Float32Array;
+}
+
+const matrices = new Map<string, Float64Array>();
+
+/** S for (rows, dim, seed), made once per process. */
+function sketchMatrix(rows: number, dim: number, seed: number): Float64Array {
+  const key = `${rows}:${dim}:${seed}`;
+  let s = matrices.get(key);
+  if (!s) {
+    const uniform = seededUniform(seed);
+    s = Float64Array.from({ length: rows * dim }, () => standardNormal(uniform));
+    matrices.set(key, s);
+  }
+  return s;
+}
+
+/** (S·W)[r][k] = Σⱼ S[r][j] W[j][k] with W stored [out, in]: rows·D² multiply-adds. */
+export function sketchEsm(esm: EmbeddingSpaceMap, rows = SKETCH_ROWS, seed = SKETCH_SEED): EsmSketch {
+  const { dim, weight } = esm;
+  const s = sketchMatrix(rows, dim, seed);
+  const out = new Float64Array(rows * dim);
+  for (let r = 0; r < rows; r++) {
+    const row = out.subarray(r * dim, (r + 1) * dim);
+    for (let j = 0; j < dim; j++) {
+      const srj = s[r * dim + j];
+      const wj = j * dim;
+      for (let k = 0; k < dim; k++) row[k] += srj * weight[wj + k];
+    }
+  }
+  let frobeniusSq = 0;
+  for (let i = 0; i < weight.length; i++) frobeniusSq += weight[i] * weight[i];
+  return { rows, seed, dim, frobeniusSq, sketch: Float32Array.from(out) };
+}
+
+/**
+ * The target's class-mean directions, one per LogME label column y (one-vs-rest indicator or
+ * regression target): δ = Xᵀ(y − ȳ)/N = Σᵢ (yᵢ − ȳ) xᵢ / N. For a class c with share p this is
+ * p(1 − p)(μ_c − μ_rest): the direction its mean stands apart in; the ESM's bias cancels out of it.
+ */
+export function classMeanDirections({ rows, dim, data }: Embeddings, columns: readonly Float64Array[]): Float64Array[] {
+  return columns.map((y) => {
+    let mean = 0;
+    for (let i = 0; i < rows; i++) mean += y[i];
+    mean /= rows;
+    const delta = new Float64Array(dim);
+    for (let i = 0; i < rows; i++) {
+      const w = (y[i] - mean) / rows;
+      if (w === 0) continue;
+      for (let k = 0; k < dim; k++) delta[k] += w * data[i * dim + k];
+    }
+    return delta;
+  });
+}
+
+/**
+ * The class-means first-stage score of an ESM for a target: how much the map stretches the
+ * directions that separate the target's classes, relative to how much it stretches an average
+ * direction,
+ *   gain = Σⱼ ‖W δⱼ‖² / ((‖W‖²_F / D) Σⱼ ‖δⱼ‖²),
+ * with ‖Wδ‖² estimated as ‖(SW)δ‖²/rows (E‖Sv‖² = rows·‖v‖² for Gaussian S; Johnson–Lindenstrauss)
+ * and E‖Wu‖² = ‖W‖²_F/D for a random unit u. LogME rewards features whose label-related directions
+ * stand out, which is what a gain above 1 means; the within-class spread it also weighs is left out.
+ */
+export function classMeanGain(sketch: EsmSketch, directions: readonly Float64Array[]): number {
+  const { rows, dim, frobeniusSq } = sketch;
+  let stretched = 0;
+  let plain = 0;
+  for (const delta of directions) {
+    for (let r = 0; r < rows; r++) {
+      const offset = r * dim;
+      let z = 0;
+      for (let k = 0; k < dim; k++) z += sketch.sketch[offset + k] * delta[k];
+      stretched += z * z;
+    }
+    for (let k = 0; k < dim; k++) plain += delta[k] * delta[k];
+  }
+  const denominator = (frobeniusSq / dim) * plain * rows;
+  return denominator > 0 ? stretched / denominator : 0;
+}

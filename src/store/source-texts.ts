@@ -1,0 +1,84 @@
+import { textsSha256 } from '../embed/cache.js';
+import { embedDataset, type EmbedDatasetOptions } from '../embed/embed-dataset.js';
+import { UserInputError } from '../errors.js';
+import { meanDirection, TEXTEMB_TEXTS, type EmbeddingSpace } from '../index/textemb.js';
+import type { Registry } from './database.js';
+import { registerDataset } from './datasets.js';
+import { RegistryEmbeddingCache } from './embedding-cache.js';
+import { getEsm, type EsmRecord } from './esms.js';
+import { updateSourceIndexes, type IndexUpdate } from './source-index.js';
+import { putSourceVectors } from './source-vectors.js';
+
+export interface AttachTextsOptions extends Partial<Omit<EmbedDatasetOptions, 'cache'>> {}
+
+export interface AttachedTexts {
+  readonly ids: readonly number[];
+  readonly space: EmbeddingSpace;
+  /** Texts averaged into the vector. */
+  readonly texts: number;
+  /** Rows the dataset file has. */
+  readonly rows: number;
+  readonly datasetId: number;
+  /** The embeddings came from the embedding cache. */
+  readonly cached: boolean;
+  readonly updates: readonly IndexUpdate[];
+}
+
+/** The one value `pick` gives for every record, or a message naming `field` and the option to give instead. */
+function shared<T>(records: readonly EsmRecord[], pick: (r: EsmRecord) => T | null, field: string, option: string): T {
+  const values = [...new Set(records.map((r) => JSON.stringify(pick(r))))];
+  const value = values.length === 1 ? (JSON.parse(values[0]) as T | null) : null;
+  if (value === null) {
+    const why = values.length > 1 ? `the ESMs differ in ${field}` : `the ESM's config gives no ${field}`;
+    throw new UserInputError(`${field}: ${why}; give ${option}`, field);
+  }
+  return value;
+}
+
+/**
+ * Gives registered source tasks their TextEmb vector from a sample of their texts: up to 1,000
+ * rows of the dataset file (reservoir sampling, reproducible for a seed) are embedded with the base
+ * model (through the registry's embedding cache), averaged and normalised (`meanDirection`), and
+ * stored for the ESMs' identities; the dataset is registered, and the HNSW index of the embedding
+ * space is brought up to date. Text and label columns and the model default to the ESMs' config.
+ */
+export async function attachSourceTexts(registry: Registry, ids: readonly number[], dataset: string, options: AttachTextsOptions = {}): Promise<AttachedTexts> {
+  if (ids.length === 0) throw new UserInputError('esm: name at least one ESM', 'esm');
+  const records = ids.map((id) => getEsm(registry, id));
+  const model = options.model ?? shared(records, (r) => r.base_model_name, 'base model', '--model');
+  const textColumns = options.textColumns ?? shared(records, (r) => r.text_column, 'text column', '--text-col');
+  const labelColumn = options.labelColumn ?? shared(records, (r) => r.label_column, 'label column', '--label-col');
+  const embedded = await embedDataset(dataset, {
+    ...options,
+    model,
+    textColumns,
+    labelColumn,
+    numExamples: options.numExamples ?? TEXTEMB_TEXTS,
+    cache: new RegistryEmbeddingCache(registry),
+  });
+  const first = records[0];
+  const { id: datasetId } = registerDataset(registry, {
+    name: dataset,
+    subset: first.task_subset,
+    split: first.task_split,
+    text_column: typeof textColumns === 'string' ? textColumns : [...textColumns],
+    label_column: labelColumn,
+    task_type: embedded.dataset.task,
+    num_rows: embedded.dataset.rowsRead,
+  });
+  const space = { model: embedded.meta.model, pooling: embedded.meta.pooling };
+  putSourceVectors(
+    registry,
+    records.map((r) => r.identity),
+    { ...space, vector: meanDirection(embedded.embeddings), texts: embedded.embeddings.rows, texts_sha256: textsSha256(embedded.dataset.texts), dataset_id: datasetId },
+  );
+  return {
+    ids,
+    space,
+    texts: embedded.embeddings.rows,
+    rows: embedded.dataset.rowsRead,
+    datasetId,
+    cached: embedded.cached,
+    updates: updateSourceIndexes(registry),
+  };
+}
