@@ -11,7 +11,7 @@ import { csvLines, OUTPUT_FORMATS, textTable, type OutputFormat } from './format
 import { createProgress } from './progress.js';
 
 /** Opens the registry for one command and closes it however the command ends. */
-async function withRegistry<T>(work: (registry: Registry) => Promise<T> | T): Promise<T> {
+export async function withRegistry<T>(work: (registry: Registry) => Promise<T> | T): Promise<T> {
   const registry = openRegistry();
   try {
     return await work(registry);
@@ -20,7 +20,7 @@ async function withRegistry<T>(work: (registry: Registry) => Promise<T> | T): Pr
   }
 }
 
-function registryId(value: string): number {
+export function registryId(value: string): number {
   const id = Number(value.replace(/^(registry)?#/, ''));
   if (!Number.isSafeInteger(id) || id <= 0) throw new UserInputError(`esm: "${value}" is not an ESM id (a positive integer, as esm list shows)`, 'esm');
   return id;

@@ -1,4 +1,5 @@
 import type { RankedTask, RankingResult } from '../rank/ranking.js';
+import type { TwoStageRankingResult } from '../rank/two-stage.js';
 
 export const OUTPUT_FORMATS = ['table', 'json', 'csv'] as const;
 export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
@@ -28,21 +29,36 @@ export function csvLines(headers: readonly string[], rows: readonly (readonly st
   return [headers, ...rows].map((row) => row.map(csvField).join(',')).join('\n');
 }
 
-function table(result: RankingResult): string {
+/** The first-stage similarities of a two-stage ranking (a column of their own), or null for one stage. */
+function similarities(result: RankingResult | TwoStageRankingResult): (number | null)[] | null {
+  if (!('stages' in result) || result.stages.first === null) return null;
+  return result.ranking.map((t) => t.similarity);
+}
+
+function table(result: RankingResult | TwoStageRankingResult): string {
   const headers = ['Rank', 'Task ID', 'Subset', 'Text column', 'Label column', 'Split', 'Examples', 'Score'];
   const rows = result.ranking.map((t) => COLUMNS.map((c) => (c === 'score' ? t.score.toFixed(6) : cell(t, c))));
+  const similarity = similarities(result);
+  if (similarity) {
+    headers.push('Stage-1 similarity');
+    rows.forEach((row, i) => row.push(similarity[i] === null ? 'unindexed' : similarity[i]!.toFixed(4)));
+  }
   return textTable(headers, rows, (i) => i === 0 || i >= 6);
 }
 
-export function formatRanking(result: RankingResult, format: OutputFormat): string {
+export function formatRanking(result: RankingResult | TwoStageRankingResult, format: OutputFormat): string {
   switch (format) {
     case 'json':
       return JSON.stringify(result, null, 2);
-    case 'csv':
+    case 'csv': {
+      const similarity = similarities(result);
+      const rows = result.ranking.map((t) => COLUMNS.map((c) => cell(t, c)));
+      if (!similarity) return csvLines(COLUMNS, rows);
       return csvLines(
-        COLUMNS,
-        result.ranking.map((t) => COLUMNS.map((c) => cell(t, c))),
+        [...COLUMNS, 'similarity'],
+        rows.map((row, i) => [...row, similarity[i] === null ? '' : String(similarity[i])]),
       );
+    }
     case 'table':
       return table(result);
   }

@@ -4,7 +4,9 @@ import { doctorCommand } from './doctor-command.js';
 import { reportError } from './errors.js';
 import { embedCommand } from './embed-command.js';
 import { esmCommand } from './esm-command.js';
+import { indexCommand } from './index-command.js';
 import { rankCommand } from './rank-command.js';
+import { sourceCommand } from './source-command.js';
 
 const program = new Command('esmselect')
   .description('Pick the intermediate task to fine-tune on first, ranked by ESM-LogME')
@@ -12,7 +14,9 @@ const program = new Command('esmselect')
   .addCommand(rankCommand())
   .addCommand(embedCommand())
   .addCommand(esmCommand())
-  .addCommand(doctorCommand());
+  .addCommand(doctorCommand())
+  .addCommand(indexCommand())
+  .addCommand(sourceCommand());
 for (const command of program.commands) command.exitOverride();
 
 try {

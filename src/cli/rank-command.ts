@@ -1,7 +1,9 @@
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { UserInputError } from '../errors.js';
+import { HNSW_DEFAULTS } from '../index/hnsw-index.js';
 import { rank } from '../rank/rank.js';
 import type { RankedTask } from '../rank/ranking.js';
+import { DEFAULT_CANDIDATES, DEFAULT_FIRST_STAGE, FIRST_STAGES, type Candidates, type FirstStageName, type StageCounts } from '../rank/two-stage.js';
 import { openRegistry } from '../store/database.js';
 import { registryPool } from '../store/esms.js';
 import { addDatasetOptions, embedFromFlags, type DatasetFlags } from './dataset-options.js';
@@ -16,6 +18,27 @@ interface RankFlags extends DatasetFlags, EsmFilterFlags {
   esms: string[];
   top?: number;
   format: OutputFormat;
+  candidates: Candidates;
+  firstStage: FirstStageName;
+  efSearch?: number;
+}
+
+function candidates(value: string): Candidates {
+  if (value === 'all') return 'all';
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n <= 0) throw new InvalidArgumentError('expected a positive integer or "all"');
+  return n;
+}
+
+/** One line per stage on stderr: what each considered, and anything the first stage had to do. */
+function reportStages(stages: StageCounts): void {
+  const { first, second } = stages;
+  if (first) {
+    const unindexed = first.unindexed ? `, ${first.unindexed} unindexed (no ${first.stage === 'textemb' ? 'texts' : 'sketch'}: passed on)` : '';
+    process.stderr.write(`esmselect: stage 1 (${first.stage}): ${first.considered} sources, ${first.indexed} indexed${unindexed}; kept ${first.selected} (${first.seconds.toFixed(2)} s)\n`);
+    for (const note of first.notes) process.stderr.write(`esmselect: note: ${note}\n`);
+  }
+  process.stderr.write(`esmselect: stage 2 (ESM-LogME): ${second.considered} sources (${second.seconds.toFixed(2)} s)\n`);
 }
 
 /** `--esms registry` ranks the registered ESMs, narrowed by the filter options, instead of folders. */
@@ -30,8 +53,8 @@ async function target(flags: RankFlags) {
     return { embeddings: flags.embeddings, labels: flags.labels, task: flags.regression ? ('regression' as const) : undefined };
   }
   if (flags.labels !== undefined) throw new UserInputError('--labels goes with --embeddings; with --dataset the labels come from --label-col', 'labels');
-  const { embeddings, dataset } = await embedFromFlags(flags);
-  return { embeddings, labels: dataset.labels, task: dataset.task };
+  const { embeddings, dataset, meta } = await embedFromFlags(flags);
+  return { embeddings, labels: dataset.labels, task: dataset.task, space: { model: meta.model, pooling: meta.pooling } };
 }
 
 /** ESMs map one base model's space; scores of ESMs trained against another model compare nothing. */
@@ -59,6 +82,9 @@ export function rankCommand(): Command {
   )
     .requiredOption('--esms <dir...>', `ESM folders (config.json + model.safetensors), directories searched for them, or "${REGISTRY}" for the registered ESMs`)
     .option('--top <k>', 'print only the best k source tasks', positiveInteger)
+    .option('--candidates <k>', `two-stage ranking: score only the k sources the first stage finds most promising (plus every unindexed one) with ESM-LogME; "all" scores every source`, candidates, DEFAULT_CANDIDATES)
+    .addOption(new Option('--first-stage <stage>', 'first stage: textemb (TextEmb cosine through the HNSW index) or esm-means (ESM-mapped class means)').choices(FIRST_STAGES).default(DEFAULT_FIRST_STAGE))
+    .option('--ef-search <n>', `HNSW candidate list while searching (default ${HNSW_DEFAULTS.efSearch}, at least k)`, positiveInteger)
     .addOption(new Option('--format <format>', 'output format').choices(OUTPUT_FORMATS).default('table'))
     .action(async (flags: RankFlags) => {
       const registry = registryFor(flags);
@@ -70,9 +96,13 @@ export function rankCommand(): Command {
             ...given,
             esms: registry ? registryPool(registry, esmFilterFrom(flags)) : flags.esms,
             top: flags.top,
+            candidates: flags.candidates,
+            firstStage: flags.firstStage,
+            efSearch: flags.efSearch,
             onProgress: ({ done, total }) => progress.update(done, total),
           });
           progress.stop();
+          if (registry) reportStages(result.stages);
           for (const { source, problem } of result.rejected) process.stderr.write(`esmselect: skipped ${source}: ${problem}\n`);
           if (flags.model) noteOtherBaseModels(flags.model, result.ranking);
           process.stdout.write(`${formatRanking(result, flags.format)}\n`);

@@ -55,7 +55,7 @@ export interface RetrievablePool extends EsmPool {
 }
 
 export interface TwoStageOptions {
-  /** Default `DEFAULT_CANDIDATES`. */
+  /** Default `DEFAULT_CANDIDATES`; ignored (every source is scored) for a pool without a first stage. */
   readonly candidates?: Candidates;
   readonly firstStage?: FirstStageName;
   readonly space?: EmbeddingSpace;
@@ -74,8 +74,9 @@ export interface FirstStageCounts {
   readonly notes: readonly string[];
 }
 
-/** How many sources each stage considered; `first` is null for an exhaustive ranking. */
+/** How many sources each stage considered; `first` is null when none ran (`all`, or a pool without a first stage). */
 export interface StageCounts {
+  /** K as applied: `all` when every source was scored. */
   readonly candidates: Candidates;
   readonly first: FirstStageCounts | null;
   readonly second: { readonly considered: number; readonly seconds: number };
@@ -103,32 +104,27 @@ function checkCandidates(candidates: Candidates): void {
 
 /**
  * Ranks a pool in two stages: the first picks the K most promising sources cheaply, the second
- * scores those, and every source the first stage cannot judge, with ESM-LogME. `candidates: 'all'`
- * (or a pool no first stage can search, such as folders, whose members are all unindexed) scores
- * every source: the exhaustive ranking.
+ * scores those, and every source the first stage cannot judge, with ESM-LogME. `candidates: 'all'`,
+ * or a pool no first stage can search (folders), scores every source: the exhaustive ranking.
  */
 export async function rankTwoStage(target: PreparedTarget, pool: EsmPool, options: RankPoolOptions & TwoStageOptions = {}): Promise<TwoStageRankingResult> {
   const started = performance.now();
   const candidates = options.candidates ?? DEFAULT_CANDIDATES;
   checkCandidates(candidates);
-  if (candidates === 'all') {
+  if (candidates === 'all' || !isRetrievable(pool)) {
     const result = await rankPool(target, pool.entries(), pool.total, options);
     return {
       ...result,
       ranking: result.ranking.map((task) => ({ ...task, similarity: null })),
-      stages: { candidates, first: null, second: { considered: result.considered, seconds: result.seconds } },
+      stages: { candidates: 'all', first: null, second: { considered: result.considered, seconds: result.seconds } },
     };
   }
   const stage = options.firstStage ?? DEFAULT_FIRST_STAGE;
-  let second = pool;
-  let first: FirstStageResult | undefined;
-  if (isRetrievable(pool)) {
-    first = await pool.retrieve({ stage, k: candidates, target, space: options.space, efSearch: options.efSearch });
-    second = pool.subset([...first.candidates.map((c) => c.source), ...first.unindexed]);
-  }
+  const first = await pool.retrieve({ stage, k: candidates, target, space: options.space, efSearch: options.efSearch });
+  const second = pool.subset([...first.candidates.map((c) => c.source), ...first.unindexed]);
   const firstSeconds = (performance.now() - started) / 1000;
   const result = await rankPool(target, second.entries(), second.total, options);
-  const similarity = new Map(first?.candidates.map((c) => [c.source, c.similarity]));
+  const similarity = new Map(first.candidates.map((c) => [c.source, c.similarity]));
   return {
     ...result,
     ranking: result.ranking.map((task) => ({ ...task, similarity: similarity.get(task.source) ?? null })),
@@ -139,11 +135,11 @@ export async function rankTwoStage(target: PreparedTarget, pool: EsmPool, option
       first: {
         stage,
         considered: pool.total,
-        indexed: first?.indexed ?? 0,
-        unindexed: first?.unindexed.length ?? pool.total,
-        selected: first?.candidates.length ?? 0,
+        indexed: first.indexed,
+        unindexed: first.unindexed.length,
+        selected: first.candidates.length,
         seconds: firstSeconds,
-        notes: first?.notes ?? [],
+        notes: first.notes,
       },
       second: { considered: result.considered, seconds: result.seconds },
     },

@@ -1,0 +1,61 @@
+import { Command, Option } from 'commander';
+import { TEXTEMB_TEXTS, describeSpace } from '../index/textemb.js';
+import { TABLE_FORMATS, type TableFormat } from '../io/tables.js';
+import { attachSourceTexts } from '../store/source-texts.js';
+import { nonNegativeInteger, positiveInteger } from './errors.js';
+import { registryId, withRegistry } from './esm-command.js';
+import { createProgress } from './progress.js';
+
+interface AttachFlags {
+  dataset: string;
+  textCol?: string[];
+  labelCol?: string;
+  regression?: boolean;
+  model?: string;
+  numExamples: number;
+  seed: number;
+  datasetFormat?: TableFormat;
+  batchSize?: number;
+}
+
+function attachTextsCommand(): Command {
+  return new Command('attach-texts')
+    .description("give registered source tasks their TextEmb vector (normalised mean base-model embedding of a sample of their texts) and index it for two-stage ranking")
+    .argument('<id...>', 'registry ids of the ESMs of this source task (as esm list shows)')
+    .requiredOption('--dataset <file>', "the source task's data: .csv, .tsv, .jsonl or .parquet")
+    .option('--text-col <column...>', "text column(s) (default: the ESM config's text_column)")
+    .option('--label-col <column>', "label column (default: the ESM config's label_column)")
+    .option('--regression', 'the labels are regression targets')
+    .option('--model <name>', "base model folder under the models directory (default: the ESM's base_model_name)")
+    .option('--num-examples <n>', 'texts to average, sampled uniformly (reservoir sampling)', positiveInteger, TEXTEMB_TEXTS)
+    .option('--seed <n>', 'seed for the sample', nonNegativeInteger, 0)
+    .addOption(new Option('--dataset-format <format>', 'dataset format (default: from the file extension)').choices(TABLE_FORMATS))
+    .option('--batch-size <n>', 'texts per model call', positiveInteger)
+    .action((ids: string[], flags: AttachFlags) =>
+      withRegistry(async (registry) => {
+        const progress = createProgress('Embedding', 'texts');
+        const attached = await attachSourceTexts(registry, ids.map(registryId), flags.dataset, {
+          textColumns: flags.textCol,
+          labelColumn: flags.labelCol,
+          task: flags.regression ? 'regression' : 'classification',
+          model: flags.model,
+          numExamples: flags.numExamples,
+          seed: flags.seed,
+          format: flags.datasetFormat,
+          batchSize: flags.batchSize,
+          onProgress: ({ done, total }) => progress.update(done, total),
+        }).finally(() => progress.stop());
+        const from = attached.cached ? ', embeddings from the cache' : '';
+        process.stdout.write(`attached ${attached.texts} of ${attached.rows} texts to ${attached.ids.map((id) => `#${id}`).join(' ')} in ${describeSpace(attached.space)}${from}\n`);
+        for (const u of attached.updates) {
+          process.stdout.write(`index ${u.space}: ${u.rebuilt ? `rebuilt (${u.rebuilt})` : `+${u.added} −${u.removed}`}\n`);
+        }
+      }),
+    );
+}
+
+export function sourceCommand(): Command {
+  const command = new Command('source').description('source tasks beyond their ESMs: texts for the TextEmb first stage').addCommand(attachTextsCommand());
+  for (const sub of command.commands) sub.exitOverride();
+  return command;
+}
