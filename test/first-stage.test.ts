@@ -8,7 +8,7 @@ import { randomGenerator } from './helpers/random.js';
 
 const DIM = 24;
 
-function mapOf(weight: Float32Array, bias = new Float32Array(DIM)): EmbeddingSpaceMap {
+function mapOf(weight: Float32Array, bias: Float32Array = new Float32Array(DIM)): EmbeddingSpaceMap {
   return new EmbeddingSpaceMap(esmConfig('test/map', DIM), weight, bias);
 }
 

@@ -1,8 +1,10 @@
 /** `npm run bench <name> [args…]`: benchmarks that print figures as ratios to a reference measured in the same run. */
 import { registryBenchmark } from './registry.js';
+import { twoStageBenchmark } from './two-stage.js';
 
 const benchmarks: Record<string, (args: readonly string[]) => Promise<void>> = {
   registry: registryBenchmark,
+  'two-stage': twoStageBenchmark,
 };
 
 const [name, ...args] = process.argv.slice(2);
