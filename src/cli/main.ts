@@ -5,6 +5,7 @@ import { reportError } from './errors.js';
 import { embedCommand } from './embed-command.js';
 import { esmCommand } from './esm-command.js';
 import { rankCommand } from './rank-command.js';
+import { serveCommand } from './serve-command.js';
 
 const program = new Command('esmselect')
   .description('Pick the intermediate task to fine-tune on first, ranked by ESM-LogME')
@@ -12,7 +13,8 @@ const program = new Command('esmselect')
   .addCommand(rankCommand())
   .addCommand(embedCommand())
   .addCommand(esmCommand())
-  .addCommand(doctorCommand());
+  .addCommand(doctorCommand())
+  .addCommand(serveCommand());
 for (const command of program.commands) command.exitOverride();
 
 try {
