@@ -67,9 +67,21 @@ export function problemResponse(body: Problem, headers: Record<string, string> =
   return new Response(JSON.stringify(body), { status: body.status, headers: { 'content-type': PROBLEM_MEDIA_TYPE, ...headers } });
 }
 
+/**
+ * The issue to report: the first; for input that matches no branch of a union (texts or
+ * embeddings), the issue of the branch that got furthest into the input, i.e. the longest path.
+ */
+function reportedIssue(issues: readonly z.core.$ZodIssue[]): z.core.$ZodIssue {
+  const issue = issues[0];
+  if (issue.code !== 'invalid_union' || issue.errors.length === 0) return issue;
+  const candidates = issue.errors.map((branch) => reportedIssue(branch));
+  const best = candidates.reduce((a, b) => (b.path.length > a.path.length ? b : a));
+  return { ...best, path: [...issue.path, ...best.path] };
+}
+
 /** The first issue of a failed zod validation as a 422 problem naming the field (a dotted path). */
 export function validationProblem(error: z.ZodError): HttpProblem {
-  const issue = error.issues[0];
+  const issue = reportedIssue(error.issues);
   const field = issue.path.map(String).join('.');
   return new HttpProblem('invalid-input', `${field || 'body'}: ${issue.message}`, field || undefined);
 }
