@@ -48,8 +48,7 @@ describe('opening the registry', () => {
     expect(applyMigrations(registry.db, next)).toEqual([]);
     expect(registry.db.prepare("SELECT name FROM sqlite_master WHERE name = 'jobs'").pluck().get()).toBe('jobs');
     registry.close();
-    const known = MIGRATIONS.length;
-    expect(() => openRegistry({ dataDir: join(dir, 'data') })).toThrow(new RegExp(`schema version ${known + 1}, newer than this esmselect knows \\(${known}\\)`));
+    expect(() => openRegistry({ dataDir: join(dir, 'data') })).toThrow(new RegExp(`schema version ${MIGRATIONS.length + 1}, newer than this esmselect knows \\(${MIGRATIONS.length}\\)`));
     registry = openRegistry({ dataDir: join(dir, 'other') });
     expect(() => applyMigrations(registry.db, [{ version: 2, name: 'gap', sql: '' }])).toThrow(/expected 1/);
   });

@@ -6,6 +6,7 @@ import { embedCommand } from './embed-command.js';
 import { esmCommand } from './esm-command.js';
 import { indexCommand } from './index-command.js';
 import { rankCommand } from './rank-command.js';
+import { serveCommand } from './serve-command.js';
 import { sourceCommand } from './source-command.js';
 
 const program = new Command('esmselect')
@@ -15,6 +16,7 @@ const program = new Command('esmselect')
   .addCommand(embedCommand())
   .addCommand(esmCommand())
   .addCommand(doctorCommand())
+  .addCommand(serveCommand())
   .addCommand(indexCommand())
   .addCommand(sourceCommand());
 for (const command of program.commands) command.exitOverride();
