@@ -63,3 +63,23 @@ export { countJobsByState, getJob, JOB_STATES, type JobProgress, type JobState, 
 export { createApp } from './server/app.js';
 export { createServerContext, DEFAULT_LIMITS, limitsFromEnv, type ServerContext, type ServerLimits, type ServerOptions } from './server/context.js';
 export { startServer, type RunningServer, type StartOptions } from './server/serve.js';
+export {
+  DEFAULT_CANDIDATES,
+  DEFAULT_FIRST_STAGE,
+  FIRST_STAGES,
+  rankTwoStage,
+  type Candidates,
+  type FirstStageName,
+  type RetrievablePool,
+  type StageCounts,
+  type TwoStageOptions,
+  type TwoStageRankedTask,
+  type TwoStageRankingResult,
+} from './rank/two-stage.js';
+export { HNSW_DEFAULTS, HnswIndex, type HnswParameters } from './index/hnsw-index.js';
+export { describeSpace, meanDirection, TEXTEMB_TEXTS, type EmbeddingSpace } from './index/textemb.js';
+export { classMeanDirections, classMeanGain, sketchEsm, type EsmSketch } from './index/esm-sketch.js';
+export { putSourceVectors, sourceVectorsOf, type SourceVectorInput, type SourceVectorRecord } from './store/source-vectors.js';
+export { openSourceIndex, rebuildSourceIndexes, sourceIndexStatus, updateSourceIndexes, type IndexStatus, type IndexUpdate, type SourceIndexOptions } from './store/source-index.js';
+export { attachSourceTexts, type AttachedTexts, type AttachTextsOptions } from './store/source-texts.js';
+export { sketchRegisteredEsms } from './store/esms.js';

@@ -5,7 +5,11 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { encodeLabels } from '../src/logme/labels.js';
 import { rankPool } from '../src/rank/ranking.js';
 import { prepareTarget } from '../src/rank/target.js';
-import { registryPool } from '../src/store/esms.js';
+import { embedTexts } from '../src/embed/embed-dataset.js';
+import { meanDirection } from '../src/index/textemb.js';
+import { listEsms, registryPool } from '../src/store/esms.js';
+import { updateSourceIndexes } from '../src/store/source-index.js';
+import { putSourceVectors } from '../src/store/source-vectors.js';
 import { esmConfigJson, esmWeightsFile } from '../src/esm/hfselect.js';
 import { DEMO_TEXTS, json, testServer, type TestServer } from './helpers/server.js';
 import { randomEsm, writeRandomPool } from './helpers/pool.js';
@@ -68,6 +72,24 @@ describe('POST /v1/rankings', () => {
     const again = (await (await app.request('/v1/rankings', json({ ...DEMO_TEXTS, model: 'tiny-bert', top: 5 }))).json()) as Record<string, any>;
     expect(again.result.ranking).toEqual(job.result.ranking);
     expect(server!.context.registry.db.prepare('SELECT count(*) FROM embedding_cache').pluck().get()).toBe(1);
+  });
+
+  it('ranks in two stages once sources have texts: the nearest `candidates` are scored, with their similarity', async () => {
+    const { app, context } = await setUp();
+    const { embeddings, meta } = await embedTexts(DEMO_TEXTS.texts, { model: 'tiny-bert' });
+    const ids = listEsms(context.registry).map((r) => r.id);
+    const rng = randomGenerator(8);
+    // Three sources share the target's own TextEmb vector; the rest point elsewhere.
+    listEsms(context.registry).forEach((record, i) => {
+      const vector = i < 3 ? meanDirection(embeddings) : rng.normals(meta.dim);
+      putSourceVectors(context.registry, [record.identity], { model: meta.model, pooling: meta.pooling, vector, texts: 6, texts_sha256: String(i) });
+    });
+    updateSourceIndexes(context.registry);
+    const response = await app.request('/v1/rankings', json({ ...DEMO_TEXTS, model: 'tiny-bert', top: 3, candidates: 3 }));
+    const { result } = (await response.json()) as Record<string, any>;
+    expect(result.stages).toMatchObject({ candidates: 3, first: { stage: 'textemb', considered: 12, indexed: 12, unindexed: 0, selected: 3 }, second: { considered: 3 } });
+    expect(result.ranking.map((t: { source: string }) => t.source).sort()).toEqual(ids.slice(0, 3).map((id) => `registry#${id}`).sort());
+    for (const task of result.ranking) expect(task.similarity).toBeCloseTo(1, 5);
   });
 
   it('ranks precomputed embeddings exactly as the library does, with the registry filters', async () => {

@@ -6,8 +6,8 @@ import { readTextDataset } from '../io/dataset.js';
 import type { Embeddings } from '../io/embeddings.js';
 import type { TableFormat } from '../io/tables.js';
 import { encodeLabels, type TaskType } from '../logme/labels.js';
-import { rankPool, type RankingResult } from '../rank/ranking.js';
 import { prepareTarget } from '../rank/target.js';
+import { rankTwoStage, type TwoStageRankingResult } from '../rank/two-stage.js';
 import type { Registry } from '../store/database.js';
 import { RegistryEmbeddingCache } from '../store/embedding-cache.js';
 import { registryPool, type EsmFilter } from '../store/esms.js';
@@ -78,7 +78,7 @@ export interface ExecuteOptions {
  * scores the filtered registry pool with ESM-LogME and records the run. Returns the run's id and
  * result. The ETA extrapolates the time taken so far over the fraction done.
  */
-export async function executeRanking(spec: RankingSpec, options: ExecuteOptions): Promise<{ runId: number; result: RankingResult }> {
+export async function executeRanking(spec: RankingSpec, options: ExecuteOptions): Promise<{ runId: number; result: TwoStageRankingResult }> {
   const { registry, signal } = options;
   const started = performance.now();
   const spans = stageSpans(spec.input !== 'embeddings');
@@ -93,6 +93,7 @@ export async function executeRanking(spec: RankingSpec, options: ExecuteOptions)
   let texts: string[] | undefined;
   let labels: unknown[];
   let embeddings: Embeddings | undefined;
+  let space = spec.model && spec.pooling ? { model: spec.model, pooling: spec.pooling } : undefined;
   if (spec.input === 'file') {
     const file = spec.file!;
     const dataset = await readTextDataset(join(options.inputDir, file.name), {
@@ -122,12 +123,19 @@ export async function executeRanking(spec: RankingSpec, options: ExecuteOptions)
       onProgress: ({ done, total }) => report('embedding', done, total),
     });
     embeddings = embedded.embeddings;
+    space = { model: embedded.meta.model, pooling: embedded.meta.pooling };
   }
   const target = prepareTarget(embeddings!, encodeLabels(labels, spec.task_type));
   const filter = esmFilter(spec.filters);
   const pool = registryPool(registry, filter);
   report('scoring', 0, pool.total);
-  const result = await rankPool(target, pool.entries(), pool.total, { top: spec.top, signal, onProgress: ({ done, total }) => report('scoring', done, total) });
+  const result = await rankTwoStage(target, pool, {
+    top: spec.top,
+    candidates: spec.candidates,
+    space,
+    signal,
+    onProgress: ({ done, total }) => report('scoring', done, total),
+  });
   options.onScored?.(result.scored);
   report('recording', 0, 1);
   const runId = recordRankingRun(registry, { result, esmSource: 'registry', filter });

@@ -43,7 +43,9 @@ const rankingOptions = {
   top: positiveInt.optional().describe('return only the best `top` source tasks (all when unset)'),
   candidates: positiveInt
     .optional()
-    .describe('two-stage ranking: score only this many nearest candidates exactly. Validated (at least `top`) and stored; until two-stage ranking lands the whole filtered pool is scored'),
+    .describe(
+      'two-stage ranking: score with ESM-LogME only this many sources the first stage (TextEmb through the HNSW index) finds nearest the target, plus every source without texts; at least `top`; default 100',
+    ),
 };
 
 function sameLength<R extends 'texts' | 'embeddings'>(rows: R) {
@@ -124,8 +126,19 @@ export const RankedTask = named(
     esm_architecture: z.string(),
     score: z.number().describe('ESM-LogME: higher ranks first'),
     source: z.string().describe('registry#<id>: the ESM in GET /v1/sources/{id}'),
+    similarity: z.number().nullable().optional().describe('its first-stage similarity; null when it had none (no texts) and was scored anyway'),
   }),
 );
+
+const FirstStageCounts = z.object({
+  stage: z.enum(['textemb', 'esm-means']),
+  considered: z.int().describe('sources in the filtered pool'),
+  indexed: z.int().describe('sources the first stage could judge'),
+  unindexed: z.int().describe('sources without texts: all passed to the second stage'),
+  selected: z.int().describe('indexed sources passed to the second stage (at most `candidates`)'),
+  seconds: z.number(),
+  notes: z.array(z.string()).describe('e.g. an index found corrupt and rebuilt'),
+});
 
 export const RankingResult = named(
   'RankingResult',
@@ -138,6 +151,14 @@ export const RankingResult = named(
     scored: z.int(),
     scorer: z.string(),
     seconds: z.number(),
+    stages: z
+      .object({
+        candidates: z.union([z.int(), z.literal('all')]),
+        first: FirstStageCounts.nullable().describe('null when every source was scored'),
+        second: z.object({ considered: z.int().describe('sources scored with ESM-LogME'), seconds: z.number() }),
+      })
+      .optional()
+      .describe('how many sources each stage of the ranking considered'),
   }),
 );
 

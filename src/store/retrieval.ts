@@ -6,7 +6,7 @@ import type { FirstStageQuery } from '../rank/two-stage.js';
 import type { Registry } from './database.js';
 import { registeredSketches } from './esm-sketches.js';
 import { openSourceIndex } from './source-index.js';
-import { sourceVectorsOf, spacePoints } from './source-vectors.js';
+import { sourceVectorsOf, spacePoints, type SourceVectorRecord } from './source-vectors.js';
 
 /** A first stage's answer over registry ids (the pool maps them to its sources). */
 export interface RegistryRetrieval {
@@ -20,10 +20,18 @@ function sameSpace(a: EmbeddingSpace, b: EmbeddingSpace): boolean {
   return a.model === b.model && a.pooling === b.pooling;
 }
 
-/** The target's space: given, or the only one the pool's vectors are in (none: nothing is indexed). */
-function targetSpace(spaces: readonly EmbeddingSpace[], given: EmbeddingSpace | undefined): EmbeddingSpace | undefined {
-  if (given) return given;
-  const distinct = spaces.filter((space, i) => spaces.findIndex((other) => sameSpace(space, other)) === i);
+/**
+ * The target's space: given, or else the only one of the pool's spaces whose vectors have the
+ * target's dimension (none: nothing is indexed for this target).
+ */
+function targetSpace(records: readonly SourceVectorRecord[], given: EmbeddingSpace | undefined, dim: number): EmbeddingSpace | undefined {
+  if (given) {
+    const other = records.find((r) => sameSpace(r, given) && r.dim !== dim);
+    if (other) throw new UserInputError(`space: the target has ${dim}-dimensional embeddings, the source vectors of ${describeSpace(given)} have ${other.dim}`, 'space');
+    return given;
+  }
+  const fitting = records.filter((r) => r.dim === dim);
+  const distinct = fitting.filter((space, i) => fitting.findIndex((other) => sameSpace(space, other)) === i);
   if (distinct.length > 1) {
     throw new UserInputError(
       `space: the pool's source vectors lie in ${distinct.length} embedding spaces (${distinct.map(describeSpace).join('; ')}); say which model and pooling the target was embedded with`,
@@ -54,17 +62,13 @@ const bySimilarity = (a: { id: number; similarity: number }, b: typeof a) => b.s
  */
 function textEmbStage(registry: Registry, ids: readonly number[], query: FirstStageQuery): RegistryRetrieval {
   const records = sourceVectorsOf(registry, ids);
-  const space = targetSpace([...records.values()], query.space);
+  const { embeddings } = query.target;
+  const space = targetSpace([...records.values()], query.space, embeddings.dim);
   if (!space) return { candidates: [], indexed: 0, unindexed: [...ids], notes: [] };
   const indexed = ids.filter((id) => records.has(id) && sameSpace(records.get(id)!, space));
   if (indexed.length === 0) return { candidates: [], indexed: 0, unindexed: [...ids], notes: [] };
   const members = new Set(indexed);
   const unindexed = ids.filter((id) => !members.has(id));
-  const dim = records.get(indexed[0])!.dim;
-  const { embeddings } = query.target;
-  if (embeddings.dim !== dim) {
-    throw new UserInputError(`space: the target has ${embeddings.dim}-dimensional embeddings, the source vectors of ${describeSpace(space)} have ${dim}`, 'space');
-  }
   const direction = meanDirection(embeddings);
   if (indexed.length <= query.k) {
     const candidates = [...spacePoints(registry, space, indexed)].map((p) => ({ id: p.label, similarity: cosine(direction, p.vector) })).sort(bySimilarity);

@@ -60,21 +60,16 @@ export function putSourceVectors(registry: Registry, identities: readonly string
   });
 }
 
-/** The vector records (without the vectors) of registered ESMs, by registry id. */
+/** The vector records (without the vectors) of these registered ESMs, by registry id: one pass over the vectors, without their blobs. */
 export function sourceVectorsOf(registry: Registry, ids: readonly number[]): Map<number, SourceVectorRecord> {
-  const select = registry.db.prepare(
-    `SELECT st.id, sv.identity, sv.model, sv.pooling, sv.dim, sv.texts, sv.texts_sha256, sv.dataset_id, sv.vector_sha256, sv.created_at
-     FROM source_tasks st JOIN source_vectors sv ON sv.identity = st.identity WHERE st.id = ?`,
-  );
-  const out = new Map<number, SourceVectorRecord>();
-  for (const id of ids) {
-    const row = select.get(id) as (SourceVectorRecord & { id: number }) | undefined;
-    if (row) {
-      const { id: _id, ...record } = row;
-      out.set(id, record);
-    }
-  }
-  return out;
+  const rows = registry.db
+    .prepare(
+      `SELECT st.id, sv.identity, sv.model, sv.pooling, sv.dim, sv.texts, sv.texts_sha256, sv.dataset_id, sv.vector_sha256, sv.created_at
+       FROM source_tasks st JOIN source_vectors sv ON sv.identity = st.identity`,
+    )
+    .all() as (SourceVectorRecord & { id: number })[];
+  const wanted = new Set(ids);
+  return new Map(rows.filter((row) => wanted.has(row.id)).map(({ id, ...record }) => [id, record]));
 }
 
 /** The spaces that registered ESMs have vectors in. */
