@@ -215,6 +215,36 @@ class SampleSpectraWorker : public SpectraWorker {
   esmselect::SampleTarget target_;
 };
 
+// symmetricSpectra(n, matrices[], rhs[][], threads): rhs[i] holds the right-hand sides of matrices[i].
+class GivenSpectraWorker : public SpectraWorker {
+ public:
+  GivenSpectraWorker(const Napi::CallbackInfo& info) : SpectraWorker(info.Env()) {
+    n_ = dimension(info[0], "n");
+    if (!info[1].IsArray() || !info[2].IsArray()) throw ArgumentError("matrices and rhs must be arrays");
+    auto matrices = info[1].As<Napi::Array>();
+    auto rhs = info[2].As<Napi::Array>();
+    if (matrices.Length() != rhs.Length()) throw ArgumentError("matrices and rhs differ in length");
+    rhs_.resize(matrices.Length());
+    for (uint32_t i = 0; i < matrices.Length(); i++) {
+      const std::string name = "rhs[" + std::to_string(i) + "]";
+      rhs_[i] = inputs_.columns(rhs.Get(i), n_, name);
+      const int count = static_cast<int>(rhs_[i].size() / n_);
+      if (i > 0 && count != columnCount_) throw ArgumentError(name + " has another number of vectors than rhs[0]");
+      columnCount_ = count;
+      given_.push_back({inputs_.floats(matrices.Get(i), n_ * n_, "matrices[" + std::to_string(i) + "]"), rhs_[i].data()});
+    }
+    threads_ = static_cast<int>(dimension(info[3], "threads"));
+  }
+
+ protected:
+  void Execute() override { Report(esmselect::givenSpectra(static_cast<std::ptrdiff_t>(n_), columnCount_, given_, threads_, spectra_)); }
+
+ private:
+  std::size_t n_;
+  std::vector<std::vector<double>> rhs_;
+  std::vector<esmselect::GivenMatrix> given_;
+};
+
 template <typename Worker>
 Napi::Value start(const Napi::CallbackInfo& info) {
   Worker* worker;
@@ -232,6 +262,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("factorTarget", Napi::Function::New(env, start<FactorTargetWorker>));
   exports.Set("featureSpectra", Napi::Function::New(env, start<FeatureSpectraWorker>));
   exports.Set("sampleSpectra", Napi::Function::New(env, start<SampleSpectraWorker>));
+  exports.Set("symmetricSpectra", Napi::Function::New(env, start<GivenSpectraWorker>));
 #if defined(__AVX512F__)
   exports.Set("simd", Napi::String::New(env, "avx512"));
 #elif defined(__AVX2__)

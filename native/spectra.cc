@@ -98,6 +98,13 @@ bool sampleSpectrum(const SampleTarget& t, const EsmWeights& esm, Workspace& ws,
   return finishSpectrum(n, t.columnCount, ws, out);
 }
 
+bool givenSpectrum(std::ptrdiff_t n, int columnCount, const GivenMatrix& given, Workspace& ws, EsmSpectrum& out) {
+  ws.gram.resize(static_cast<std::size_t>(n) * n);
+  std::copy(given.matrix, given.matrix + n * n, ws.gram.begin());
+  ws.rhs.assign(given.rhs, given.rhs + static_cast<std::ptrdiff_t>(columnCount) * n);
+  return finishSpectrum(n, columnCount, ws, out);
+}
+
 std::string forEachEsm(std::size_t count, int threads, const std::function<bool(std::size_t, Workspace&)>& work) {
   std::atomic<std::size_t> next{0};
   std::atomic<bool> failed{false};
@@ -126,6 +133,11 @@ std::string featureSpectra(const FeatureTarget& target, const std::vector<EsmWei
 std::string sampleSpectra(const SampleTarget& target, const std::vector<EsmWeights>& esms, int threads, std::vector<EsmSpectrum>& out) {
   out.resize(esms.size());
   return forEachEsm(esms.size(), threads, [&](std::size_t i, Workspace& ws) { return sampleSpectrum(target, esms[i], ws, out[i]); });
+}
+
+std::string givenSpectra(std::ptrdiff_t n, int columnCount, const std::vector<GivenMatrix>& matrices, int threads, std::vector<EsmSpectrum>& out) {
+  out.resize(matrices.size());
+  return forEachEsm(matrices.size(), threads, [&](std::size_t i, Workspace& ws) { return givenSpectrum(n, columnCount, matrices[i], ws, out[i]); });
 }
 
 }  // namespace esmselect

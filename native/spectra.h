@@ -41,9 +41,17 @@ struct SampleTarget {
   int columnCount;
 };
 
+// Spectra of given symmetric n×n float32 matrices (products computed elsewhere, e.g. by TensorFlow.js),
+// each with its own columnCount right-hand sides.
+struct GivenMatrix {
+  const float* matrix;
+  const double* rhs;
+};
+
 // Scores esms[i] into out[i], spreading the ESMs over `threads` threads. Returns an empty string, or
 // why it failed.
 std::string featureSpectra(const FeatureTarget& target, const std::vector<EsmWeights>& esms, int threads, std::vector<EsmSpectrum>& out);
 std::string sampleSpectra(const SampleTarget& target, const std::vector<EsmWeights>& esms, int threads, std::vector<EsmSpectrum>& out);
+std::string givenSpectra(std::ptrdiff_t n, int columnCount, const std::vector<GivenMatrix>& matrices, int threads, std::vector<EsmSpectrum>& out);
 
 }  // namespace esmselect

@@ -16,3 +16,7 @@ export { esmLogme, esmLogmeDirect } from './rank/esm-logme.js';
 export { rank, type RankOptions } from './rank/rank.js';
 export { rankPool, typescriptScorer, type EsmScorer, type RankedTask, type RankingResult, type RankPoolOptions } from './rank/ranking.js';
 export { prepareTarget, type PreparedTarget } from './rank/target.js';
+export { loadNativeAddon, type NativeAddon } from './native/addon.js';
+export { nativeScorer } from './rank/native-scorer.js';
+export { SCORER_NAMES, selectScorer, type ScorerName, type ScorerSelection, type SelectedScorer } from './rank/scorers.js';
+export { tfjsScorer } from './rank/tfjs-scorer.js';

@@ -1,5 +1,6 @@
 import { Command, Option } from 'commander';
 import { rank } from '../rank/rank.js';
+import { selectScorer } from '../rank/scorers.js';
 import { positiveInteger } from './errors.js';
 import { formatRanking, OUTPUT_FORMATS, type OutputFormat } from './format.js';
 import { createProgress } from './progress.js';
@@ -23,9 +24,12 @@ export function rankCommand(): Command {
     .option('--top <k>', 'print only the best k source tasks', positiveInteger)
     .addOption(new Option('--format <format>', 'output format').choices(OUTPUT_FORMATS).default('table'))
     .action(async (flags: RankFlags) => {
+      const { scorer, description } = await selectScorer();
+      process.stderr.write(`esmselect: ${description}\n`);
       const progress = createProgress('Scoring ESMs', 'ESMs');
       try {
         const result = await rank({
+          scorer,
           embeddings: flags.embeddings,
           labels: flags.labels,
           task: flags.regression ? 'regression' : undefined,
