@@ -5,6 +5,8 @@
  * little-endian tensor bytes.
  */
 
+import { endianness } from 'node:os';
+
 const ELEMENT_SIZE = {
   F64: 8,
   F32: 4,
@@ -103,6 +105,8 @@ function parseEntry(name: string, entry: unknown, data: Uint8Array): RawTensor {
   return { dtype, shape, bytes: data.subarray(begin, end) };
 }
 
+const LITTLE_ENDIAN = endianness() === 'LE';
+
 function halfToFloat(h: number): number {
   const sign = h & 0x8000 ? -1 : 1;
   const exponent = (h >> 10) & 0x1f;
@@ -123,7 +127,9 @@ export function toFloat32(tensor: RawTensor): Float32Array {
   const out = new Float32Array(count);
   switch (dtype) {
     case 'F32':
-      for (let i = 0; i < count; i++) out[i] = view.getFloat32(4 * i, true);
+      // Same byte order as the file: one copy instead of a DataView read per value (pools stream GBs).
+      if (LITTLE_ENDIAN) new Uint8Array(out.buffer).set(bytes);
+      else for (let i = 0; i < count; i++) out[i] = view.getFloat32(4 * i, true);
       return out;
     case 'F64':
       for (let i = 0; i < count; i++) out[i] = view.getFloat64(8 * i, true);
