@@ -101,3 +101,14 @@ describe('fast ESM-LogME (TypeScript and native) equals the straightforward comp
     expect(new Set(together).size).toBe(esms.length);
   });
 });
+
+describe.skipIf(!('addon' in native))('native addon arguments', () => {
+  const addon = 'addon' in native ? native.addon : undefined;
+  it('rejects mis-sized or mistyped arrays with a TypeError instead of reading past them', () => {
+    const x = new Float32Array(12);
+    expect(() => addon!.factorTarget(x, 4, 4, [new Float64Array(4)])).toThrow(/x has 12 elements, expected 16/);
+    expect(() => addon!.factorTarget(x, 4, 3, [new Float64Array(3)])).toThrow(/columns\[0\] has 3 elements, expected 4/);
+    expect(() => addon!.sampleSpectra(x, 4, 3, [new Float64Array(4)], [new Float32Array(9)], [new Float64Array(3) as never], 1)).toThrow(/biases\[0\] has the wrong array type/);
+    expect(() => addon!.featureSpectra(3, new Float64Array(16), 4, Int32Array.of(0, 1, 2, 7), [new Float64Array(4)], [], [], 1)).toThrow(/perm holds an index outside/);
+  });
+});
