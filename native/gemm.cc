@@ -22,32 +22,24 @@ constexpr std::ptrdiff_t kKc = 256;
 constexpr std::ptrdiff_t kMc = kMr * 6;
 constexpr std::ptrdiff_t kNc = 4096;
 
-// A(0:mc, 0:kc) into row panels of kMr: panel p holds, for each k, rows p·kMr … p·kMr+kMr-1 (zero padded).
-template <typename T>
-void packA(std::ptrdiff_t mc, std::ptrdiff_t kc, View<T> a, double* out) {
-  for (std::ptrdiff_t i0 = 0; i0 < mc; i0 += kMr) {
-    const std::ptrdiff_t rows = std::min<std::ptrdiff_t>(kMr, mc - i0);
+// M(0:extent, 0:kc) into panels of `width` rows: panel p holds, for each k, rows p·width … p·width+width-1
+// (zero padded), the order in which the micro-kernel reads them. A is packed as is, B transposed.
+template <int width, typename T>
+void packPanels(std::ptrdiff_t extent, std::ptrdiff_t kc, View<T> m, double* out) {
+  for (std::ptrdiff_t i0 = 0; i0 < extent; i0 += width) {
+    const std::ptrdiff_t rows = std::min<std::ptrdiff_t>(width, extent - i0);
     for (std::ptrdiff_t k = 0; k < kc; k++) {
       std::ptrdiff_t r = 0;
-      for (; r < rows; r++) out[r] = a.at(i0 + r, k);
-      for (; r < kMr; r++) out[r] = 0;
-      out += kMr;
+      for (; r < rows; r++) out[r] = m.at(i0 + r, k);
+      for (; r < width; r++) out[r] = 0;
+      out += width;
     }
   }
 }
 
-// B(0:kc, 0:nc) into column panels of kNr: panel p holds, for each k, columns p·kNr … (zero padded).
 template <typename T>
-void packB(std::ptrdiff_t kc, std::ptrdiff_t nc, View<T> b, double* out) {
-  for (std::ptrdiff_t j0 = 0; j0 < nc; j0 += kNr) {
-    const std::ptrdiff_t cols = std::min<std::ptrdiff_t>(kNr, nc - j0);
-    for (std::ptrdiff_t k = 0; k < kc; k++) {
-      std::ptrdiff_t j = 0;
-      for (; j < cols; j++) out[j] = b.at(k, j0 + j);
-      for (; j < kNr; j++) out[j] = 0;
-      out += kNr;
-    }
-  }
+View<T> transposed(View<T> m) {
+  return {m.p, m.colStride, m.rowStride};
 }
 
 // C(0:rows, 0:cols) += α · Apanel · Bpanel over kc steps.
@@ -105,10 +97,10 @@ void gemm(std::ptrdiff_t m, std::ptrdiff_t n, std::ptrdiff_t k, double alpha, Vi
       // Rows above the first column of this block can only hold tiles above the diagonal.
       const std::ptrdiff_t rowsBegin = structure == Structure::LowerC ? (jc / kMr) * kMr : 0;
       if (rowsBegin >= rowsEnd) continue;
-      packB(kc, nc, b.shifted(pc, jc), packedB);
+      packPanels<kNr>(nc, kc, transposed(b.shifted(pc, jc)), packedB);
       for (std::ptrdiff_t ic = rowsBegin; ic < rowsEnd; ic += kMc) {
         const std::ptrdiff_t mc = std::min(kMc, rowsEnd - ic);
-        packA(mc, kc, a.shifted(ic, pc), packedA);
+        packPanels<kMr>(mc, kc, a.shifted(ic, pc), packedA);
         for (std::ptrdiff_t jr = 0; jr < nc; jr += kNr) {
           const int cols = static_cast<int>(std::min<std::ptrdiff_t>(kNr, nc - jr));
           for (std::ptrdiff_t ir = 0; ir < mc; ir += kMr) {
