@@ -14,8 +14,8 @@ import { prepareTarget, type PreparedTarget } from './target.js';
  */
 export interface EsmScorer {
   readonly name: string;
-  /** One line for logs: the implementation and what it runs on. */
-  readonly description: string;
+  /** One line for logs: the implementation and what it runs on (default: the name). */
+  readonly description?: string;
   /** ESMs per `score` call that keep the scorer busy; rankPool's default batch size. */
   readonly batchSize?: number;
   /** Prepares the target for `score`; `prepareTarget` (TypeScript) when absent. */

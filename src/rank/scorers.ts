@@ -57,13 +57,13 @@ export async function selectScorer(selection: ScorerSelection = {}): Promise<Sel
   if (name === 'tfjs') {
     const backend = await loadTensorflow();
     const scorer = tfjsScorer(backend, 'addon' in native ? nativeSpectra(native.addon, threads) : typescriptSpectra);
-    return { scorer, description: `scorer ${scorer.description}; ${backend.description}` };
+    return { scorer, description: `scorer ${scorer.description ?? scorer.name}; ${backend.description}` };
   }
-  const fallback = (why: string): SelectedScorer => ({ scorer: typescriptScorer, description: `scorer ${typescriptScorer.description}, ${why}; ${noTensorflow}` });
+  const fallback = (why: string): SelectedScorer => ({ scorer: typescriptScorer, description: `scorer ${typescriptScorer.description ?? typescriptScorer.name}, ${why}; ${noTensorflow}` });
   if (name === 'typescript') return fallback('as requested');
   if ('addon' in native) {
     const scorer = nativeScorer(native.addon, threads);
-    return { scorer, description: `scorer ${scorer.description}; ${noTensorflow}` };
+    return { scorer, description: `scorer ${scorer.description ?? scorer.name}; ${noTensorflow}` };
   }
   if (name === 'native') throw new UserInputError(`ESMSELECT_SCORER=native: the native addon is unavailable (${native.problem})`, 'ESMSELECT_SCORER');
   return fallback(`native addon unavailable: ${native.problem}`);
