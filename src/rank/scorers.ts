@@ -56,7 +56,11 @@ export async function selectScorer(selection: ScorerSelection = {}): Promise<Sel
   const noTensorflow = 'TensorFlow.js not used';
   if (name === 'tfjs') {
     const backend = await loadTensorflow();
-    const scorer = tfjsScorer(backend, 'addon' in native ? nativeSpectra(native.addon, threads) : typescriptSpectra);
+    // The float64 parts (target factorisation, eigenproblems) run natively when the addon is there.
+    const scorer =
+      'addon' in native
+        ? tfjsScorer(backend, nativeSpectra(native.addon, threads), nativeScorer(native.addon, threads).prepare)
+        : tfjsScorer(backend, typescriptSpectra);
     return { scorer, description: `scorer ${scorer.description ?? scorer.name}; ${backend.description}` };
   }
   const fallback = (why: string): SelectedScorer => ({ scorer: typescriptScorer, description: `scorer ${typescriptScorer.description ?? typescriptScorer.name}, ${why}; ${noTensorflow}` });

@@ -46,9 +46,10 @@ function unpivotedFactor({ factor: { r, rank, perm } }: NonNullable<PreparedTarg
  * GPU with tfjs-node-gpu. For N > D it forms FᵀF = MᵀM with M = (R P) W̃ᵀ (the target's factorisation,
  * as `esmLogme`); for N ≤ D, F = X Wᵀ + 1bᵀ (as hfselect, whose F is float32 too) and FFᵀ. TensorFlow.js
  * has no float64, so these products are rounded to float32: the scores are approximate (the README
- * gives the measured deviation). The eigenproblems run in float64 on `solver`.
+ * gives the measured deviation). The eigenproblems run in float64 on `solver`; the target is prepared
+ * (float64) by `prepare` when given, else in TypeScript.
  */
-export function tfjsScorer({ tf, choice }: LoadedBackend, solver: SpectrumSolver): EsmScorer {
+export function tfjsScorer({ tf, choice }: LoadedBackend, solver: SpectrumSolver, prepare?: EsmScorer['prepare']): EsmScorer {
   // The target's tensor (R P, or X), kept across batches of the same target.
   let cached: { target: PreparedTarget; tensor: Tensor } | undefined;
   const targetTensor = (target: PreparedTarget): Tensor => {
@@ -66,6 +67,7 @@ export function tfjsScorer({ tf, choice }: LoadedBackend, solver: SpectrumSolver
     name: 'tfjs',
     description: `tfjs (float32 products on TensorFlow.js ${choice}, float64 spectra in ${solver.name}; approximate)`,
     batchSize: 8,
+    prepare,
     async score(target, esms) {
       const { rows: n, dim: d } = target.embeddings;
       const count = esms.length;
