@@ -28,17 +28,21 @@ double reflector(std::ptrdiff_t len, double& alpha, double* x) {
   return tau;
 }
 
+// Four consecutive columns of a column-major matrix, the unit of the level-2 kernels below: each load of
+// x or y then serves four columns.
+struct FourColumns {
+  const double *c0, *c1, *c2, *c3;
+  FourColumns(const double* a, std::ptrdiff_t lda) : c0(a), c1(a + lda), c2(a + 2 * lda), c3(a + 3 * lda) {}
+};
+
 // y = A x for the symmetric n×n matrix stored in the lower triangle of a (column-major). One pass over
 // the triangle: each column feeds both the dot product for y[j] and the update of y[j+1:]. Four
-// columns at a time, so every load of y and x serves four columns of A.
+// columns at a time.
 void symvLower(std::ptrdiff_t n, const double* a, std::ptrdiff_t lda, const double* x, double* y) {
   std::fill(y, y + n, 0.0);
   std::ptrdiff_t j = 0;
   for (; j + 4 <= n; j += 4) {
-    const double* c0 = a + j * lda;
-    const double* c1 = c0 + lda;
-    const double* c2 = c1 + lda;
-    const double* c3 = c2 + lda;
+    const auto [c0, c1, c2, c3] = FourColumns(a + j * lda, lda);
     const double* cols[4] = {c0, c1, c2, c3};
     for (int q = 0; q < 4; q++) {
       const double* cq = cols[q];
@@ -94,28 +98,22 @@ void symvLower(std::ptrdiff_t n, const double* a, std::ptrdiff_t lda, const doub
   }
 }
 
-// y += α A x for the len×cols column-major A (x[c] at x[c·incx]); four columns per pass over y.
+// y += α A x for the len×cols column-major A (x[c] at x[c·incx]).
 void gemvN(std::ptrdiff_t len, std::ptrdiff_t cols, const double* a, std::ptrdiff_t lda, const double* x, std::ptrdiff_t incx, double alpha, double* y) {
   std::ptrdiff_t c = 0;
   for (; c + 4 <= cols; c += 4) {
-    const double* a0 = a + c * lda;
-    const double* a1 = a0 + lda;
-    const double* a2 = a1 + lda;
-    const double* a3 = a2 + lda;
+    const auto [a0, a1, a2, a3] = FourColumns(a + c * lda, lda);
     const double x0 = alpha * x[c * incx], x1 = alpha * x[(c + 1) * incx], x2 = alpha * x[(c + 2) * incx], x3 = alpha * x[(c + 3) * incx];
     for (std::ptrdiff_t i = 0; i < len; i++) y[i] += a0[i] * x0 + a1[i] * x1 + a2[i] * x2 + a3[i] * x3;
   }
   for (; c < cols; c++) axpy(len, alpha * x[c * incx], a + c * lda, y);
 }
 
-// t = Aᵀ v for the len×cols column-major A; four columns per pass over v.
+// t = Aᵀ v for the len×cols column-major A.
 void gemvT(std::ptrdiff_t len, std::ptrdiff_t cols, const double* a, std::ptrdiff_t lda, const double* v, double* t) {
   std::ptrdiff_t c = 0;
   for (; c + 4 <= cols; c += 4) {
-    const double* a0 = a + c * lda;
-    const double* a1 = a0 + lda;
-    const double* a2 = a1 + lda;
-    const double* a3 = a2 + lda;
+    const auto [a0, a1, a2, a3] = FourColumns(a + c * lda, lda);
     vd s0{}, s1{}, s2{}, s3{};
     std::ptrdiff_t i = 0;
     for (; i + kLanes <= len; i += kLanes) {
