@@ -6,8 +6,8 @@ import { readTextDataset } from '../io/dataset.js';
 import type { Embeddings } from '../io/embeddings.js';
 import type { TableFormat } from '../io/tables.js';
 import { encodeLabels, type TaskType } from '../logme/labels.js';
-import { rankPool, type RankingResult } from '../rank/ranking.js';
-import { prepareTarget } from '../rank/target.js';
+import { prepareTargetFor, rankPool, type RankingResult } from '../rank/ranking.js';
+import { selectScorer } from '../rank/scorers.js';
 import type { Registry } from '../store/database.js';
 import { RegistryEmbeddingCache } from '../store/embedding-cache.js';
 import { registryPool, type EsmFilter } from '../store/esms.js';
@@ -123,11 +123,13 @@ export async function executeRanking(spec: RankingSpec, options: ExecuteOptions)
     });
     embeddings = embedded.embeddings;
   }
-  const target = prepareTarget(embeddings!, encodeLabels(labels, spec.task_type));
+  // The fastest exact scorer available (native when its addon is built); chosen per job, which is cheap.
+  const { scorer } = await selectScorer();
+  const target = await prepareTargetFor(scorer, embeddings!, encodeLabels(labels, spec.task_type));
   const filter = esmFilter(spec.filters);
   const pool = registryPool(registry, filter);
   report('scoring', 0, pool.total);
-  const result = await rankPool(target, pool.entries(), pool.total, { top: spec.top, signal, onProgress: ({ done, total }) => report('scoring', done, total) });
+  const result = await rankPool(target, pool.entries(), pool.total, { scorer, top: spec.top, signal, onProgress: ({ done, total }) => report('scoring', done, total) });
   options.onScored?.(result.scored);
   report('recording', 0, 1);
   const runId = recordRankingRun(registry, { result, esmSource: 'registry', filter });
