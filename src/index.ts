@@ -63,6 +63,10 @@ export { countJobsByState, getJob, JOB_STATES, type JobProgress, type JobState, 
 export { createApp } from './server/app.js';
 export { createServerContext, DEFAULT_LIMITS, limitsFromEnv, type ServerContext, type ServerLimits, type ServerOptions } from './server/context.js';
 export { startServer, type RunningServer, type StartOptions } from './server/serve.js';
+export { loadNativeAddon, type NativeAddon } from './native/addon.js';
+export { nativeScorer } from './rank/native-scorer.js';
+export { SCORER_NAMES, selectScorer, type ScorerName, type ScorerSelection, type SelectedScorer } from './rank/scorers.js';
+export { tfjsScorer } from './rank/tfjs-scorer.js';
 export {
   DEFAULT_CANDIDATES,
   DEFAULT_FIRST_STAGE,

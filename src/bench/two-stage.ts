@@ -7,7 +7,8 @@ import { createProgress } from '../cli/progress.js';
 import { EmbeddingSpaceMap } from '../esm/esm.js';
 import { encodeLabels } from '../logme/labels.js';
 import { rank } from '../rank/rank.js';
-import { prepareTarget } from '../rank/target.js';
+import { prepareTargetFor } from '../rank/ranking.js';
+import { selectScorer } from '../rank/scorers.js';
 import { DEFAULT_CANDIDATES, FIRST_STAGES, type FirstStageName, type TwoStageRankingResult } from '../rank/two-stage.js';
 import { openRegistry, type Registry } from '../store/database.js';
 import { registerEsm, registrySource, registryPool } from '../store/esms.js';
@@ -174,10 +175,11 @@ async function timing(flags: Flags): Promise<void> {
     const times = new Map<FirstStageName, number[]>();
     const perSource: number[] = [];
     const preparing: number[] = [];
+    const { scorer } = await selectScorer();
     for (let t = 0; t < flags.targets; t++) {
       const target = targetOf(pool.world, t, flags.targets, size, flags.n);
       process.stderr.write(`bench: timing, target ${t + 1}/${flags.targets}\n`);
-      const [, prepare] = await seconds(() => prepareTarget(target.embeddings, encodeLabels(target.labels, 'classification')));
+      const [, prepare] = await seconds(() => prepareTargetFor(scorer, target.embeddings, encodeLabels(target.labels, 'classification')));
       preparing.push(prepare);
       const sample = registryPool(pool.registry).subset(Array.from({ length: flags.sample }, (_, i) => registrySource(1 + Math.floor((i * size) / flags.sample))));
       const [, sampled] = await seconds(() => rank({ ...target, esms: sample }));

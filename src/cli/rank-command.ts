@@ -3,6 +3,7 @@ import { UserInputError } from '../errors.js';
 import { HNSW_DEFAULTS } from '../index/hnsw-index.js';
 import { rank } from '../rank/rank.js';
 import type { RankedTask } from '../rank/ranking.js';
+import { selectScorer } from '../rank/scorers.js';
 import { DEFAULT_CANDIDATES, DEFAULT_FIRST_STAGE, FIRST_STAGES, type Candidates, type FirstStageName, type StageCounts } from '../rank/two-stage.js';
 import { openRegistry } from '../store/database.js';
 import { registryPool } from '../store/esms.js';
@@ -90,10 +91,12 @@ export function rankCommand(): Command {
       const registry = registryFor(flags);
       try {
         const given = await target(flags);
+        const { scorer, description } = await selectScorer();
         const progress = createProgress('Scoring ESMs', 'ESMs');
         try {
           const result = await rank({
             ...given,
+            scorer,
             esms: registry ? registryPool(registry, esmFilterFrom(flags)) : flags.esms,
             top: flags.top,
             candidates: flags.candidates,
@@ -102,6 +105,8 @@ export function rankCommand(): Command {
             onProgress: ({ done, total }) => progress.update(done, total),
           });
           progress.stop();
+          // After the fact, so that bad input still gets exactly one line.
+          process.stderr.write(`esmselect: scored ${result.scored} ESMs in ${result.seconds.toFixed(1)} s; ${description}\n`);
           if (registry) reportStages(result.stages);
           for (const { source, problem } of result.rejected) process.stderr.write(`esmselect: skipped ${source}: ${problem}\n`);
           if (flags.model) noteOtherBaseModels(flags.model, result.ranking);

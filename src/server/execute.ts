@@ -6,7 +6,8 @@ import { readTextDataset } from '../io/dataset.js';
 import type { Embeddings } from '../io/embeddings.js';
 import type { TableFormat } from '../io/tables.js';
 import { encodeLabels, type TaskType } from '../logme/labels.js';
-import { prepareTarget } from '../rank/target.js';
+import { prepareTargetFor } from '../rank/ranking.js';
+import { selectScorer } from '../rank/scorers.js';
 import { rankTwoStage, type TwoStageRankingResult } from '../rank/two-stage.js';
 import type { Registry } from '../store/database.js';
 import { RegistryEmbeddingCache } from '../store/embedding-cache.js';
@@ -125,11 +126,14 @@ export async function executeRanking(spec: RankingSpec, options: ExecuteOptions)
     embeddings = embedded.embeddings;
     space = { model: embedded.meta.model, pooling: embedded.meta.pooling };
   }
-  const target = prepareTarget(embeddings!, encodeLabels(labels, spec.task_type));
+  // The fastest exact scorer available (native when its addon is built); chosen per job, which is cheap.
+  const { scorer } = await selectScorer();
+  const target = await prepareTargetFor(scorer, embeddings!, encodeLabels(labels, spec.task_type));
   const filter = esmFilter(spec.filters);
   const pool = registryPool(registry, filter);
   report('scoring', 0, pool.total);
   const result = await rankTwoStage(target, pool, {
+    scorer,
     top: spec.top,
     candidates: spec.candidates,
     space,

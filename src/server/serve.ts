@@ -2,6 +2,7 @@ import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import type { Server } from 'node:http';
 import { createApp } from './app.js';
+import { selectScorer } from '../rank/scorers.js';
 import { createServerContext, type ServerContext, type ServerOptions } from './context.js';
 import { seedDemoPool } from './demo.js';
 
@@ -38,6 +39,7 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
     const seeded = await seedDemoPool(context.registry);
     if (seeded) context.log(`the registry was empty: imported the demo pool (${seeded.imported} ESMs, see demo/README.md)`);
   }
+  context.log((await selectScorer()).description);
   const app = createApp(context);
   const host = options.host ?? DEFAULT_HOST;
   const server = await new Promise<Server>((resolve, reject) => {
