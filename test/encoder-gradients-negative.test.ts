@@ -10,7 +10,7 @@ import { checkClassifierGradients, TOLERANCE } from './helpers/gradcheck.js';
  */
 vi.mock('../src/finetune/layers.js', async (importOriginal) => {
   const original = await importOriginal<typeof import('../src/finetune/layers.js')>();
-  const constant = tf.customGrad((x: tf.Tensor) => ({ value: tf.clone(x), gradFunc: (dy: tf.Tensor | tf.Tensor[]) => tf.zerosLike(dy as tf.Tensor) })) as (x: tf.Tensor) => tf.Tensor;
+  const constant = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => ({ value: tf.clone(args[0] as tf.Tensor), gradFunc: (dy: tf.Tensor | tf.Tensor[]) => tf.zerosLike(dy as tf.Tensor) })) as (x: tf.Tensor) => tf.Tensor;
   return {
     ...original,
     layerNorm(x: tf.Tensor2D, gamma: tf.Tensor, beta: tf.Tensor, epsilon: number): tf.Tensor2D {

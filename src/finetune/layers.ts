@@ -38,7 +38,8 @@ export function activate(x: tf.Tensor2D, activation: Activation): tf.Tensor2D {
  * (∂L/∂E[r] = Σ_{i: idsᵢ = r} ∂L/∂outᵢ) because tf.gather's own gradient needs the
  * UnsortedSegmentSum kernel, which the wasm backend lacks; scatterND sums duplicate indices.
  */
-export const embeddingLookup = tf.customGrad((table: tf.Tensor, ids: tf.Tensor, save: tf.GradSaveFunc) => {
+export const embeddingLookup = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+  const [table, ids, save] = args as [tf.Tensor, tf.Tensor, tf.GradSaveFunc];
   save([ids]);
   return {
     value: tf.gather(table, ids),

@@ -7,10 +7,10 @@ import * as tf from '@tensorflow/tfjs-core';
  */
 export function crossEntropy(logits: tf.Tensor2D, codes: Int32Array): tf.Scalar {
   const oneHot = tf.oneHot(tf.tensor1d(codes, 'int32'), logits.shape[1]);
-  return tf.neg(tf.mean(tf.sum(tf.mul(oneHot, tf.logSoftmax(logits)), 1)));
+  return tf.neg(tf.mean(tf.sum(tf.mul(oneHot, tf.logSoftmax(logits)), 1))) as tf.Scalar;
 }
 
 /** torch's MSELoss (mean over every element), as …ForSequenceClassification uses for regression. */
 export function meanSquaredError(predictions: tf.Tensor2D, targets: Float32Array): tf.Scalar {
-  return tf.mean(tf.squaredDifference(predictions, tf.tensor2d(targets, predictions.shape)));
+  return tf.mean(tf.squaredDifference(predictions, tf.tensor2d(targets, predictions.shape))) as tf.Scalar;
 }
