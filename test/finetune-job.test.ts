@@ -1,0 +1,145 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { UserInputError } from '../src/errors.js';
+import { loadHfselectEsm } from '../src/esm/hfselect.js';
+import { createClassifier, readModelFolder } from '../src/finetune/checkpoint.js';
+import { prepareTask } from '../src/finetune/data.js';
+import { sourceFromRanking } from '../src/finetune/from-ranking.js';
+import { readJobRecord, runFinetune, type FinetuneEvent, type FinetuneSpec } from '../src/finetune/job.js';
+import type { ClassificationMetrics } from '../src/finetune/metrics.js';
+import { loadTokenizer } from '../src/finetune/tokenize.js';
+import { FinetuneJob, type FinetuneJobEvent } from '../src/finetune/tracked-job.js';
+import { evaluate } from '../src/finetune/trainer.js';
+import type { RankingResult } from '../src/rank/ranking.js';
+import { loadTensorflow } from '../src/tf/backend.js';
+import { tinyModel } from './helpers/finetune.js';
+import { keywordTask, SENTIMENT, TOPIC } from './helpers/synthetic.js';
+
+let scratch: string;
+beforeAll(async () => {
+  await loadTensorflow();
+  scratch = await mkdtemp(join(tmpdir(), 'esmselect-finetune-'));
+});
+afterAll(async () => {
+  await rm(scratch, { recursive: true, force: true });
+});
+
+const STAGE = { epochs: 4, batchSize: 16, learningRate: 3e-3, heldOutFraction: 0.2 } as const;
+
+function spec(outputDir: string, overrides: Partial<FinetuneSpec> = {}): FinetuneSpec {
+  return {
+    modelFolder: tinyModel('tiny-bert'),
+    source: keywordTask('synthetic/topic', TOPIC, 240, 1),
+    target: keywordTask('synthetic/sentiment', SENTIMENT, 160, 2),
+    intermediate: { ...STAGE, mask: 'gmt' },
+    targetStage: { ...STAGE, epochs: 6, mask: 'dps', seed: 3 },
+    outputDir,
+    ...overrides,
+  };
+}
+
+const accuracyOf = (metrics: unknown) => (metrics as ClassificationMetrics).accuracy;
+
+describe('runFinetune', () => {
+  it('fine-tunes source then target, beating the untrained model on the target, and leaves loadable checkpoints and an ESM', async () => {
+    const outputDir = join(scratch, 'two-stage');
+    const events: FinetuneEvent[] = [];
+    const job = spec(outputDir);
+    const result = await runFinetune(job, { onEvent: (e) => events.push(e) });
+
+    // The untrained model: the base encoder with a fresh head, on the same held-out target examples.
+    const base = await readModelFolder(tinyModel('tiny-bert'));
+    const tokenizer = await loadTokenizer(tinyModel('tiny-bert'));
+    const target = prepareTask(job.target, tokenizer, { heldOutFraction: STAGE.heldOutFraction, seed: 3, field: 'target' });
+    const untrained = createClassifier(base, { pooling: 'pooler_output', numLabels: 2, seed: 3 });
+    const untrainedAccuracy = accuracyOf(evaluate(untrained, target, target.evaluation, 32));
+    untrained.dispose();
+    expect(target.evaluation.size).toBe(32);
+    expect(accuracyOf(result.target.metrics)).toBeGreaterThanOrEqual(0.8);
+    expect(accuracyOf(result.target.metrics)).toBeGreaterThan(untrainedAccuracy + 0.2);
+    expect(accuracyOf(result.intermediate.metrics)).toBeGreaterThan(accuracyOf(result.intermediate.initialMetrics));
+    expect(result.intermediate.mask).toMatch(/^gmt/);
+    expect(result.target.mask).toMatch(/^dps/);
+    expect(result.restored).toEqual([]);
+
+    // The target checkpoint holds the reported (best) model.
+    const saved = createClassifier(await readModelFolder(result.checkpoints.target), { pooling: 'pooler_output', numLabels: 2, seed: 0, keepHead: true });
+    expect(evaluate(saved, target, target.evaluation, 32)).toEqual(result.target.metrics);
+    saved.dispose();
+
+    // The ESM of the intermediate fine-tune, in hfselect's format, describing the source task.
+    const esm = await loadHfselectEsm(result.esm.folder);
+    expect(esm.config).toMatchObject({ task_id: 'synthetic/topic', base_model_name: 'tiny-bert', num_examples: 240, esm_embedding_dim: 32, lm_optimizer: 'AdamW', text_column: 'text' });
+    expect(result.esm.heldOutR2).toBeGreaterThan(0);
+
+    const record = await readJobRecord(outputDir);
+    expect(record?.status).toBe('completed');
+    expect(events.filter((e) => e.type === 'stage').map((e) => `${e.stage}:${e.status}`)).toEqual([
+      'intermediate:started',
+      'intermediate:completed',
+      'esm:started',
+      'esm:completed',
+      'target:started',
+      'target:completed',
+    ]);
+    const steps = events.filter((e) => e.type === 'step');
+    expect(steps.length).toBe(result.intermediate.steps + result.target.steps);
+    expect(steps.at(-1)).toMatchObject({ stage: 'target', step: result.target.steps, totalSteps: result.target.steps, etaSeconds: 0 });
+  });
+
+  it('resumes a cancelled job after its last completed step, and refuses other data in the same folder', async () => {
+    const outputDir = join(scratch, 'resume');
+    const controller = new AbortController();
+    const first = runFinetune(spec(outputDir), { signal: controller.signal, onEvent: (e) => e.type === 'step' && e.stage === 'target' && controller.abort() });
+    await expect(first).rejects.toThrow();
+    const cancelled = await readJobRecord(outputDir);
+    expect(cancelled).toMatchObject({ status: 'cancelled', completed: { intermediate: { stage: 'intermediate' }, esm: { taskId: 'synthetic/topic' } } });
+    expect(cancelled?.completed.target).toBeUndefined();
+    const intermediateWeights = await readFile(join(outputDir, 'intermediate', 'model.safetensors'));
+
+    await expect(runFinetune(spec(outputDir, { target: keywordTask('synthetic/sentiment', SENTIMENT, 150, 2) }))).rejects.toThrow(UserInputError);
+
+    const stages: string[] = [];
+    const result = await runFinetune(spec(outputDir), { onEvent: (e) => e.type === 'stage' && stages.push(`${e.stage}:${e.status}`) });
+    expect(result.restored).toEqual(['intermediate', 'esm']);
+    expect(stages).toEqual(['intermediate:restored', 'esm:restored', 'target:started', 'target:completed']);
+    expect(await readFile(join(outputDir, 'intermediate', 'model.safetensors'))).toEqual(intermediateWeights);
+    expect(result.intermediate).toEqual(cancelled?.completed.intermediate);
+    expect(accuracyOf(result.target.metrics)).toBeGreaterThanOrEqual(0.8);
+    expect((await readJobRecord(outputDir))?.status).toBe('completed');
+  });
+});
+
+describe('FinetuneJob', () => {
+  it('streams events, reports its state, and can be cancelled', async () => {
+    const job = new FinetuneJob(spec(join(scratch, 'tracked')));
+    const events: FinetuneJobEvent[] = [];
+    job.subscribe((event) => {
+      events.push(event);
+      if (event.type === 'epoch') job.cancel();
+    });
+    await expect(job.done).rejects.toThrow();
+    const snapshot = job.snapshot();
+    expect(snapshot).toMatchObject({ id: 'tracked', status: 'cancelled', current: 'intermediate', result: null });
+    expect(snapshot.epochs).toHaveLength(1);
+    expect(snapshot.lastStep).toMatchObject({ stage: 'intermediate', epoch: 1 });
+    expect(events.at(-1)).toMatchObject({ type: 'status', status: 'cancelled' });
+    expect((await readJobRecord(job.outputDir))?.status).toBe('cancelled');
+  });
+});
+
+describe('sourceFromRanking', () => {
+  const ranking = {
+    ranking: [
+      { rank: 1, task_id: 'glue/sst2', task_subset: null, text_column: 'sentence', label_column: 'label', task_split: 'train', num_examples: 1000, language: 'en', base_model_name: 'bert-base-uncased', esm_architecture: 'linear', score: -0.4, source: 'a' },
+      { rank: 2, task_id: 'imdb', task_subset: 'plain_text', text_column: ['title', 'text'], label_column: 'label', task_split: 'train', num_examples: 1000, language: 'en', base_model_name: 'bert-base-uncased', esm_architecture: 'linear', score: -0.5, source: 'b' },
+    ],
+  } as unknown as RankingResult;
+
+  it('turns a ranking entry into the source of a fine-tune', () => {
+    expect(sourceFromRanking(ranking, 2)).toEqual({ rank: 2, taskId: 'imdb', subset: 'plain_text', split: 'train', textColumn: ['title', 'text'], labelColumn: 'label', baseModelName: 'bert-base-uncased' });
+    expect(() => sourceFromRanking(ranking, 3)).toThrow(/rank: 3 is not in the ranking \(ranks: 1 to 2\)/);
+  });
+});
