@@ -1,12 +1,14 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
 import { reportError } from './errors.js';
+import { finetuneCommand } from './finetune-command.js';
 import { rankCommand } from './rank-command.js';
 
 const program = new Command('esmselect')
   .description('Pick the intermediate task to fine-tune on first, ranked by ESM-LogME')
   .exitOverride()
-  .addCommand(rankCommand());
+  .addCommand(rankCommand())
+  .addCommand(finetuneCommand());
 for (const command of program.commands) command.exitOverride();
 
 try {

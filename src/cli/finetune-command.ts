@@ -1,0 +1,270 @@
+import { join, resolve } from 'node:path';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { z } from 'zod';
+import { dataDir, modelsDir } from '../config.js';
+import { UserInputError } from '../errors.js';
+import type { TextTask } from '../finetune/data.js';
+import { MASK_NAMES, type MaskName } from '../finetune/masking/strategy.js';
+import type { Metrics } from '../finetune/metrics.js';
+import { newJobId, readJobRecord, runFinetune, type FinetuneEvent, type FinetuneResult, type FinetuneSpec } from '../finetune/job.js';
+import type { StageSettingsInput } from '../finetune/settings.js';
+import type { StageReport } from '../finetune/trainer.js';
+import { positiveInteger } from './errors.js';
+import { readTaskFile } from './finetune-data.js';
+import { createProgress, type ProgressReporter } from './progress.js';
+
+interface FinetuneFlags {
+  source?: string;
+  target?: string;
+  targetEval?: string;
+  model?: string;
+  textCol: string[];
+  labelCol: string;
+  sourceTextCol?: string[];
+  sourceLabelCol?: string;
+  regression?: boolean;
+  sourceRegression?: boolean;
+  mask?: MaskName;
+  epochs?: number;
+  learningRate?: number;
+  batchSize?: number;
+  seed?: number;
+  set: string[];
+  intermediateSet: string[];
+  targetSet: string[];
+  maxLength?: number;
+  out?: string;
+  resume?: string;
+  format: 'table' | 'json';
+}
+
+/** What job.json keeps of the command line, to read the same data again on --resume. */
+const inputsSchema = z.object({
+  source: z.string(),
+  target: z.string(),
+  targetEval: z.string().optional(),
+  textCol: z.array(z.string()),
+  labelCol: z.string(),
+  sourceTextCol: z.array(z.string()),
+  sourceLabelCol: z.string(),
+  regression: z.boolean(),
+  sourceRegression: z.boolean(),
+});
+type CliInputs = z.infer<typeof inputsSchema>;
+
+// The registry branch adds these parsers to ./errors.js; they move there when it lands.
+function positiveNumber(value: string): number {
+  const n = Number(value);
+  if (!(n > 0) || !Number.isFinite(n)) throw new InvalidArgumentError('expected a positive number');
+  return n;
+}
+
+function nonNegativeInteger(value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isSafeInteger(n) || n < 0) throw new InvalidArgumentError('expected a non-negative integer');
+  return n;
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+/** `key=value` settings; numbers become numbers, the stage schema validates the rest. */
+function parseAssignments(assignments: readonly string[], flag: string): StageSettingsInput {
+  const settings: Record<string, string | number> = {};
+  for (const assignment of assignments) {
+    const match = /^([A-Za-z]+)=(.+)$/.exec(assignment);
+    if (!match) throw new UserInputError(`${flag}: "${assignment}" is not key=value (e.g. ${flag} epochs=2)`, flag.replace(/^-+/, ''));
+    const [, key, raw] = match;
+    const number = Number(raw);
+    settings[key] = raw.trim() !== '' && Number.isFinite(number) ? number : raw;
+  }
+  return settings as StageSettingsInput;
+}
+
+function stageSettings(flags: FinetuneFlags, own: readonly string[], flag: string): StageSettingsInput {
+  const common = Object.fromEntries(
+    Object.entries({ mask: flags.mask, epochs: flags.epochs, learningRate: flags.learningRate, batchSize: flags.batchSize, seed: flags.seed }).filter(([, v]) => v !== undefined),
+  );
+  return { ...common, ...parseAssignments(flags.set, '--set'), ...parseAssignments(own, flag) } as StageSettingsInput;
+}
+
+async function readTasks(inputs: CliInputs): Promise<{ source: TextTask; target: TextTask }> {
+  const source = await readTaskFile(inputs.source, { textColumns: inputs.sourceTextCol, labelColumn: inputs.sourceLabelCol, task: inputs.sourceRegression ? 'regression' : 'classification', flag: '--source' });
+  const targetOptions = { textColumns: inputs.textCol, labelColumn: inputs.labelCol, task: inputs.regression ? ('regression' as const) : ('classification' as const) };
+  const target = await readTaskFile(inputs.target, { ...targetOptions, flag: '--target' });
+  const evaluation = inputs.targetEval ? await readTaskFile(inputs.targetEval, { ...targetOptions, flag: '--target-eval' }) : undefined;
+  return { source, target: evaluation ? { ...target, evaluation } : target };
+}
+
+/** The spec of a new job from the flags. */
+async function newSpec(flags: FinetuneFlags): Promise<FinetuneSpec> {
+  for (const [key, flag] of [['source', '--source'], ['target', '--target'], ['model', '--model']] as const) {
+    if (flags[key] === undefined) throw new UserInputError(`${flag} is required (or --resume DIR)`, key);
+  }
+  const inputs: CliInputs = {
+    source: resolve(flags.source!),
+    target: resolve(flags.target!),
+    targetEval: flags.targetEval && resolve(flags.targetEval),
+    textCol: flags.textCol,
+    labelCol: flags.labelCol,
+    sourceTextCol: flags.sourceTextCol ?? flags.textCol,
+    sourceLabelCol: flags.sourceLabelCol ?? flags.labelCol,
+    regression: flags.regression ?? false,
+    sourceRegression: flags.sourceRegression ?? false,
+  };
+  return {
+    ...(await readTasks(inputs)),
+    modelFolder: join(modelsDir(), flags.model!),
+    modelName: flags.model,
+    maxLength: flags.maxLength,
+    intermediate: stageSettings(flags, flags.intermediateSet, '--intermediate-set'),
+    targetStage: stageSettings(flags, flags.targetSet, '--target-set'),
+    outputDir: resolve(flags.out ?? join(dataDir(), 'finetunes', newJobId())),
+    inputs,
+  };
+}
+
+/** The spec recorded in a job folder, with its data read again. */
+async function resumedSpec(flags: FinetuneFlags): Promise<FinetuneSpec> {
+  const given = (['source', 'target', 'targetEval', 'model', 'mask', 'epochs', 'learningRate', 'batchSize', 'seed', 'maxLength', 'out'] as const).filter((k) => flags[k] !== undefined);
+  if (given.length || flags.set.length || flags.intermediateSet.length || flags.targetSet.length) {
+    throw new UserInputError(`--resume: the job keeps its own data and settings; drop ${given.length ? `--${given[0].replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}` : 'the --…-set options'}`, 'resume');
+  }
+  const outputDir = resolve(flags.resume!);
+  const record = await readJobRecord(outputDir);
+  if (!record) throw new UserInputError(`--resume: ${outputDir} has no job.json`, 'resume');
+  const inputs = inputsSchema.safeParse(record.inputs);
+  if (!inputs.success) throw new UserInputError(`--resume: ${outputDir}/job.json was not written by the finetune command, so its data cannot be found again`, 'resume');
+  return {
+    ...(await readTasks(inputs.data)),
+    modelFolder: record.model.folder,
+    modelName: record.model.name,
+    pooling: record.model.pooling,
+    maxLength: record.model.maxLength,
+    intermediate: record.settings.intermediate,
+    targetStage: record.settings.target,
+    esm: record.settings.esm,
+    outputDir,
+    inputs: inputs.data,
+  };
+}
+
+function formatMetrics(metrics: Metrics): string {
+  return 'accuracy' in metrics ? `accuracy ${metrics.accuracy.toFixed(4)}, macro-F1 ${metrics.macroF1.toFixed(4)}` : `Pearson ${metrics.pearson.toFixed(4)}, Spearman ${metrics.spearman.toFixed(4)}, MSE ${metrics.mse.toPrecision(4)}`;
+}
+
+function formatStage(report: StageReport): string {
+  const early = report.stoppedEarly ? ', stopped early' : '';
+  return [
+    `${report.stage} (${report.task}, ${report.trainExamples} train / ${report.evaluationExamples} held out, mask ${report.mask}):`,
+    `  before: ${formatMetrics(report.initialMetrics)}`,
+    `  best epoch ${report.bestEpoch} of ${report.epochs.length}${early}: ${formatMetrics(report.metrics)}`,
+  ].join('\n');
+}
+
+function formatResult(result: FinetuneResult): string {
+  const r2 = result.esm.heldOutR2 === null ? 'no held-out R²' : `held-out R² ${result.esm.heldOutR2.toFixed(4)}`;
+  return [
+    formatStage(result.intermediate),
+    `ESM of the intermediate fine-tune: ${result.esm.folder} (${result.esm.pairs} pairs, ${r2})`,
+    formatStage(result.target),
+    `checkpoints: ${result.checkpoints.intermediate}, ${result.checkpoints.target}`,
+  ].join('\n');
+}
+
+/**
+ * One progress bar per epoch: stage and epoch in the label, steps counted, loss and the stage's ETA
+ * beside. `started` is said once the job has passed its checks and its folder exists.
+ */
+function progressPrinter(started: string): { onEvent: (event: FinetuneEvent) => void; stop: () => void } {
+  let announced = false;
+  let bar: ProgressReporter | null = null;
+  let barKey = '';
+  const stop = () => {
+    bar?.stop();
+    bar = null;
+  };
+  const say = (line: string) => {
+    stop();
+    process.stderr.write(`esmselect: ${line}\n`);
+  };
+  return {
+    stop,
+    onEvent(event) {
+      if (!announced) say(started);
+      announced = true;
+      switch (event.type) {
+        case 'stage':
+          // The ESM's own event reports its completion.
+          if (event.status === 'restored') say(`${event.stage}: done before, restored from the job folder`);
+          else if (event.status === 'completed' && event.stage !== 'esm') say(`${event.stage}: done`);
+          return;
+        case 'step': {
+          const key = `${event.stage} epoch ${event.epoch}/${event.epochs}`;
+          if (key !== barKey) {
+            stop();
+            bar = createProgress(key, 'steps');
+            barKey = key;
+          }
+          const perEpoch = event.totalSteps / event.epochs;
+          bar!.update(event.step - (event.epoch - 1) * perEpoch, perEpoch, `loss ${event.loss.toFixed(4)}, stage ETA ${Math.ceil(event.etaSeconds)} s`);
+          return;
+        }
+        case 'epoch':
+          say(`${event.stage} epoch ${event.epoch}/${event.epochs}: train loss ${event.trainLoss.toFixed(4)}, held out ${formatMetrics(event.metrics)} (${event.seconds.toFixed(1)} s)`);
+          return;
+        case 'esm':
+          say(`ESM saved to ${event.folder}${event.heldOutR2 === null ? '' : ` (held-out R² ${event.heldOutR2.toFixed(4)})`}`);
+          return;
+      }
+    },
+  };
+}
+
+export function finetuneCommand(): Command {
+  return new Command('finetune')
+    .description('fine-tune the base model on a source task, then on the target task (optionally with Gradient-Mask Tuning or DPS)')
+    .option('--source <file>', 'source (intermediate) task: a .jsonl dataset with text and label columns')
+    .option('--target <file>', 'target task: a .jsonl dataset')
+    .option('--target-eval <file>', 'held-out target examples (default: hold out a fraction of --target)')
+    .option('--model <name>', 'base model: a BERT or DistilBERT folder under the models directory (ESMSELECT_MODELS_DIR, default models/)')
+    .option('--text-col <column...>', 'text column(s) of the target; several are joined with " [SEP] "', ['text'])
+    .option('--label-col <column>', 'label column of the target', 'label')
+    .option('--source-text-col <column...>', 'text column(s) of the source (default: --text-col)')
+    .option('--source-label-col <column>', 'label column of the source (default: --label-col)')
+    .option('--regression', 'the target labels are regression targets')
+    .option('--source-regression', 'the source labels are regression targets')
+    .addOption(new Option('--mask <strategy>', 'sparse fine-tuning in both stages: gmt (Gradient-Mask Tuning), dps (Dynamic Parameter Selection) or none').choices(MASK_NAMES))
+    .option('--epochs <n>', 'epochs per stage (default 3)', positiveInteger)
+    .option('--learning-rate <rate>', 'peak learning rate (default 2e-5)', positiveNumber)
+    .option('--batch-size <n>', 'examples per micro-batch (default 32)', positiveInteger)
+    .option('--seed <n>', 'seed of the split, the order, dropout and the new head (default 0)', nonNegativeInteger)
+    .option('--set <key=value>', 'a setting for both stages, e.g. keepFraction=0.5, maskedEntries=strict, patience=1 (repeatable)', collect, [])
+    .option('--intermediate-set <key=value>', 'a setting for the intermediate stage only (repeatable)', collect, [])
+    .option('--target-set <key=value>', 'a setting for the target stage only (repeatable)', collect, [])
+    .option('--max-length <n>', 'truncate texts to n tokens (default 128, as hfselect)', positiveInteger)
+    .option('--out <dir>', 'job folder: job.json, checkpoints, the ESM (default: <data dir>/finetunes/<id>)')
+    .option('--resume <dir>', 'continue the job in this folder after its last completed stage')
+    .addOption(new Option('--format <format>', 'summary format').choices(['table', 'json']).default('table'))
+    .action(async (flags: FinetuneFlags) => {
+      const spec = flags.resume ? await resumedSpec(flags) : await newSpec(flags);
+      const controller = new AbortController();
+      const interrupt = () => controller.abort();
+      process.once('SIGINT', interrupt);
+      const progress = progressPrinter(`job folder ${spec.outputDir} (if interrupted: esmselect finetune --resume ${spec.outputDir})`);
+      try {
+        const result = await runFinetune(spec, { onEvent: progress.onEvent, signal: controller.signal });
+        progress.stop();
+        process.stdout.write(`${flags.format === 'json' ? JSON.stringify(result, null, 2) : formatResult(result)}\n`);
+      } catch (error) {
+        if (!controller.signal.aborted) throw error;
+        progress.stop();
+        process.stderr.write(`esmselect: interrupted; resume with: esmselect finetune --resume ${spec.outputDir}\n`);
+        process.exitCode = 130;
+      } finally {
+        progress.stop();
+        process.off('SIGINT', interrupt);
+      }
+    });
+}
