@@ -8,10 +8,11 @@ import { createClassifier, readModelFolder } from '../src/finetune/checkpoint.js
 import { prepareTask } from '../src/finetune/data.js';
 import { sourceFromRanking } from '../src/finetune/from-ranking.js';
 import { readJobRecord, runFinetune, type FinetuneEvent, type FinetuneSpec } from '../src/finetune/job.js';
-import type { ClassificationMetrics } from '../src/finetune/metrics.js';
+import type { ClassificationMetrics, RegressionMetrics } from '../src/finetune/metrics.js';
 import { loadTokenizer } from '../src/finetune/tokenize.js';
 import { FinetuneJob, type FinetuneJobEvent } from '../src/finetune/tracked-job.js';
-import { evaluate } from '../src/finetune/trainer.js';
+import { resolveStageSettings } from '../src/finetune/settings.js';
+import { evaluate, trainStage } from '../src/finetune/trainer.js';
 import type { RankingResult } from '../src/rank/ranking.js';
 import { loadTensorflow } from '../src/tf/backend.js';
 import { tinyModel } from './helpers/finetune.js';
@@ -109,6 +110,23 @@ describe('runFinetune', () => {
     expect(result.intermediate).toEqual(cancelled?.completed.intermediate);
     expect(accuracyOf(result.target.metrics)).toBeGreaterThanOrEqual(0.8);
     expect((await readJobRecord(outputDir))?.status).toBe('completed');
+  });
+});
+
+describe('trainStage', () => {
+  it('learns a regression task (MSE loss, Pearson on the held-out split) with strict GMT on DistilBERT', async () => {
+    const folder = tinyModel('tiny-distilbert');
+    const classification = keywordTask('synthetic/score', SENTIMENT, 160, 5);
+    const scores = classification.labels.map((label, i) => (label === 'positive' ? 4 : 1) + (i % 5) / 10);
+    const data = prepareTask({ ...classification, task: 'regression', labels: scores }, await loadTokenizer(folder), { heldOutFraction: 0.2, seed: 0, field: 'target' });
+    const model = createClassifier(await readModelFolder(folder), { pooling: 'first_token', numLabels: 1, seed: 0 });
+    const report = await trainStage(model, data, resolveStageSettings({ ...STAGE, epochs: 6, mask: 'gmt', maskedEntries: 'strict' }, 'target'), { stage: 'target' });
+    model.dispose();
+    const before = report.initialMetrics as RegressionMetrics;
+    const after = report.metrics as RegressionMetrics;
+    expect(after.pearson).toBeGreaterThan(0.8);
+    expect(after.mse).toBeLessThan(before.mse / 4);
+    expect(report.mask).toBe('gmt (keep 0.7 per tensor, scope all)');
   });
 });
 
