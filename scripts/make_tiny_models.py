@@ -186,14 +186,16 @@ class BertLayer(nn.Module):
         return self.output(self.intermediate(attended), attended)
 
 
-class BertEncoder(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.layer = nn.ModuleList([BertLayer() for _ in range(LAYERS)])
+class LayerStack(nn.Module):
+    """BertEncoder and DistilBERT's Transformer: LAYERS blocks applied in turn, under `.layer`."""
 
-    def forward(self, hidden, additive_mask):
+    def __init__(self, block):
+        super().__init__()
+        self.layer = nn.ModuleList([block() for _ in range(LAYERS)])
+
+    def forward(self, hidden, mask):
         for layer in self.layer:
-            hidden = layer(hidden, additive_mask)
+            hidden = layer(hidden, mask)
         return hidden
 
 
@@ -210,7 +212,7 @@ class BertModel(nn.Module):
     def __init__(self, vocab_size):
         super().__init__()
         self.embeddings = BertEmbeddings(vocab_size)
-        self.encoder = BertEncoder()
+        self.encoder = LayerStack(BertLayer)
         self.pooler = BertPooler()
 
     def forward(self, input_ids, attention_mask, token_type_ids):
@@ -310,22 +312,11 @@ class TransformerBlock(nn.Module):
         return self.output_layer_norm(self.ffn(attended) + attended)
 
 
-class Transformer(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.layer = nn.ModuleList([TransformerBlock() for _ in range(LAYERS)])
-
-    def forward(self, hidden, attention_mask):
-        for layer in self.layer:
-            hidden = layer(hidden, attention_mask)
-        return hidden
-
-
 class DistilBertModel(nn.Module):
     def __init__(self, vocab_size):
         super().__init__()
         self.embeddings = DistilEmbeddings(vocab_size)
-        self.transformer = Transformer()
+        self.transformer = LayerStack(TransformerBlock)
 
     def forward(self, input_ids, attention_mask):
         return self.transformer(self.embeddings(input_ids), attention_mask)

@@ -16,9 +16,51 @@ export { esmLogme, esmLogmeDirect } from './rank/esm-logme.js';
 export { rank, type RankOptions } from './rank/rank.js';
 export { rankPool, typescriptScorer, type EsmScorer, type RankedTask, type RankingResult, type RankPoolOptions } from './rank/ranking.js';
 export { prepareTarget, type PreparedTarget } from './rank/target.js';
+export { embeddingCacheKey, modelFingerprint, textsSha256, type EmbeddingCache } from './embed/cache.js';
+export { embedDataset, type EmbedDatasetOptions, type EmbeddedDataset } from './embed/embed-dataset.js';
+export { DEFAULT_MAX_LENGTH, TextEmbedder, type EmbedderOptions, type EmbedOptions } from './embed/embedder.js';
+export { describeModel, modelFolder, type EmbeddingMeta } from './embed/model-folder.js';
+export { poolingFor, type Pooling } from './embed/pooling.js';
+export { readTextDataset, TEXT_SEPARATOR, type DatasetOptions, type TextDataset } from './io/dataset.js';
+export { openTable, TABLE_FORMATS, type Table, type TableFormat, type TableRow } from './io/tables.js';
+export { ESM_TRAINING_DEFAULTS, trainEsm, varianceWeightedR2, type EsmEpoch, type EsmMetadata, type EsmTrainingOptions, type EsmTrainingReport, type EsmTrainingSettings } from './esm/train.js';
+export { folderPool, type EsmPool } from './esm/pool.js';
+export { openRegistry, Registry, REGISTRY_FILE, type OpenRegistryOptions } from './store/database.js';
+export { applyMigrations, MIGRATIONS, schemaVersion, type Migration } from './store/migrations.js';
+export { readVerifiedFile, sha256Hex, type VerifiedFile } from './store/files.js';
+export {
+  deleteEsms,
+  esmIdentity,
+  exportEsm,
+  getEsm,
+  listEsms,
+  loadRegisteredEsm,
+  registerEsm,
+  registryPool,
+  type EsmFilter,
+  type EsmRecord,
+  type RegisterOutcome,
+} from './store/esms.js';
+export { importEsmFolders, type ImportOptions, type ImportOutcome, type ImportSummary } from './store/import.js';
+export { checkRegistry, isHealthy, type BrokenEntry, type DoctorOptions, type DoctorReport, type TemporaryFile } from './store/doctor.js';
+export { datasetFingerprint, deleteDataset, getDataset, listDatasets, registerDataset, type DatasetInput, type DatasetRecord } from './store/datasets.js';
+export {
+  deleteEmbeddingCacheEntry,
+  getEmbeddingCacheEntry,
+  listEmbeddingCacheEntries,
+  putEmbeddingCacheEntry,
+  RegistryEmbeddingCache,
+  type EmbeddingCacheEntry,
+  type EmbeddingCacheEntryInput,
+} from './store/embedding-cache.js';
+export { getRankingRun, listRankingRuns, recordRankingRun, type RankingRun, type RankingRunInput } from './store/rankings.js';
+export { AdamW, type AdamWOptions, type Parameter } from './tf/adamw.js';
+export { clipGradNorm, GradientAccumulator } from './tf/gradients.js';
+export { TrainingOptimizer, type OptimizerStep, type TrainingOptimizerOptions } from './tf/optimizer.js';
+export { linearScheduleWithWarmup } from './tf/schedule.js';
 export { createClassifier, readModelFolder, saveCheckpoint, type ModelFolder } from './finetune/checkpoint.js';
 export { prepareTask, type LabelledTexts, type TextTask } from './finetune/data.js';
-export { SequenceClassifier, type Pooling, type TokenBatch } from './finetune/encoder.js';
+export { SequenceClassifier, type TokenBatch } from './finetune/encoder.js';
 export { sourceFromRanking, type RankedSource } from './finetune/from-ranking.js';
 export { readJobRecord, runFinetune, type FinetuneEvent, type FinetuneResult, type FinetuneRunOptions, type FinetuneSpec, type JobRecord, type JobStatus } from './finetune/job.js';
 export { MASK_NAMES, MASK_SCOPES, type MaskingStrategy, type MaskName } from './finetune/masking/strategy.js';

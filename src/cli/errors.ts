@@ -20,9 +20,17 @@ export function reportError(error: unknown): void {
   process.exitCode = 1;
 }
 
-/** Commander argument parser for positive integers; commander names the option in its message. */
-export function positiveInteger(value: string): number {
-  const n = Number(value);
-  if (!Number.isSafeInteger(n) || n <= 0) throw new InvalidArgumentError('expected a positive integer');
-  return n;
+/** A commander argument parser for numbers that `accept` takes; commander names the option in its message. */
+function numberParser(accept: (n: number) => boolean, expected: string): (value: string) => number {
+  return (value) => {
+    const n = Number(value);
+    if (value.trim() === '' || !accept(n)) throw new InvalidArgumentError(`expected ${expected}`);
+    return n;
+  };
 }
+
+export const positiveInteger = numberParser((n) => Number.isSafeInteger(n) && n > 0, 'a positive integer');
+export const nonNegativeInteger = numberParser((n) => Number.isSafeInteger(n) && n >= 0, 'a non-negative integer');
+export const positiveNumber = numberParser((n) => Number.isFinite(n) && n > 0, 'a positive number');
+export const nonNegativeNumber = numberParser((n) => Number.isFinite(n) && n >= 0, 'a non-negative number');
+export const fraction = numberParser((n) => n >= 0 && n < 1, 'a number from 0 up to (not including) 1');

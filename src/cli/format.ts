@@ -16,12 +16,22 @@ function csvField(text: string): string {
   return /[",\n\r]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
 }
 
+/** Aligned columns, two spaces apart; the columns `rightAligned` names are padded on the left (numbers). */
+export function textTable(headers: readonly string[], rows: readonly (readonly string[])[], rightAligned: (column: number) => boolean): string {
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (values: readonly string[]) => values.map((v, i) => (rightAligned(i) ? v.padStart(widths[i]) : v.padEnd(widths[i]))).join('  ').trimEnd();
+  return [line(headers), ...rows.map(line)].join('\n');
+}
+
+/** One CSV file: a header line and the rows, quoted where needed. */
+export function csvLines(headers: readonly string[], rows: readonly (readonly string[])[]): string {
+  return [headers, ...rows].map((row) => row.map(csvField).join(',')).join('\n');
+}
+
 function table(result: RankingResult): string {
   const headers = ['Rank', 'Task ID', 'Subset', 'Text column', 'Label column', 'Split', 'Examples', 'Score'];
   const rows = result.ranking.map((t) => COLUMNS.map((c) => (c === 'score' ? t.score.toFixed(6) : cell(t, c))));
-  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (values: string[]) => values.map((v, i) => (i === 0 || i >= 6 ? v.padStart(widths[i]) : v.padEnd(widths[i]))).join('  ').trimEnd();
-  return [line(headers), ...rows.map(line)].join('\n');
+  return textTable(headers, rows, (i) => i === 0 || i >= 6);
 }
 
 export function formatRanking(result: RankingResult, format: OutputFormat): string {
@@ -29,7 +39,10 @@ export function formatRanking(result: RankingResult, format: OutputFormat): stri
     case 'json':
       return JSON.stringify(result, null, 2);
     case 'csv':
-      return [COLUMNS.join(','), ...result.ranking.map((t) => COLUMNS.map((c) => csvField(cell(t, c))).join(','))].join('\n');
+      return csvLines(
+        COLUMNS,
+        result.ranking.map((t) => COLUMNS.map((c) => cell(t, c))),
+      );
     case 'table':
       return table(result);
   }

@@ -1,6 +1,9 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
+import { doctorCommand } from './doctor-command.js';
 import { reportError } from './errors.js';
+import { embedCommand } from './embed-command.js';
+import { esmCommand } from './esm-command.js';
 import { finetuneCommand } from './finetune-command.js';
 import { rankCommand } from './rank-command.js';
 
@@ -8,6 +11,9 @@ const program = new Command('esmselect')
   .description('Pick the intermediate task to fine-tune on first, ranked by ESM-LogME')
   .exitOverride()
   .addCommand(rankCommand())
+  .addCommand(embedCommand())
+  .addCommand(esmCommand())
+  .addCommand(doctorCommand())
   .addCommand(finetuneCommand());
 for (const command of program.commands) command.exitOverride();
 

@@ -1,43 +1,87 @@
 import { Command, Option } from 'commander';
+import { UserInputError } from '../errors.js';
 import { rank } from '../rank/rank.js';
+import type { RankedTask } from '../rank/ranking.js';
+import { openRegistry } from '../store/database.js';
+import { registryPool } from '../store/esms.js';
+import { addDatasetOptions, embedFromFlags, type DatasetFlags } from './dataset-options.js';
 import { positiveInteger } from './errors.js';
+import { addEsmFilterOptions, esmFilterFrom, type EsmFilterFlags } from './esm-filter.js';
 import { formatRanking, OUTPUT_FORMATS, type OutputFormat } from './format.js';
 import { createProgress } from './progress.js';
 
-interface RankFlags {
-  embeddings: string;
+interface RankFlags extends DatasetFlags, EsmFilterFlags {
+  embeddings?: string;
   labels?: string;
   esms: string[];
-  regression?: boolean;
   top?: number;
   format: OutputFormat;
 }
 
+/** `--esms registry` ranks the registered ESMs, narrowed by the filter options, instead of folders. */
+const REGISTRY = 'registry';
+
+/** The target as embeddings + labels: given, or embedded from a dataset file (`--dataset`). */
+async function target(flags: RankFlags) {
+  if ((flags.embeddings === undefined) === (flags.dataset === undefined)) {
+    throw new UserInputError('give the target as either --embeddings or --dataset (with --text-col, --label-col and --model)', 'embeddings');
+  }
+  if (flags.embeddings !== undefined) {
+    return { embeddings: flags.embeddings, labels: flags.labels, task: flags.regression ? ('regression' as const) : undefined };
+  }
+  if (flags.labels !== undefined) throw new UserInputError('--labels goes with --embeddings; with --dataset the labels come from --label-col', 'labels');
+  const { embeddings, dataset } = await embedFromFlags(flags);
+  return { embeddings, labels: dataset.labels, task: dataset.task };
+}
+
+/** ESMs map one base model's space; scores of ESMs trained against another model compare nothing. */
+function noteOtherBaseModels(model: string, ranking: readonly RankedTask[]): void {
+  const short = (name: string) => name.split('/').pop()!.toLowerCase();
+  const others = [...new Set(ranking.map((t) => t.base_model_name).filter((name) => short(name) !== short(model)))];
+  if (others.length) process.stderr.write(`esmselect: note: ESMs listed here were trained against ${others.join(', ')}, not ${model}\n`);
+}
+
+/** The registry to rank from with `--esms registry`; the filters only make sense with it. */
+function registryFor(flags: RankFlags) {
+  if (flags.esms.length === 1 && flags.esms[0] === REGISTRY) return openRegistry();
+  if (Object.keys(esmFilterFrom(flags)).length > 0) {
+    throw new UserInputError(`esms: the filters (--base-model, --language, --task, --architecture, --dim) select from the registry; use --esms ${REGISTRY}`, 'esms');
+  }
+  return undefined;
+}
+
 export function rankCommand(): Command {
-  return new Command('rank')
-    .description('rank the source tasks of an ESM pool for a target dataset (ESM-LogME)')
-    .requiredOption('--embeddings <path>', 'target embeddings: .f32/.bin with a sidecar JSON, .npy, .jsonl, or a harness target directory')
-    .option('--labels <file>', 'target labels: .json array, .jsonl, or one label per line (optional if the embeddings carry them)')
-    .requiredOption('--esms <dir...>', 'ESM folders (config.json + model.safetensors), or directories searched for them')
-    .option('--regression', 'the labels are regression targets (default: classification)')
+  const command = addDatasetOptions(
+    new Command('rank')
+      .description('rank the source tasks of an ESM pool for a target dataset (ESM-LogME)')
+      .option('--embeddings <path>', 'target embeddings: .f32/.bin with a sidecar JSON, .npy, .jsonl, or a harness target directory')
+      .option('--labels <file>', 'with --embeddings: target labels, .json array, .jsonl, or one label per line (optional if the embeddings carry them)'),
+  )
+    .requiredOption('--esms <dir...>', `ESM folders (config.json + model.safetensors), directories searched for them, or "${REGISTRY}" for the registered ESMs`)
     .option('--top <k>', 'print only the best k source tasks', positiveInteger)
     .addOption(new Option('--format <format>', 'output format').choices(OUTPUT_FORMATS).default('table'))
     .action(async (flags: RankFlags) => {
-      const progress = createProgress('Scoring ESMs', 'ESMs');
+      const registry = registryFor(flags);
       try {
-        const result = await rank({
-          embeddings: flags.embeddings,
-          labels: flags.labels,
-          task: flags.regression ? 'regression' : undefined,
-          esms: flags.esms,
-          top: flags.top,
-          onProgress: ({ done, total }) => progress.update(done, total),
-        });
-        progress.stop();
-        for (const { source, problem } of result.rejected) process.stderr.write(`esmselect: skipped ${source}: ${problem}\n`);
-        process.stdout.write(`${formatRanking(result, flags.format)}\n`);
+        const given = await target(flags);
+        const progress = createProgress('Scoring ESMs', 'ESMs');
+        try {
+          const result = await rank({
+            ...given,
+            esms: registry ? registryPool(registry, esmFilterFrom(flags)) : flags.esms,
+            top: flags.top,
+            onProgress: ({ done, total }) => progress.update(done, total),
+          });
+          progress.stop();
+          for (const { source, problem } of result.rejected) process.stderr.write(`esmselect: skipped ${source}: ${problem}\n`);
+          if (flags.model) noteOtherBaseModels(flags.model, result.ranking);
+          process.stdout.write(`${formatRanking(result, flags.format)}\n`);
+        } finally {
+          progress.stop();
+        }
       } finally {
-        progress.stop();
+        registry?.close();
       }
     });
+  return addEsmFilterOptions(command);
 }

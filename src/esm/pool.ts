@@ -7,6 +7,12 @@ import { CONFIG_FILE, EsmFormatError, loadHfselectEsm, WEIGHTS_FILE } from './hf
 /** One member of an ESM pool: loaded, or rejected with the reason. */
 export type PoolEntry = { readonly source: string; readonly esm: EmbeddingSpaceMap } | { readonly source: string; readonly problem: string };
 
+/** A pool of ESMs of known size (for progress), read one at a time: folders, or the registry. */
+export interface EsmPool {
+  readonly total: number;
+  entries(): AsyncIterable<PoolEntry>;
+}
+
 function isEsmFolder(names: readonly string[]): boolean {
   return names.includes(CONFIG_FILE) || names.includes(WEIGHTS_FILE);
 }
@@ -14,8 +20,10 @@ function isEsmFolder(names: readonly string[]): boolean {
 /**
  * The ESM folders under the given paths, in sorted order: a path that holds config.json or
  * model.safetensors is one ESM; any other directory is searched recursively (hidden entries skipped).
+ * `option` names the input in messages.
  */
-export async function findEsmFolders(roots: readonly string[]): Promise<string[]> {
+export async function findEsmFolders(roots: readonly string[], option = '--esms'): Promise<string[]> {
+  const field = option.replace(/^-+/, '');
   const found = new Set<string>();
   const visit = async (dir: string): Promise<void> => {
     const entries = await readdir(dir, { withFileTypes: true });
@@ -29,12 +37,12 @@ export async function findEsmFolders(roots: readonly string[]): Promise<string[]
   for (const root of roots) {
     const path = resolve(root);
     const info = await stat(path).catch(() => null);
-    if (!info) throw new UserInputError(`--esms: ${root} does not exist`, 'esms');
-    if (!info.isDirectory()) throw new UserInputError(`--esms: ${root} is not a directory`, 'esms');
+    if (!info) throw new UserInputError(`${option}: ${root} does not exist`, field);
+    if (!info.isDirectory()) throw new UserInputError(`${option}: ${root} is not a directory`, field);
     await visit(path);
   }
   if (found.size === 0) {
-    throw new UserInputError(`--esms: no ESM folders (with ${CONFIG_FILE} and ${WEIGHTS_FILE}) under ${roots.join(', ')}`, 'esms');
+    throw new UserInputError(`${option}: no ESM folders (with ${CONFIG_FILE} and ${WEIGHTS_FILE}) under ${roots.join(', ')}`, field);
   }
   return [...found].sort();
 }
@@ -49,4 +57,10 @@ export async function* readEsmFolders(folders: readonly string[]): AsyncGenerato
       yield { source, problem: error.problem };
     }
   }
+}
+
+/** The ESM folders under `roots` (see `findEsmFolders`) as a pool. */
+export async function folderPool(roots: readonly string[]): Promise<EsmPool> {
+  const folders = await findEsmFolders(roots);
+  return { total: folders.length, entries: () => readEsmFolders(folders) };
 }

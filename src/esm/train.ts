@@ -112,9 +112,9 @@ export function varianceWeightedR2(y: ArrayLike<number>, predicted: ArrayLike<nu
  * epoch (the last one smaller), 10 epochs. Everything random derives from `seed`; a fraction of the
  * pairs is held out to report R².
  *
- * The gradients are written out, since tfjs-core's Node bundle registers no gradient functions:
- * with E = X Wᵀ + 1bᵀ − Y over a batch of B rows, L = ‖E‖² / (B·D), so
- * ∂L/∂W = (2 / (B·D)) Eᵀ X and ∂L/∂b = (2 / (B·D)) Σᵢ Eᵢ.
+ * The gradients are the closed form, two matrix products, instead of a recorded tape: a linear
+ * least-squares layer needs no autodiff, and skipping the tape saves its bookkeeping every step. With
+ * E = X Wᵀ + 1bᵀ − Y over a batch of B rows, L = ‖E‖² / (B·D), so ∂L/∂W = (2 / (B·D)) Eᵀ X and ∂L/∂b = (2 / (B·D)) Σᵢ Eᵢ.
  */
 export async function trainEsm(base: Embeddings, tuned: Embeddings, metadata: EsmMetadata, options: EsmTrainingOptions = {}): Promise<{ esm: EmbeddingSpaceMap; report: EsmTrainingReport }> {
   const started = performance.now();

@@ -25,6 +25,18 @@ export async function writeFileAtomic(path: string, data: Uint8Array | string): 
   await syncDirectory(dirname(path));
 }
 
+const TEMPORARY_NAME = /^(.+)\.tmp-(\d+)-[0-9a-f]{8}$/;
+
+/**
+ * For a file name `writeFileAtomic` uses while writing, the target it was writing and the process
+ * writing it; null for any other name. A crash leaves such files behind: they are complete or not,
+ * and were never the target, so they can go once their process is gone.
+ */
+export function temporaryFileOwner(name: string): { target: string; pid: number } | null {
+  const match = TEMPORARY_NAME.exec(name);
+  return match ? { target: match[1], pid: Number(match[2]) } : null;
+}
+
 export async function syncDirectory(path: string): Promise<void> {
   const handle = await open(path, 'r');
   try {

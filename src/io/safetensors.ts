@@ -4,6 +4,7 @@
  * {dtype, shape, data_offsets} (plus an optional `__metadata__` string map), then the raw
  * little-endian tensor bytes.
  */
+import { open } from 'node:fs/promises';
 
 const ELEMENT_SIZE = {
   F64: 8,
@@ -45,30 +46,74 @@ function elementCount(shape: readonly number[]): number {
 
 export function parseSafetensors(file: Uint8Array): SafetensorsContents {
   if (file.byteLength < 8) throw new SafetensorsError(`file is ${file.byteLength} bytes, too short for a safetensors header`);
-  const view = new DataView(file.buffer, file.byteOffset, file.byteLength);
-  const headerLength = Number(view.getBigUint64(0, true));
-  if (headerLength > MAX_HEADER_BYTES || 8 + headerLength > file.byteLength) {
-    throw new SafetensorsError(`header claims ${headerLength} bytes but the file has ${file.byteLength - 8} after the length (truncated or not safetensors)`);
-  }
-  let header: unknown;
-  try {
-    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(file.subarray(8, 8 + headerLength)));
-  } catch {
-    throw new SafetensorsError('header is not valid UTF-8 JSON');
-  }
-  if (typeof header !== 'object' || header === null || Array.isArray(header)) throw new SafetensorsError('header is not a JSON object');
-
+  const headerLength = readHeaderLength(file, file.byteLength);
+  const header = parseHeader(file.subarray(8, 8 + headerLength));
   const data = file.subarray(8 + headerLength);
   const tensors = new Map<string, RawTensor>();
   let metadata: Record<string, string> = {};
-  for (const [name, entry] of Object.entries(header as Record<string, unknown>)) {
+  for (const [name, entry] of Object.entries(header)) {
     if (name === '__metadata__') {
       metadata = parseMetadata(entry);
       continue;
     }
-    tensors.set(name, parseEntry(name, entry, data));
+    const { dtype, shape, begin, end } = entryLayout(name, entry);
+    if (end > data.byteLength) {
+      throw new SafetensorsError(`tensor ${name}: needs bytes up to ${end} but the data section has ${data.byteLength} (file truncated)`);
+    }
+    tensors.set(name, { dtype, shape, bytes: data.subarray(begin, end) });
   }
   return { tensors, metadata };
+}
+
+/**
+ * Reads only the named tensors of a safetensors file (the header, then each tensor's byte range), so
+ * taking two small tensors from a checkpoint of hundreds of megabytes does not load all of it.
+ * Names the file lacks are absent from the result.
+ */
+export async function readSafetensorsTensors(path: string, names: readonly string[]): Promise<Map<string, RawTensor>> {
+  const handle = await open(path, 'r');
+  try {
+    const { size } = await handle.stat();
+    const read = async (position: number, length: number): Promise<Uint8Array> => {
+      const buffer = new Uint8Array(length);
+      const { bytesRead } = await handle.read(buffer, 0, length, position);
+      if (bytesRead !== length) throw new SafetensorsError(`${path}: file truncated at byte ${position + bytesRead}`);
+      return buffer;
+    };
+    if (size < 8) throw new SafetensorsError(`file is ${size} bytes, too short for a safetensors header`);
+    const headerLength = readHeaderLength(await read(0, 8), size);
+    const header = parseHeader(await read(8, headerLength));
+    const tensors = new Map<string, RawTensor>();
+    for (const name of names) {
+      if (!(name in header) || name === '__metadata__') continue;
+      const { dtype, shape, begin, end } = entryLayout(name, header[name]);
+      if (8 + headerLength + end > size) throw new SafetensorsError(`tensor ${name}: needs bytes up to ${end} but the file ends before (file truncated)`);
+      tensors.set(name, { dtype, shape, bytes: await read(8 + headerLength + begin, end - begin) });
+    }
+    return tensors;
+  } finally {
+    await handle.close();
+  }
+}
+
+/** The header length from the first 8 bytes, checked against the file's size. */
+function readHeaderLength(start: Uint8Array, fileSize: number): number {
+  const headerLength = Number(new DataView(start.buffer, start.byteOffset, 8).getBigUint64(0, true));
+  if (headerLength > MAX_HEADER_BYTES || 8 + headerLength > fileSize) {
+    throw new SafetensorsError(`header claims ${headerLength} bytes but the file has ${fileSize - 8} after the length (truncated or not safetensors)`);
+  }
+  return headerLength;
+}
+
+function parseHeader(bytes: Uint8Array): Record<string, unknown> {
+  let header: unknown;
+  try {
+    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+  } catch {
+    throw new SafetensorsError('header is not valid UTF-8 JSON');
+  }
+  if (typeof header !== 'object' || header === null || Array.isArray(header)) throw new SafetensorsError('header is not a JSON object');
+  return header as Record<string, unknown>;
 }
 
 function parseMetadata(entry: unknown): Record<string, string> {
@@ -79,7 +124,8 @@ function parseMetadata(entry: unknown): Record<string, string> {
   return entry as Record<string, string>;
 }
 
-function parseEntry(name: string, entry: unknown, data: Uint8Array): RawTensor {
+/** A header entry's dtype, shape and byte range in the data section, checked for consistency. */
+function entryLayout(name: string, entry: unknown): { dtype: SafetensorsDtype; shape: number[]; begin: number; end: number } {
   const e = entry as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
   if (typeof entry !== 'object' || entry === null) throw new SafetensorsError(`tensor ${name}: header entry is not an object`);
   if (typeof e.dtype !== 'string' || !(e.dtype in ELEMENT_SIZE)) throw new SafetensorsError(`tensor ${name}: unsupported dtype ${JSON.stringify(e.dtype)}`);
@@ -97,10 +143,7 @@ function parseEntry(name: string, entry: unknown, data: Uint8Array): RawTensor {
   if (end - begin !== expected) {
     throw new SafetensorsError(`tensor ${name}: ${end - begin} bytes for shape [${shape.join(', ')}] of ${dtype} (expected ${expected})`);
   }
-  if (end > data.byteLength) {
-    throw new SafetensorsError(`tensor ${name}: needs bytes up to ${end} but the data section has ${data.byteLength} (file truncated)`);
-  }
-  return { dtype, shape, bytes: data.subarray(begin, end) };
+  return { dtype, shape, begin, end };
 }
 
 function halfToFloat(h: number): number {

@@ -21,7 +21,8 @@ export interface RegressionLabels {
 
 export type Labels = ClassificationLabels | RegressionLabels;
 
-function kindOf(value: unknown): 'number' | 'string' | 'boolean' | 'other' {
+/** The kind of a class label; all labels of a dataset must share one. */
+export function labelKind(value: unknown): 'number' | 'string' | 'boolean' | 'other' {
   const t = typeof value;
   return t === 'number' || t === 'string' || t === 'boolean' ? t : 'other';
 }
@@ -40,9 +41,9 @@ function compareClassLabels(a: ClassLabel, b: ClassLabel): number {
  */
 export function encodeClassLabels(raw: readonly unknown[]): ClassificationLabels {
   if (raw.length === 0) throw new UserInputError('labels: the label list is empty');
-  const firstKind = kindOf(raw[0]);
+  const firstKind = labelKind(raw[0]);
   raw.forEach((value, row) => {
-    const kind = kindOf(value);
+    const kind = labelKind(value);
     if (kind === 'other') {
       throw new UserInputError(`labels: row ${row} has a label of type ${value === null ? 'null' : typeof value}; use numbers, strings or booleans`);
     }

@@ -1,5 +1,5 @@
 import { UserInputError } from '../errors.js';
-import { findEsmFolders, readEsmFolders } from '../esm/pool.js';
+import { folderPool, type EsmPool } from '../esm/pool.js';
 import { readEmbeddingFile, readLabelFile } from '../io/embedding-files.js';
 import type { Embeddings } from '../io/embeddings.js';
 import { encodeLabels, type TaskType } from '../logme/labels.js';
@@ -13,8 +13,8 @@ export interface RankOptions extends RankPoolOptions {
   readonly labels?: readonly unknown[] | string;
   /** Defaults to what the embedding file says, else classification. */
   readonly task?: TaskType;
-  /** ESM folders, or directories searched recursively for them. */
-  readonly esms: readonly string[];
+  /** ESM folders, or directories searched recursively for them; or a pool (e.g. `registryPool`). */
+  readonly esms: readonly string[] | EsmPool;
 }
 
 /** Ranks the source tasks of an ESM pool for one target dataset given as embeddings and labels. */
@@ -24,6 +24,6 @@ export async function rank(options: RankOptions): Promise<RankingResult> {
   if (!labels) throw new UserInputError('labels: no labels given and the embedding file carries none', 'labels');
   const task = options.task ?? ('task' in file ? file.task : undefined) ?? 'classification';
   const target = prepareTarget(file.embeddings, encodeLabels(labels, task));
-  const folders = await findEsmFolders(options.esms);
-  return rankPool(target, readEsmFolders(folders), folders.length, options);
+  const pool = 'total' in options.esms ? options.esms : await folderPool(options.esms);
+  return rankPool(target, pool.entries(), pool.total, options);
 }

@@ -1,0 +1,26 @@
+import type { Command } from 'commander';
+import type { EsmFilter } from '../store/esms.js';
+import { positiveInteger } from './errors.js';
+
+export interface EsmFilterFlags {
+  baseModel?: string;
+  language?: string;
+  task?: string;
+  architecture?: string;
+  dim?: number;
+}
+
+/** The registry filters `esm list` and `rank --esms registry` share. */
+export function addEsmFilterOptions(command: Command): Command {
+  return command
+    .option('--base-model <name>', 'only ESMs of this base model (e.g. google-bert/bert-base-uncased)')
+    .option('--language <code>', 'only ESMs of source tasks in this language')
+    .option('--task <text>', 'only source tasks whose id contains this text (case-insensitive)')
+    .option('--architecture <name>', 'only ESMs of this architecture (linear)')
+    .option('--dim <d>', 'only ESMs of this embedding dimension', positiveInteger);
+}
+
+export function esmFilterFrom(flags: EsmFilterFlags): EsmFilter {
+  const { baseModel, language, task, architecture, dim } = flags;
+  return Object.fromEntries(Object.entries({ baseModel, language, task, architecture, dim }).filter(([, v]) => v !== undefined));
+}

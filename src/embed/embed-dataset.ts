@@ -1,0 +1,51 @@
+import { stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { modelsDir } from '../config.js';
+import { readTextDataset, type DatasetOptions, type TextDataset } from '../io/dataset.js';
+import type { Embeddings } from '../io/embeddings.js';
+import { embeddingCacheKey, modelFingerprint, type EmbeddingCache } from './cache.js';
+import { DEFAULT_MAX_LENGTH, TextEmbedder, type EmbedderOptions, type EmbedOptions } from './embedder.js';
+import { describeModel, modelFolder, type EmbeddingMeta } from './model-folder.js';
+
+export interface EmbedDatasetOptions extends DatasetOptions, EmbedderOptions, EmbedOptions {
+  /** A base model: a folder name under the models directory. */
+  readonly model: string;
+  /** Where computed embeddings are kept and looked up (e.g. the registry's); none when unset. */
+  readonly cache?: EmbeddingCache;
+}
+
+export interface EmbeddedDataset {
+  readonly dataset: TextDataset;
+  readonly embeddings: Embeddings;
+  /** Model, pooling, max length and hidden size: stored beside written embeddings. */
+  readonly meta: EmbeddingMeta;
+  /** The embeddings came from the cache; the model was not run. */
+  readonly cached: boolean;
+}
+
+/**
+ * Reads a dataset file and embeds its texts with a base model as hfselect does. The cache is
+ * consulted before the model is loaded, so a second ranking of the same dataset costs a file read.
+ */
+export async function embedDataset(path: string, options: EmbedDatasetOptions): Promise<EmbeddedDataset> {
+  const dataset = await readTextDataset(path, options);
+  const { cache } = options;
+  const folder = modelFolder(options.model, options.modelsDir ?? modelsDir());
+  let fingerprint: Promise<string> | undefined;
+  const keyOf = async (meta: EmbeddingMeta) => embeddingCacheKey(meta, await (fingerprint ??= modelFingerprint(folder)), dataset.texts);
+
+  // A model not downloaded yet (ESMSELECT_ALLOW_REMOTE=1) cannot have cached embeddings.
+  if (cache && (await stat(join(folder, 'config.json')).catch(() => null))) {
+    const meta = await describeModel(options.model, folder, options.maxLength ?? DEFAULT_MAX_LENGTH);
+    const hit = await cache.get(await keyOf(meta));
+    if (hit && hit.dim === meta.dim && hit.rows === dataset.texts.length) return { dataset, embeddings: hit, meta, cached: true };
+  }
+  const embedder = await TextEmbedder.load(options.model, options);
+  try {
+    const embeddings = await embedder.embed(dataset.texts, options);
+    if (cache) await cache.put(await keyOf(embedder.meta), embeddings, embedder.meta);
+    return { dataset, embeddings, meta: embedder.meta, cached: false };
+  } finally {
+    await embedder.dispose();
+  }
+}

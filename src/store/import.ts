@@ -1,0 +1,56 @@
+import { EsmFormatError, loadHfselectEsm } from '../esm/hfselect.js';
+import { findEsmFolders } from '../esm/pool.js';
+import type { Registry } from './database.js';
+import { registerEsm } from './esms.js';
+
+export interface ImportOutcome {
+  readonly source: string;
+  readonly status: 'imported' | 'skipped' | 'rejected';
+  /** The registry id (imported or already there). */
+  readonly id?: number;
+  /** Why it was skipped or rejected. */
+  readonly reason?: string;
+}
+
+export interface ImportSummary {
+  readonly imported: number;
+  readonly skipped: number;
+  readonly rejected: number;
+  readonly outcomes: ImportOutcome[];
+}
+
+export interface ImportOptions {
+  /** Called after each folder, with its outcome. */
+  readonly onProgress?: (progress: { done: number; total: number; outcome: ImportOutcome }) => void;
+  readonly signal?: AbortSignal;
+}
+
+/**
+ * Imports every hfselect ESM folder under `roots` (searched recursively). Each ESM is registered
+ * in its own transaction, so an interrupted import keeps what it finished, and running it again
+ * skips those (same identity) and carries on: idempotent and resumable. Folders that cannot be
+ * read as ESMs are rejected with the reason; they never stop the rest.
+ */
+export async function importEsmFolders(registry: Registry, roots: readonly string[], options: ImportOptions = {}): Promise<ImportSummary> {
+  const folders = await findEsmFolders(roots, 'import');
+  const outcomes: ImportOutcome[] = [];
+  for (const source of folders) {
+    options.signal?.throwIfAborted();
+    let outcome: ImportOutcome;
+    try {
+      const registered = await registerEsm(registry, await loadHfselectEsm(source), { origin: source });
+      const { id } = registered.record;
+      outcome =
+        registered.status === 'imported'
+          ? { source, status: 'imported', id }
+          : { source, status: 'skipped', id, reason: registered.restored ? `already registered as #${id}; its weights file was restored` : `already registered as #${id}` };
+    } catch (error) {
+      if (!(error instanceof EsmFormatError)) throw error;
+      outcome = { source, status: 'rejected', reason: error.problem };
+    }
+    outcomes.push(outcome);
+    options.onProgress?.({ done: outcomes.length, total: folders.length, outcome });
+  }
+  const count = (status: ImportOutcome['status']) => outcomes.filter((o) => o.status === status).length;
+  return { imported: count('imported'), skipped: count('skipped'), rejected: count('rejected'), outcomes };
+}

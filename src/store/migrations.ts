@@ -1,0 +1,151 @@
+import type { Database } from 'better-sqlite3';
+
+/** One step of the registry's schema. Applied once, in its own transaction, in version order. */
+export interface Migration {
+  readonly version: number;
+  readonly name: string;
+  readonly sql: string;
+}
+
+const NOW = "(strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))";
+
+/**
+ * The registry's schema, oldest first. To change it, append one entry with the next version; never
+ * edit an entry that has shipped, since registries out there have already applied it.
+ */
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'source tasks and their ESMs, datasets, embedding cache, ranking runs',
+    sql: `
+      -- One row per ESM: a source task as seen through one base model. The weights live in a file
+      -- (path relative to the data dir) that is complete and fsynced before the row is committed.
+      CREATE TABLE source_tasks (
+        id INTEGER PRIMARY KEY,
+        identity TEXT NOT NULL UNIQUE,
+        task_id TEXT NOT NULL,
+        task_subset TEXT,
+        task_split TEXT,
+        text_column TEXT,
+        label_column TEXT,
+        language TEXT,
+        num_examples INTEGER,
+        base_model_name TEXT NOT NULL,
+        pooling TEXT,
+        esm_architecture TEXT NOT NULL,
+        esm_embedding_dim INTEGER NOT NULL,
+        config TEXT NOT NULL,
+        weights_path TEXT NOT NULL,
+        weights_sha256 TEXT NOT NULL,
+        weights_bytes INTEGER NOT NULL,
+        origin TEXT NOT NULL,
+        training TEXT,
+        created_at TEXT NOT NULL DEFAULT ${NOW}
+      ) STRICT;
+      CREATE INDEX source_tasks_base_model ON source_tasks (base_model_name, esm_embedding_dim);
+      CREATE INDEX source_tasks_task_id ON source_tasks (task_id);
+      CREATE INDEX source_tasks_weights ON source_tasks (weights_path);
+
+      CREATE TABLE datasets (
+        id INTEGER PRIMARY KEY,
+        fingerprint TEXT NOT NULL UNIQUE,
+        name TEXT NOT NULL,
+        subset TEXT,
+        split TEXT,
+        text_column TEXT,
+        label_column TEXT,
+        task_type TEXT CHECK (task_type IN ('classification', 'regression')),
+        num_rows INTEGER,
+        meta TEXT,
+        created_at TEXT NOT NULL DEFAULT ${NOW}
+      ) STRICT;
+
+      CREATE TABLE embedding_cache (
+        key TEXT PRIMARY KEY,
+        dataset_id INTEGER REFERENCES datasets (id) ON DELETE CASCADE,
+        model TEXT NOT NULL,
+        pooling TEXT,
+        rows INTEGER NOT NULL,
+        dim INTEGER NOT NULL,
+        path TEXT NOT NULL,
+        sha256 TEXT NOT NULL,
+        bytes INTEGER NOT NULL,
+        meta TEXT,
+        created_at TEXT NOT NULL DEFAULT ${NOW},
+        last_used_at TEXT NOT NULL DEFAULT ${NOW}
+      ) STRICT;
+      CREATE INDEX embedding_cache_dataset ON embedding_cache (dataset_id);
+
+      CREATE TABLE ranking_runs (
+        id INTEGER PRIMARY KEY,
+        dataset_id INTEGER REFERENCES datasets (id) ON DELETE SET NULL,
+        esm_source TEXT NOT NULL,
+        esm_filter TEXT,
+        target TEXT NOT NULL,
+        scorer TEXT NOT NULL,
+        considered INTEGER NOT NULL,
+        scored INTEGER NOT NULL,
+        rejected TEXT NOT NULL,
+        seconds REAL NOT NULL,
+        created_at TEXT NOT NULL DEFAULT ${NOW}
+      ) STRICT;
+      CREATE INDEX ranking_runs_dataset ON ranking_runs (dataset_id);
+
+      CREATE TABLE ranking_results (
+        run_id INTEGER NOT NULL REFERENCES ranking_runs (id) ON DELETE CASCADE,
+        rank INTEGER NOT NULL,
+        source_task_id INTEGER REFERENCES source_tasks (id) ON DELETE SET NULL,
+        score REAL NOT NULL,
+        task TEXT NOT NULL,
+        PRIMARY KEY (run_id, rank)
+      ) STRICT;
+      CREATE INDEX ranking_results_source_task ON ranking_results (source_task_id);
+    `,
+  },
+];
+
+function checkOrder(migrations: readonly Migration[]): void {
+  migrations.forEach((m, i) => {
+    if (m.version !== i + 1) throw new Error(`migration "${m.name}" has version ${m.version}, expected ${i + 1}: versions must count up from 1`);
+  });
+}
+
+function appliedVersions(db: Database): Set<number> {
+  const table = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'").get();
+  if (!table) return new Set();
+  return new Set(db.prepare('SELECT version FROM schema_migrations').pluck().all() as number[]);
+}
+
+/**
+ * Brings the schema up to date: each pending migration runs with its bookkeeping row in one
+ * BEGIN IMMEDIATE transaction, re-checked under the write lock, so processes starting together
+ * apply it exactly once. An up-to-date registry is only read. Returns the versions applied now.
+ */
+export function applyMigrations(db: Database, migrations: readonly Migration[] = MIGRATIONS): number[] {
+  checkOrder(migrations);
+  const known = migrations.length;
+  const newest = Math.max(0, ...appliedVersions(db));
+  if (newest > known) {
+    throw new Error(`the registry ${db.name} has schema version ${newest}, newer than this esmselect knows (${known}); upgrade esmselect`);
+  }
+  const applied: number[] = [];
+  for (const migration of migrations) {
+    if (appliedVersions(db).has(migration.version)) continue;
+    const ran = db
+      .transaction(() => {
+        db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL) STRICT');
+        if (appliedVersions(db).has(migration.version)) return false;
+        db.exec(migration.sql);
+        db.prepare(`INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ${NOW})`).run(migration.version, migration.name);
+        return true;
+      })
+      .immediate();
+    if (ran) applied.push(migration.version);
+  }
+  return applied;
+}
+
+/** The newest schema version applied to the database (0 for a new one). */
+export function schemaVersion(db: Database): number {
+  return Math.max(0, ...appliedVersions(db));
+}
