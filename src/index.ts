@@ -61,7 +61,7 @@ export { linearScheduleWithWarmup } from './tf/schedule.js';
 export { createClassifier, readModelFolder, saveCheckpoint, type ModelFolder } from './finetune/checkpoint.js';
 export { prepareTask, type LabelledTexts, type TextTask } from './finetune/data.js';
 export { SequenceClassifier, type TokenBatch } from './finetune/encoder.js';
-export { sourceFromRanking, type RankedSource } from './finetune/from-ranking.js';
+export { findRankedSourceDataset, findSourceDataset, readRegisteredTask, sourceFromRanking, type RankedSource } from './finetune/sources.js';
 export { readJobRecord, runFinetune, type FinetuneEvent, type FinetuneResult, type FinetuneRunOptions, type FinetuneSpec, type JobRecord, type JobStatus } from './finetune/job.js';
 export { MASK_NAMES, MASK_SCOPES, type MaskingStrategy, type MaskName } from './finetune/masking/strategy.js';
 export type { ClassificationMetrics, Metrics, RegressionMetrics } from './finetune/metrics.js';

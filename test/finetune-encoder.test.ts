@@ -1,15 +1,14 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AutoModel, AutoTokenizer, env, type Tensor } from '@huggingface/transformers';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TextEmbedder } from '../src/embed/embedder.js';
 import { createClassifier, readModelFolder, saveCheckpoint } from '../src/finetune/checkpoint.js';
-import type { Pooling } from '../src/finetune/encoder.js';
 import { loadTokenizer, padBatch } from '../src/finetune/tokenize.js';
 import { parseSafetensors } from '../src/io/safetensors.js';
 import { loadTensorflow } from '../src/tf/backend.js';
-import { tinyModel } from './helpers/finetune.js';
+import { MODELS_ROOT, tinyModel } from './helpers/finetune.js';
 
 const TEXTS = [
   'the movie was great and the acting was excellent',
@@ -28,50 +27,29 @@ afterAll(async () => {
   await rm(scratch, { recursive: true, force: true });
 });
 
-/** transformers.js's own forward pass (ONNX) pooled as hfselect pools it. */
-async function transformersJsPooled(name: string, pooling: Pooling): Promise<number[][]> {
-  env.allowLocalModels = true;
-  env.allowRemoteModels = false;
-  env.localModelPath = join(tinyModel('tiny-bert'), '..');
-  const tokenizer = await AutoTokenizer.from_pretrained(name);
-  const model = await AutoModel.from_pretrained(name, { dtype: 'fp32' });
-  const inputs = tokenizer(TEXTS, { padding: true, truncation: true, max_length: 128 }) as Record<string, Tensor>;
-  const outputs = (await model(inputs)) as Record<string, Tensor>;
-  const [rows, length, dim] = outputs.last_hidden_state.dims;
-  const hidden = outputs.last_hidden_state.data as Float32Array;
-  const mask = Array.from(inputs.attention_mask.data as BigInt64Array, Number);
-  await model.dispose();
-  return Array.from({ length: rows }, (_, i) => {
-    if (pooling === 'pooler_output') return Array.from((outputs.pooler_output.data as Float32Array).subarray(i * dim, (i + 1) * dim));
-    if (pooling === 'first_token') return Array.from(hidden.subarray(i * length * dim, i * length * dim + dim));
-    const sum = new Array<number>(dim).fill(0);
-    let count = 0;
-    for (let t = 0; t < length; t++) {
-      if (!mask[i * length + t]) continue;
-      count++;
-      for (let k = 0; k < dim; k++) sum[k] += hidden[(i * length + t) * dim + k];
-    }
-    return sum.map((s) => s / count);
-  });
-}
-
 describe('SequenceClassifier', () => {
   it.each([
     ['tiny-bert', 'pooler_output'],
     ['tiny-distilbert', 'first_token'],
     ['tiny-sentence-bert', 'mean'],
-  ] as const)('pools %s exactly as transformers.js does (%s, max abs diff ≤ 1e-4)', async (name, pooling) => {
+  ] as const)('pools %s exactly as the embedder does (%s, max abs diff ≤ 1e-4)', async (name, pooling) => {
     const folder = tinyModel(name);
     const model = createClassifier(await readModelFolder(folder), { pooling, numLabels: 2, seed: 0 });
     const tokenizer = await loadTokenizer(folder);
     const batch = padBatch(tokenizer.tokenize(TEXTS), [0, 1, 2, 3]);
     expect(batch.length).toBe(128);
     const ours = model.embed(batch);
-    const reference = await transformersJsPooled(name, pooling);
-    const diff = Math.max(...(ours.arraySync() as number[][]).flatMap((row, i) => row.map((v, k) => Math.abs(v - reference[i][k]))));
+    // The embedder that ranking uses: transformers.js running the folder's ONNX graph.
+    const embedder = await TextEmbedder.load(name, { modelsDir: MODELS_ROOT });
+    expect(embedder.pooling).toBe(pooling);
+    const reference = await embedder.embed(TEXTS);
+    await embedder.dispose();
+    const values = ours.dataSync();
+    const diff = Math.max(...Array.from(values, (v, i) => Math.abs(v - reference.data[i])));
+    expect(values).toHaveLength(reference.data.length);
     expect(diff).toBeLessThanOrEqual(1e-4);
     // Not trivially equal: the embeddings differ between texts.
-    expect(Math.abs(reference[0][0] - reference[1][0])).toBeGreaterThan(1e-3);
+    expect(Math.abs(reference.data[0] - reference.data[reference.dim])).toBeGreaterThan(1e-3);
     ours.dispose();
     model.dispose();
   });

@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -6,7 +6,10 @@ import { UserInputError } from '../src/errors.js';
 import { loadHfselectEsm } from '../src/esm/hfselect.js';
 import { createClassifier, readModelFolder } from '../src/finetune/checkpoint.js';
 import { prepareTask } from '../src/finetune/data.js';
-import { sourceFromRanking } from '../src/finetune/from-ranking.js';
+import { findRankedSourceDataset, findSourceDataset, readRegisteredTask, sourceFromRanking } from '../src/finetune/sources.js';
+import { openRegistry } from '../src/store/database.js';
+import { registerDataset } from '../src/store/datasets.js';
+import { recordRankingRun } from '../src/store/rankings.js';
 import { readJobRecord, runFinetune, type FinetuneEvent, type FinetuneSpec } from '../src/finetune/job.js';
 import type { ClassificationMetrics, RegressionMetrics } from '../src/finetune/metrics.js';
 import { loadTokenizer } from '../src/finetune/tokenize.js';
@@ -15,7 +18,7 @@ import { resolveStageSettings } from '../src/finetune/settings.js';
 import { evaluate, trainStage } from '../src/finetune/trainer.js';
 import type { RankingResult } from '../src/rank/ranking.js';
 import { loadTensorflow } from '../src/tf/backend.js';
-import { tinyModel } from './helpers/finetune.js';
+import { MODELS_ROOT, tinyModel } from './helpers/finetune.js';
 import { keywordTask, SENTIMENT, TOPIC } from './helpers/synthetic.js';
 
 let scratch: string;
@@ -31,7 +34,8 @@ const STAGE = { epochs: 4, batchSize: 16, learningRate: 3e-3, heldOutFraction: 0
 
 function spec(outputDir: string, overrides: Partial<FinetuneSpec> = {}): FinetuneSpec {
   return {
-    modelFolder: tinyModel('tiny-bert'),
+    model: 'tiny-bert',
+    modelsDir: MODELS_ROOT,
     source: keywordTask('synthetic/topic', TOPIC, 240, 1),
     target: keywordTask('synthetic/sentiment', SENTIMENT, 160, 2),
     intermediate: { ...STAGE, mask: 'gmt' },
@@ -72,7 +76,7 @@ describe('runFinetune', () => {
 
     // The ESM of the intermediate fine-tune, in hfselect's format, describing the source task.
     const esm = await loadHfselectEsm(result.esm.folder);
-    expect(esm.config).toMatchObject({ task_id: 'synthetic/topic', base_model_name: 'tiny-bert', num_examples: 240, esm_embedding_dim: 32, lm_optimizer: 'AdamW', text_column: 'text' });
+    expect(esm.config).toMatchObject({ task_id: 'synthetic/topic', base_model_name: 'tiny-bert', pooling: 'pooler_output', num_examples: 240, esm_embedding_dim: 32, lm_optimizer: 'AdamW', text_column: 'text' });
     expect(result.esm.heldOutR2).toBeGreaterThan(0);
 
     const record = await readJobRecord(outputDir);
@@ -148,16 +152,43 @@ describe('FinetuneJob', () => {
   });
 });
 
-describe('sourceFromRanking', () => {
-  const ranking = {
+describe('sources', () => {
+  const ranking: RankingResult = {
     ranking: [
       { rank: 1, task_id: 'glue/sst2', task_subset: null, text_column: 'sentence', label_column: 'label', task_split: 'train', num_examples: 1000, language: 'en', base_model_name: 'bert-base-uncased', esm_architecture: 'linear', score: -0.4, source: 'a' },
       { rank: 2, task_id: 'imdb', task_subset: 'plain_text', text_column: ['title', 'text'], label_column: 'label', task_split: 'train', num_examples: 1000, language: 'en', base_model_name: 'bert-base-uncased', esm_architecture: 'linear', score: -0.5, source: 'b' },
     ],
-  } as unknown as RankingResult;
+    rejected: [],
+    target: { n: 10, d: 32, task: 'classification' },
+    considered: 2,
+    scored: 2,
+    scorer: 'typescript',
+    seconds: 0.1,
+  };
 
   it('turns a ranking entry into the source of a fine-tune', () => {
     expect(sourceFromRanking(ranking, 2)).toEqual({ rank: 2, taskId: 'imdb', subset: 'plain_text', split: 'train', textColumn: ['title', 'text'], labelColumn: 'label', baseModelName: 'bert-base-uncased' });
     expect(() => sourceFromRanking(ranking, 3)).toThrow(/rank: 3 is not in the ranking \(ranks: 1 to 2\)/);
+  });
+
+  it('finds the registered dataset of a stored ranking\'s entry and reads it as the source task', async () => {
+    const file = join(scratch, 'sst2.jsonl');
+    const topic = keywordTask('t', TOPIC, 12, 4);
+    await writeFile(file, topic.texts.map((text, i) => `${JSON.stringify({ sentence: text, label: topic.labels[i] })}\n`).join(''));
+    const registry = openRegistry({ dataDir: join(scratch, 'registry') });
+    try {
+      const record = registerDataset(registry, { name: file, split: 'train', text_column: 'sentence', label_column: 'label', task_type: 'classification' });
+      registerDataset(registry, { name: join(scratch, 'elsewhere.jsonl'), text_column: 'sentence', label_column: 'label' });
+      const stored: RankingResult = { ...ranking, ranking: [{ ...ranking.ranking[0], task_id: file }, ranking.ranking[1]] };
+      const run = recordRankingRun(registry, { result: stored, esmSource: 'test' });
+      expect(findRankedSourceDataset(registry, run, 1).id).toBe(record.id);
+      expect(() => findRankedSourceDataset(registry, run, 2)).toThrow(/no registered dataset is the task imdb \(plain_text, train\)/);
+      const task = await readRegisteredTask(findSourceDataset(registry, record.id));
+      expect(task).toMatchObject({ id: file, task: 'classification', split: 'train', textColumn: 'sentence', labelColumn: 'label' });
+      expect(task.texts).toEqual(topic.texts);
+      await expect(readRegisteredTask(findSourceDataset(registry, record.id + 1))).rejects.toThrow(/is not a local file/);
+    } finally {
+      registry.close();
+    }
   });
 });

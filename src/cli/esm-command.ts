@@ -11,7 +11,7 @@ import { csvLines, OUTPUT_FORMATS, textTable, type OutputFormat } from './format
 import { createProgress } from './progress.js';
 
 /** Opens the registry for one command and closes it however the command ends. */
-async function withRegistry<T>(work: (registry: Registry) => Promise<T> | T): Promise<T> {
+export async function withRegistry<T>(work: (registry: Registry) => Promise<T> | T): Promise<T> {
   const registry = openRegistry();
   try {
     return await work(registry);

@@ -1,16 +1,22 @@
-import { join, resolve } from 'node:path';
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { stat } from 'node:fs/promises';
+import { basename, join, resolve } from 'node:path';
+import { Command, Option } from 'commander';
 import { z } from 'zod';
-import { dataDir, modelsDir } from '../config.js';
+import { dataDir } from '../config.js';
 import { UserInputError } from '../errors.js';
 import type { TextTask } from '../finetune/data.js';
 import { MASK_NAMES, type MaskName } from '../finetune/masking/strategy.js';
 import type { Metrics } from '../finetune/metrics.js';
-import { newJobId, readJobRecord, runFinetune, type FinetuneEvent, type FinetuneResult, type FinetuneSpec } from '../finetune/job.js';
+import { newJobId, readJobRecord, runFinetune, type FinetuneEvent, type FinetuneResult, type FinetuneRunOptions, type FinetuneSpec } from '../finetune/job.js';
 import type { StageSettingsInput } from '../finetune/settings.js';
+import { findSourceDataset, readRegisteredTask } from '../finetune/sources.js';
 import type { StageReport } from '../finetune/trainer.js';
-import { positiveInteger } from './errors.js';
-import { readTaskFile } from './finetune-data.js';
+import { readTextDataset, type TextDataset } from '../io/dataset.js';
+import { TABLE_FORMATS, type TableFormat } from '../io/tables.js';
+import type { TaskType } from '../logme/labels.js';
+import { registerEsm } from '../store/esms.js';
+import { nonNegativeInteger, positiveInteger, positiveNumber } from './errors.js';
+import { withRegistry } from './esm-command.js';
 import { createProgress, type ProgressReporter } from './progress.js';
 
 interface FinetuneFlags {
@@ -20,6 +26,7 @@ interface FinetuneFlags {
   model?: string;
   textCol: string[];
   labelCol: string;
+  datasetFormat?: TableFormat;
   sourceTextCol?: string[];
   sourceLabelCol?: string;
   regression?: boolean;
@@ -35,13 +42,16 @@ interface FinetuneFlags {
   maxLength?: number;
   out?: string;
   resume?: string;
+  register: boolean;
   format: 'table' | 'json';
 }
 
 /** What job.json keeps of the command line, to read the same data again on --resume. */
 const inputsSchema = z.object({
-  source: z.string(),
+  /** A data file, or a dataset id of the registry. */
+  source: z.union([z.object({ file: z.string() }), z.object({ dataset: z.number() })]),
   target: z.string(),
+  datasetFormat: z.enum(TABLE_FORMATS).optional(),
   targetEval: z.string().optional(),
   textCol: z.array(z.string()),
   labelCol: z.string(),
@@ -51,19 +61,6 @@ const inputsSchema = z.object({
   sourceRegression: z.boolean(),
 });
 type CliInputs = z.infer<typeof inputsSchema>;
-
-// The registry branch adds these parsers to ./errors.js; they move there when it lands.
-function positiveNumber(value: string): number {
-  const n = Number(value);
-  if (!(n > 0) || !Number.isFinite(n)) throw new InvalidArgumentError('expected a positive number');
-  return n;
-}
-
-function nonNegativeInteger(value: string): number {
-  const n = Number(value);
-  if (value.trim() === '' || !Number.isSafeInteger(n) || n < 0) throw new InvalidArgumentError('expected a non-negative integer');
-  return n;
-}
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
@@ -89,12 +86,36 @@ function stageSettings(flags: FinetuneFlags, own: readonly string[], flag: strin
   return { ...common, ...parseAssignments(flags.set, '--set'), ...parseAssignments(own, flag) } as StageSettingsInput;
 }
 
+/** A dataset file as a task named after the file; the readers' errors name the flag. */
+async function readFileTask(path: string, flag: string, columns: { textColumns: string[]; labelColumn: string; task: TaskType; format?: TableFormat }): Promise<TextTask> {
+  let dataset: TextDataset;
+  try {
+    dataset = await readTextDataset(path, columns);
+  } catch (error) {
+    if (error instanceof UserInputError) throw new UserInputError(error.message.replace(/^dataset:/, `${flag}:`), flag.slice(2));
+    throw error;
+  }
+  const { textColumns, labelColumn, task } = columns;
+  return { id: basename(path).replace(/\.[^.]+$/, ''), task, texts: dataset.texts, labels: dataset.labels, textColumn: textColumns.length === 1 ? textColumns[0] : textColumns, labelColumn };
+}
+
 async function readTasks(inputs: CliInputs): Promise<{ source: TextTask; target: TextTask }> {
-  const source = await readTaskFile(inputs.source, { textColumns: inputs.sourceTextCol, labelColumn: inputs.sourceLabelCol, task: inputs.sourceRegression ? 'regression' : 'classification', flag: '--source' });
-  const targetOptions = { textColumns: inputs.textCol, labelColumn: inputs.labelCol, task: inputs.regression ? ('regression' as const) : ('classification' as const) };
-  const target = await readTaskFile(inputs.target, { ...targetOptions, flag: '--target' });
-  const evaluation = inputs.targetEval ? await readTaskFile(inputs.targetEval, { ...targetOptions, flag: '--target-eval' }) : undefined;
+  const format = inputs.datasetFormat;
+  const source =
+    'dataset' in inputs.source
+      ? await withRegistry(async (registry) => readRegisteredTask(findSourceDataset(registry, (inputs.source as { dataset: number }).dataset)))
+      : await readFileTask(inputs.source.file, '--source', { textColumns: inputs.sourceTextCol, labelColumn: inputs.sourceLabelCol, task: inputs.sourceRegression ? 'regression' : 'classification', format });
+  const targetColumns = { textColumns: inputs.textCol, labelColumn: inputs.labelCol, task: inputs.regression ? ('regression' as const) : ('classification' as const), format };
+  const target = await readFileTask(inputs.target, '--target', targetColumns);
+  const evaluation = inputs.targetEval ? await readFileTask(inputs.targetEval, '--target-eval', targetColumns) : undefined;
   return { source, target: evaluation ? { ...target, evaluation } : target };
+}
+
+/** `--source`: a data file, else a registry dataset id. */
+async function sourceInput(value: string): Promise<CliInputs['source']> {
+  if ((await stat(value).catch(() => null))?.isFile()) return { file: resolve(value) };
+  if (/^\d+$/.test(value)) return { dataset: Number(value) };
+  throw new UserInputError(`--source: ${value} is neither a data file nor a registered dataset id`, 'source');
 }
 
 /** The spec of a new job from the flags. */
@@ -103,8 +124,9 @@ async function newSpec(flags: FinetuneFlags): Promise<FinetuneSpec> {
     if (flags[key] === undefined) throw new UserInputError(`${flag} is required (or --resume DIR)`, key);
   }
   const inputs: CliInputs = {
-    source: resolve(flags.source!),
+    source: await sourceInput(flags.source!),
     target: resolve(flags.target!),
+    datasetFormat: flags.datasetFormat,
     targetEval: flags.targetEval && resolve(flags.targetEval),
     textCol: flags.textCol,
     labelCol: flags.labelCol,
@@ -115,8 +137,7 @@ async function newSpec(flags: FinetuneFlags): Promise<FinetuneSpec> {
   };
   return {
     ...(await readTasks(inputs)),
-    modelFolder: join(modelsDir(), flags.model!),
-    modelName: flags.model,
+    model: flags.model!,
     maxLength: flags.maxLength,
     intermediate: stageSettings(flags, flags.intermediateSet, '--intermediate-set'),
     targetStage: stageSettings(flags, flags.targetSet, '--target-set'),
@@ -127,7 +148,7 @@ async function newSpec(flags: FinetuneFlags): Promise<FinetuneSpec> {
 
 /** The spec recorded in a job folder, with its data read again. */
 async function resumedSpec(flags: FinetuneFlags): Promise<FinetuneSpec> {
-  const given = (['source', 'target', 'targetEval', 'model', 'mask', 'epochs', 'learningRate', 'batchSize', 'seed', 'maxLength', 'out'] as const).filter((k) => flags[k] !== undefined);
+  const given = (['source', 'target', 'targetEval', 'datasetFormat', 'model', 'mask', 'epochs', 'learningRate', 'batchSize', 'seed', 'maxLength', 'out'] as const).filter((k) => flags[k] !== undefined);
   if (given.length || flags.set.length || flags.intermediateSet.length || flags.targetSet.length) {
     throw new UserInputError(`--resume: the job keeps its own data and settings; drop ${given.length ? `--${given[0].replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}` : 'the --…-set options'}`, 'resume');
   }
@@ -138,9 +159,7 @@ async function resumedSpec(flags: FinetuneFlags): Promise<FinetuneSpec> {
   if (!inputs.success) throw new UserInputError(`--resume: ${outputDir}/job.json was not written by the finetune command, so its data cannot be found again`, 'resume');
   return {
     ...(await readTasks(inputs.data)),
-    modelFolder: record.model.folder,
-    modelName: record.model.name,
-    pooling: record.model.pooling,
+    model: record.model.name,
     maxLength: record.model.maxLength,
     intermediate: record.settings.intermediate,
     targetStage: record.settings.target,
@@ -172,6 +191,13 @@ function formatResult(result: FinetuneResult): string {
     `checkpoints: ${result.checkpoints.intermediate}, ${result.checkpoints.target}`,
   ].join('\n');
 }
+
+/** Every fine-tune grows the pool: its ESM goes into the registry, as `esm train` registers one. */
+const registerInPool: FinetuneRunOptions['registerEsm'] = (esm, training) =>
+  withRegistry(async (registry) => {
+    const outcome = await registerEsm(registry, esm, { origin: 'finetuned', training });
+    process.stderr.write(`esmselect: ESM ${outcome.status === 'imported' ? 'registered' : 'already registered'} as #${outcome.record.id} (${esm.taskId})\n`);
+  });
 
 /**
  * One progress bar per epoch: stage and epoch in the label, steps counted, loss and the stage's ETA
@@ -225,14 +251,15 @@ function progressPrinter(started: string): { onEvent: (event: FinetuneEvent) => 
 export function finetuneCommand(): Command {
   return new Command('finetune')
     .description('fine-tune the base model on a source task, then on the target task (optionally with Gradient-Mask Tuning or DPS)')
-    .option('--source <file>', 'source (intermediate) task: a .jsonl dataset with text and label columns')
-    .option('--target <file>', 'target task: a .jsonl dataset')
+    .option('--source <file|id>', 'source (intermediate) task: a .csv, .tsv, .jsonl or .parquet file, or a registered dataset id')
+    .option('--target <file>', 'target task: a .csv, .tsv, .jsonl or .parquet file')
     .option('--target-eval <file>', 'held-out target examples (default: hold out a fraction of --target)')
     .option('--model <name>', 'base model: a BERT or DistilBERT folder under the models directory (ESMSELECT_MODELS_DIR, default models/)')
     .option('--text-col <column...>', 'text column(s) of the target; several are joined with " [SEP] "', ['text'])
     .option('--label-col <column>', 'label column of the target', 'label')
     .option('--source-text-col <column...>', 'text column(s) of the source (default: --text-col)')
     .option('--source-label-col <column>', 'label column of the source (default: --label-col)')
+    .addOption(new Option('--dataset-format <format>', 'format of the data files (default: from each extension)').choices(TABLE_FORMATS))
     .option('--regression', 'the target labels are regression targets')
     .option('--source-regression', 'the source labels are regression targets')
     .addOption(new Option('--mask <strategy>', 'sparse fine-tuning in both stages: gmt (Gradient-Mask Tuning), dps (Dynamic Parameter Selection) or none').choices(MASK_NAMES))
@@ -246,6 +273,7 @@ export function finetuneCommand(): Command {
     .option('--max-length <n>', 'truncate texts to n tokens (default 128, as hfselect)', positiveInteger)
     .option('--out <dir>', 'job folder: job.json, checkpoints, the ESM (default: <data dir>/finetunes/<id>)')
     .option('--resume <dir>', 'continue the job in this folder after its last completed stage')
+    .option('--no-register', 'keep the ESM of the intermediate fine-tune in the job folder only, out of the registry')
     .addOption(new Option('--format <format>', 'summary format').choices(['table', 'json']).default('table'))
     .action(async (flags: FinetuneFlags) => {
       const spec = flags.resume ? await resumedSpec(flags) : await newSpec(flags);
@@ -254,7 +282,7 @@ export function finetuneCommand(): Command {
       process.once('SIGINT', interrupt);
       const progress = progressPrinter(`job folder ${spec.outputDir} (if interrupted: esmselect finetune --resume ${spec.outputDir})`);
       try {
-        const result = await runFinetune(spec, { onEvent: progress.onEvent, signal: controller.signal });
+        const result = await runFinetune(spec, { onEvent: progress.onEvent, signal: controller.signal, registerEsm: flags.register ? registerInPool : undefined });
         progress.stop();
         process.stdout.write(`${flags.format === 'json' ? JSON.stringify(result, null, 2) : formatResult(result)}\n`);
       } catch (error) {

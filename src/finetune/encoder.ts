@@ -1,13 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
+import type { Pooling } from '../embed/pooling.js';
 import type { Parameter } from '../tf/adamw.js';
 import { activate, dropout, embeddingLookup, layerNorm, linear, type DropoutSeeds } from './layers.js';
 import type { EncoderConfig } from './model-config.js';
-
-/**
- * hfselect's pooled embedding (`get_pooled_output`): BERT's `pooler_output`, the first token's
- * hidden state (DistilBERT), or the attention-mask-weighted mean (sentence-transformers models).
- */
-export type Pooling = 'pooler_output' | 'first_token' | 'mean';
 
 /** Which part of the model a parameter belongs to; masking scopes and the fresh target head use it. */
 export type ParameterGroup = 'embeddings' | 'encoder' | 'head';

@@ -2,29 +2,32 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
-import { dataDir } from '../config.js';
+import { dataDir, modelsDir } from '../config.js';
+import { DEFAULT_MAX_LENGTH } from '../embed/embedder.js';
+import { describeModel, modelFolder } from '../embed/model-folder.js';
+import type { Pooling } from '../embed/pooling.js';
 import { UserInputError } from '../errors.js';
 import type { EmbeddingSpaceMap } from '../esm/esm.js';
 import { saveHfselectEsm } from '../esm/hfselect.js';
-import { trainEsm, type EsmTrainingSettings } from '../esm/train.js';
+import { trainEsm, type EsmTrainingReport, type EsmTrainingSettings } from '../esm/train.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { loadTensorflow } from '../tf/backend.js';
 import { createClassifier, readModelFolder, saveCheckpoint, type ModelFolder } from './checkpoint.js';
 import { prepareTask, taskFingerprint, type PreparedTask, type TextTask } from './data.js';
-import type { Pooling, SequenceClassifier } from './encoder.js';
-import { poolingOf } from './pooling.js';
+import type { SequenceClassifier } from './encoder.js';
 import { resolveStageSettings, type StageSettings, type StageSettingsInput } from './settings.js';
-import { loadTokenizer, DEFAULT_MAX_LENGTH, type TextTokenizer } from './tokenize.js';
+import { loadTokenizer, type TextTokenizer } from './tokenize.js';
 import { embedSequences, trainStage, type EpochResult, type StageName, type StageReport, type StepProgress } from './trainer.js';
 
 /** What a two-stage fine-tuning job needs; everything but the data is recorded in its job.json. */
 export interface FinetuneSpec {
-  /** The base model: a Hugging Face BERT or DistilBERT folder (config.json, model.safetensors, tokenizer). */
-  readonly modelFolder: string;
-  /** The base model's name as the ranking knows it (the ESM's `base_model_name`); default the folder's name. */
-  readonly modelName?: string;
-  /** hfselect's pooling for the ESM's embeddings; default from the folder (see `poolingOf`). */
-  readonly pooling?: Pooling;
+  /**
+   * The base model, as the embedder names it (the ESM's `base_model_name`): a BERT or DistilBERT
+   * folder under the models directory with config.json, model.safetensors and the tokenizer.
+   */
+  readonly model: string;
+  /** Default `modelsDir()` (ESMSELECT_MODELS_DIR, else models/). */
+  readonly modelsDir?: string;
   readonly maxLength?: number;
   /** The intermediate task, ranked by ESM-LogME. */
   readonly source: TextTask;
@@ -44,9 +47,10 @@ export interface FinetuneRunOptions {
   readonly signal?: AbortSignal;
   /**
    * Adds the ESM trained after the intermediate stage to the pool, once it is saved as an hfselect
-   * folder. This is where the registry plugs in; without it the ESM stays in the job's folder.
+   * folder: where the registry plugs in (the CLI passes `registerEsm` of src/store/esms.ts).
+   * Without it the ESM stays in the job's folder.
    */
-  readonly registerEsm?: (esm: EmbeddingSpaceMap, folder: string) => Promise<void>;
+  readonly registerEsm?: (esm: EmbeddingSpaceMap, training: EsmTrainingReport) => Promise<void>;
 }
 
 export type JobStep = StageName | 'esm';
@@ -84,7 +88,7 @@ export type JobStatus = 'running' | 'completed' | 'failed' | 'cancelled';
 export interface JobRecord {
   readonly version: 1;
   readonly id: string;
-  readonly model: { readonly folder: string; readonly name: string; readonly pooling: Pooling; readonly maxLength: number };
+  readonly model: { readonly name: string; readonly folder: string; readonly pooling: Pooling; readonly maxLength: number };
   readonly source: { readonly id: string; readonly fingerprint: string; readonly examples: number };
   readonly target: { readonly id: string; readonly fingerprint: string; readonly examples: number };
   readonly settings: { readonly intermediate: StageSettings; readonly target: StageSettings; readonly esm: Partial<EsmTrainingSettings> };
@@ -139,6 +143,8 @@ function esmMetadata(spec: FinetuneSpec, record: JobRecord, report: StageReport)
   const settings = report.settings;
   return {
     base_model_name: record.model.name,
+    // The embedder's pooling, which the registry records, so the ESM is used with matching embeddings.
+    pooling: record.model.pooling,
     task_id: source.id,
     task_subset: source.subset ?? null,
     text_column: source.textColumn ? (typeof source.textColumn === 'string' ? source.textColumn : [...source.textColumn]) : null,
@@ -170,13 +176,15 @@ export async function runFinetune(spec: FinetuneSpec, options: FinetuneRunOption
   const { signal } = options;
   const intermediateSettings = resolveStageSettings(spec.intermediate, 'intermediate');
   const targetSettings = resolveStageSettings(spec.targetStage, 'target');
-  const modelFolder = resolve(spec.modelFolder);
-  const base = await readModelFolder(modelFolder);
   const maxLength = spec.maxLength ?? DEFAULT_MAX_LENGTH;
+  const folder = modelFolder(spec.model, spec.modelsDir ?? modelsDir());
+  const base = await readModelFolder(folder);
+  // hfselect's pooling rule, exactly as the embedder applies it to this folder.
+  const { pooling } = await describeModel(spec.model, folder, maxLength);
   const outputDir = resolve(spec.outputDir ?? join(dataDir(), 'finetunes', newJobId()));
   const record = await openRecord(spec, outputDir, {
     version: 1,
-    model: { folder: modelFolder, name: spec.modelName ?? basename(modelFolder), pooling: spec.pooling ?? (await poolingOf(base)), maxLength },
+    model: { name: spec.model, folder, pooling, maxLength },
     source: { id: spec.source.id, fingerprint: taskFingerprint(spec.source), examples: spec.source.texts.length },
     target: { id: spec.target.id, fingerprint: taskFingerprint(spec.target), examples: spec.target.texts.length },
     settings: { intermediate: intermediateSettings, target: targetSettings, esm: spec.esm ?? {} },
@@ -185,11 +193,10 @@ export async function runFinetune(spec: FinetuneSpec, options: FinetuneRunOption
   await mkdir(outputDir, { recursive: true });
   await writeJobRecord(outputDir, record);
   const { description } = await loadTensorflow();
-  const tokenizer = await loadTokenizer(modelFolder, maxLength);
+  const tokenizer = await loadTokenizer(folder, maxLength);
   const checkpoints = { intermediate: join(outputDir, FOLDERS.intermediate), target: join(outputDir, FOLDERS.target) };
   const restored: JobStep[] = [];
   const { completed } = record;
-  const pooling = record.model.pooling;
 
   const runStage = async (stage: StageName, start: ModelFolder, task: TextTask, settings: StageSettings): Promise<StageReport> => {
     const data = prepareTask(task, tokenizer, { heldOutFraction: settings.heldOutFraction, seed: settings.seed, field: stage === 'intermediate' ? 'source' : 'target' });
@@ -264,6 +271,6 @@ async function fitIntermediateEsm(spec: FinetuneSpec, record: JobRecord, base: M
   const report = record.completed.intermediate!;
   const { esm, report: esmReport } = await trainEsm(embed(base), embed(tuned), esmMetadata(spec, record, report), { ...record.settings.esm, signal: options.signal });
   await saveHfselectEsm(esm, folder);
-  await options.registerEsm?.(esm, folder);
+  await options.registerEsm?.(esm, esmReport);
   return { folder, taskId: esm.taskId, pairs: sequences.length, heldOutR2: esmReport.heldOutR2, epochLosses: esmReport.epochLosses };
 }

@@ -1,9 +1,7 @@
 import { basename, dirname } from 'node:path';
 import { AutoTokenizer, env } from '@huggingface/transformers';
+import { DEFAULT_MAX_LENGTH } from '../embed/embedder.js';
 import type { TokenBatch } from './encoder.js';
-
-/** hfselect tokenises with `max_length=128, truncation=True` (Dataset.collate_fn). */
-export const DEFAULT_MAX_LENGTH = 128;
 
 /** Token ids of each text, unpadded, with [CLS]/[SEP] as the model's tokenizer adds them. */
 export type TokenizedTexts = readonly Int32Array[];
