@@ -17,12 +17,12 @@ export { rank, type RankOptions } from './rank/rank.js';
 export { rankPool, typescriptScorer, type EsmScorer, type RankedTask, type RankingResult, type RankPoolOptions } from './rank/ranking.js';
 export { prepareTarget, type PreparedTarget } from './rank/target.js';
 export { embeddingCacheKey, modelFingerprint, textsSha256, type EmbeddingCache } from './embed/cache.js';
-export { embedDataset, type EmbedDatasetOptions, type EmbeddedDataset } from './embed/embed-dataset.js';
+export { embedDataset, embedTexts, type EmbedDatasetOptions, type EmbeddedDataset, type EmbeddedTexts, type EmbedTextsOptions } from './embed/embed-dataset.js';
 export { DEFAULT_MAX_LENGTH, TextEmbedder, type EmbedderOptions, type EmbedOptions } from './embed/embedder.js';
-export { describeModel, modelFolder, type EmbeddingMeta } from './embed/model-folder.js';
+export { describeModel, listModels, modelFolder, type EmbeddingMeta, type LocalModel } from './embed/model-folder.js';
 export { poolingFor, type Pooling } from './embed/pooling.js';
 export { readTextDataset, TEXT_SEPARATOR, type DatasetOptions, type TextDataset } from './io/dataset.js';
-export { openTable, TABLE_FORMATS, type Table, type TableFormat, type TableRow } from './io/tables.js';
+export { openTable, TABLE_FORMATS, tableFormatOf, type Table, type TableFormat, type TableRow } from './io/tables.js';
 export { ESM_TRAINING_DEFAULTS, trainEsm, varianceWeightedR2, type EsmEpoch, type EsmMetadata, type EsmTrainingOptions, type EsmTrainingReport, type EsmTrainingSettings } from './esm/train.js';
 export { folderPool, type EsmPool } from './esm/pool.js';
 export { openRegistry, Registry, REGISTRY_FILE, type OpenRegistryOptions } from './store/database.js';
@@ -35,6 +35,7 @@ export {
   getEsm,
   listEsms,
   loadRegisteredEsm,
+  pageEsms,
   registerEsm,
   registryPool,
   type EsmFilter,
@@ -58,6 +59,14 @@ export { AdamW, type AdamWOptions, type Parameter } from './tf/adamw.js';
 export { clipGradNorm, GradientAccumulator } from './tf/gradients.js';
 export { TrainingOptimizer, type OptimizerStep, type TrainingOptimizerOptions } from './tf/optimizer.js';
 export { linearScheduleWithWarmup } from './tf/schedule.js';
+export { countJobsByState, getJob, JOB_STATES, type JobProgress, type JobState, type RankingJob } from './store/jobs.js';
+export { createApp } from './server/app.js';
+export { createServerContext, DEFAULT_LIMITS, limitsFromEnv, type ServerContext, type ServerLimits, type ServerOptions } from './server/context.js';
+export { startServer, type RunningServer, type StartOptions } from './server/serve.js';
+export { loadNativeAddon, type NativeAddon } from './native/addon.js';
+export { nativeScorer } from './rank/native-scorer.js';
+export { SCORER_NAMES, selectScorer, type ScorerName, type ScorerSelection, type SelectedScorer } from './rank/scorers.js';
+export { tfjsScorer } from './rank/tfjs-scorer.js';
 export { createClassifier, readModelFolder, saveCheckpoint, type ModelFolder } from './finetune/checkpoint.js';
 export { prepareTask, type LabelledTexts, type TextTask } from './finetune/data.js';
 export { SequenceClassifier, type TokenBatch } from './finetune/encoder.js';

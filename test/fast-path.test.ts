@@ -1,6 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { encodeClassLabels, encodeRegressionTargets } from '../src/logme/labels.js';
+import type { EmbeddingSpaceMap } from '../src/esm/esm.js';
+import { encodeClassLabels, encodeRegressionTargets, type Labels } from '../src/logme/labels.js';
+import { loadNativeAddon } from '../src/native/addon.js';
 import { esmLogme, esmLogmeDirect } from '../src/rank/esm-logme.js';
+import { nativeScorer } from '../src/rank/native-scorer.js';
+import { prepareTargetFor } from '../src/rank/ranking.js';
 import { prepareTarget } from '../src/rank/target.js';
 import { randomEsm } from './helpers/pool.js';
 import { randomGenerator } from './helpers/random.js';
@@ -20,6 +24,10 @@ function targetEmbeddings(n: number, d: number, shape: Shape, seed: number): Flo
   return x;
 }
 
+const relative = (a: number, b: number): number => Math.abs(a - b) / Math.abs(b);
+
+// N > D and N ≤ D (including N = D and N = D + 1), degenerate targets, and sizes past the native
+// kernels' block sizes (tridiagonal panels start above 128, GEMM tiles are 24×8).
 const cases: [number, number, Shape][] = [
   [120, 16, 'full'],
   [10, 16, 'full'],
@@ -29,33 +37,78 @@ const cases: [number, number, Shape][] = [
   [12, 24, 'rank-deficient'],
   [150, 20, 'constant-columns'],
   [8, 20, 'constant-columns'],
+  [400, 170, 'full'],
+  [150, 170, 'full'],
+  [300, 170, 'rank-deficient'],
+  [260, 131, 'constant-columns'],
 ];
 
-describe('fast ESM-LogME equals the straightforward computation', () => {
+const native = loadNativeAddon();
+const scorer = 'addon' in native ? nativeScorer(native.addon, 2) : undefined;
+
+function classLabels(n: number): Labels {
+  return encodeClassLabels(Array.from({ length: n }, (_, i) => ['a', 'b', 'c'][i % 3]));
+}
+
+async function checkAllPaths(x: Float32Array, n: number, d: number, labels: Labels, esms: EmbeddingSpaceMap[]): Promise<void> {
+  const target = prepareTarget({ rows: n, dim: d, data: x }, labels);
+  const direct = esms.map((esm) => esmLogmeDirect(target, esm));
+  const fast = esms.map((esm) => esmLogme(target, esm));
+  fast.forEach((score, i) => {
+    expect(Number.isFinite(score)).toBe(true);
+    expect(relative(score, direct[i])).toBeLessThanOrEqual(1e-8);
+  });
+  if (!scorer) return;
+  // The native scorer prepares its own target (native Gram and pivoted Cholesky) and matches the
+  // TypeScript fast path to rounding.
+  const nativeTarget = await prepareTargetFor(scorer, { rows: n, dim: d, data: x }, labels);
+  expect(nativeTarget.gram?.factor.rank).toBe(target.gram?.factor.rank);
+  const scores = await scorer.score(nativeTarget, esms);
+  scores.forEach((score, i) => expect(relative(score, fast[i])).toBeLessThanOrEqual(1e-10));
+}
+
+describe('fast ESM-LogME (TypeScript and native) equals the straightforward computation', () => {
+  it.skipIf(!scorer)(`the native addon is ${'problem' in native ? `unavailable (${native.problem}); native checks skipped` : 'loaded'}`, () => {
+    expect(scorer?.name).toBe('native');
+  });
+
   for (const [n, d, shape] of cases) {
-    it(`classification, N=${n}, D=${d}, ${shape}`, () => {
-      const target = prepareTarget(
-        { rows: n, dim: d, data: targetEmbeddings(n, d, shape, n * d) },
-        encodeClassLabels(Array.from({ length: n }, (_, i) => ['a', 'b', 'c'][i % 3])),
-      );
-      for (let seed = 0; seed < 3; seed++) {
-        const esm = randomEsm(`t${seed}`, d, seed + 7);
-        const fast = esmLogme(target, esm);
-        const direct = esmLogmeDirect(target, esm);
-        expect(Number.isFinite(fast)).toBe(true);
-        expect(Math.abs(fast - direct) / Math.abs(direct)).toBeLessThanOrEqual(1e-8);
-      }
+    it(`classification, N=${n}, D=${d}, ${shape}`, async () => {
+      const esms = [0, 1, 2].map((seed) => randomEsm(`t${seed}`, d, seed + 7 + d));
+      await checkAllPaths(targetEmbeddings(n, d, shape, n * d), n, d, classLabels(n), esms);
     });
   }
 
-  it('regression with two targets, N > D', () => {
-    const rng = randomGenerator(11);
-    const n = 90;
-    const d = 12;
-    const x = targetEmbeddings(n, d, 'full', 3);
-    const y = Array.from({ length: n }, (_, i) => [x[i * d] - x[i * d + 1] + 0.1 * rng.normal(), rng.normal()]);
-    const target = prepareTarget({ rows: n, dim: d, data: x }, encodeRegressionTargets(y));
-    const esm = randomEsm('r', d, 5);
-    expect(Math.abs(esmLogme(target, esm) - esmLogmeDirect(target, esm)) / Math.abs(esmLogmeDirect(target, esm))).toBeLessThanOrEqual(1e-8);
+  it('regression with two targets, N > D and N ≤ D', async () => {
+    for (const [n, d] of [
+      [90, 12],
+      [10, 12],
+    ]) {
+      const rng = randomGenerator(11);
+      const x = targetEmbeddings(n, d, 'full', 3);
+      const y = Array.from({ length: n }, (_, i) => [x[i * d] - x[i * d + 1] + 0.1 * rng.normal(), rng.normal()]);
+      await checkAllPaths(x, n, d, encodeRegressionTargets(y), [randomEsm('r', d, 5)]);
+    }
+  });
+
+  it.skipIf(!scorer)('native: a batch spread over threads scores each ESM as alone', async () => {
+    const [n, d] = [60, 24];
+    const target = await prepareTargetFor(scorer!, { rows: n, dim: d, data: targetEmbeddings(n, d, 'full', 1) }, classLabels(n));
+    const esms = Array.from({ length: 9 }, (_, i) => randomEsm(`b${i}`, d, 100 + i));
+    const together = await scorer!.score(target, esms);
+    const alone = await Promise.all(esms.map(async (esm) => (await scorer!.score(target, [esm]))[0]));
+    expect(together).toEqual(alone);
+    expect(new Set(together).size).toBe(esms.length);
+  });
+});
+
+describe.skipIf(!('addon' in native))('native addon arguments', () => {
+  const addon = 'addon' in native ? native.addon : undefined;
+  it('rejects mis-sized or mistyped arrays with a TypeError instead of reading past them', () => {
+    const x = new Float32Array(12);
+    expect(() => addon!.factorTarget(x, 4, 4, [new Float64Array(4)])).toThrow(/x has 12 elements, expected 16/);
+    expect(() => addon!.factorTarget(x, 4, 3, [new Float64Array(3)])).toThrow(/columns\[0\] has 3 elements, expected 4/);
+    expect(() => addon!.sampleSpectra(x, 4, 3, [new Float64Array(4)], [new Float32Array(9)], [new Float64Array(3) as never], 1)).toThrow(/biases\[0\] has the wrong array type/);
+    expect(() => addon!.featureSpectra(3, new Float64Array(16), 4, Int32Array.of(0, 1, 2, 7), [new Float64Array(4)], [], [], 1)).toThrow(/perm holds an index outside/);
   });
 });

@@ -1,15 +1,20 @@
-/** `npm run bench <name> [args…]`: benchmarks that print figures as ratios to a reference measured in the same run. */
+/**
+ * `npm run bench -- [name] [args…]`: benchmarks that print figures as ratios to a reference measured in
+ * the same run. Without a name it runs the scoring benchmark (`--pool DIR…`, esmselect against the
+ * reference harness); a name picks another one.
+ */
+import { reportError } from '../cli/errors.js';
 import { registryBenchmark } from './registry.js';
+import { scoringBenchmark } from './scoring.js';
 
-const benchmarks: Record<string, (args: readonly string[]) => Promise<void>> = {
+const named: Record<string, (args: readonly string[]) => Promise<void>> = {
   registry: registryBenchmark,
 };
 
-const [name, ...args] = process.argv.slice(2);
-const run = name === undefined ? undefined : benchmarks[name];
-if (!run) {
-  process.stderr.write(`usage: npm run bench <${Object.keys(benchmarks).join('|')}> [args…]\n`);
-  process.exitCode = 2;
-} else {
-  await run(args);
+const [first, ...rest] = process.argv.slice(2);
+try {
+  if (first !== undefined && first in named) await named[first](rest);
+  else await scoringBenchmark(process.argv.slice(2));
+} catch (error) {
+  reportError(error);
 }

@@ -6,6 +6,7 @@ import { embedCommand } from './embed-command.js';
 import { esmCommand } from './esm-command.js';
 import { finetuneCommand } from './finetune-command.js';
 import { rankCommand } from './rank-command.js';
+import { serveCommand } from './serve-command.js';
 
 const program = new Command('esmselect')
   .description('Pick the intermediate task to fine-tune on first, ranked by ESM-LogME')
@@ -14,6 +15,7 @@ const program = new Command('esmselect')
   .addCommand(embedCommand())
   .addCommand(esmCommand())
   .addCommand(doctorCommand())
+  .addCommand(serveCommand())
   .addCommand(finetuneCommand());
 for (const command of program.commands) command.exitOverride();
 

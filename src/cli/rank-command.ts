@@ -2,6 +2,7 @@ import { Command, Option } from 'commander';
 import { UserInputError } from '../errors.js';
 import { rank } from '../rank/rank.js';
 import type { RankedTask } from '../rank/ranking.js';
+import { selectScorer } from '../rank/scorers.js';
 import { openRegistry } from '../store/database.js';
 import { registryPool } from '../store/esms.js';
 import { addDatasetOptions, embedFromFlags, type DatasetFlags } from './dataset-options.js';
@@ -64,10 +65,13 @@ export function rankCommand(): Command {
       const registry = registryFor(flags);
       try {
         const given = await target(flags);
+        const { scorer, description } = await selectScorer();
+        process.stderr.write(`esmselect: ${description}\n`);
         const progress = createProgress('Scoring ESMs', 'ESMs');
         try {
           const result = await rank({
             ...given,
+            scorer,
             esms: registry ? registryPool(registry, esmFilterFrom(flags)) : flags.esms,
             top: flags.top,
             onProgress: ({ done, total }) => progress.update(done, total),

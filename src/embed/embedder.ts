@@ -17,11 +17,15 @@ export interface EmbedderOptions {
   /** Allow downloads from the Hugging Face Hub into the models directory; default ESMSELECT_ALLOW_REMOTE=1. */
   readonly allowRemote?: boolean;
   readonly maxLength?: number;
+  /** Overrides hfselect's pooling rule for the model (`poolingFor`); ESMs must have been trained on the same pooling. */
+  readonly pooling?: Pooling;
 }
 
 export interface EmbedOptions {
   readonly batchSize?: number;
   readonly onProgress?: (progress: { done: number; total: number }) => void;
+  /** Checked between batches. */
+  readonly signal?: AbortSignal;
 }
 
 /** What sentence-transformers exports (optimum) call the last hidden states. */
@@ -62,7 +66,7 @@ export class TextEmbedder {
     env.cacheDir = root;
     const tokenizer = await AutoTokenizer.from_pretrained(model);
     const encoder = await AutoModel.from_pretrained(model, { dtype: 'fp32', device: 'cpu' });
-    const meta = await describeModel(model, folder, options.maxLength ?? DEFAULT_MAX_LENGTH);
+    const meta = await describeModel(model, folder, options.maxLength ?? DEFAULT_MAX_LENGTH, options.pooling);
     const outputNames = (encoder.sessions.model as { outputNames: string[] }).outputNames;
     const hiddenOutput = HIDDEN_STATE_OUTPUTS.find((name) => outputNames.includes(name));
     if (!hiddenOutput) {
@@ -95,6 +99,7 @@ export class TextEmbedder {
     const data = new Float32Array(texts.length * this.dim);
     options.onProgress?.({ done: 0, total: texts.length });
     for (let start = 0; start < order.length; start += batchSize) {
+      options.signal?.throwIfAborted();
       const rows = order.slice(start, start + batchSize);
       const pooled = await this.embedBatch(rows.map((i) => texts[i]));
       rows.forEach((row, j) => data.set(pooled.data.subarray(j * this.dim, (j + 1) * this.dim), row * this.dim));

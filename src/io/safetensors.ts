@@ -6,6 +6,8 @@
  */
 import { open } from 'node:fs/promises';
 
+import { endianness } from 'node:os';
+
 const ELEMENT_SIZE = {
   F64: 8,
   F32: 4,
@@ -146,6 +148,8 @@ function entryLayout(name: string, entry: unknown): { dtype: SafetensorsDtype; s
   return { dtype, shape, begin, end };
 }
 
+const LITTLE_ENDIAN = endianness() === 'LE';
+
 function halfToFloat(h: number): number {
   const sign = h & 0x8000 ? -1 : 1;
   const exponent = (h >> 10) & 0x1f;
@@ -166,7 +170,9 @@ export function toFloat32(tensor: RawTensor): Float32Array {
   const out = new Float32Array(count);
   switch (dtype) {
     case 'F32':
-      for (let i = 0; i < count; i++) out[i] = view.getFloat32(4 * i, true);
+      // Same byte order as the file: one copy instead of a DataView read per value (pools stream GBs).
+      if (LITTLE_ENDIAN) new Uint8Array(out.buffer).set(bytes);
+      else for (let i = 0; i < count; i++) out[i] = view.getFloat32(4 * i, true);
       return out;
     case 'F64':
       for (let i = 0; i < count; i++) out[i] = view.getFloat64(8 * i, true);

@@ -42,6 +42,11 @@ const EXTENSIONS: Record<string, TableFormat> = {
   '.pq': 'parquet',
 };
 
+/** The format a file name's extension says, if it says one. */
+export function tableFormatOf(name: string): TableFormat | undefined {
+  return EXTENSIONS[extname(name).toLowerCase()];
+}
+
 function fail(path: string, problem: string): never {
   throw new UserInputError(`dataset: ${path}: ${problem}`, 'dataset');
 }
@@ -57,7 +62,7 @@ export async function openTable(path: string, format?: TableFormat): Promise<Tab
   const info = await stat(path).catch(() => null);
   if (!info) fail(path, 'does not exist');
   if (!info.isFile()) fail(path, 'is not a file');
-  const kind = format ?? EXTENSIONS[extname(path).toLowerCase()];
+  const kind = format ?? tableFormatOf(path);
   if (!kind) fail(path, `unknown format "${extname(path)}"; use .csv, .tsv, .jsonl or .parquet (or name the format)`);
   switch (kind) {
     case 'csv':

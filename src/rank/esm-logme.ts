@@ -45,7 +45,13 @@ export function esmLogme(target: PreparedTarget, esm: EmbeddingSpaceMap): number
     }
   }
   const ftf = crossProduct({ rows: rank, cols: d, data: mData });
-  const fty = xty.map((v) => {
+  const { rows: n } = target.embeddings;
+  return evidenceFromSpectrum(symmetricSpectrum(ftf, featureLabelProducts(esm, xty)), target.columnNormsSq, n, d, 'features');
+}
+
+/** Fᵀy = W̃ (X̃ᵀy) for each label column: the vectors projected on the eigenvectors of FᵀF. */
+export function featureLabelProducts({ dim: d, weight, bias }: EmbeddingSpaceMap, xty: readonly Float64Array[]): Float64Array[] {
+  return xty.map((v) => {
     const z = new Float64Array(d);
     for (let j = 0; j < d; j++) {
       let s = bias[j] * v[d];
@@ -54,6 +60,4 @@ export function esmLogme(target: PreparedTarget, esm: EmbeddingSpaceMap): number
     }
     return z;
   });
-  const { rows: n } = target.embeddings;
-  return evidenceFromSpectrum(symmetricSpectrum(ftf, fty), target.columnNormsSq, n, d, 'features');
 }

@@ -3,8 +3,8 @@ import { folderPool, type EsmPool } from '../esm/pool.js';
 import { readEmbeddingFile, readLabelFile } from '../io/embedding-files.js';
 import type { Embeddings } from '../io/embeddings.js';
 import { encodeLabels, type TaskType } from '../logme/labels.js';
-import { rankPool, type RankingResult, type RankPoolOptions } from './ranking.js';
-import { prepareTarget } from './target.js';
+import { prepareTargetFor, rankPool, type RankingResult, type RankPoolOptions } from './ranking.js';
+import { selectScorer } from './scorers.js';
 
 export interface RankOptions extends RankPoolOptions {
   /** Target embeddings, or a file/directory to read them from (see `readEmbeddingFile`). */
@@ -17,13 +17,17 @@ export interface RankOptions extends RankPoolOptions {
   readonly esms: readonly string[] | EsmPool;
 }
 
-/** Ranks the source tasks of an ESM pool for one target dataset given as embeddings and labels. */
+/**
+ * Ranks the source tasks of an ESM pool for one target dataset given as embeddings and labels, with
+ * the given scorer or the one `selectScorer` picks.
+ */
 export async function rank(options: RankOptions): Promise<RankingResult> {
   const file = typeof options.embeddings === 'string' ? await readEmbeddingFile(options.embeddings) : { embeddings: options.embeddings };
   const labels = typeof options.labels === 'string' ? await readLabelFile(options.labels) : (options.labels ?? ('labels' in file ? file.labels : undefined));
   if (!labels) throw new UserInputError('labels: no labels given and the embedding file carries none', 'labels');
   const task = options.task ?? ('task' in file ? file.task : undefined) ?? 'classification';
-  const target = prepareTarget(file.embeddings, encodeLabels(labels, task));
+  const scorer = options.scorer ?? (await selectScorer()).scorer;
+  const target = await prepareTargetFor(scorer, file.embeddings, encodeLabels(labels, task));
   const pool = 'total' in options.esms ? options.esms : await folderPool(options.esms);
-  return rankPool(target, pool.entries(), pool.total, options);
+  return rankPool(target, pool.entries(), pool.total, { ...options, scorer });
 }

@@ -3,22 +3,38 @@ import { UserInputError } from '../errors.js';
 import type { EsmConfig } from '../esm/config.js';
 import type { EmbeddingSpaceMap } from '../esm/esm.js';
 import type { PoolEntry } from '../esm/pool.js';
-import type { TaskType } from '../logme/labels.js';
+import type { Embeddings } from '../io/embeddings.js';
+import type { Labels, TaskType } from '../logme/labels.js';
 import { esmLogme } from './esm-logme.js';
-import type { PreparedTarget } from './target.js';
+import { prepareTarget, type PreparedTarget } from './target.js';
 
-/** Scores a batch of ESMs against one prepared target; implementations differ only in speed. */
+/**
+ * Scores a batch of ESMs against one prepared target; implementations differ in speed (and the
+ * TensorFlow.js one, in float32 rounding).
+ */
 export interface EsmScorer {
   readonly name: string;
+  /** One line for logs: the implementation and what it runs on (default: the name). */
+  readonly description?: string;
+  /** ESMs per `score` call that keep the scorer busy; rankPool's default batch size. */
+  readonly batchSize?: number;
+  /** Prepares the target for `score`; `prepareTarget` (TypeScript) when absent. */
+  prepare?(embeddings: Embeddings, labels: Labels): Promise<PreparedTarget>;
   score(target: PreparedTarget, esms: readonly EmbeddingSpaceMap[]): Promise<number[]>;
 }
 
 export const typescriptScorer: EsmScorer = {
   name: 'typescript',
+  description: 'typescript (float64, one thread)',
   async score(target, esms) {
     return esms.map((esm) => esmLogme(target, esm));
   },
 };
+
+/** The target prepared the way the scorer wants it. */
+export async function prepareTargetFor(scorer: EsmScorer, embeddings: Embeddings, labels: Labels): Promise<PreparedTarget> {
+  return scorer.prepare ? scorer.prepare(embeddings, labels) : prepareTarget(embeddings, labels);
+}
 
 /** One ranked source task; field names follow hfselect's ESMConfig and TaskRanking. */
 export interface RankedTask {
@@ -100,38 +116,50 @@ export function compareRanked(a: { score: number; task_id: string; source: strin
 export async function rankPool(target: PreparedTarget, pool: AsyncIterable<PoolEntry>, total: number, options: RankPoolOptions = {}): Promise<RankingResult> {
   const started = performance.now();
   const scorer = options.scorer ?? typescriptScorer;
-  const batchSize = options.batchSize ?? 8;
+  const batchSize = options.batchSize ?? scorer.batchSize ?? 8;
   const { dim } = target.embeddings;
   const scored: Omit<RankedTask, 'rank'>[] = [];
   const rejected: RejectedEsm[] = [];
   let considered = 0;
+  let settled = 0;
   let batch: { source: string; esm: EmbeddingSpaceMap }[] = [];
+  // The batch being scored while the next one is read: an asynchronous scorer overlaps the two.
+  let scoring: Promise<void> = Promise.resolve();
 
-  const flush = async (): Promise<void> => {
-    if (batch.length === 0) return;
-    const scores = await scorer.score(
-      target,
-      batch.map((b) => b.esm),
-    );
-    batch.forEach(({ source, esm }, i) => {
+  const record = (done: typeof batch, scores: number[]): void => {
+    done.forEach(({ source, esm }, i) => {
       if (Number.isFinite(scores[i])) scored.push(describeTask(esm.config, scores[i], source));
       else rejected.push({ source, problem: 'LogME did not produce a finite score' });
     });
+    settled += done.length;
+    options.onProgress?.({ done: settled, total });
+  };
+
+  const flush = async (): Promise<void> => {
+    await scoring;
+    if (batch.length === 0) return;
+    const current = batch;
     batch = [];
-    options.onProgress?.({ done: considered, total });
+    scoring = scorer.score(
+      target,
+      current.map((b) => b.esm),
+    ).then((scores) => record(current, scores));
+    // Handled when awaited by the next flush; this keeps a failure meanwhile from counting as unhandled.
+    scoring.catch(() => {});
     await yieldToEventLoop();
   };
 
   for await (const entry of pool) {
     options.signal?.throwIfAborted();
     considered++;
-    if ('problem' in entry) rejected.push(entry);
-    else if (entry.esm.dim !== dim) {
-      rejected.push({ source: entry.source, problem: `ESM dimension ${entry.esm.dim} does not match the target embeddings' ${dim}` });
+    if ('problem' in entry || entry.esm.dim !== dim) {
+      rejected.push('problem' in entry ? entry : { source: entry.source, problem: `ESM dimension ${entry.esm.dim} does not match the target embeddings' ${dim}` });
+      settled++;
     } else batch.push(entry);
     if (batch.length >= batchSize) await flush();
   }
   await flush();
+  await scoring;
   options.onProgress?.({ done: considered, total });
 
   if (scored.length === 0) {

@@ -21,8 +21,17 @@ export interface PreparedTarget {
   readonly columns: Float64Array[];
   readonly columnNormsSq: number[];
   /** Present when N > D, the case where LogME works on FᵀF. */
-  readonly gram: { readonly factor: PivotedCholesky; readonly xty: Float64Array[] } | null;
+  readonly gram: TargetGram | null;
 }
+
+/** The pivoted Cholesky factor of X̃ᵀX̃, and X̃ᵀy for every label column. */
+export interface TargetGram {
+  readonly factor: PivotedCholesky;
+  readonly xty: Float64Array[];
+}
+
+/** Computes the TargetGram of the embeddings for the label columns (in TypeScript, or natively). */
+export type GramFactorization = (embeddings: Embeddings, columns: readonly Float64Array[]) => Promise<TargetGram>;
 
 export function validateTarget(embeddings: Embeddings, labels: Labels): void {
   const { rows, dim, data } = embeddings;
@@ -63,17 +72,30 @@ function augmentedTransposeTimes({ rows, dim, data }: Embeddings, y: Float64Arra
   return out;
 }
 
-export function prepareTarget(embeddings: Embeddings, labels: Labels): PreparedTarget {
+export function typescriptGram(embeddings: Embeddings, columns: readonly Float64Array[]): TargetGram {
+  const m = embeddings.dim + 1;
+  return {
+    factor: pivotedCholesky({ rows: m, cols: m, data: augmentedGram(embeddings) }),
+    xty: columns.map((y) => augmentedTransposeTimes(embeddings, y)),
+  };
+}
+
+/** The validated target with its label columns; the Gram factorisation is left to the caller. */
+function targetColumns(embeddings: Embeddings, labels: Labels): PreparedTarget {
   validateTarget(embeddings, labels);
   const columns = labelColumns(labels);
-  const columnNormsSq = columns.map(squaredNorm);
-  const m = embeddings.dim + 1;
-  const gram =
-    embeddings.rows > embeddings.dim
-      ? {
-          factor: pivotedCholesky({ rows: m, cols: m, data: augmentedGram(embeddings) }),
-          xty: columns.map((y) => augmentedTransposeTimes(embeddings, y)),
-        }
-      : null;
-  return { embeddings, labels, columns, columnNormsSq, gram };
+  return { embeddings, labels, columns, columnNormsSq: columns.map(squaredNorm), gram: null };
+}
+
+const needsGram = ({ rows, dim }: Embeddings): boolean => rows > dim;
+
+export function prepareTarget(embeddings: Embeddings, labels: Labels): PreparedTarget {
+  const target = targetColumns(embeddings, labels);
+  return needsGram(embeddings) ? { ...target, gram: typescriptGram(embeddings, target.columns) } : target;
+}
+
+/** prepareTarget with the Gram factorisation done elsewhere (the native addon, off the event loop). */
+export async function prepareTargetWith(embeddings: Embeddings, labels: Labels, factorize: GramFactorization): Promise<PreparedTarget> {
+  const target = targetColumns(embeddings, labels);
+  return needsGram(embeddings) ? { ...target, gram: await factorize(embeddings, target.columns) } : target;
 }

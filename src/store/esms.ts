@@ -175,6 +175,14 @@ export function listEsms(registry: Registry, filter: EsmFilter = {}): EsmRecord[
   return (registry.db.prepare(`SELECT * FROM source_tasks ${where} ORDER BY id`).all(...params) as Row[]).map(toRecord);
 }
 
+/** One page of `listEsms`, in id order, with the number of ESMs matching the filter. */
+export function pageEsms(registry: Registry, filter: EsmFilter, page: { limit: number; offset: number }): { total: number; records: EsmRecord[] } {
+  const { where, params } = filterClause(filter);
+  const total = registry.db.prepare(`SELECT count(*) FROM source_tasks ${where}`).pluck().get(...params) as number;
+  const rows = registry.db.prepare(`SELECT * FROM source_tasks ${where} ORDER BY id LIMIT ? OFFSET ?`).all(...params, page.limit, page.offset) as Row[];
+  return { total, records: rows.map(toRecord) };
+}
+
 /** The ids matching a filter, without their configs: what a pool of any size can hold in memory. */
 export function listEsmIds(registry: Registry, filter: EsmFilter = {}): number[] {
   const { where, params } = filterClause(filter);

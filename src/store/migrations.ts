@@ -102,6 +102,28 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX ranking_results_source_task ON ranking_results (source_task_id);
     `,
   },
+  {
+    version: 2,
+    name: 'ranking jobs of the HTTP service',
+    sql: `
+      -- One row per ranking requested over HTTP. Its input waits in jobs/<id>/ under the data dir
+      -- until the job ends; the ranking itself is a ranking run. 'running' rows found at start-up
+      -- belong to a process that stopped: they are queued again and counted in restarts.
+      CREATE TABLE ranking_jobs (
+        id TEXT PRIMARY KEY,
+        state TEXT NOT NULL CHECK (state IN ('queued', 'running', 'succeeded', 'failed', 'cancelled')),
+        request TEXT NOT NULL,
+        run_id INTEGER REFERENCES ranking_runs (id) ON DELETE SET NULL,
+        error TEXT,
+        progress TEXT,
+        restarts INTEGER NOT NULL DEFAULT 0,
+        created_at TEXT NOT NULL DEFAULT ${NOW},
+        started_at TEXT,
+        finished_at TEXT
+      ) STRICT;
+      CREATE INDEX ranking_jobs_state ON ranking_jobs (state, created_at);
+    `,
+  },
 ];
 
 function checkOrder(migrations: readonly Migration[]): void {

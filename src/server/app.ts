@@ -1,0 +1,73 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { Hono, type MiddlewareHandler } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import type { ServerContext } from './context.js';
+import { docsHandlers } from './docs.js';
+import type { Handler } from './handler.js';
+import { operationHandlers } from './operations.js';
+import { HttpProblem, problem, problemFor, problemResponse } from './problem.js';
+import { rankingHandlers } from './rankings.js';
+import { honoPath, ROUTES } from './routes.js';
+import { sourceHandlers } from './sources.js';
+
+function digest(value: string): Buffer {
+  return createHash('sha256').update(value).digest();
+}
+
+/**
+ * `Authorization: Bearer <token>`, compared in constant time (both sides hashed first, so neither
+ * the token's content nor its length shows in the timing).
+ */
+function bearerAuth(token: string): MiddlewareHandler {
+  const expected = digest(token);
+  const challenge = { 'www-authenticate': 'Bearer realm="esmselect"' };
+  return async (c, next) => {
+    const match = /^Bearer\s+(\S+)\s*$/i.exec(c.req.header('authorization') ?? '');
+    if (!match) throw new HttpProblem('unauthorized', 'authorization: send Authorization: Bearer <token> (the server sets ESMSELECT_API_TOKEN)', 'authorization', challenge);
+    if (!timingSafeEqual(digest(match[1]), expected)) throw new HttpProblem('unauthorized', 'authorization: the bearer token is not valid', 'authorization', challenge);
+    await next();
+  };
+}
+
+/** The routes of the table whose path matches, whatever their method (for 405 and Allow). */
+function methodsFor(path: string): string[] {
+  return ROUTES.filter((r) => new RegExp(`^${r.path.replace(/\{\w+\}/g, '[^/]+')}$`).test(path)).map((r) => r.method.toUpperCase());
+}
+
+/**
+ * The HTTP service as a Hono app: exactly the routes of ROUTES (src/server/routes.ts), each with
+ * its validation, body limit and, when a token is set, bearer auth; every error an RFC 9457
+ * problem. Tests drive it with `app.request()`; `startServer` puts it on a socket.
+ */
+export function createApp(ctx: ServerContext): Hono {
+  const app = new Hono();
+  app.use('*', ctx.metrics.middleware());
+  app.onError((error) => {
+    const { problem: body, headers } = problemFor(error);
+    if (body.status >= 500) ctx.log(`internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+    return problemResponse(body, headers);
+  });
+  app.notFound((c) => {
+    const allowed = methodsFor(c.req.path);
+    if (allowed.length) return problemResponse(problem('method-not-allowed', `${c.req.method} ${c.req.path}: allowed are ${allowed.join(', ')}`), { allow: allowed.join(', ') });
+    return problemResponse(problem('not-found', `${c.req.path}: no such resource (GET /docs lists them)`));
+  });
+
+  const handlers: Handler[] = [...rankingHandlers(ctx), ...sourceHandlers(ctx), ...operationHandlers(ctx), ...docsHandlers(ctx)];
+  const missing = ROUTES.filter((route) => handlers.filter((h) => h.route === route).length !== 1);
+  const extra = handlers.filter((h) => !ROUTES.includes(h.route));
+  if (missing.length || extra.length) throw new Error(`routes without exactly one handler: ${[...missing, ...extra.map((h) => h.route)].map((r) => r.operationId).join(', ')}`);
+
+  const auth = ctx.token === undefined ? undefined : bearerAuth(ctx.token);
+  const limit = bodyLimit({
+    maxSize: ctx.limits.bodyBytes,
+    onError: () => problemResponse(problem('payload-too-large', `body: larger than the server's limit of ${ctx.limits.bodyBytes} bytes (ESMSELECT_MAX_BODY_MB)`, 'body')),
+  });
+  for (const { route, handle } of handlers) {
+    const middleware: MiddlewareHandler[] = [];
+    if (auth && !route.open) middleware.push(auth);
+    if (route.json || route.multipart) middleware.push(limit);
+    app.on([route.method.toUpperCase()], [honoPath(route.path)], ...middleware, (c) => handle(c));
+  }
+  return app;
+}

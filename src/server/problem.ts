@@ -1,0 +1,87 @@
+import { STATUS_CODES } from 'node:http';
+import { z } from 'zod';
+import { UserInputError } from '../errors.js';
+
+/** RFC 9457's media type: every error the service answers is one of these documents. */
+export const PROBLEM_MEDIA_TYPE = 'application/problem+json';
+
+/** What went wrong, by kind; `type` is `urn:esmselect:problem:<kind>`. */
+export const PROBLEM_KINDS = {
+  'bad-request': 400,
+  unauthorized: 401,
+  'not-found': 404,
+  'method-not-allowed': 405,
+  conflict: 409,
+  'payload-too-large': 413,
+  'unsupported-media-type': 415,
+  'invalid-input': 422,
+  'too-many-requests': 429,
+  internal: 500,
+  unavailable: 503,
+} as const;
+export type ProblemKind = keyof typeof PROBLEM_KINDS;
+
+/** An RFC 9457 problem document plus `field`, the request input at fault (a dotted path, e.g. `embeddings.3.7`). */
+export const problemSchema = z.object({
+  type: z.string().describe('urn:esmselect:problem:<kind>'),
+  title: z.string(),
+  status: z.int(),
+  detail: z.string().optional(),
+  field: z.string().optional().describe('the request input at fault: a body field, query parameter, path parameter or form field'),
+});
+export type Problem = z.infer<typeof problemSchema>;
+
+/** An error that is answered as a problem document; throw it anywhere in a handler. */
+export class HttpProblem extends Error {
+  override readonly name = 'HttpProblem';
+  readonly status: number;
+  constructor(
+    readonly kind: ProblemKind,
+    readonly detail: string,
+    readonly field?: string,
+    /** Extra response headers (Allow, Retry-After, WWW-Authenticate). */
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(detail);
+    this.status = PROBLEM_KINDS[kind];
+  }
+}
+
+export function problem(kind: ProblemKind, detail: string, field?: string): Problem {
+  const status = PROBLEM_KINDS[kind];
+  return { type: `urn:esmselect:problem:${kind}`, title: STATUS_CODES[status] ?? 'Error', status, detail, ...(field !== undefined && { field }) };
+}
+
+/**
+ * The problem for an error thrown while handling a request: our own and the user's input errors say
+ * what was wrong; anything else is an internal error whose message stays in the server's log.
+ */
+export function problemFor(error: unknown): { problem: Problem; headers: Record<string, string> } {
+  if (error instanceof HttpProblem) return { problem: problem(error.kind, error.detail, error.field), headers: error.headers };
+  // The library's messages start with the input they are about ("labels: …") when no field is set.
+  if (error instanceof UserInputError) return { problem: problem('invalid-input', error.message, error.field ?? /^([\w.]+):/.exec(error.message)?.[1]), headers: {} };
+  return { problem: problem('internal', 'the server failed to handle this request; its log says why'), headers: {} };
+}
+
+export function problemResponse(body: Problem, headers: Record<string, string> = {}): Response {
+  return new Response(JSON.stringify(body), { status: body.status, headers: { 'content-type': PROBLEM_MEDIA_TYPE, ...headers } });
+}
+
+/**
+ * The issue to report: the first; for input that matches no branch of a union (texts or
+ * embeddings), the issue of the branch that got furthest into the input, i.e. the longest path.
+ */
+function reportedIssue(issues: readonly z.core.$ZodIssue[]): z.core.$ZodIssue {
+  const issue = issues[0];
+  if (issue.code !== 'invalid_union' || issue.errors.length === 0) return issue;
+  const candidates = issue.errors.map((branch) => reportedIssue(branch));
+  const best = candidates.reduce((a, b) => (b.path.length > a.path.length ? b : a));
+  return { ...best, path: [...issue.path, ...best.path] };
+}
+
+/** The first issue of a failed zod validation as a 422 problem naming the field (a dotted path). */
+export function validationProblem(error: z.ZodError): HttpProblem {
+  const issue = reportedIssue(error.issues);
+  const field = issue.path.map(String).join('.');
+  return new HttpProblem('invalid-input', `${field || 'body'}: ${issue.message}`, field || undefined);
+}

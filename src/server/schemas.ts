@@ -1,0 +1,262 @@
+import { z } from 'zod';
+import { POOLINGS } from '../embed/pooling.js';
+import { TABLE_FORMATS } from '../io/tables.js';
+import { JOB_STATES } from '../store/jobs.js';
+import { problemSchema } from './problem.js';
+
+/**
+ * The request and response schemas of the HTTP service: the handlers validate with them and
+ * openapi.yaml is generated from them (src/server/openapi.ts), so the two cannot drift. Schemas
+ * given an id here become named components of the document (zod keeps ids and descriptions in
+ * its global registry).
+ */
+function named<T extends z.ZodType>(id: string, schema: T): T {
+  return schema.meta({ id });
+}
+
+export const Problem = named('Problem', problemSchema);
+
+// ---- rankings ------------------------------------------------------------------------------
+
+const label = z
+  .union([z.string(), z.number(), z.boolean(), z.array(z.number())])
+  .describe('a class label (string, number or boolean, one kind throughout), or for regression a number or an array of K numbers');
+
+/** The registry filters of `esmselect esm list`, named after hfselect's ESMConfig fields. */
+export const SourceFilter = named(
+  'SourceFilter',
+  z.strictObject({
+    base_model_name: z.string().min(1).optional().describe('only ESMs of this base model'),
+    language: z.string().min(1).optional().describe('only source tasks in this language (case-insensitive)'),
+    task_id: z.string().min(1).optional().describe('only source tasks whose id contains this text (case-insensitive)'),
+    esm_architecture: z.string().min(1).optional().describe('only ESMs of this architecture (linear)'),
+    esm_embedding_dim: z.coerce.number<string | number>().int().positive().optional().describe('only ESMs of this embedding dimension'),
+  }),
+);
+export type SourceFilter = z.infer<typeof SourceFilter>;
+
+const modelName = z.string().min(1).describe('a base model: a folder under the models directory, as GET /v1/models lists them');
+const positiveInt = z.coerce.number<string | number>().int().positive();
+
+const rankingOptions = {
+  task_type: z.enum(['classification', 'regression']).optional().describe('default classification'),
+  top: positiveInt.optional().describe('return only the best `top` source tasks (all when unset)'),
+  candidates: positiveInt
+    .optional()
+    .describe('two-stage ranking: score only this many nearest candidates exactly. Validated (at least `top`) and stored; until two-stage ranking lands the whole filtered pool is scored'),
+};
+
+function sameLength<R extends 'texts' | 'embeddings'>(rows: R) {
+  return (value: { labels: unknown[] } & Record<R, unknown[]>, context: z.RefinementCtx) => {
+    if (value.labels.length !== value[rows].length) {
+      context.addIssue({ code: 'custom', path: ['labels'], message: `${value.labels.length} labels for ${value[rows].length} ${rows}; give one label per row` });
+    }
+  };
+}
+
+export const TextsTarget = named(
+  'TextsTarget',
+  z
+    .strictObject({
+      texts: z.array(z.string().refine((text) => text.trim() !== '', 'the text is empty')).min(2).describe('the target dataset, one text per example'),
+      labels: z.array(label),
+      model: modelName,
+      pooling: z.enum(POOLINGS).optional().describe("overrides hfselect's pooling rule for the model (use what the ESMs were trained with)"),
+      filters: SourceFilter.optional(),
+      ...rankingOptions,
+    })
+    .superRefine(sameLength('texts')),
+);
+
+export const EmbeddingsTarget = named(
+  'EmbeddingsTarget',
+  z
+    .strictObject({
+      embeddings: z.array(z.array(z.number()).min(1)).min(2).describe('precomputed target embeddings, one row of finite numbers per example, all of one length'),
+      labels: z.array(label),
+      filters: SourceFilter.optional(),
+      ...rankingOptions,
+    })
+    .superRefine((value, context) => {
+      const width = value.embeddings[0].length;
+      const bad = value.embeddings.findIndex((row) => row.length !== width);
+      if (bad >= 0) context.addIssue({ code: 'custom', path: ['embeddings', bad], message: `has ${value.embeddings[bad].length} values, row 0 has ${width}` });
+    })
+    .superRefine(sameLength('embeddings')),
+);
+
+export const RankingRequest = named('RankingRequest', z.union([TextsTarget, EmbeddingsTarget]).describe('the target inline: texts to embed, or embeddings'));
+
+export const RankingUpload = named(
+  'RankingUpload',
+  z.strictObject({
+    file: z.file().describe('the target dataset: CSV, TSV, JSON Lines or Parquet'),
+    format: z.enum(TABLE_FORMATS).optional().describe("the file's format (default: from its name's extension)"),
+    text_column: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).describe('text column; repeat the field for several, joined with " [SEP] " as hfselect does'),
+    label_column: z.string().min(1),
+    model: modelName,
+    pooling: z.enum(POOLINGS).optional(),
+    num_examples: positiveInt.optional().describe('embed a uniform random sample of this many rows'),
+    seed: z.coerce.number<string | number>().int().nonnegative().optional().describe('seed for num_examples (default 0)'),
+    ...rankingOptions,
+    ...SourceFilter.shape,
+  }),
+);
+
+export const RankingsQuery = z.strictObject({
+  async: z.enum(['true', 'false']).optional().describe('true: always answer 202 with a job, however small the request (as does the header Prefer: respond-async)'),
+});
+
+export const JobId = z.strictObject({ id: z.string().min(1).max(100).describe('the job id POST /v1/rankings returned') });
+
+export const RankedTask = named(
+  'RankedTask',
+  z.object({
+    rank: z.int(),
+    task_id: z.string(),
+    task_subset: z.string().nullable(),
+    text_column: z.union([z.string(), z.array(z.string())]).nullable(),
+    label_column: z.string().nullable(),
+    task_split: z.string().nullable(),
+    num_examples: z.number().nullable(),
+    language: z.string().nullable(),
+    base_model_name: z.string(),
+    esm_architecture: z.string(),
+    score: z.number().describe('ESM-LogME: higher ranks first'),
+    source: z.string().describe('registry#<id>: the ESM in GET /v1/sources/{id}'),
+  }),
+);
+
+export const RankingResult = named(
+  'RankingResult',
+  z.object({
+    run_id: z.int().describe('the ranking run recorded in the registry'),
+    ranking: z.array(RankedTask),
+    rejected: z.array(z.object({ source: z.string(), problem: z.string() })).describe('ESMs of the pool that could not be used, and why'),
+    target: z.object({ n: z.int(), d: z.int(), task: z.enum(['classification', 'regression']), classes: z.array(z.union([z.string(), z.number(), z.boolean()])).optional() }),
+    considered: z.int(),
+    scored: z.int(),
+    scorer: z.string(),
+    seconds: z.number(),
+  }),
+);
+
+export const JOB_STAGES = ['queued', 'reading', 'embedding', 'scoring', 'recording', 'done'] as const;
+
+export const JobProgress = named(
+  'JobProgress',
+  z.object({
+    fraction: z.number().min(0).max(1),
+    stage: z.enum(JOB_STAGES),
+    eta_seconds: z.number().nullable().describe('estimated seconds left, from the time taken so far; null until there is enough to go on'),
+  }),
+);
+
+export const RankingJob = named(
+  'RankingJob',
+  z.object({
+    id: z.string(),
+    status: z.enum(JOB_STATES),
+    progress: JobProgress,
+    restarts: z.int().describe('how often a stopped server left it running and it was started again'),
+    created_at: z.string(),
+    started_at: z.string().nullable(),
+    finished_at: z.string().nullable(),
+    result: RankingResult.optional().describe('when succeeded'),
+    error: Problem.optional().describe('when failed'),
+    links: z.object({ self: z.string(), events: z.string() }),
+  }),
+);
+
+// ---- sources -------------------------------------------------------------------------------
+
+export const SourcesQuery = SourceFilter.extend({
+  limit: z.coerce.number<string | number>().int().min(1).max(500).default(50),
+  offset: z.coerce.number<string | number>().int().min(0).default(0),
+});
+
+export const SourceId = z.strictObject({ id: z.coerce.number<string | number>().int().positive().describe('the registry id of the ESM') });
+
+export const Source = named(
+  'Source',
+  z.object({
+    id: z.int(),
+    identity: z.string().describe('SHA-256 of the canonical config and weights'),
+    task_id: z.string(),
+    task_subset: z.string().nullable(),
+    task_split: z.string().nullable(),
+    text_column: z.union([z.string(), z.array(z.string())]).nullable(),
+    label_column: z.string().nullable(),
+    language: z.string().nullable(),
+    num_examples: z.number().nullable(),
+    base_model_name: z.string(),
+    pooling: z.string().nullable(),
+    esm_architecture: z.string(),
+    esm_embedding_dim: z.int(),
+    config: z.record(z.string(), z.unknown()).describe("hfselect's config.json"),
+    weights_sha256: z.string(),
+    weights_bytes: z.int(),
+    origin: z.string().describe('where it came from: a folder (relative to the data dir when inside it), "upload" or "trained"'),
+    training: z.record(z.string(), z.unknown()).nullable(),
+    created_at: z.string(),
+  }),
+);
+
+export const SourceList = named('SourceList', z.object({ total: z.int(), limit: z.int(), offset: z.int(), items: z.array(Source) }));
+
+export const ImportRequest = named(
+  'ImportRequest',
+  z.strictObject({
+    path: z.string().min(1).describe('an hfselect ESM folder, or a directory searched for them, relative to <data dir>/imports/ (no "..", not absolute)'),
+  }),
+);
+
+export const ImportSummary = named(
+  'ImportSummary',
+  z.object({
+    imported: z.int(),
+    skipped: z.int(),
+    rejected: z.int(),
+    outcomes: z.array(z.object({ source: z.string(), status: z.enum(['imported', 'skipped', 'rejected']), id: z.int().optional(), reason: z.string().optional() })),
+  }),
+);
+
+export const SourceUpload = named(
+  'SourceUpload',
+  z.strictObject({
+    config: z.file().describe("the ESM's config.json"),
+    weights: z.file().describe("the ESM's model.safetensors"),
+  }),
+);
+
+export const UploadedSource = named('UploadedSource', z.object({ status: z.enum(['imported', 'skipped']), source: Source }));
+
+// ---- models, health ------------------------------------------------------------------------
+
+export const Model = named(
+  'Model',
+  z.object({
+    name: z.string(),
+    pooling: z.enum(POOLINGS).optional(),
+    dim: z.int().optional(),
+    ready: z.boolean().describe('every file needed to embed offline is there'),
+    problem: z.string().optional(),
+  }),
+);
+
+export const ModelList = named('ModelList', z.object({ models: z.array(Model) }));
+
+export const Health = named('Health', z.object({ status: z.literal('ok') }));
+
+export const Readiness = named(
+  'Readiness',
+  z.object({
+    status: z.literal('ready'),
+    esms: z.int().describe('ESMs in the registry'),
+    jobs: z.record(z.enum(JOB_STATES), z.int()),
+  }),
+);
+
+export const DocsAsset = z.strictObject({ asset: z.enum(['swagger-ui.css', 'swagger-ui-bundle.js', 'swagger-ui-standalone-preset.js']) });
+
+export const Text = z.string();

@@ -1,0 +1,31 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createApp } from '../../src/server/app.js';
+import { createServerContext, type ServerContext, type ServerOptions } from '../../src/server/context.js';
+import { seedDemoPool } from '../../src/server/demo.js';
+
+export interface TestServer {
+  readonly context: ServerContext;
+  readonly app: ReturnType<typeof createApp>;
+  /** Everything the server logged. */
+  readonly logs: string[];
+}
+
+/** An app on a fresh data dir holding the demo pool (12 ESMs of dimension 32, base model tiny-bert). */
+export async function testServer(options: ServerOptions & { demo?: boolean } = {}): Promise<TestServer> {
+  const logs: string[] = [];
+  const context = createServerContext({ dataDir: options.dataDir ?? mkdtempSync(join(tmpdir(), 'esmselect-server-')), log: (line) => logs.push(line), ...options });
+  if (options.demo ?? true) await seedDemoPool(context.registry);
+  return { context, app: createApp(context), logs };
+}
+
+export function json(body: unknown, headers: Record<string, string> = {}): RequestInit {
+  return { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) };
+}
+
+/** The demo target's first rows as inline texts and labels. */
+export const DEMO_TEXTS = {
+  texts: ['great phone love the quality', 'awful price worst product', 'excellent review happy buy', 'disappointing quality hate it', 'love this phone', 'worst buy ever'],
+  labels: ['good', 'bad', 'good', 'bad', 'good', 'bad'],
+};
