@@ -174,7 +174,9 @@ describe('concurrency', () => {
     openRegistry({ dataDir }).close();
     const writers = [spawnTs(CHILD, ['import', pool], env), spawnTs(CHILD, ['import', pool], env)];
     await writers[0].waitForLine(/^progress \d+\//);
-    const cliReaders = [0, 1].map(() => spawnTs(CLI, ['rank', '--embeddings', join(dir, 'target-labels.jsonl'), '--esms', 'registry', '--format', 'json'], env));
+    // The TypeScript scorer, as in this process, so the scores can be compared bit for bit.
+    const readerEnv = { ...env, ESMSELECT_SCORER: 'typescript' };
+    const cliReaders = [0, 1].map(() => spawnTs(CLI, ['rank', '--embeddings', join(dir, 'target-labels.jsonl'), '--esms', 'registry', '--format', 'json'], readerEnv));
     const reader = openRegistry({ dataDir });
     const seen: number[] = [];
     let writing = true;

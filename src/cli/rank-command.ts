@@ -66,7 +66,6 @@ export function rankCommand(): Command {
       try {
         const given = await target(flags);
         const { scorer, description } = await selectScorer();
-        process.stderr.write(`esmselect: ${description}\n`);
         const progress = createProgress('Scoring ESMs', 'ESMs');
         try {
           const result = await rank({
@@ -77,6 +76,8 @@ export function rankCommand(): Command {
             onProgress: ({ done, total }) => progress.update(done, total),
           });
           progress.stop();
+          // After the fact, so that bad input still gets exactly one line.
+          process.stderr.write(`esmselect: scored ${result.scored} ESMs in ${result.seconds.toFixed(1)} s; ${description}\n`);
           for (const { source, problem } of result.rejected) process.stderr.write(`esmselect: skipped ${source}: ${problem}\n`);
           if (flags.model) noteOtherBaseModels(flags.model, result.ranking);
           process.stdout.write(`${formatRanking(result, flags.format)}\n`);
