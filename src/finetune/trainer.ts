@@ -107,7 +107,7 @@ function score(metrics: Metrics, metric: SelectionMetric): number {
   return value === undefined || Number.isNaN(value) ? -Infinity : value;
 }
 
-export function defaultSelectionMetric(data: PreparedTask): SelectionMetric {
+function defaultSelectionMetric(data: PreparedTask): SelectionMetric {
   return data.task === 'classification' ? 'accuracy' : 'pearson';
 }
 
