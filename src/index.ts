@@ -67,6 +67,17 @@ export { loadNativeAddon, type NativeAddon } from './native/addon.js';
 export { nativeScorer } from './rank/native-scorer.js';
 export { SCORER_NAMES, selectScorer, type ScorerName, type ScorerSelection, type SelectedScorer } from './rank/scorers.js';
 export { tfjsScorer } from './rank/tfjs-scorer.js';
+export { createClassifier, readModelFolder, saveCheckpoint, type ModelFolder } from './finetune/checkpoint.js';
+export { prepareTask, type LabelledTexts, type TextTask } from './finetune/data.js';
+export { SequenceClassifier, type TokenBatch } from './finetune/encoder.js';
+export { findRankedSourceDataset, findSourceDataset, readRegisteredTask, sourceFromRanking, type RankedSource } from './finetune/sources.js';
+export { readJobRecord, runFinetune, type FinetuneEvent, type FinetuneResult, type FinetuneRunOptions, type FinetuneSpec, type JobRecord, type JobStatus } from './finetune/job.js';
+export { MASK_NAMES, MASK_SCOPES, type MaskingStrategy, type MaskName } from './finetune/masking/strategy.js';
+export type { ClassificationMetrics, Metrics, RegressionMetrics } from './finetune/metrics.js';
+export { resolveStageSettings, stageSettingsSchema, type StageSettings, type StageSettingsInput } from './finetune/settings.js';
+export { loadTokenizer, padBatch } from './finetune/tokenize.js';
+export { FinetuneJob, type FinetuneJobEvent, type FinetuneJobSnapshot } from './finetune/tracked-job.js';
+export { embedSequences, evaluate, type EpochResult, type StageReport, type StepProgress } from './finetune/trainer.js';
 export {
   DEFAULT_CANDIDATES,
   DEFAULT_FIRST_STAGE,

@@ -4,6 +4,7 @@ import { doctorCommand } from './doctor-command.js';
 import { reportError } from './errors.js';
 import { embedCommand } from './embed-command.js';
 import { esmCommand } from './esm-command.js';
+import { finetuneCommand } from './finetune-command.js';
 import { indexCommand } from './index-command.js';
 import { rankCommand } from './rank-command.js';
 import { serveCommand } from './serve-command.js';
@@ -17,6 +18,7 @@ const program = new Command('esmselect')
   .addCommand(esmCommand())
   .addCommand(doctorCommand())
   .addCommand(serveCommand())
+  .addCommand(finetuneCommand())
   .addCommand(indexCommand())
   .addCommand(sourceCommand());
 for (const command of program.commands) command.exitOverride();

@@ -48,9 +48,16 @@ export class AdamW {
     return this.steps;
   }
 
-  /** Applies one update with gradients in the order of `parameters`; the caller keeps ownership of them. */
-  step(gradients: readonly tf.Tensor[], learningRate: number): void {
+  /**
+   * Applies one update with gradients in the order of `parameters`; the caller keeps ownership of
+   * them. `updated`, when given, holds per parameter a boolean tensor of its shape (true: the entry
+   * takes part in this step) or null (every entry does): entries outside it keep their weight and
+   * both moments exactly as they were, weight decay included ("strict" masking). Masking that
+   * zeroes gradients but still lets them through the moments needs no argument here.
+   */
+  step(gradients: readonly tf.Tensor[], learningRate: number, updated?: readonly (tf.Tensor | null)[]): void {
     if (gradients.length !== this.parameters.length) throw new RangeError(`expected ${this.parameters.length} gradients, got ${gradients.length}`);
+    if (updated && updated.length !== this.parameters.length) throw new RangeError(`expected ${this.parameters.length} update masks, got ${updated.length}`);
     this.steps++;
     const t = this.steps;
     // Scalars in float64 first, as torch computes them in Python before touching the tensors.
@@ -61,11 +68,15 @@ export class AdamW {
       this.parameters.forEach(({ variable, decay }, i) => {
         const g = gradients[i];
         const { m, v } = this.moments[i];
+        const keep = updated?.[i];
+        const only = (next: tf.Tensor, previous: tf.Tensor): tf.Tensor => (keep ? tf.where(keep, next, previous) : next);
         const decayed = decay ? tf.mul(variable, decayFactor) : variable;
-        m.assign(tf.add(tf.mul(m, this.beta1), tf.mul(g, 1 - this.beta1)));
-        v.assign(tf.add(tf.mul(v, this.beta2), tf.mul(tf.square(g), 1 - this.beta2)));
-        const denominator = tf.add(tf.div(tf.sqrt(v), correction2), this.epsilon);
-        variable.assign(tf.sub(decayed, tf.mul(tf.div(m, denominator), stepSize)));
+        const nextM = only(tf.add(tf.mul(m, this.beta1), tf.mul(g, 1 - this.beta1)), m);
+        const nextV = only(tf.add(tf.mul(v, this.beta2), tf.mul(tf.square(g), 1 - this.beta2)), v);
+        const denominator = tf.add(tf.div(tf.sqrt(nextV), correction2), this.epsilon);
+        variable.assign(only(tf.sub(decayed, tf.mul(tf.div(nextM, denominator), stepSize)), variable));
+        m.assign(nextM);
+        v.assign(nextV);
       });
     });
   }

@@ -13,6 +13,27 @@ export interface TrainingOptimizerOptions extends AdamWOptions {
   readonly maxGradNorm?: number;
   /** Micro-batches whose gradients are averaged into one optimiser step. */
   readonly accumulationSteps?: number;
+  /** Chooses, per optimiser step, the entries each parameter may update (sparse fine-tuning); unset: all. */
+  readonly gradientMask?: GradientMask;
+  /**
+   * What a masked entry does: `faithful` (default) feeds it a zero gradient, which still decays its
+   * Adam moments and moves it by its momentum and weight decay, as the GMT and DPS reference code
+   * do by zeroing `.grad`; `strict` leaves its weight and moments untouched.
+   */
+  readonly maskedEntries?: MaskedEntries;
+}
+
+export const MASKED_ENTRIES = ['faithful', 'strict'] as const;
+export type MaskedEntries = (typeof MASKED_ENTRIES)[number];
+
+/**
+ * Which entries an optimiser step may update. Called once per step with the step's gradients,
+ * averaged over the accumulation window and not yet clipped, and the 1-based step number; returns
+ * per parameter a boolean tensor of its shape (true: update) or null (update every entry). The
+ * masks stay owned by the implementation and only need to live until its next call.
+ */
+export interface GradientMask {
+  select(gradients: readonly tf.Tensor[], step: number): readonly (tf.Tensor | null)[];
 }
 
 /** What one optimiser step did. */
@@ -26,8 +47,9 @@ export interface OptimizerStep {
 
 /**
  * The optimisation recipe of transformers' Trainer and hfselect's ESMTrainer in one place: gradients
- * of `accumulationSteps` micro-batches averaged, clipped to a global norm, then an AdamW step at
- * the learning rate of a linear warm-up/decay schedule (`scheduler.step()` after `optimizer.step()`).
+ * of `accumulationSteps` micro-batches averaged, masked (when a `gradientMask` is set), clipped to a
+ * global norm, then an AdamW step at the learning rate of a linear warm-up/decay schedule
+ * (`scheduler.step()` after `optimizer.step()`).
  */
 export class TrainingOptimizer {
   readonly adamw: AdamW;
@@ -68,20 +90,34 @@ export class TrainingOptimizer {
     }
   }
 
-  private apply(gradients: readonly tf.Tensor[]): OptimizerStep {
+  private apply(averaged: readonly tf.Tensor[]): OptimizerStep {
     const learningRate = this.options.learningRate * this.schedule(this.adamw.stepCount);
-    const { maxGradNorm } = this.options;
-    if (maxGradNorm === undefined) {
-      this.adamw.step(gradients, learningRate);
-      return { step: this.adamw.stepCount, learningRate };
-    }
-    const clipped = clipGradNorm(gradients, maxGradNorm);
+    const { maxGradNorm, gradientMask, maskedEntries = 'faithful' } = this.options;
+    const masks = gradientMask?.select(averaged, this.adamw.stepCount + 1);
+    const owned: tf.Tensor[] = [];
     try {
-      this.adamw.step(clipped.gradients, learningRate);
+      let gradients = averaged;
+      if (masks) {
+        gradients = averaged.map((g, i) => {
+          const mask = masks[i];
+          if (!mask) return g;
+          const masked = tf.tidy(() => tf.where(mask, g, tf.zerosLike(g)));
+          owned.push(masked);
+          return masked;
+        });
+      }
+      let gradNorm: number | undefined;
+      if (maxGradNorm !== undefined) {
+        const clipped = clipGradNorm(gradients, maxGradNorm);
+        owned.push(...clipped.gradients);
+        gradients = clipped.gradients;
+        gradNorm = clipped.norm;
+      }
+      this.adamw.step(gradients, learningRate, maskedEntries === 'strict' ? masks : undefined);
+      return gradNorm === undefined ? { step: this.adamw.stepCount, learningRate } : { step: this.adamw.stepCount, learningRate, gradNorm };
     } finally {
-      tf.dispose(clipped.gradients);
+      tf.dispose(owned);
     }
-    return { step: this.adamw.stepCount, learningRate, gradNorm: clipped.norm };
   }
 
   dispose(): void {
