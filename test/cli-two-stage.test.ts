@@ -75,12 +75,17 @@ describe('esmselect source attach-texts, index, rank --candidates', () => {
 
     const rebuilt = await cli('index', 'rebuild', '--m', '8');
     expect(rebuilt.stdout).toMatch(/^rebuilt tiny-bert \(pooler_output pooling\): 3 vectors, M 8, efConstruction 200\nrebuilt 1 index; sketched 0 ESM weight files\n$/);
+
+    // The first attach registered reviews.csv as dataset #1: its id brings the file and its columns.
+    const fromRegistered = await cli('source', 'attach-texts', '4', '--dataset', '1');
+    expect(fromRegistered.stdout).toMatch(/^attached 20 of 20 texts to #4 in tiny-bert \(pooler_output pooling\), embeddings from the cache\nindex .*: \+1 −0\n$/);
   });
 
   it('says which input is wrong, in one line', async () => {
     const missing = await cli('source', 'attach-texts', '99', '--dataset', reviews);
     expect(missing.code).toBe(2);
     expect(missing.lines).toEqual(['esmselect: esm: there is no ESM #99 in the registry']);
+    expect((await cli('source', 'attach-texts', '1', '--dataset', '42')).lines).toEqual(['esmselect: dataset: there is no dataset #42 in the registry']);
     const badK = await cli('rank', '--embeddings', 'x.npy', '--esms', 'registry', '--candidates', 'many');
     expect(badK.code).not.toBe(0);
     expect(badK.lines.join('\n')).toMatch(/--candidates.*expected a positive integer or "all"/);

@@ -22,9 +22,9 @@ function attachTextsCommand(): Command {
   return new Command('attach-texts')
     .description("give registered source tasks their TextEmb vector (normalised mean base-model embedding of a sample of their texts) and index it for two-stage ranking")
     .argument('<id...>', 'registry ids of the ESMs of this source task (as esm list shows)')
-    .requiredOption('--dataset <file>', "the source task's data: .csv, .tsv, .jsonl or .parquet")
-    .option('--text-col <column...>', "text column(s) (default: the ESM config's text_column)")
-    .option('--label-col <column>', "label column (default: the ESM config's label_column)")
+    .requiredOption('--dataset <file|id>', "the source task's data: a .csv, .tsv, .jsonl or .parquet file, or a registered dataset's id (its name is the file)")
+    .option('--text-col <column...>', "text column(s) (default: the registered dataset's, else the ESM config's text_column)")
+    .option('--label-col <column>', "label column (default: the registered dataset's, else the ESM config's label_column)")
     .option('--regression', 'the labels are regression targets')
     .option('--model <name>', "base model folder under the models directory (default: the ESM's base_model_name)")
     .option('--num-examples <n>', 'texts to average, sampled uniformly (reservoir sampling)', positiveInteger, TEXTEMB_TEXTS)
@@ -34,10 +34,12 @@ function attachTextsCommand(): Command {
     .action((ids: string[], flags: AttachFlags) =>
       withRegistry(async (registry) => {
         const progress = createProgress('Embedding', 'texts');
-        const attached = await attachSourceTexts(registry, ids.map(registryId), flags.dataset, {
+        // Digits name a registered dataset, as `finetune --source` reads them.
+        const dataset = /^\d+$/.test(flags.dataset) ? Number(flags.dataset) : flags.dataset;
+        const attached = await attachSourceTexts(registry, ids.map(registryId), dataset, {
           textColumns: flags.textCol,
           labelColumn: flags.labelCol,
-          task: flags.regression ? 'regression' : 'classification',
+          task: flags.regression ? 'regression' : undefined,
           model: flags.model,
           numExamples: flags.numExamples,
           seed: flags.seed,
