@@ -78,3 +78,6 @@ export { resolveStageSettings, stageSettingsSchema, type StageSettings, type Sta
 export { loadTokenizer, padBatch } from './finetune/tokenize.js';
 export { FinetuneJob, type FinetuneJobEvent, type FinetuneJobSnapshot } from './finetune/tracked-job.js';
 export { embedSequences, evaluate, type EpochResult, type StageReport, type StepProgress } from './finetune/trainer.js';
+export { JOB_KINDS, type JobKind, type StoredJob } from './store/jobs.js';
+export { registeredDatasetFile, taskFromDataset } from './finetune/sources.js';
+export { JobRunner, type JobEvent, type JobRun, type JobType, type JobView } from './server/jobs.js';
