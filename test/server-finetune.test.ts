@@ -262,6 +262,31 @@ describe('fine-tune jobs', () => {
     expect(metrics).toContain('esmselect_finetune_jobs{state="cancelled"} 1');
   });
 
+  it('fail with the problem the fine-tune met, naming its field, and keep the folder for a look', async () => {
+    server = await testServer({ demo: false });
+    const { app, context } = server;
+    // One regression example: readable, but holding one out for evaluation leaves none to train on.
+    const form = finetuneForm({ ...UPLOADED_SOURCE, source_file: ['text,score\ngood great day,4.5\n', 'one.csv'], source_label_column: 'score', source_task_type: 'regression' });
+    const job = (await (await app.request('/v1/finetunes', post(form))).json()) as Record<string, any>;
+    const failed = await waitFor(app, job.links.self, ended);
+    expect(failed.status).toBe('failed');
+    expect(failed.error).toMatchObject({ status: 422, field: 'source', detail: expect.stringContaining('leave none to train on') });
+    expect(JSON.stringify(failed)).not.toContain(context.dataDir);
+    expect(existsSync(join(context.dataDir, 'finetunes', job.id, 'job.json'))).toBe(true);
+    expect(existsSync(context.jobs.inputDir(job.id))).toBe(false);
+  });
+
+  it('need the bearer token when one is set, before the upload is read', async () => {
+    server = await testServer({ demo: false, startJobs: false, token: 'fine-tune-token' });
+    const { app } = server;
+    const refused = await app.request('/v1/finetunes', post(finetuneForm(UPLOADED_SOURCE)));
+    expect(refused.status).toBe(401);
+    expect((await problemOf(refused)).field).toBe('authorization');
+    expect((await app.request('/v1/finetunes/x', { method: 'DELETE' })).status).toBe(401);
+    const accepted = await app.request('/v1/finetunes', { ...post(finetuneForm(UPLOADED_SOURCE)), headers: { authorization: 'Bearer fine-tune-token' } });
+    expect(accepted.status).toBe(202);
+  });
+
   it('resume after a restart from the last completed stage, with a registered source', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'esmselect-finetune-restart-'));
     const first = await testServer({ dataDir, demo: false });

@@ -148,6 +148,7 @@ export function finetuneJobType(options: FinetuneJobOptions): JobType {
     const request = job.request as unknown as FinetuneRequest;
     const work: FinetuneWork = { dataDir: registry.dataDir, modelsDir: options.modelsDir, inputDir, outputDir: outputDir(job.id), request };
     let epochs = await completedEpochs(work.outputDir);
+    signal.throwIfAborted();
     liveEpochs.set(job.id, epochs);
     const tracker = new ProgressTracker(request);
     // From the package root, where tsx resolves; everything the process reads comes as absolute paths.
