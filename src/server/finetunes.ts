@@ -58,7 +58,8 @@ function chooseSource(ctx: ServerContext, form: Form): ChosenSource {
   const rank = form.rank!;
   const ranking = findJob(registry, rankingId);
   if (ranking?.kind !== 'ranking') throw new HttpProblem('invalid-input', `ranking_id: there is no ranking job ${rankingId}`, 'ranking_id');
-  if (ranking.run_id === null) throw new HttpProblem('conflict', `ranking_id: ranking ${rankingId} is ${ranking.state}; only a succeeded ranking has ranks to fine-tune on`, 'ranking_id');
+  if (ranking.state !== 'succeeded') throw new HttpProblem('conflict', `ranking_id: ranking ${rankingId} is ${ranking.state}; only a succeeded ranking has ranks to fine-tune on`, 'ranking_id');
+  if (ranking.run_id === null) throw new HttpProblem('conflict', `ranking_id: the ranking run of ${rankingId} has been deleted from the registry`, 'ranking_id');
   let ranked;
   try {
     ranked = sourceFromRanking(getRankingRun(registry, ranking.run_id).result, rank);
