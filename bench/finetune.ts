@@ -12,7 +12,7 @@
  * a shared machine disturb far less than wall time; steps/s is wall time.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,27 +20,11 @@ import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
 import { createClassifier, readModelFolder } from '../src/finetune/checkpoint.js';
 import { prepareTask } from '../src/finetune/data.js';
-import { encoderSpecs } from '../src/finetune/encoder.js';
-import { parseEncoderConfig } from '../src/finetune/model-config.js';
 import { resolveStageSettings, type StageSettingsInput } from '../src/finetune/settings.js';
 import { loadTokenizer } from '../src/finetune/tokenize.js';
 import { trainStage } from '../src/finetune/trainer.js';
-import { serializeSafetensors, type TensorToWrite } from '../src/io/safetensors.js';
-import { seededUniform } from '../src/random.js';
 import { loadTensorflow } from '../src/tf/backend.js';
-
-const ROOT = fileURLToPath(new URL('../', import.meta.url));
-const TINY = join(ROOT, 'models', 'tiny-bert');
-
-/**
- * The encoders measured, random weights on tiny-bert's vocabulary: the committed fixture's shape,
- * and prajjwal1/bert-tiny's (one of hfselect's base models), whose step costs more next to the mask.
- */
-const MODELS = {
-  tiny: { hidden_size: 32, num_hidden_layers: 2, num_attention_heads: 2, intermediate_size: 64 },
-  'bert-tiny': { hidden_size: 128, num_hidden_layers: 2, num_attention_heads: 2, intermediate_size: 512 },
-} as const;
-type ModelSize = keyof typeof MODELS;
+import { benchTask, makeModel, MODELS, ROOT, type ModelSize } from './fixtures.js';
 
 const STRATEGIES: Record<string, StageSettingsInput> = {
   none: { mask: 'none' },
@@ -59,30 +43,6 @@ interface Measurement {
   cpuMsPerStep: number;
   peakRssMiB: number;
   peakTensorMiB: number;
-}
-
-/** A model folder with tiny-bert's tokenizer and a random BERT of the given shape (seeded). */
-async function makeModel(size: ModelSize, folder: string): Promise<void> {
-  const raw = { ...JSON.parse(await readFile(join(TINY, 'config.json'), 'utf8')), ...MODELS[size] };
-  const uniform = seededUniform(7);
-  const tensors: Record<string, TensorToWrite> = {};
-  for (const spec of encoderSpecs(parseEncoderConfig(raw, folder))) {
-    const count = spec.shape.reduce((a, b) => a * b, 1);
-    const scale = spec.kind === 'norm' && spec.name.endsWith('weight') ? 0 : spec.kind === 'linear' ? 1 / Math.sqrt(spec.shape[1]) : 0.1;
-    const offset = spec.kind === 'norm' && spec.name.endsWith('weight') ? 1 : 0;
-    tensors[spec.name] = { dtype: 'F32', shape: spec.shape, data: Float32Array.from({ length: count }, () => offset + (2 * uniform() - 1) * scale) };
-  }
-  await writeFile(join(folder, 'config.json'), JSON.stringify(raw));
-  await writeFile(join(folder, 'model.safetensors'), serializeSafetensors(tensors));
-  for (const file of ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'vocab.txt']) await writeFile(join(folder, file), await readFile(join(TINY, file)));
-}
-
-/** 32-word texts (34 tokens with [CLS] and [SEP]) with a keyword label, as the synthetic test tasks, longer. */
-function benchTask(size: number) {
-  const words = 'the a and of to in it this that was is with for on at by from about as one two day time people place world life home city year week good great bad awful'.split(' ');
-  const uniform = seededUniform(3);
-  const texts = Array.from({ length: size }, () => Array.from({ length: 32 }, () => words[Math.floor(uniform() * words.length)]).join(' '));
-  return { id: 'bench', task: 'classification' as const, texts, labels: texts.map((t) => (t.includes('good') ? 'pos' : 'neg')) };
 }
 
 /** One child process: one strategy on one model; prints its Measurement as JSON. */

@@ -98,3 +98,6 @@ export { putSourceVectors, sourceVectorsOf, type SourceVectorInput, type SourceV
 export { openSourceIndex, rebuildSourceIndexes, sourceIndexStatus, updateSourceIndexes, type IndexStatus, type IndexUpdate, type SourceIndexOptions } from './store/source-index.js';
 export { attachSourceTexts, type AttachedTexts, type AttachTextsOptions } from './store/source-texts.js';
 export { sketchRegisteredEsms } from './store/esms.js';
+export { JOB_KINDS, type JobKind, type StoredJob } from './store/jobs.js';
+export { registeredDatasetFile, taskFromDataset } from './finetune/sources.js';
+export { JobRunner, type JobEvent, type JobRun, type JobType, type JobView } from './server/jobs.js';

@@ -3,21 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { startServer } from '../src/server/serve.js';
-import { DEMO_TEXTS, json, testServer } from './helpers/server.js';
-
-/** Reads a Server-Sent Events stream to its end: each event's name and parsed data. */
-async function readEvents(response: Response): Promise<{ event: string; data: any }[]> {
-  const text = await response.text();
-  return text
-    .split('\n\n')
-    .filter((block) => block.includes('data:'))
-    .map((block) => {
-      const lines = block.split('\n');
-      const event = lines.find((l) => l.startsWith('event:'))?.slice(6).trim() ?? 'message';
-      const data = lines.filter((l) => l.startsWith('data:')).map((l) => l.slice(5).trim()).join('\n');
-      return { event, data: JSON.parse(data) };
-    });
-}
+import { DEMO_TEXTS, json, readEvents, testServer } from './helpers/server.js';
 
 describe('the real server', () => {
   it('runs a ranking job to completion over HTTP on a loopback port, with SSE progress', async () => {
@@ -58,7 +44,7 @@ describe('the real server', () => {
       ids.push(((await response.json()) as { id: string }).id);
     }
     // As a process killed mid-job leaves it: running, in the registry.
-    first.context.registry.db.prepare("UPDATE ranking_jobs SET state = 'running', started_at = 'then' WHERE id = ?").run(ids[0]);
+    first.context.registry.db.prepare("UPDATE jobs SET state = 'running', started_at = 'then' WHERE id = ?").run(ids[0]);
     await first.context.close(0);
 
     const second = await testServer({ dataDir });
@@ -87,16 +73,16 @@ describe('the real server', () => {
     const labels = texts.map((_, i) => DEMO_TEXTS.labels[i % 6]);
     const job = (await (await fetch(`${server.url}/v1/rankings?async=true`, json({ texts, labels, model: 'tiny-bert' }))).json()) as { id: string };
     for (let tries = 0; tries < 400; tries++) {
-      if ((server.context.registry.db.prepare('SELECT state FROM ranking_jobs WHERE id = ?').pluck().get(job.id) as string) === 'running') break;
+      if ((server.context.registry.db.prepare('SELECT state FROM jobs WHERE id = ?').pluck().get(job.id) as string) === 'running') break;
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
     const context = server.context;
-    expect(context.registry.db.prepare('SELECT state FROM ranking_jobs WHERE id = ?').pluck().get(job.id)).toBe('running');
+    expect(context.registry.db.prepare('SELECT state FROM jobs WHERE id = ?').pluck().get(job.id)).toBe('running');
     // No grace: the running job is stopped at once and put back.
     await context.jobs.close(0);
     await server.close();
     const reopened = await testServer({ dataDir, startJobs: false, demo: false });
-    const row = reopened.context.registry.db.prepare('SELECT state, restarts FROM ranking_jobs WHERE id = ?').get(job.id);
+    const row = reopened.context.registry.db.prepare('SELECT state, restarts FROM jobs WHERE id = ?').get(job.id);
     expect(row).toEqual({ state: 'queued', restarts: 0 });
     expect(existsSync(join(reopened.context.jobs.inputDir(job.id), 'input.json'))).toBe(true);
     await reopened.context.close(0);

@@ -1,6 +1,7 @@
 import { cp, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { EmbeddingSpaceMap } from '../src/esm/esm.js';
 import { EsmFormatError, esmWeightsFile, loadHfselectEsm, saveHfselectEsm } from '../src/esm/hfselect.js';
@@ -43,14 +44,27 @@ describe('opening the registry', () => {
   });
 
   it('applies a new migration exactly once, and refuses a registry newer than the code', () => {
-    const next = [...MIGRATIONS, { version: MIGRATIONS.length + 1, name: 'jobs', sql: 'CREATE TABLE jobs (id INTEGER PRIMARY KEY) STRICT' }];
+    const next = [...MIGRATIONS, { version: MIGRATIONS.length + 1, name: 'later', sql: 'CREATE TABLE later (id INTEGER PRIMARY KEY) STRICT' }];
     expect(applyMigrations(registry.db, next)).toEqual([MIGRATIONS.length + 1]);
     expect(applyMigrations(registry.db, next)).toEqual([]);
-    expect(registry.db.prepare("SELECT name FROM sqlite_master WHERE name = 'jobs'").pluck().get()).toBe('jobs');
+    expect(registry.db.prepare("SELECT name FROM sqlite_master WHERE name = 'later'").pluck().get()).toBe('later');
     registry.close();
     expect(() => openRegistry({ dataDir: join(dir, 'data') })).toThrow(new RegExp(`schema version ${MIGRATIONS.length + 1}, newer than this esmselect knows \\(${MIGRATIONS.length}\\)`));
     registry = openRegistry({ dataDir: join(dir, 'other') });
     expect(() => applyMigrations(registry.db, [{ version: 2, name: 'gap', sql: '' }])).toThrow(/expected 1/);
+  });
+
+  it('keeps the ranking jobs of a registry from before fine-tune jobs, as jobs of kind ranking', () => {
+    const old = new Database(join(dir, 'old.sqlite'));
+    try {
+      applyMigrations(old, MIGRATIONS.slice(0, 2));
+      old.prepare("INSERT INTO ranking_jobs (id, state, request, restarts) VALUES ('r1', 'queued', '{\"rows\": 4}', 1)").run();
+      expect(applyMigrations(old)).toEqual(MIGRATIONS.slice(2).map((m) => m.version));
+      expect(old.prepare('SELECT id, kind, state, request, restarts, result FROM jobs').all()).toEqual([{ id: 'r1', kind: 'ranking', state: 'queued', request: '{"rows": 4}', restarts: 1, result: null }]);
+      expect(() => old.prepare("INSERT INTO jobs (id, kind, state, request) VALUES ('x', 'sculpture', 'queued', '{}')").run()).toThrow(/CHECK constraint/);
+    } finally {
+      old.close();
+    }
   });
 
   it('rolls a failing migration back entirely', () => {

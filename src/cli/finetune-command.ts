@@ -9,7 +9,7 @@ import { MASK_NAMES, type MaskName } from '../finetune/masking/strategy.js';
 import type { Metrics } from '../finetune/metrics.js';
 import { newJobId, readJobRecord, runFinetune, type FinetuneEvent, type FinetuneResult, type FinetuneRunOptions, type FinetuneSpec } from '../finetune/job.js';
 import type { StageSettingsInput } from '../finetune/settings.js';
-import { findSourceDataset, readRegisteredTask } from '../finetune/sources.js';
+import { findSourceDataset, readRegisteredTask, taskFromDataset } from '../finetune/sources.js';
 import type { StageReport } from '../finetune/trainer.js';
 import { readTextDataset, type TextDataset } from '../io/dataset.js';
 import { TABLE_FORMATS, type TableFormat } from '../io/tables.js';
@@ -95,8 +95,7 @@ async function readFileTask(path: string, flag: string, columns: { textColumns: 
     if (error instanceof UserInputError) throw new UserInputError(error.message.replace(/^dataset:/, `${flag}:`), flag.slice(2));
     throw error;
   }
-  const { textColumns, labelColumn, task } = columns;
-  return { id: basename(path).replace(/\.[^.]+$/, ''), task, texts: dataset.texts, labels: dataset.labels, textColumn: textColumns.length === 1 ? textColumns[0] : textColumns, labelColumn };
+  return taskFromDataset(basename(path).replace(/\.[^.]+$/, ''), dataset, columns);
 }
 
 async function readTasks(inputs: CliInputs): Promise<{ source: TextTask; target: TextTask }> {

@@ -1,6 +1,7 @@
-import { stat } from 'node:fs/promises';
+import { realpath, stat } from 'node:fs/promises';
+import { resolve, sep } from 'node:path';
 import { UserInputError } from '../errors.js';
-import { readTextDataset } from '../io/dataset.js';
+import { readTextDataset, type TextDataset } from '../io/dataset.js';
 import type { RankingResult } from '../rank/ranking.js';
 import type { Registry } from '../store/database.js';
 import { getDataset, listDatasets, type DatasetRecord } from '../store/datasets.js';
@@ -44,7 +45,7 @@ export function sourceFromRanking(result: RankingResult, rank: number): RankedSo
  * The registered dataset of a source task: by its registry id, or the one whose name, subset and
  * split are a ranking entry's task_id, task_subset and task_split.
  */
-export function findSourceDataset(registry: Registry, source: number | RankedSource): DatasetRecord {
+export function findSourceDataset(registry: Registry, source: number | Pick<RankedSource, 'taskId' | 'subset' | 'split'>): DatasetRecord {
   if (typeof source === 'number') return getDataset(registry, source);
   const found = listDatasets(registry).find((d) => d.name === source.taskId && d.subset === source.subset && d.split === source.split);
   if (!found) {
@@ -59,18 +60,42 @@ export function findRankedSourceDataset(registry: Registry, runId: number, rank:
   return findSourceDataset(registry, sourceFromRanking(getRankingRun(registry, runId).result, rank));
 }
 
+/** A dataset read from a file as the task `id`, with the columns it was read from (they describe the task in its ESM). */
+export function taskFromDataset(id: string, dataset: TextDataset, columns: { readonly textColumns: string | readonly string[]; readonly labelColumn: string }): TextTask {
+  const { textColumns, labelColumn } = columns;
+  const textColumn = typeof textColumns === 'string' || textColumns.length !== 1 ? textColumns : textColumns[0];
+  return { id, task: dataset.task, texts: dataset.texts, labels: dataset.labels, textColumn, labelColumn };
+}
+
+/**
+ * The file a registered dataset names. With a `root` (the HTTP service passes its data dir), a
+ * relative name is taken from there, and the file, links resolved, must lie inside it.
+ */
+export async function registeredDatasetFile(record: DatasetRecord, root?: string): Promise<string> {
+  const where = `dataset #${record.id} (${record.name})`;
+  const path = root === undefined ? record.name : resolve(root, record.name);
+  if (!(await stat(path).catch(() => null))?.isFile()) {
+    throw new UserInputError(`source: ${where} is not a local file${root === undefined ? '' : ' in the data directory'}; esmselect reads datasets from files (register the exported file)`, 'source');
+  }
+  if (root !== undefined) {
+    if (!(await realpath(path)).startsWith((await realpath(root)) + sep)) {
+      throw new UserInputError(`source: ${where} lies outside the data directory, where the service reads only`, 'source');
+    }
+  }
+  return path;
+}
+
 /**
  * Reads a registered dataset as a source task. Its name must be a local data file (esmselect does
- * not download datasets), and it must say which columns hold the text and the label; the task's id
- * (the ESM's task_id) is that name.
+ * not download datasets; see `registeredDatasetFile` for `root`), and it must say which columns hold
+ * the text and the label; the task's id (the ESM's task_id) is that name.
  */
-export async function readRegisteredTask(record: DatasetRecord): Promise<TextTask> {
-  const where = `dataset #${record.id} (${record.name})`;
-  if (!(await stat(record.name).catch(() => null))?.isFile()) {
-    throw new UserInputError(`source: ${where} is not a local file; esmselect reads datasets from files (register the exported file)`, 'source');
+export async function readRegisteredTask(record: DatasetRecord, root?: string): Promise<TextTask> {
+  const path = await registeredDatasetFile(record, root);
+  if (record.text_column === null || record.label_column === null) {
+    throw new UserInputError(`source: dataset #${record.id} (${record.name}) has no ${record.text_column === null ? 'text' : 'label'} column registered`, 'source');
   }
-  if (record.text_column === null || record.label_column === null) throw new UserInputError(`source: ${where} has no ${record.text_column === null ? 'text' : 'label'} column registered`, 'source');
-  const task = record.task_type ?? 'classification';
-  const dataset = await readTextDataset(record.name, { textColumns: record.text_column, labelColumn: record.label_column, task });
-  return { id: record.name, task, texts: dataset.texts, labels: dataset.labels, subset: record.subset, split: record.split, textColumn: record.text_column, labelColumn: record.label_column };
+  const columns = { textColumns: record.text_column, labelColumn: record.label_column };
+  const dataset = await readTextDataset(path, { ...columns, task: record.task_type ?? 'classification' });
+  return { ...taskFromDataset(record.name, dataset, columns), subset: record.subset, split: record.split };
 }

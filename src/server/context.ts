@@ -1,8 +1,10 @@
 import { join, resolve } from 'node:path';
 import { dataDir as defaultDataDir, modelsDir as defaultModelsDir } from '../config.js';
 import { openRegistry, type Registry } from '../store/database.js';
-import { RankingJobs } from './jobs.js';
+import { finetuneJobType } from './finetune-job.js';
+import { JobRunner } from './jobs.js';
 import { Metrics } from './metrics.js';
+import { rankingJobType } from './ranking-job.js';
 
 /** What the service accepts; each is settable by an environment variable (`limitsFromEnv`). */
 export interface ServerLimits {
@@ -64,10 +66,10 @@ export interface ServerContext {
   readonly importRoot: string;
   readonly token: string | undefined;
   readonly limits: ServerLimits;
-  readonly jobs: RankingJobs;
+  readonly jobs: JobRunner;
   readonly metrics: Metrics;
   readonly log: (line: string) => void;
-  /** Stops the jobs (see `RankingJobs.close`) and closes the registry. */
+  /** Stops the jobs (see `JobRunner.close`) and closes the registry. */
   close(graceMs: number): Promise<void>;
 }
 
@@ -79,15 +81,17 @@ export function createServerContext(options: ServerOptions = {}): ServerContext 
   const log = options.log ?? ((line: string) => process.stderr.write(`esmselect: ${line}\n`));
   const limits = { ...DEFAULT_LIMITS, ...options.limits };
   const metrics = new Metrics(registry);
-  const jobs = new RankingJobs({ registry, modelsDir: resolve(options.modelsDir ?? defaultModelsDir()), syncWaiting: limits.syncWaiting, onScored: (n) => metrics.countScored(n), log });
+  const modelsDir = resolve(options.modelsDir ?? defaultModelsDir());
+  const types = [rankingJobType({ registry, modelsDir, onScored: (n) => metrics.countScored(n) }), finetuneJobType({ registry, modelsDir, log })];
+  const jobs = new JobRunner({ registry, types, syncWaiting: limits.syncWaiting, log });
   if (options.startJobs ?? true) {
     const requeued = jobs.start();
-    if (requeued.length) log(`${requeued.length} ranking job(s) were running when the server last stopped; they run again: ${requeued.join(', ')}`);
+    if (requeued.length) log(`${requeued.length} job(s) were running when the server last stopped; they run again (fine-tunes from their last checkpoint): ${requeued.join(', ')}`);
   }
   return {
     registry,
     dataDir: registry.dataDir,
-    modelsDir: resolve(options.modelsDir ?? defaultModelsDir()),
+    modelsDir,
     importRoot: join(registry.dataDir, IMPORTS_DIR),
     token: options.token || undefined,
     limits,

@@ -2,17 +2,77 @@ import { randomUUID } from 'node:crypto';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Registry } from '../store/database.js';
-import { createJob, findJob, finishJob, getJob, isFinished, queuedJobIds, requeueInterrupted, requeueJob, saveProgress, startJob, type JobProgress, type RankingJob } from '../store/jobs.js';
-import { getRankingRun } from '../store/rankings.js';
-import { executeRanking, type RankingSpec } from './execute.js';
-import { HttpProblem, problemFor } from './problem.js';
-import type { z } from 'zod';
-import type { RankingJob as RankingJobSchema } from './schemas.js';
+import {
+  createJob,
+  findJob,
+  finishJob,
+  getJob,
+  isFinished,
+  queuedJobIds,
+  requeueInterrupted,
+  requeueJob,
+  saveProgress,
+  startJob,
+  type JobKind,
+  type JobProgress,
+  type JobState,
+  type JobSuccess,
+  type StoredJob,
+} from '../store/jobs.js';
+import { HttpProblem, problemFor, type Problem } from './problem.js';
 
-export type JobView = z.infer<typeof RankingJobSchema>;
+/** What every job looks like in the API; its kind adds its own fields (a ranking's result). */
+export interface JobView {
+  readonly id: string;
+  readonly status: JobState;
+  readonly progress: JobProgress;
+  readonly restarts: number;
+  readonly created_at: string;
+  readonly started_at: string | null;
+  readonly finished_at: string | null;
+  readonly error?: Problem;
+  readonly links: { readonly self: string; readonly events: string };
+  readonly [detail: string]: unknown;
+}
 
-/** What a job's subscribers hear: progress while it runs, then its end. */
-export type JobEvent = { readonly type: 'progress'; readonly progress: JobProgress } | { readonly type: 'end'; readonly job: JobView } | { readonly type: 'closing' };
+/**
+ * What a job's subscribers hear: progress while it runs (only the newest matters), events of its
+ * kind (a fine-tune's epochs, each one kept), then its end.
+ */
+export type JobEvent =
+  | { readonly type: 'progress'; readonly progress: JobProgress }
+  | { readonly type: 'event'; readonly name: string; readonly data: unknown }
+  | { readonly type: 'end'; readonly job: JobView }
+  | { readonly type: 'closing' };
+
+/** What a running job gets from the runner. */
+export interface JobRun {
+  readonly job: StoredJob;
+  /** Where its input waits (removed when it ends). */
+  readonly inputDir: string;
+  /** Aborted when it is cancelled or the server shuts down; the run then rejects. */
+  readonly signal: AbortSignal;
+  /** Reports progress: to subscribers at once, to the job's row at most once a second. */
+  progress(progress: JobProgress): void;
+  /** Sends an event of the job's kind to subscribers. */
+  event(name: string, data: unknown): void;
+}
+
+/** One kind of job: how it runs, and what the API shows of it beyond the common fields. */
+export interface JobType {
+  readonly kind: JobKind;
+  /** Names a job of this kind in messages: "ranking job". */
+  readonly noun: string;
+  /** The API path of its collection: `/v1/rankings`. */
+  readonly path: string;
+  /** The stage a running job reports before its first progress. */
+  readonly firstStage: string;
+  run(run: JobRun): Promise<JobSuccess>;
+  /** The kind's own fields of the view (its result, once it succeeded). */
+  details(job: StoredJob): Record<string, unknown>;
+  /** Called once a job has ended, in whatever state, to remove what only it needed. */
+  ended?(job: StoredJob): Promise<void>;
+}
 
 /** Where jobs keep their input until they end, relative to the data dir. */
 export const JOBS_DIR = 'jobs';
@@ -52,52 +112,68 @@ class Limiter {
   }
 }
 
-export interface RankingJobsOptions {
+/** One queue of one kind, worked through one job at a time. */
+interface Lane {
+  readonly queue: string[];
+  wake: (() => void) | undefined;
+  loop: Promise<void> | undefined;
+}
+
+export interface JobRunnerOptions {
   readonly registry: Registry;
-  readonly modelsDir: string;
-  /** Synchronous rankings run one at a time; this many more may wait for their turn. */
+  readonly types: readonly JobType[];
+  /** Synchronous jobs run one at a time; this many more may wait for their turn. */
   readonly syncWaiting: number;
-  readonly onScored?: (count: number) => void;
   /** Where internal errors of jobs are reported (never the user's input errors). */
   readonly log: (line: string) => void;
 }
 
 /**
- * The ranking jobs of the service: persisted in the registry, run one at a time from a queue
- * (the machine is small, and one ranking already uses what it has), or at once for a small
- * synchronous request. Each job's progress goes to its subscribers (SSE) and, throttled, to its
- * row. At start-up, queued jobs are taken up again and jobs a stopped process left running are
- * queued again; a shutdown waits for running jobs for a grace period, then puts them back in the
- * queue with their input, to be run again by the next start.
+ * The jobs of the service, of every kind, persisted in the registry. Each kind has its own queue,
+ * worked through one job at a time, so a long fine-tune never holds up a queued ranking; a small
+ * synchronous ranking runs at once, in its caller's time, one at a time. Each job's progress goes
+ * to its subscribers (SSE) and, throttled, to its row. At start-up, queued jobs are taken up again
+ * and jobs a stopped process left running are queued again; a shutdown waits for running jobs for
+ * a grace period, then puts them back in the queue with their input, to be run again by the next
+ * start (a fine-tune then resumes from its last checkpoint).
  */
-export class RankingJobs {
-  private readonly queue: string[] = [];
+export class JobRunner {
+  private readonly types: ReadonlyMap<JobKind, JobType>;
+  private readonly lanes = new Map<JobKind, Lane>();
   private readonly controllers = new Map<string, AbortController>();
   private readonly runs = new Map<string, Promise<void>>();
   private readonly live = new Map<string, JobProgress>();
   private readonly listeners = new Map<string, Set<(event: JobEvent) => void>>();
   private readonly sync: Limiter;
-  private wake: (() => void) | undefined;
-  private loop: Promise<void> | undefined;
   private closing = false;
 
-  constructor(private readonly options: RankingJobsOptions) {
+  constructor(private readonly options: JobRunnerOptions) {
+    this.types = new Map(options.types.map((t) => [t.kind, t]));
     this.sync = new Limiter(1, options.syncWaiting);
+    for (const kind of this.types.keys()) this.lanes.set(kind, { queue: [], wake: undefined, loop: undefined });
   }
 
   private get registry(): Registry {
     return this.options.registry;
   }
 
+  private type(kind: JobKind): JobType {
+    const type = this.types.get(kind);
+    if (!type) throw new Error(`no job type handles ${kind} jobs`);
+    return type;
+  }
+
   inputDir(id: string): string {
     return this.registry.resolve(join(JOBS_DIR, id));
   }
 
-  /** Takes up the queued jobs and those a stopped process left running (returned), and starts the queue. */
+  /** Takes up the queued jobs and those a stopped process left running (returned), and starts the queues. */
   start(): string[] {
     const requeued = requeueInterrupted(this.registry);
-    this.queue.push(...queuedJobIds(this.registry));
-    this.loop = this.runQueue();
+    for (const [kind, lane] of this.lanes) {
+      lane.queue.push(...queuedJobIds(this.registry, kind));
+      lane.loop = this.runQueue(lane);
+    }
     return requeued;
   }
 
@@ -106,24 +182,26 @@ export class RankingJobs {
   }
 
   /** Stores a job's input (`writeInput` fills its directory) and its row, queued but not yet scheduled. */
-  async create(spec: RankingSpec, writeInput: (dir: string) => Promise<void>): Promise<RankingJob> {
+  async create(kind: JobKind, request: object, writeInput: (dir: string) => Promise<void>): Promise<StoredJob> {
     if (this.closing) throw new HttpProblem('unavailable', 'the server is shutting down; try again shortly', undefined, { 'retry-after': '5' });
+    this.type(kind);
     const id = randomUUID();
     const dir = this.inputDir(id);
     await mkdir(dir, { recursive: true });
     try {
       await writeInput(dir);
-      return createJob(this.registry, id, { ...spec });
+      return createJob(this.registry, id, kind, { ...request });
     } catch (error) {
       await rm(dir, { recursive: true, force: true });
       throw error;
     }
   }
 
-  /** Puts a created job at the end of the queue. */
-  enqueue(id: string): void {
-    this.queue.push(id);
-    this.wake?.();
+  /** Puts a created job at the end of its kind's queue. */
+  enqueue(job: StoredJob): void {
+    const lane = this.lanes.get(job.kind)!;
+    lane.queue.push(job.id);
+    lane.wake?.();
   }
 
   /** Whether a synchronous run can be taken now without too long a wait. */
@@ -136,12 +214,12 @@ export class RankingJobs {
     await this.sync.run(() => this.track(id));
   }
 
-  private async runQueue(): Promise<void> {
+  private async runQueue(lane: Lane): Promise<void> {
     while (!this.closing) {
-      const id = this.queue.shift();
+      const id = lane.queue.shift();
       if (id === undefined) {
-        await new Promise<void>((resolve) => (this.wake = resolve));
-        this.wake = undefined;
+        await new Promise<void>((resolve) => (lane.wake = resolve));
+        lane.wake = undefined;
         continue;
       }
       await this.track(id);
@@ -156,17 +234,17 @@ export class RankingJobs {
 
   private async run(id: string): Promise<void> {
     if (this.closing || !startJob(this.registry, id)) return;
+    const job = getJob(this.registry, id);
+    const type = this.type(job.kind);
     const controller = new AbortController();
     this.controllers.set(id, controller);
     let saved = 0;
     try {
-      const { runId } = await executeRanking(getJob(this.registry, id).request as unknown as RankingSpec, {
-        registry: this.registry,
-        modelsDir: this.options.modelsDir,
+      const success = await type.run({
+        job,
         inputDir: this.inputDir(id),
         signal: controller.signal,
-        onScored: this.options.onScored,
-        onProgress: (progress) => {
+        progress: (progress) => {
           const last = this.live.get(id);
           if (last && last.stage === progress.stage && last.fraction === progress.fraction) return;
           this.live.set(id, progress);
@@ -176,8 +254,9 @@ export class RankingJobs {
             saveProgress(this.registry, id, progress);
           }
         },
+        event: (name, data) => this.emit(id, { type: 'event', name, data }),
       });
-      finishJob(this.registry, id, { state: 'succeeded', runId });
+      finishJob(this.registry, id, { state: 'succeeded', ...success });
     } catch (error) {
       if (controller.signal.reason === SHUTDOWN) {
         requeueJob(this.registry, id);
@@ -186,7 +265,7 @@ export class RankingJobs {
       if (controller.signal.reason === CANCELLED) finishJob(this.registry, id, { state: 'cancelled' });
       else {
         const { problem } = problemFor(error);
-        if (problem.status >= 500) this.options.log(`job ${id} failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+        if (problem.status >= 500) this.options.log(`${type.noun} ${id} failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
         finishJob(this.registry, id, { state: 'failed', error: problem });
       }
     } finally {
@@ -196,23 +275,26 @@ export class RankingJobs {
     await this.ended(id);
   }
 
-  /** A job has ended: its input goes, and its subscribers hear it. */
+  /** A job has ended: its input goes, its kind cleans up, and its subscribers hear it. */
   private async ended(id: string): Promise<void> {
     await rm(this.inputDir(id), { recursive: true, force: true });
-    this.emit(id, { type: 'end', job: this.view(getJob(this.registry, id)) });
+    const job = getJob(this.registry, id);
+    await this.type(job.kind).ended?.(job);
+    this.emit(id, { type: 'end', job: this.view(job) });
   }
 
   /** Cancels a queued or running job; a job that has ended is a conflict. */
-  async cancel(id: string): Promise<JobView> {
-    const job = this.get(id);
-    if (isFinished(job.state)) throw new HttpProblem('conflict', `id: job ${id} has already ${job.state === 'cancelled' ? 'been cancelled' : job.state}`, 'id');
+  async cancel(id: string, kind: JobKind): Promise<JobView> {
+    const job = this.get(id, kind);
+    if (isFinished(job.state)) throw new HttpProblem('conflict', `id: ${this.type(kind).noun} ${id} has already ${job.state === 'cancelled' ? 'been cancelled' : job.state}`, 'id');
     const controller = this.controllers.get(id);
     if (controller) {
       controller.abort(CANCELLED);
       await this.runs.get(id);
     } else if (finishJob(this.registry, id, { state: 'cancelled' })) {
-      const queued = this.queue.indexOf(id);
-      if (queued >= 0) this.queue.splice(queued, 1);
+      const { queue } = this.lanes.get(kind)!;
+      const queued = queue.indexOf(id);
+      if (queued >= 0) queue.splice(queued, 1);
       await this.ended(id);
     } else {
       // It started between the two looks: cancel the run.
@@ -222,15 +304,16 @@ export class RankingJobs {
     return this.view(getJob(this.registry, id));
   }
 
-  /** A job by id, as a 404 problem when there is none. */
-  get(id: string): RankingJob {
+  /** A job of a kind by id, as a 404 problem when there is none. */
+  get(id: string, kind: JobKind): StoredJob {
     const job = findJob(this.registry, id);
-    if (!job) throw new HttpProblem('not-found', `id: there is no ranking job ${id}`, 'id');
+    if (!job || job.kind !== kind) throw new HttpProblem('not-found', `id: there is no ${this.type(kind).noun} ${id}`, 'id');
     return job;
   }
 
-  /** A job as the API shows it: live progress while it runs, the ranking once it succeeded. */
-  view(job: RankingJob): JobView {
+  /** A job as the API shows it: live progress while it runs, its kind's fields (the result once it succeeded). */
+  view(job: StoredJob): JobView {
+    const type = this.type(job.kind);
     const progress: JobProgress =
       job.state === 'succeeded'
         ? { fraction: 1, stage: 'done', eta_seconds: 0 }
@@ -238,18 +321,18 @@ export class RankingJobs {
           ? { fraction: 0, stage: 'queued', eta_seconds: null }
           : isFinished(job.state)
             ? { fraction: job.progress?.fraction ?? 0, stage: 'done', eta_seconds: 0 }
-            : (this.live.get(job.id) ?? job.progress ?? { fraction: 0, stage: 'reading', eta_seconds: null });
-    const path = `/v1/rankings/${job.id}`;
+            : (this.live.get(job.id) ?? job.progress ?? { fraction: 0, stage: type.firstStage, eta_seconds: null });
+    const path = `${type.path}/${job.id}`;
     return {
       id: job.id,
       status: job.state,
-      progress: progress as JobView['progress'],
+      progress,
       restarts: job.restarts,
       created_at: job.created_at,
       started_at: job.started_at,
       finished_at: job.finished_at,
-      ...(job.run_id !== null && { result: { run_id: job.run_id, ...getRankingRun(this.registry, job.run_id).result } as JobView['result'] }),
-      ...(job.error !== null && { error: job.error as JobView['error'] }),
+      ...type.details(job),
+      ...(job.error !== null && { error: job.error as unknown as Problem }),
       links: { self: path, events: `${path}/events` },
     };
   }
@@ -280,14 +363,14 @@ export class RankingJobs {
    */
   async close(graceMs: number): Promise<void> {
     this.closing = true;
-    this.wake?.();
+    for (const lane of this.lanes.values()) lane.wake?.();
     const all = () => Promise.allSettled([...this.runs.values()]);
     let timer: NodeJS.Timeout | undefined;
     const grace = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), graceMs)));
     if ((await Promise.race([all(), grace])) === 'timeout') for (const controller of this.controllers.values()) controller.abort(SHUTDOWN);
     clearTimeout(timer);
     await all();
-    await this.loop;
+    await Promise.all([...this.lanes.values()].map((lane) => lane.loop));
     // Event streams of jobs that will only go on after a restart end now, so the server can close.
     for (const id of [...this.listeners.keys()]) this.emit(id, { type: 'closing' });
   }

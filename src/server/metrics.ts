@@ -27,16 +27,21 @@ export class Metrics {
       registers,
     });
     this.scored = new Counter({ name: 'esmselect_esms_scored_total', help: 'ESMs scored against a target by ranking jobs', registers });
-    new Gauge({
-      name: 'esmselect_ranking_jobs',
-      help: 'Ranking jobs in the registry, by state',
-      labelNames: ['state'],
-      registers,
-      collect() {
-        const counts = countJobsByState(store);
-        for (const state of JOB_STATES) this.set({ state }, counts[state]);
-      },
-    });
+    for (const [kind, noun] of [
+      ['ranking', 'Ranking'],
+      ['finetune', 'Fine-tune'],
+    ] as const) {
+      new Gauge({
+        name: `esmselect_${kind}_jobs`,
+        help: `${noun} jobs in the registry, by state`,
+        labelNames: ['state'],
+        registers,
+        collect() {
+          const counts = countJobsByState(store, kind);
+          for (const state of JOB_STATES) this.set({ state }, counts[state]);
+        },
+      });
+    }
     new Gauge({
       name: 'esmselect_registry_esms',
       help: 'ESMs in the registry',

@@ -18,7 +18,7 @@ export function operationHandlers(ctx: ServerContext): Handler[] {
       } catch (error) {
         throw new HttpProblem('unavailable', `the registry does not answer: ${(error as Error).message}`);
       }
-      return c.json({ status: 'ready' as const, esms, jobs: countJobsByState(ctx.registry) });
+      return c.json({ status: 'ready' as const, esms, jobs: countJobsByState(ctx.registry, 'ranking'), finetunes: countJobsByState(ctx.registry, 'finetune') });
     }),
     handler(metrics, async (_, c) => {
       const { contentType, body } = await ctx.metrics.text();

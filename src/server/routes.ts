@@ -93,6 +93,59 @@ export const deleteRanking = route({
   responses: { 200: { description: 'the cancelled job', content: json(s.RankingJob) }, 409: { description: 'the job has already ended', content: problem } },
 });
 
+export const postFinetune = route({
+  method: 'post',
+  path: '/v1/finetunes',
+  operationId: 'createFinetune',
+  tag: 'finetunes',
+  summary: 'Fine-tune the base model on a source task, then on the target dataset',
+  description: [
+    'A two-stage job: the intermediate stage on the source task, the ESM of that fine-tune trained and registered (so the pool grows), then a fresh head on the target.',
+    'The target is an uploaded dataset file; the source is an uploaded file (`source_file`), a registered source task (`source_id`), or "fine-tune with this source" of a ranking (`ranking_id` + `rank`, as each ranked task\'s `finetune` gives them).',
+    'Hyper-parameters and masking (none, gmt, dps) per stage as StageSettings JSON. Answers 202 with the queued job: fine-tunes run one at a time, each in a process of its own.',
+  ].join(' '),
+  multipart: s.FinetuneUpload,
+  responses: {
+    202: { description: 'queued: follow Location, or its events', content: json(s.FinetuneJob), headers: { Location: 'the job: /v1/finetunes/{id}' } },
+    409: { description: 'the source cannot be used yet: the ranking has not succeeded, or the source task has no dataset file in the data dir', content: problem },
+  },
+});
+
+export const getFinetune = route({
+  method: 'get',
+  path: '/v1/finetunes/{id}',
+  operationId: 'getFinetune',
+  tag: 'finetunes',
+  summary: 'A fine-tune: status, progress (stage, epoch, step, loss, ETA), epochs so far and, once it succeeded, its result',
+  params: s.FinetuneId,
+  responses: { 200: { description: 'the job', content: json(s.FinetuneJob) } },
+});
+
+export const finetuneEvents = route({
+  method: 'get',
+  path: '/v1/finetunes/{id}/events',
+  operationId: 'streamFinetuneEvents',
+  tag: 'finetunes',
+  summary: "A fine-tune's progress as Server-Sent Events",
+  description: [
+    'Events: `progress` (data: FinetuneProgress; only the newest reaches a client that falls behind), `stage` (data: {stage, status}: started, completed or restored),',
+    '`epoch` (data: FinetuneEpoch, every one), `esm` (data: {source_id, source}: the ESM of the intermediate fine-tune, registered), then one `succeeded`, `failed` or `cancelled` (data: FinetuneJob) and the stream ends.',
+    'The first event is the current state (`progress`, or the final event of a job that has ended).',
+  ].join(' '),
+  params: s.FinetuneId,
+  responses: { 200: { description: 'the event stream', content: { 'text/event-stream': s.Text } } },
+});
+
+export const deleteFinetune = route({
+  method: 'delete',
+  path: '/v1/finetunes/{id}',
+  operationId: 'cancelFinetune',
+  tag: 'finetunes',
+  summary: 'Cancel a queued or running fine-tune (its process is stopped and its folder removed; an ESM it registered stays)',
+  params: s.FinetuneId,
+  responses: { 200: { description: 'the cancelled job', content: json(s.FinetuneJob) }, 409: { description: 'the job has already ended', content: problem } },
+});
+
 export const listSources = route({
   method: 'get',
   path: '/v1/sources',
@@ -214,6 +267,10 @@ export const ROUTES: readonly RouteSpec<any, any, any, any>[] = [
   getRanking,
   rankingEvents,
   deleteRanking,
+  postFinetune,
+  getFinetune,
+  finetuneEvents,
+  deleteFinetune,
   listSources,
   postSource,
   getSource,

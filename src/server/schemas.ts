@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import { POOLINGS } from '../embed/pooling.js';
+import { stageSettingsSchema } from '../finetune/settings.js';
+import { STAGES } from '../finetune/trainer.js';
 import { TABLE_FORMATS } from '../io/tables.js';
 import { JOB_STATES } from '../store/jobs.js';
 import { problemSchema } from './problem.js';
@@ -127,6 +129,9 @@ export const RankedTask = named(
     score: z.number().describe('ESM-LogME: higher ranks first'),
     source: z.string().describe('registry#<id>: the ESM in GET /v1/sources/{id}'),
     similarity: z.number().nullable().optional().describe('its first-stage similarity; null when it had none (no texts) and was scored anyway'),
+    finetune: z
+      .object({ ranking_id: z.string(), rank: z.int() })
+      .describe('"fine-tune with this source": send these two fields to POST /v1/finetunes, with the target file (the source task needs a registered dataset file)'),
   }),
 );
 
@@ -173,21 +178,169 @@ export const JobProgress = named(
   }),
 );
 
+/** What every job shows, whatever its kind (src/server/jobs.ts JobView). */
+const jobFields = {
+  id: z.string(),
+  status: z.enum(JOB_STATES),
+  restarts: z.int().describe('how often a stopped server left it running and it was started again'),
+  created_at: z.string(),
+  started_at: z.string().nullable(),
+  finished_at: z.string().nullable(),
+  error: Problem.optional().describe('when failed'),
+  links: z.object({ self: z.string(), events: z.string() }),
+};
+
 export const RankingJob = named(
   'RankingJob',
   z.object({
-    id: z.string(),
-    status: z.enum(JOB_STATES),
+    ...jobFields,
     progress: JobProgress,
-    restarts: z.int().describe('how often a stopped server left it running and it was started again'),
-    created_at: z.string(),
-    started_at: z.string().nullable(),
-    finished_at: z.string().nullable(),
     result: RankingResult.optional().describe('when succeeded'),
-    error: Problem.optional().describe('when failed'),
-    links: z.object({ self: z.string(), events: z.string() }),
   }),
 );
+
+// ---- fine-tunes ----------------------------------------------------------------------------
+
+const taskType = z.enum(['classification', 'regression']);
+const columns = z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]);
+
+/** A multipart field holding JSON, as OpenAPI sends an object-valued field of a multipart body. */
+function jsonField<T extends z.ZodType>(schema: T) {
+  return z.preprocess((value, context) => {
+    if (typeof value !== 'string') return value;
+    try {
+      return JSON.parse(value) as unknown;
+    } catch {
+      context.addIssue({ code: 'custom', message: 'is not valid JSON' });
+      return z.NEVER;
+    }
+  }, schema);
+}
+
+export const StageSettings = named(
+  'StageSettings',
+  stageSettingsSchema.describe(
+    "A fine-tuning stage's hyper-parameters (the runner's own schema, as `esmselect finetune --intermediate-set key=value` takes them); unset ones take the defaults shown. mask: none, gmt (Gradient-Mask Tuning) or dps (Dynamic Parameter Selection).",
+  ),
+);
+
+const SOURCE_UPLOAD_FIELDS = ['source_format', 'source_text_column', 'source_label_column', 'source_task_type', 'source_task_id'] as const;
+
+export const FinetuneUpload = named(
+  'FinetuneUpload',
+  z
+    .strictObject({
+      target_file: z.file().describe('the target dataset: CSV, TSV, JSON Lines or Parquet'),
+      format: z.enum(TABLE_FORMATS).optional().describe("target_file's format (default: from its name's extension)"),
+      text_column: columns.describe('text column of the target, and of an uploaded source unless source_text_column is given; repeat the field for several, joined with " [SEP] "'),
+      label_column: z.string().min(1).describe('label column of the target, and of an uploaded source unless source_label_column is given'),
+      task_type: taskType.optional().describe('the target task (default classification)'),
+      source_file: z.file().optional().describe('the source (intermediate) task as a dataset file; give this, source_id, or ranking_id with rank'),
+      source_format: z.enum(TABLE_FORMATS).optional(),
+      source_text_column: columns.optional(),
+      source_label_column: z.string().min(1).optional(),
+      source_task_type: taskType.optional().describe('default classification'),
+      source_task_id: z.string().min(1).max(200).optional().describe("an uploaded source's task id, which the ESM of the fine-tune carries (default: the file's name without its extension)"),
+      source_id: positiveInt.optional().describe('a registered source task: an ESM id of GET /v1/sources whose dataset is registered as a file in the data dir'),
+      ranking_id: z.string().min(1).max(100).optional().describe('a succeeded ranking job: fine-tune on its source task at `rank`'),
+      rank: positiveInt.optional().describe('with ranking_id: the rank of the source task (1 is the best)'),
+      model: modelName.optional().describe('the base model to fine-tune (BERT or DistilBERT with model.safetensors); a registered or ranked source needs the one its ESM is for, the default; required with source_file'),
+      intermediate_settings: jsonField(StageSettings).optional().describe('the intermediate stage: StageSettings as JSON, e.g. {"mask": "gmt", "epochs": 2}'),
+      target_settings: jsonField(StageSettings).optional().describe('the target stage: StageSettings as JSON'),
+    })
+    .superRefine((form, context) => {
+      const issue = (field: string, message: string) => context.addIssue({ code: 'custom', path: [field], message });
+      if (form.ranking_id !== undefined && form.rank === undefined) issue('rank', 'goes with ranking_id: the rank of the source task in that ranking');
+      if (form.rank !== undefined && form.ranking_id === undefined) issue('ranking_id', 'goes with rank: the ranking job the rank is of');
+      const sources = (['source_file', 'source_id', 'ranking_id'] as const).filter((field) => form[field] !== undefined);
+      if (sources.length === 0) issue('source_file', 'give the source task: source_file (a dataset file), source_id (a registered source task) or ranking_id with rank (a ranked one)');
+      if (sources.length > 1) issue(sources[1], `give one source task, not both ${sources[0]} and ${sources[1]}`);
+      for (const field of SOURCE_UPLOAD_FIELDS) if (form.source_file === undefined && form[field] !== undefined) issue(field, 'describes an uploaded source_file; a registered source task has its own');
+    }),
+);
+
+export const FinetuneProgress = named(
+  'FinetuneProgress',
+  z.object({
+    fraction: z.number().min(0).max(1).describe("over the whole job, weighing each stage's epochs by its examples"),
+    stage: z.enum(['queued', 'preparing', 'intermediate', 'esm', 'target', 'done']).describe('preparing: the fine-tune process starts and reads the data; esm: the ESM of the intermediate fine-tune is trained and registered'),
+    eta_seconds: z.number().nullable().describe('estimated seconds left in the job, from its pace so far; null until there is enough to go on'),
+    epoch: z.int().optional().describe('while a stage trains: its epoch (from 1) ...'),
+    epochs: z.int().optional().describe('... of this many'),
+    step: z.int().optional().describe("the stage's optimiser steps so far ..."),
+    total_steps: z.int().optional().describe('... of this many (early stopping may end it sooner)'),
+    loss: z.number().optional().describe('mean training loss of the last step'),
+  }),
+);
+
+const metrics = z
+  .record(z.string(), z.number().nullable())
+  .describe('on the held-out split: accuracy and macroF1 (classification), or pearson, spearman and mse (regression), as scikit-learn and SciPy define them; null where undefined');
+
+export const FinetuneEpoch = named(
+  'FinetuneEpoch',
+  z.object({ stage: z.enum(STAGES), epoch: z.int(), epochs: z.int(), train_loss: z.number(), metrics, seconds: z.number() }),
+);
+
+export const FinetuneStageReport = named(
+  'FinetuneStageReport',
+  z.object({
+    task: z.string(),
+    mask: z.string().describe('the masking strategy as it ran'),
+    settings: StageSettings,
+    train_examples: z.int(),
+    evaluation_examples: z.int(),
+    initial_metrics: metrics.describe('before training: the fresh head on the starting weights'),
+    epochs: z.array(FinetuneEpoch),
+    best_epoch: z.int().describe('the epoch whose weights the stage ends with (and its checkpoint holds)'),
+    metrics,
+    stopped_early: z.boolean(),
+    steps: z.int(),
+    seconds: z.number(),
+  }),
+);
+
+export const FinetuneResult = named(
+  'FinetuneResult',
+  z.object({
+    intermediate: FinetuneStageReport,
+    target: FinetuneStageReport.describe("the target task's metrics per epoch and of the best epoch"),
+    esm: z
+      .object({ source_id: z.int(), source: z.string(), task_id: z.string(), pairs: z.int(), held_out_r2: z.number().nullable() })
+      .describe('the ESM of the intermediate fine-tune, registered: GET /v1/sources/{source_id}'),
+    checkpoints: z
+      .object({ intermediate: z.string(), target: z.string(), esm: z.string() })
+      .describe('folders relative to the data dir: Hugging Face …ForSequenceClassification folders (config.json, model.safetensors, tokenizer) after each stage, and the ESM as an hfselect folder'),
+    restored: z.array(z.enum(['intermediate', 'esm', 'target'])).describe('steps a restarted job found done in its folder and did not repeat'),
+    backend: z.string().describe('the TensorFlow.js backend it trained on'),
+  }),
+);
+
+export const FinetuneJob = named(
+  'FinetuneJob',
+  z.object({
+    ...jobFields,
+    progress: FinetuneProgress,
+    request: z.object({
+      model: z.string(),
+      source: z.object({
+        task_id: z.string(),
+        rows: z.int(),
+        dataset_id: z.int().optional().describe('a registered source: its dataset in the registry'),
+        source_id: z.int().optional(),
+        ranking_id: z.string().optional(),
+        rank: z.int().optional(),
+      }),
+      target: z.object({ task_id: z.string(), rows: z.int() }),
+      intermediate_settings: StageSettings,
+      target_settings: StageSettings,
+    }),
+    epochs: z.array(FinetuneEpoch).describe('the epochs of both stages so far, with their held-out metrics (while it runs, and once it succeeded)'),
+    result: FinetuneResult.optional().describe('when succeeded'),
+  }),
+);
+
+export const FinetuneId = z.strictObject({ id: z.string().min(1).max(100).describe('the job id POST /v1/finetunes returned') });
 
 // ---- sources -------------------------------------------------------------------------------
 
@@ -274,7 +427,8 @@ export const Readiness = named(
   z.object({
     status: z.literal('ready'),
     esms: z.int().describe('ESMs in the registry'),
-    jobs: z.record(z.enum(JOB_STATES), z.int()),
+    jobs: z.record(z.enum(JOB_STATES), z.int()).describe('ranking jobs by state'),
+    finetunes: z.record(z.enum(JOB_STATES), z.int()).describe('fine-tune jobs by state'),
   }),
 );
 

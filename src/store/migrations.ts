@@ -160,6 +160,20 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE ranking_runs ADD COLUMN stages TEXT;
     `,
   },
+  {
+    version: 4,
+    name: 'jobs of every kind: rankings and fine-tunes',
+    sql: `
+      -- The HTTP service's jobs, of two kinds, in one table and one runner. A fine-tune's result
+      -- (stage reports, checkpoint folders, the ESM it registered) is JSON in result; a ranking's
+      -- stays a ranking run (run_id). Its files live in finetunes/<id>/ under the data dir.
+      ALTER TABLE ranking_jobs RENAME TO jobs;
+      ALTER TABLE jobs ADD COLUMN kind TEXT NOT NULL DEFAULT 'ranking' CHECK (kind IN ('ranking', 'finetune'));
+      ALTER TABLE jobs ADD COLUMN result TEXT;
+      DROP INDEX ranking_jobs_state;
+      CREATE INDEX jobs_kind_state ON jobs (kind, state, created_at);
+    `,
+  },
 ];
 
 function checkOrder(migrations: readonly Migration[]): void {

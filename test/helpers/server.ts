@@ -29,3 +29,17 @@ export const DEMO_TEXTS = {
   texts: ['great phone love the quality', 'awful price worst product', 'excellent review happy buy', 'disappointing quality hate it', 'love this phone', 'worst buy ever'],
   labels: ['good', 'bad', 'good', 'bad', 'good', 'bad'],
 };
+
+/** Reads a Server-Sent Events stream to its end: each event's name and parsed data. */
+export async function readEvents(response: Response): Promise<{ event: string; data: any }[]> {
+  const text = await response.text();
+  return text
+    .split('\n\n')
+    .filter((block) => block.includes('data:'))
+    .map((block) => {
+      const lines = block.split('\n');
+      const event = lines.find((l) => l.startsWith('event:'))?.slice(6).trim() ?? 'message';
+      const data = lines.filter((l) => l.startsWith('data:')).map((l) => l.slice(5).trim()).join('\n');
+      return { event, data: JSON.parse(data) };
+    });
+}

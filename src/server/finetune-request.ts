@@ -1,0 +1,69 @@
+import { join } from 'node:path';
+import type { z } from 'zod';
+import type { TextTask } from '../finetune/data.js';
+import type { StageSettings } from '../finetune/settings.js';
+import { readRegisteredTask, taskFromDataset } from '../finetune/sources.js';
+import { readTextDataset } from '../io/dataset.js';
+import type { TableFormat } from '../io/tables.js';
+import type { TaskType } from '../logme/labels.js';
+import type { Registry } from '../store/database.js';
+import { getDataset } from '../store/datasets.js';
+import type { FinetuneJob } from './schemas.js';
+
+/** An uploaded dataset as a fine-tune keeps it: a file of its input directory and how to read it. */
+export interface UploadedTask {
+  /** The file's name in the job's input directory (the server's choice). */
+  readonly file: string;
+  readonly format: TableFormat;
+  readonly text_columns: string[];
+  readonly label_column: string;
+  readonly task_type: TaskType;
+  readonly task_id: string;
+  readonly rows: number;
+}
+
+/** A registered source task: its dataset in the registry, and how the request chose it. */
+export interface RegisteredSource {
+  readonly dataset_id: number;
+  readonly task_id: string;
+  readonly rows: number;
+  readonly source_id?: number;
+  readonly ranking_id?: string;
+  readonly rank?: number;
+}
+
+/**
+ * What a fine-tune job needs to run, kept in its row so it can start again after a restart; the
+ * uploaded files wait in the job's input directory, the checkpoints go to `finetunes/<id>/`.
+ */
+export interface FinetuneRequest {
+  readonly model: string;
+  readonly source: { readonly upload: UploadedTask } | { readonly registered: RegisteredSource };
+  readonly target: UploadedTask;
+  readonly intermediate: StageSettings;
+  readonly target_stage: StageSettings;
+}
+
+async function readUploadedTask(inputDir: string, task: UploadedTask): Promise<TextTask> {
+  const columns = { textColumns: task.text_columns, labelColumn: task.label_column };
+  return taskFromDataset(task.task_id, await readTextDataset(join(inputDir, task.file), { ...columns, task: task.task_type, format: task.format }), columns);
+}
+
+/** The job's source and target tasks, read again from its input directory and the registry's data dir. */
+export async function readFinetuneTasks(request: FinetuneRequest, inputDir: string, registry: Registry): Promise<{ source: TextTask; target: TextTask }> {
+  const source = 'upload' in request.source ? await readUploadedTask(inputDir, request.source.upload) : await readRegisteredTask(getDataset(registry, request.source.registered.dataset_id), registry.dataDir);
+  return { source, target: await readUploadedTask(inputDir, request.target) };
+}
+
+/** The request as the API shows it back: the tasks by id and size, never the server's file names. */
+export function requestView(request: FinetuneRequest): z.infer<typeof FinetuneJob>['request'] {
+  const { task_id, rows } = 'upload' in request.source ? request.source.upload : request.source.registered;
+  const registered = 'registered' in request.source ? request.source.registered : undefined;
+  return {
+    model: request.model,
+    source: { task_id, rows, ...(registered && { dataset_id: registered.dataset_id, source_id: registered.source_id, ranking_id: registered.ranking_id, rank: registered.rank }) },
+    target: { task_id: request.target.task_id, rows: request.target.rows },
+    intermediate_settings: request.intermediate,
+    target_settings: request.target_stage,
+  };
+}

@@ -1,0 +1,179 @@
+import { rename } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { z } from 'zod';
+import { UserInputError } from '../errors.js';
+import { resolveStageSettings } from '../finetune/settings.js';
+import { findSourceDataset, readRegisteredTask, sourceFromRanking } from '../finetune/sources.js';
+import type { TableFormat } from '../io/tables.js';
+import type { TaskType } from '../logme/labels.js';
+import type { DatasetRecord } from '../store/datasets.js';
+import { getEsm } from '../store/esms.js';
+import { findJob } from '../store/jobs.js';
+import { getRankingRun } from '../store/rankings.js';
+import type { ServerContext } from './context.js';
+import { streamEvents } from './events.js';
+import type { FinetuneRequest, RegisteredSource, UploadedTask } from './finetune-request.js';
+import { handler, type Handler } from './handler.js';
+import { checkFinetuneModel, discardUpload, readUpload, storeUpload, withoutServerPaths, type StoredUpload } from './inputs.js';
+import { HttpProblem } from './problem.js';
+import { deleteFinetune, finetuneEvents, getFinetune, postFinetune } from './routes.js';
+import type { FinetuneUpload } from './schemas.js';
+
+type Form = z.infer<typeof FinetuneUpload>;
+
+/** A source task of the registry chosen by a request: its dataset, the base model its ESM is for, and the field that chose it. */
+interface ChosenSource {
+  readonly dataset: DatasetRecord;
+  readonly baseModel: string;
+  readonly field: 'source_id' | 'rank';
+  readonly via: Pick<RegisteredSource, 'source_id' | 'ranking_id' | 'rank'>;
+}
+
+/** A library error about the source, answered as a problem of `field` without the server's paths. */
+function sourceProblem(ctx: ServerContext, kind: 'invalid-input' | 'conflict', field: string, error: unknown): HttpProblem {
+  if (!(error instanceof UserInputError)) throw error;
+  return new HttpProblem(kind, `${field}: ${withoutServerPaths(ctx, error.message.replace(/^(source|rank|dataset): /, ''))}`, field);
+}
+
+/** The registered dataset behind `source_id` (an ESM of the registry) or `ranking_id` + `rank` (a ranked task). */
+function chooseSource(ctx: ServerContext, form: Form): ChosenSource {
+  const { registry } = ctx;
+  if (form.source_id !== undefined) {
+    let esm;
+    try {
+      esm = getEsm(registry, form.source_id);
+    } catch (error) {
+      if (!(error instanceof UserInputError)) throw error;
+      throw new HttpProblem('invalid-input', `source_id: there is no source task #${form.source_id} (GET /v1/sources lists them)`, 'source_id');
+    }
+    let dataset;
+    try {
+      dataset = findSourceDataset(registry, { taskId: esm.task_id, subset: esm.task_subset, split: esm.task_split });
+    } catch (error) {
+      throw sourceProblem(ctx, 'conflict', 'source_id', error);
+    }
+    return { dataset, baseModel: esm.base_model_name, field: 'source_id', via: { source_id: form.source_id } };
+  }
+  const rankingId = form.ranking_id!;
+  const rank = form.rank!;
+  const ranking = findJob(registry, rankingId);
+  if (ranking?.kind !== 'ranking') throw new HttpProblem('invalid-input', `ranking_id: there is no ranking job ${rankingId}`, 'ranking_id');
+  if (ranking.state !== 'succeeded') throw new HttpProblem('conflict', `ranking_id: ranking ${rankingId} is ${ranking.state}; only a succeeded ranking has ranks to fine-tune on`, 'ranking_id');
+  if (ranking.run_id === null) throw new HttpProblem('conflict', `ranking_id: the ranking run of ${rankingId} has been deleted from the registry`, 'ranking_id');
+  let ranked;
+  try {
+    ranked = sourceFromRanking(getRankingRun(registry, ranking.run_id).result, rank);
+  } catch (error) {
+    throw sourceProblem(ctx, 'invalid-input', 'rank', error);
+  }
+  let dataset;
+  try {
+    dataset = findSourceDataset(registry, ranked);
+  } catch (error) {
+    throw sourceProblem(ctx, 'conflict', 'rank', error);
+  }
+  return { dataset, baseModel: ranked.baseModelName, field: 'rank', via: { ranking_id: rankingId, rank } };
+}
+
+/** A task id from an uploaded file's name: its last segment without the extension. */
+function taskIdOf(fileName: string, fallback: string): string {
+  return fileName.split(/[\\/]/).pop()!.replace(/\.[^.]*$/, '') || fallback;
+}
+
+interface UploadFields {
+  readonly role: 'source' | 'target';
+  readonly file: File;
+  readonly fileField: string;
+  readonly formatField: string;
+  readonly format?: TableFormat;
+  readonly textColumns: string | string[];
+  readonly labelColumn: string;
+  readonly taskType?: TaskType;
+  readonly taskId?: string;
+}
+
+/** Stores and reads an uploaded dataset (its problems answered now, naming its fields); `stored` collects what to move or discard. */
+async function uploadedTask(ctx: ServerContext, fields: UploadFields, stored: StoredUpload[]): Promise<{ task: UploadedTask; upload: StoredUpload }> {
+  const upload = await storeUpload(ctx, fields.file, fields.formatField, fields.format);
+  stored.push(upload);
+  const text_columns = typeof fields.textColumns === 'string' ? [fields.textColumns] : fields.textColumns;
+  const task_type = fields.taskType ?? 'classification';
+  const dataset = await readUpload(upload, fields.fileField, { textColumns: text_columns, labelColumn: fields.labelColumn, task: task_type });
+  return {
+    task: { file: `${fields.role}.${upload.format}`, format: upload.format, text_columns, label_column: fields.labelColumn, task_type, task_id: fields.taskId ?? taskIdOf(fields.file.name, fields.role), rows: dataset.texts.length },
+    upload,
+  };
+}
+
+/**
+ * Validates a fine-tune request as far as can be done now: the source (registered and readable, or
+ * uploaded), the model, both datasets (columns, labels); then stores it as a queued job.
+ */
+async function createFinetune(ctx: ServerContext, form: Form) {
+  const chosen = form.source_file === undefined ? chooseSource(ctx, form) : undefined;
+  if (chosen && form.model !== undefined && form.model !== chosen.baseModel) {
+    throw new HttpProblem('invalid-input', `model: the ${chosen.field === 'rank' ? 'ranked' : 'registered'} source task's ESM is for ${chosen.baseModel}; fine-tune that model (leave model out)`, 'model');
+  }
+  const model = form.model ?? chosen?.baseModel;
+  if (model === undefined) throw new HttpProblem('invalid-input', 'model: required with source_file (the base model to fine-tune)', 'model');
+  await checkFinetuneModel(ctx, model);
+  let registered: RegisteredSource | undefined;
+  if (chosen) {
+    try {
+      const task = await readRegisteredTask(chosen.dataset, ctx.dataDir);
+      registered = { dataset_id: chosen.dataset.id, task_id: task.id, rows: task.texts.length, ...chosen.via };
+    } catch (error) {
+      throw sourceProblem(ctx, 'conflict', chosen.field, error);
+    }
+  }
+  const stored: StoredUpload[] = [];
+  try {
+    const common = { textColumns: form.text_column, labelColumn: form.label_column };
+    const target = await uploadedTask(ctx, { role: 'target', file: form.target_file, fileField: 'target_file', formatField: 'format', format: form.format, ...common, taskType: form.task_type }, stored);
+    const source =
+      form.source_file &&
+      (await uploadedTask(
+        ctx,
+        {
+          role: 'source',
+          file: form.source_file,
+          fileField: 'source_file',
+          formatField: 'source_format',
+          format: form.source_format,
+          textColumns: form.source_text_column ?? form.text_column,
+          labelColumn: form.source_label_column ?? form.label_column,
+          taskType: form.source_task_type,
+          taskId: form.source_task_id,
+        },
+        stored,
+      ));
+    const request: FinetuneRequest = {
+      model,
+      source: source ? { upload: source.task } : { registered: registered! },
+      target: target.task,
+      intermediate: resolveStageSettings(form.intermediate_settings, 'intermediate'),
+      target_stage: resolveStageSettings(form.target_settings, 'target'),
+    };
+    const moves = [target, ...(source ? [source] : [])];
+    const job = await ctx.jobs.create('finetune', request, async (dir) => {
+      for (const { task, upload } of moves) await rename(upload.path, join(dir, task.file));
+    });
+    ctx.jobs.enqueue(job);
+    return job;
+  } catch (error) {
+    await Promise.all(stored.map(discardUpload));
+    throw error;
+  }
+}
+
+export function finetuneHandlers(ctx: ServerContext): Handler[] {
+  return [
+    handler(postFinetune, async ({ body }, c) => {
+      const job = await createFinetune(ctx, body.value);
+      return c.json(ctx.jobs.view(job), 202, { location: `/v1/finetunes/${job.id}` });
+    }),
+    handler(getFinetune, ({ params }, c) => c.json(ctx.jobs.view(ctx.jobs.get(params.id, 'finetune')))),
+    handler(finetuneEvents, ({ params }, c) => streamEvents(ctx, 'finetune', params.id, c)),
+    handler(deleteFinetune, async ({ params }, c) => c.json(await ctx.jobs.cancel(params.id, 'finetune'))),
+  ];
+}

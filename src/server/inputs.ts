@@ -1,0 +1,94 @@
+import { randomUUID } from 'node:crypto';
+import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { listModels, modelFolder, type LocalModel } from '../embed/model-folder.js';
+import { UserInputError } from '../errors.js';
+import { CONFIG_FILE, WEIGHTS_FILE } from '../finetune/checkpoint.js';
+import { parseEncoderConfig } from '../finetune/model-config.js';
+import { readTextDataset, type DatasetOptions, type TextDataset } from '../io/dataset.js';
+import { TABLE_FORMATS, tableFormatOf, type TableFormat } from '../io/tables.js';
+import type { ServerContext } from './context.js';
+import { JOBS_DIR } from './jobs.js';
+import { HttpProblem } from './problem.js';
+
+/** A message of the library with the server's directories replaced by their names, so that answers never show them. */
+export function withoutServerPaths(ctx: Pick<ServerContext, 'dataDir' | 'modelsDir'>, message: string): string {
+  const names: [string, string][] = [
+    [ctx.dataDir, '<data dir>'],
+    [ctx.modelsDir, '<models dir>'],
+  ];
+  // The longer first, in case one directory lies inside the other.
+  return names.sort(([a], [b]) => b.length - a.length).reduce((text, [dir, name]) => text.replaceAll(dir, name), message);
+}
+
+/** A model of the models directory by name, without naming server paths; refused (field `model`) when there is none. */
+async function findModel(ctx: ServerContext, name: string): Promise<LocalModel> {
+  modelFolder(name, ctx.modelsDir);
+  const found = (await listModels(ctx.modelsDir)).find((m) => m.name === name);
+  if (!found) throw new HttpProblem('invalid-input', `model: there is no model "${name}" (GET /v1/models lists the models there are)`, 'model');
+  return found;
+}
+
+/** Refuses a model that cannot embed: not a folder under the models root, or without the files transformers.js needs. */
+export async function checkModel(ctx: ServerContext, name: string): Promise<void> {
+  const found = await findModel(ctx, name);
+  if (!found.ready) throw new HttpProblem('invalid-input', `model: ${name} cannot be used: ${found.problem}`, 'model');
+}
+
+/**
+ * Refuses a model the fine-tuning runner cannot train: it needs a BERT or DistilBERT config.json,
+ * the weights as model.safetensors and the tokenizer (the ONNX export is for embedding only).
+ */
+export async function checkFinetuneModel(ctx: ServerContext, name: string): Promise<void> {
+  await findModel(ctx, name);
+  const folder = modelFolder(name, ctx.modelsDir);
+  try {
+    parseEncoderConfig(JSON.parse(await readFile(join(folder, CONFIG_FILE), 'utf8')), name);
+  } catch (error) {
+    const why = error instanceof UserInputError ? error.message.replace(/^model: /, '') : `${name}: ${CONFIG_FILE} is not valid JSON`;
+    throw new HttpProblem('invalid-input', `model: cannot be fine-tuned: ${why}`, 'model');
+  }
+  for (const file of [WEIGHTS_FILE, 'tokenizer.json']) {
+    if (!(await stat(join(folder, file)).catch(() => null))?.isFile()) throw new HttpProblem('invalid-input', `model: ${name} cannot be fine-tuned: it has no ${file}`, 'model');
+  }
+}
+
+/** An uploaded dataset file, stored under a name the server chose until its job takes it. */
+export interface StoredUpload {
+  readonly path: string;
+  readonly format: TableFormat;
+  /** The name the client gave the file, for messages (never used as a path). */
+  readonly clientName: string;
+}
+
+/**
+ * Stores an uploaded dataset under `<data dir>/jobs/.uploads/`. Its format is `format`, else told
+ * by its name's extension; `formatField` is the form field that would name it.
+ */
+export async function storeUpload(ctx: ServerContext, file: File, formatField: string, format?: TableFormat): Promise<StoredUpload> {
+  const chosen = format ?? tableFormatOf(file.name);
+  if (!chosen) throw new HttpProblem('invalid-input', `${formatField}: cannot tell the format of "${file.name}"; name it (${TABLE_FORMATS.join(', ')})`, formatField);
+  const uploads = ctx.registry.resolve(join(JOBS_DIR, '.uploads'));
+  await mkdir(uploads, { recursive: true });
+  const path = join(uploads, `${randomUUID()}.${chosen}`);
+  await writeFile(path, new Uint8Array(await file.arrayBuffer()));
+  return { path, format: chosen, clientName: file.name || 'the upload' };
+}
+
+/**
+ * Reads a stored upload as a labelled text dataset, so a bad column or label is answered at once
+ * (422 naming `field`, the upload called by its client's name); a refused upload is removed.
+ */
+export async function readUpload(upload: StoredUpload, field: string, options: Omit<DatasetOptions, 'format'>): Promise<TextDataset> {
+  try {
+    return await readTextDataset(upload.path, { ...options, format: upload.format });
+  } catch (error) {
+    await discardUpload(upload);
+    if (error instanceof UserInputError) throw new HttpProblem('invalid-input', error.message.replace(/^dataset: /, `${field}: `).replaceAll(upload.path, upload.clientName), field);
+    throw error;
+  }
+}
+
+export async function discardUpload(upload: StoredUpload): Promise<void> {
+  await rm(upload.path, { force: true });
+}
