@@ -76,7 +76,6 @@ export { MASK_NAMES, MASK_SCOPES, type MaskingStrategy, type MaskName } from './
 export type { ClassificationMetrics, Metrics, RegressionMetrics } from './finetune/metrics.js';
 export { resolveStageSettings, stageSettingsSchema, type StageSettings, type StageSettingsInput } from './finetune/settings.js';
 export { loadTokenizer, padBatch } from './finetune/tokenize.js';
-export { FinetuneJob, type FinetuneJobEvent, type FinetuneJobSnapshot } from './finetune/tracked-job.js';
 export { embedSequences, evaluate, type EpochResult, type StageReport, type StepProgress } from './finetune/trainer.js';
 export {
   DEFAULT_CANDIDATES,

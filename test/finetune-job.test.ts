@@ -13,7 +13,6 @@ import { recordRankingRun } from '../src/store/rankings.js';
 import { readJobRecord, runFinetune, type FinetuneEvent, type FinetuneSpec } from '../src/finetune/job.js';
 import type { ClassificationMetrics, RegressionMetrics } from '../src/finetune/metrics.js';
 import { loadTokenizer } from '../src/finetune/tokenize.js';
-import { FinetuneJob, type FinetuneJobEvent } from '../src/finetune/tracked-job.js';
 import { resolveStageSettings } from '../src/finetune/settings.js';
 import { evaluate, trainStage } from '../src/finetune/trainer.js';
 import type { RankingResult } from '../src/rank/ranking.js';
@@ -131,24 +130,6 @@ describe('trainStage', () => {
     expect(after.pearson).toBeGreaterThan(0.8);
     expect(after.mse).toBeLessThan(before.mse / 4);
     expect(report.mask).toBe('gmt (keep 0.7 per tensor, scope all)');
-  });
-});
-
-describe('FinetuneJob', () => {
-  it('streams events, reports its state, and can be cancelled', async () => {
-    const job = new FinetuneJob(spec(join(scratch, 'tracked')));
-    const events: FinetuneJobEvent[] = [];
-    job.subscribe((event) => {
-      events.push(event);
-      if (event.type === 'epoch') job.cancel();
-    });
-    await expect(job.done).rejects.toThrow();
-    const snapshot = job.snapshot();
-    expect(snapshot).toMatchObject({ id: 'tracked', status: 'cancelled', current: 'intermediate', result: null });
-    expect(snapshot.epochs).toHaveLength(1);
-    expect(snapshot.lastStep).toMatchObject({ stage: 'intermediate', epoch: 1 });
-    expect(events.at(-1)).toMatchObject({ type: 'status', status: 'cancelled' });
-    expect((await readJobRecord(job.outputDir))?.status).toBe('cancelled');
   });
 });
 
