@@ -1,20 +1,10 @@
-import type { RankedTask, RankingResult } from '../rank/ranking.js';
+import { rankingCell, rankingCsv, RANKING_COLUMNS } from '../rank/ranking-csv.js';
+import type { RankingResult } from '../rank/ranking.js';
+
+export { csvLines } from '../io/csv.js';
 
 export const OUTPUT_FORMATS = ['table', 'json', 'csv'] as const;
 export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
-
-const COLUMNS = ['rank', 'task_id', 'task_subset', 'text_column', 'label_column', 'task_split', 'num_examples', 'score'] as const;
-
-function cell(task: RankedTask, column: (typeof COLUMNS)[number]): string {
-  const value = task[column];
-  if (value === null) return '';
-  if (Array.isArray(value)) return value.join(',');
-  return String(value);
-}
-
-function csvField(text: string): string {
-  return /[",\n\r]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
-}
 
 /** Aligned columns, two spaces apart; the columns `rightAligned` names are padded on the left (numbers). */
 export function textTable(headers: readonly string[], rows: readonly (readonly string[])[], rightAligned: (column: number) => boolean): string {
@@ -23,14 +13,9 @@ export function textTable(headers: readonly string[], rows: readonly (readonly s
   return [line(headers), ...rows.map(line)].join('\n');
 }
 
-/** One CSV file: a header line and the rows, quoted where needed. */
-export function csvLines(headers: readonly string[], rows: readonly (readonly string[])[]): string {
-  return [headers, ...rows].map((row) => row.map(csvField).join(',')).join('\n');
-}
-
 function table(result: RankingResult): string {
   const headers = ['Rank', 'Task ID', 'Subset', 'Text column', 'Label column', 'Split', 'Examples', 'Score'];
-  const rows = result.ranking.map((t) => COLUMNS.map((c) => (c === 'score' ? t.score.toFixed(6) : cell(t, c))));
+  const rows = result.ranking.map((t) => RANKING_COLUMNS.map((c) => (c === 'score' ? t.score.toFixed(6) : rankingCell(t, c))));
   return textTable(headers, rows, (i) => i === 0 || i >= 6);
 }
 
@@ -39,10 +24,7 @@ export function formatRanking(result: RankingResult, format: OutputFormat): stri
     case 'json':
       return JSON.stringify(result, null, 2);
     case 'csv':
-      return csvLines(
-        COLUMNS,
-        result.ranking.map((t) => COLUMNS.map((c) => cell(t, c))),
-      );
+      return rankingCsv(result.ranking);
     case 'table':
       return table(result);
   }

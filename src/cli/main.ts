@@ -1,11 +1,13 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
+import { batchCommand } from './batch-command.js';
 import { doctorCommand } from './doctor-command.js';
 import { reportError } from './errors.js';
 import { embedCommand } from './embed-command.js';
 import { esmCommand } from './esm-command.js';
 import { rankCommand } from './rank-command.js';
 import { serveCommand } from './serve-command.js';
+import { workerCommand } from './worker-command.js';
 
 const program = new Command('esmselect')
   .description('Pick the intermediate task to fine-tune on first, ranked by ESM-LogME')
@@ -14,7 +16,9 @@ const program = new Command('esmselect')
   .addCommand(embedCommand())
   .addCommand(esmCommand())
   .addCommand(doctorCommand())
-  .addCommand(serveCommand());
+  .addCommand(serveCommand())
+  .addCommand(batchCommand())
+  .addCommand(workerCommand());
 for (const command of program.commands) command.exitOverride();
 
 try {
