@@ -60,6 +60,7 @@ export function batchCommand(): Command {
       const progress = createBatchProgress();
       let embedding: { target: string; reporter: ProgressReporter } | undefined;
       let checkpointed = { done: 0, total: 0 };
+      let description = '';
       const onEvent = (event: BatchEvent) => {
         switch (event.type) {
           case 'embedding':
@@ -79,6 +80,8 @@ export function batchCommand(): Command {
             checkpointed = units;
             const state = units.done === 0 ? 'starting' : units.done === units.total ? 'every unit is checkpointed' : `${units.done} checkpointed, resuming`;
             log(`plan ${event.fingerprint.slice(0, 12)}: ${event.targets} targets × ${event.esms} ESMs in ${event.shards} shards = ${units.total} units; ${state}`);
+            // After the plan, so that bad input still gets exactly one line.
+            if (!flags.queue && units.done < units.total) log(description);
             return;
           }
           case 'queued':
@@ -95,15 +98,15 @@ export function batchCommand(): Command {
       };
       try {
         const useRegistry = registrySelected(flags.esms, flags);
-        const { scorer, description } = await selectScorer();
-        if (!flags.queue) log(description);
+        const selected = await selectScorer();
+        description = selected.description;
         const started = performance.now();
         const result = await batchRank({
           targets: flags.targets,
           esms: useRegistry ? { registry: esmFilterFrom(flags) } : { folders: flags.esms },
           out: flags.out,
           registry,
-          scorer,
+          scorer: selected.scorer,
           shardSize: flags.shardSize,
           top: flags.top,
           restart: flags.restart,
