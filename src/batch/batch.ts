@@ -13,7 +13,7 @@ import { DEFAULT_SUMMARY_TOP, writeBatchOutputs } from './outputs.js';
 import { DEFAULT_SHARD_SIZE, describePlan, planBatch, planDifference, planUnits, shardCount, type BatchUnitRef } from './plan.js';
 import { folderSources, registrySources } from './pool.js';
 import { BatchProgressTracker, type BatchProgress } from './progress.js';
-import { runOnQueue } from './queue.js';
+import { checkReachable, runOnQueue } from './queue.js';
 import { assembleRankings } from './results.js';
 import { loadBatchTarget, type BatchTarget, type TargetOrigin } from './targets.js';
 
@@ -74,6 +74,8 @@ export interface BatchRankResult {
 export async function batchRank(options: BatchRankOptions): Promise<BatchRankResult> {
   const { registry } = options;
   const emit = options.onEvent ?? (() => {});
+  // Before anything is read or embedded: a wrong --queue is a one-line error at once.
+  if (options.queue) await checkReachable(options.queue);
   const manifest = typeof options.targets === 'string' ? await readManifest(options.targets) : options.targets;
   // The pool before the targets: a wrong --esms fails before anything is embedded.
   const sources = 'folders' in options.esms ? await folderSources(options.esms.folders) : registrySources(registry, options.esms.registry);

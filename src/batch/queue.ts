@@ -1,3 +1,4 @@
+import { connect } from 'node:net';
 import { Job, Queue, QueueEvents, type ConnectionOptions, type IRedisClient } from 'bullmq';
 import { z } from 'zod';
 import { UserInputError } from '../errors.js';
@@ -71,17 +72,27 @@ export function queueConnection(url: string): ConnectionOptions {
   return { url, maxRetriesPerRequest: null };
 }
 
-/** Fails with a one-line UserInputError when Redis does not answer within `timeoutMs`, instead of retrying forever. */
-export async function checkReachable(client: Promise<IRedisClient>, url: string, timeoutMs = 10_000): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new UserInputError(`--queue: no answer from ${url} within ${timeoutMs / 1000} s; is redis-server running there?`, 'queue')), timeoutMs);
+/**
+ * Fails with a one-line UserInputError when nothing accepts connections at the URL's host and port
+ * within `timeoutMs`. Checked with a plain TCP connection before BullMQ is involved: its clients
+ * would retry forever (and report a refused connection only as events).
+ */
+export async function checkReachable(url: string, timeoutMs = 10_000): Promise<void> {
+  queueConnection(url);
+  const { hostname, port } = new URL(url);
+  const hint = 'is redis-server running there?';
+  await new Promise<void>((resolve, reject) => {
+    const socket = connect({ host: hostname.replace(/^\[(.*)\]$/, '$1'), port: Number(port || 6379) });
+    socket.setTimeout(timeoutMs, () => {
+      socket.destroy();
+      reject(new UserInputError(`--queue: no answer from ${url} within ${timeoutMs / 1000} s; ${hint}`, 'queue'));
+    });
+    socket.once('connect', () => {
+      socket.end();
+      resolve();
+    });
+    socket.once('error', (error) => reject(new UserInputError(`--queue: cannot reach ${url} (${error.message}); ${hint}`, 'queue')));
   });
-  try {
-    await Promise.race([client.then((c) => c.get(BATCH_QUEUE)), timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 /** Stores a target for the workers; BullMQ's client speaks strings, so the bytes go as base64. */
@@ -115,13 +126,13 @@ export interface QueueRunOptions {
  */
 export async function runOnQueue(plan: BatchPlan, pending: readonly BatchUnitRef[], options: QueueRunOptions): Promise<void> {
   const connection = queueConnection(options.url);
+  await checkReachable(options.url);
   const queue = new Queue<UnitJobData, UnitJobResult>(BATCH_QUEUE, { connection });
   const events = new QueueEvents(BATCH_QUEUE, { connection });
   // Errors surface through the commands that fail; without listeners they would also be thrown as events.
   queue.on('error', () => {});
   events.on('error', () => {});
   try {
-    await checkReachable(queue.client, options.url);
     await events.waitUntilReady();
     const client = await queue.client;
     for (const t of new Set(pending.map((u) => u.target))) await putTarget(client, plan.targets[t]);

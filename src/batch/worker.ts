@@ -50,6 +50,7 @@ const TARGET_CACHE_SIZE = 32;
 export async function startBatchWorker(options: BatchWorkerOptions): Promise<RunningBatchWorker> {
   const name = options.name ?? `${hostname()}:${process.pid}`;
   const connection = queueConnection(options.url);
+  await checkReachable(options.url);
   const scorers = new Map<string, Promise<EsmScorer>>();
   const targets = new Map<string, Promise<PreparedTarget>>();
   let lastShard: { key: string; entries: Promise<PoolEntry[]> } | undefined;
@@ -120,12 +121,6 @@ export async function startBatchWorker(options: BatchWorkerOptions): Promise<Run
   });
   worker.on('failed', (job, error) => options.onEvent?.({ type: 'failed', jobId: job?.id ?? '?', reason: error.message }));
   worker.on('error', (error) => options.onEvent?.({ type: 'error', reason: error.message }));
-  try {
-    await checkReachable(worker.client, options.url);
-  } catch (error) {
-    await worker.close();
-    throw error;
-  }
   // Resolves when the worker is closed; errors while running come as 'error' events.
   void worker.run();
   return { name, close: () => worker.close() };
