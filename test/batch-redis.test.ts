@@ -1,19 +1,18 @@
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { batchRank } from '../src/batch/batch.js';
 import { writeEmbeddingFile } from '../src/io/embedding-files.js';
 import { typescriptScorer } from '../src/rank/ranking.js';
 import { openRegistry } from '../src/store/database.js';
 import { runCli } from './helpers/cli.js';
+import { readTree } from './helpers/files.js';
 import { writeJson, writeRandomPool } from './helpers/pool.js';
 import { kill, spawnTs, type RunningChild } from './helpers/processes.js';
 import { randomGenerator } from './helpers/random.js';
 import { REDIS_MISSING, redisServerInstalled, SKIP_REDIS, startRedis, type RunningRedis } from './helpers/redis.js';
 
-const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const CLI = 'src/cli/main.ts';
 
 if (!SKIP_REDIS && !redisServerInstalled()) {
@@ -60,14 +59,6 @@ describe.skipIf(SKIP_REDIS || !redisServerInstalled())('batch-rank --queue on Bu
     return child;
   }
 
-  async function filesOf(out: string): Promise<Map<string, Buffer>> {
-    const files = new Map<string, Buffer>();
-    for (const name of (await readdir(join(dir, out), { recursive: true })).sort()) {
-      const bytes = await readFile(join(dir, out, name)).catch(() => null);
-      if (bytes) files.set(name, bytes);
-    }
-    return files;
-  }
 
   const batchArgs = (out: string, ...extra: string[]) => ['batch-rank', '--targets', manifest, '--esms', join(dir, 'pool'), '--out', join(dir, out), '--shard-size', '150', '--queue', redis.url, ...extra];
 
@@ -99,9 +90,9 @@ describe.skipIf(SKIP_REDIS || !redisServerInstalled())('batch-rank --queue on Bu
     expect(b.lines.join('\n')).toMatch(new RegExp(`job ${jobId} started: .*, attempt 2`));
     expect(b.lines.join('\n')).toContain(`job ${jobId} done`);
 
-    const local = await filesOf('out-local');
+    const local = await readTree(join(dir, 'out-local'));
     expect(local.size).toBe(3 * 3 + 4);
-    expect(await filesOf('out-queue')).toEqual(local);
+    expect(await readTree(join(dir, 'out-queue'))).toEqual(local);
 
     // Without checkpoints and without workers, a coordinator started again collects the finished jobs
     // from Redis: nothing is computed twice, and the outputs are the same bytes.
@@ -110,7 +101,7 @@ describe.skipIf(SKIP_REDIS || !redisServerInstalled())('batch-rank --queue on Bu
     const again = runCli(batchArgs('out-queue', '--restart'), env('data-coordinator'));
     expect(again.status, again.stderr).toBe(0);
     expect(again.stderr).toContain('queued 0 jobs');
-    expect(await filesOf('out-queue')).toEqual(local);
+    expect(await readTree(join(dir, 'out-queue'))).toEqual(local);
   });
 
   it('says so in one line when no redis-server answers', async () => {

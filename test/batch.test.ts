@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { asyncBufferFromFile, parquetReadObjects } from 'hyparquet';
@@ -12,6 +12,7 @@ import { rank } from '../src/rank/rank.js';
 import { typescriptScorer } from '../src/rank/ranking.js';
 import { readBatchUnits, saveBatchUnit, openBatchRun } from '../src/store/batches.js';
 import { openRegistry, type Registry } from '../src/store/database.js';
+import { readTree } from './helpers/files.js';
 import { writeRandomPool, writeJson } from './helpers/pool.js';
 import { randomGenerator } from './helpers/random.js';
 
@@ -61,14 +62,6 @@ function options(manifest: string, out: string, extra: Partial<BatchRankOptions>
   return { targets: manifest, esms: { folders: [pool] }, out, registry, scorer: typescriptScorer, shardSize: 3, ...extra };
 }
 
-async function filesOf(out: string): Promise<Map<string, Buffer>> {
-  const files = new Map<string, Buffer>();
-  for (const name of (await readdir(out, { recursive: true })).sort()) {
-    const bytes = await readFile(join(out, name)).catch(() => null);
-    if (bytes) files.set(name, bytes);
-  }
-  return files;
-}
 
 describe('batch manifest', () => {
   it('reads YAML and JSONL, resolving paths against the manifest and deriving names', async () => {
@@ -193,7 +186,7 @@ describe('batchRank', () => {
     expect(again.computed).toBe(7);
     const plans = seen.filter((e) => e.type === 'plan');
     expect(plans.map((p) => p.progress.units.done)).toEqual([0, 5]);
-    expect(await filesOf(out)).toEqual(await filesOf(whole));
+    expect(await readTree(out)).toEqual(await readTree(whole));
   });
 
   it('refuses an output directory that holds another plan, saying what changed, until --restart', async () => {

@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -9,6 +9,7 @@ import { createBatchProgress } from '../src/cli/batch-progress.js';
 import { writeEmbeddingFile } from '../src/io/embedding-files.js';
 import { REGISTRY_FILE } from '../src/store/database.js';
 import { runCli } from './helpers/cli.js';
+import { readTree } from './helpers/files.js';
 import { writeJson, writeRandomPool } from './helpers/pool.js';
 import { kill, spawnTs, type RunningChild } from './helpers/processes.js';
 import { randomGenerator } from './helpers/random.js';
@@ -71,14 +72,6 @@ async function waitForCheckpoints(child: RunningChild, data: string, atLeast: nu
   throw new Error(`no ${atLeast} checkpointed units after 60 s:\n${child.lines.join('\n')}`);
 }
 
-async function filesOf(out: string): Promise<Map<string, Buffer>> {
-  const files = new Map<string, Buffer>();
-  for (const name of (await readdir(join(dir, out), { recursive: true })).sort()) {
-    const bytes = await readFile(join(dir, out, name)).catch(() => null);
-    if (bytes) files.set(name, bytes);
-  }
-  return files;
-}
 
 describe('esmselect batch-rank', () => {
   it('killed with SIGKILL, then stopped with Ctrl-C, continues where it stopped and writes the bytes of an uninterrupted run, embedding nothing twice', async () => {
@@ -117,7 +110,7 @@ describe('esmselect batch-rank', () => {
     expect(last.stderr).toMatch(/target reviews: .*, embeddings from the cache/);
     expect(last.stderr).toContain(`computed ${UNITS - afterInterrupt} of ${UNITS} units`);
 
-    const expected = await filesOf('out-whole');
+    const expected = await readTree(join(dir, 'out-whole'));
     expect([...expected.keys()]).toEqual([
       'batch.json',
       'rankings/one.csv',
@@ -136,7 +129,7 @@ describe('esmselect batch-rank', () => {
       'summary-scores.csv',
       'summary.csv',
     ]);
-    expect(await filesOf('out-resumed')).toEqual(expected);
+    expect(await readTree(join(dir, 'out-resumed'))).toEqual(expected);
     // The batch ranks as `esmselect rank` does, target by target.
     const single = runCli(['rank', '--embeddings', join(dir, 'two.npy'), '--labels', join(dir, 'two.json'), '--esms', join(dir, 'pool'), '--format', 'csv'], env('data-whole'));
     expect(`${single.stdout}`).toBe(expected.get('rankings/two.csv')!.toString());

@@ -31,7 +31,8 @@ function rankColour(rank: number, top: number): { fill: string; text: string } {
 function heatmapSvg(matrix: SummaryMatrix): string {
   const rowLabel = Math.max(...matrix.rows.map((r) => r.target.length), 6) * CHAR_WIDTH + 12;
   const columnLabel = Math.min(LABEL_MAX, Math.max(...matrix.columns.map((c) => c.label.length), 6)) * CHAR_WIDTH * 0.72 + 16;
-  const width = rowLabel + matrix.columns.length * CELL_WIDTH + 8;
+  // The labels lean right at 45°: as much room again to the right as they are tall.
+  const width = rowLabel + matrix.columns.length * CELL_WIDTH + columnLabel;
   const height = columnLabel + matrix.rows.length * CELL_HEIGHT + 4;
   const parts: string[] = [];
   matrix.columns.forEach((column, j) => {
