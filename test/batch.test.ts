@@ -12,6 +12,7 @@ import { rank } from '../src/rank/rank.js';
 import { typescriptScorer } from '../src/rank/ranking.js';
 import { readBatchUnits, saveBatchUnit, openBatchRun } from '../src/store/batches.js';
 import { openRegistry, type Registry } from '../src/store/database.js';
+import { importEsmFolders } from '../src/store/import.js';
 import { readTree } from './helpers/files.js';
 import { writeRandomPool, writeJson } from './helpers/pool.js';
 import { randomGenerator } from './helpers/random.js';
@@ -199,6 +200,29 @@ describe('batchRank', () => {
     await expect(batchRank(options(manifest, out, { shardSize: 4 }))).rejects.toThrow(/shard size 3 before, 4 now/);
     const restarted = await batchRank(options(manifest, out, { restart: true }));
     expect(restarted.computed).toBe(12);
+  });
+
+  it('ranks the registered ESMs (found by identity) as it ranks their folders', async () => {
+    const manifest = await writeTargets(join(dir, 'registry-pool'));
+    const data = openRegistry({ dataDir: join(dir, 'data-registry-pool') });
+    try {
+      await importEsmFolders(data, [pool]);
+      const fromFolders = await batchRank(options(manifest, join(dir, 'out-folders')));
+      const fromRegistry = await batchRank({ ...options(manifest, join(dir, 'out-registry')), registry: data, esms: { registry: { dim: D } } });
+      expect(fromRegistry).toMatchObject({ esms: 10, computed: 12 });
+      expect(fromFolders.esms).toBe(12);
+      for (const name of ['alpha', 'beta', 'gamma']) {
+        const ranking = async (out: string) =>
+          (await readFile(join(dir, out, 'rankings', `${name}.jsonl`), 'utf8'))
+            .trim()
+            .split('\n')
+            .map((l) => JSON.parse(l))
+            .map((t) => [t.task_id, t.score]);
+        expect(await ranking('out-registry')).toEqual(await ranking('out-folders'));
+      }
+    } finally {
+      data.close();
+    }
   });
 
   it('refuses a target whose dimension no ESM of the pool has, before any work', async () => {
