@@ -1,4 +1,5 @@
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { utimesSync } from 'node:fs';
+import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { asyncBufferFromFile, parquetReadObjects } from 'hyparquet';
@@ -223,6 +224,18 @@ describe('batchRank', () => {
     } finally {
       data.close();
     }
+  });
+
+  it('stops when an ESM changes under a running batch, and then refuses the changed pool until --restart', async () => {
+    const manifest = await writeTargets(join(dir, 'pool-changes'));
+    const copy = join(dir, 'pool-copy');
+    await cp(pool, copy, { recursive: true, preserveTimestamps: true });
+    const out = join(dir, 'out-pool-changes');
+    const touch = () => utimesSync(join(copy, 'task-009', 'model.safetensors'), new Date(), new Date(2001, 0, 1));
+    const run = batchRank({ ...options(manifest, out), esms: { folders: [copy] }, onEvent: (event) => event.type === 'plan' && touch() });
+    await expect(run).rejects.toThrow(/^esms: .*task-009 changed since the batch was planned/);
+    await expect(batchRank({ ...options(manifest, out), esms: { folders: [copy] } })).rejects.toThrow(/the pool changed \(12 ESMs before, 12 now\)/);
+    expect((await batchRank({ ...options(manifest, out), esms: { folders: [copy] }, restart: true })).computed).toBe(12);
   });
 
   it('refuses a target whose dimension no ESM of the pool has, before any work', async () => {

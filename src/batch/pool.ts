@@ -1,5 +1,6 @@
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { UserInputError } from '../errors.js';
 import type { EsmConfig } from '../esm/config.js';
 import { parseEsmConfig } from '../esm/config.js';
 import { CONFIG_FILE, EsmFormatError, loadHfselectEsm, WEIGHTS_FILE } from '../esm/hfselect.js';
@@ -59,16 +60,21 @@ export function registrySources(registry: Registry, filter: EsmFilter = {}): Pla
   return listEsms(registry, filter).map((record) => ({ source: registrySource(record.id), ref: { identity: record.identity }, config: record.config, problem: null }));
 }
 
-/** The ESM cannot be read the way the plan saw it: a job must fail rather than score something else. */
-export class PoolChangedError extends Error {
-  override readonly name = 'PoolChangedError';
+/**
+ * An ESM is gone or changed since the plan: the unit (or queue job) must fail rather than score
+ * something else. Run again, the batch sees another plan and says what changed.
+ */
+export class PoolChangedError extends UserInputError {
+  constructor(problem: string) {
+    super(`esms: ${problem}`, 'esms');
+  }
 }
 
 async function loadRef(ref: EsmRef, registry: () => Registry): Promise<PoolEntry> {
   if ('folder' in ref) {
     const stamp = await folderStamp(ref.folder);
     if (stamp !== ref.stamp) {
-      throw new PoolChangedError(`${ref.folder} is not the ESM the batch was planned with (files ${stamp}, planned ${ref.stamp}); workers need the pool's folders at the same path, unchanged`);
+      throw new PoolChangedError(`${ref.folder} changed since the batch was planned (files ${stamp}, planned ${ref.stamp}); a queue worker needs the pool's folders at the same path, unchanged`);
     }
     try {
       return { source: ref.folder, esm: await loadHfselectEsm(ref.folder) };
@@ -78,7 +84,7 @@ async function loadRef(ref: EsmRef, registry: () => Registry): Promise<PoolEntry
     }
   }
   const record = findEsmByIdentity(registry(), ref.identity);
-  if (!record) throw new PoolChangedError(`ESM ${ref.identity.slice(0, 12)}… is not in the registry at ${registry().dataDir}; workers need the pool's ESMs in their registry`);
+  if (!record) throw new PoolChangedError(`ESM ${ref.identity.slice(0, 12)}… is not in the registry at ${registry().dataDir}; a queue worker needs the pool's ESMs in its registry`);
   const source = registrySource(record.id);
   try {
     return { source, esm: await loadRegisteredEsm(registry(), record) };
