@@ -9,7 +9,7 @@ function shorten(text: string, max: number): string {
   return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
 }
 
-const CELL_WIDTH = 30;
+const CELL_WIDTH = 34;
 const CELL_HEIGHT = 24;
 const LABEL_MAX = 36;
 /** Roughly the advance of one 12 px sans-serif character, to size the label margins. */
@@ -55,7 +55,7 @@ function heatmapSvg(matrix: SummaryMatrix): string {
       const title = `${row.target} × ${label}: rank ${cell.rank}, score ${cell.score.toFixed(4)}`;
       parts.push(
         `<g><title>${escapeHtml(title)}</title><rect x="${x}" y="${y}" width="${CELL_WIDTH - 1}" height="${CELL_HEIGHT - 1}" fill="${fill}"/>` +
-          `<text class="cell" x="${x + (CELL_WIDTH - 1) / 2}" y="${y + CELL_HEIGHT / 2 + 4}" fill="${text}">${cell.rank > 999 ? '…' : cell.rank}</text></g>`,
+          `<text class="cell" x="${x + (CELL_WIDTH - 1) / 2}" y="${y + CELL_HEIGHT / 2 + 4}" fill="${text}">${cell.rank > 9999 ? '…' : cell.rank}</text></g>`,
       );
     });
   });
