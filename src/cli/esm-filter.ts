@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { UserInputError } from '../errors.js';
 import type { EsmFilter } from '../store/esms.js';
 import { positiveInteger } from './errors.js';
 
@@ -23,4 +24,16 @@ export function addEsmFilterOptions(command: Command): Command {
 export function esmFilterFrom(flags: EsmFilterFlags): EsmFilter {
   const { baseModel, language, task, architecture, dim } = flags;
   return Object.fromEntries(Object.entries({ baseModel, language, task, architecture, dim }).filter(([, v]) => v !== undefined));
+}
+
+/** `--esms registry` selects the registered ESMs, narrowed by the filter options, instead of folders. */
+export const REGISTRY = 'registry';
+
+/** Whether `--esms` names the registry; the filters only make sense with it. */
+export function registrySelected(esms: readonly string[], flags: EsmFilterFlags): boolean {
+  if (esms.length === 1 && esms[0] === REGISTRY) return true;
+  if (Object.keys(esmFilterFrom(flags)).length > 0) {
+    throw new UserInputError(`esms: the filters (--base-model, --language, --task, --architecture, --dim) select from the registry; use --esms ${REGISTRY}`, 'esms');
+  }
+  return false;
 }

@@ -1,32 +1,18 @@
-import type { RankedTask, RankingResult } from '../rank/ranking.js';
+import { csvLines } from '../io/csv.js';
+import { rankingCell, rankingCsv, RANKING_COLUMNS } from '../rank/ranking-csv.js';
+import type { RankingResult } from '../rank/ranking.js';
 import type { TwoStageRankingResult } from '../rank/two-stage.js';
+
+export { csvLines };
 
 export const OUTPUT_FORMATS = ['table', 'json', 'csv'] as const;
 export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
-
-const COLUMNS = ['rank', 'task_id', 'task_subset', 'text_column', 'label_column', 'task_split', 'num_examples', 'score'] as const;
-
-function cell(task: RankedTask, column: (typeof COLUMNS)[number]): string {
-  const value = task[column];
-  if (value === null) return '';
-  if (Array.isArray(value)) return value.join(',');
-  return String(value);
-}
-
-function csvField(text: string): string {
-  return /[",\n\r]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
-}
 
 /** Aligned columns, two spaces apart; the columns `rightAligned` names are padded on the left (numbers). */
 export function textTable(headers: readonly string[], rows: readonly (readonly string[])[], rightAligned: (column: number) => boolean): string {
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   const line = (values: readonly string[]) => values.map((v, i) => (rightAligned(i) ? v.padStart(widths[i]) : v.padEnd(widths[i]))).join('  ').trimEnd();
   return [line(headers), ...rows.map(line)].join('\n');
-}
-
-/** One CSV file: a header line and the rows, quoted where needed. */
-export function csvLines(headers: readonly string[], rows: readonly (readonly string[])[]): string {
-  return [headers, ...rows].map((row) => row.map(csvField).join(',')).join('\n');
 }
 
 /** The first-stage similarities of a two-stage ranking (a column of their own), or null for one stage. */
@@ -37,7 +23,7 @@ function similarities(result: RankingResult | TwoStageRankingResult): (number | 
 
 function table(result: RankingResult | TwoStageRankingResult): string {
   const headers = ['Rank', 'Task ID', 'Subset', 'Text column', 'Label column', 'Split', 'Examples', 'Score'];
-  const rows = result.ranking.map((t) => COLUMNS.map((c) => (c === 'score' ? t.score.toFixed(6) : cell(t, c))));
+  const rows = result.ranking.map((t) => RANKING_COLUMNS.map((c) => (c === 'score' ? t.score.toFixed(6) : rankingCell(t, c))));
   const similarity = similarities(result);
   if (similarity) {
     headers.push('Stage-1 similarity');
@@ -52,11 +38,10 @@ export function formatRanking(result: RankingResult | TwoStageRankingResult, for
       return JSON.stringify(result, null, 2);
     case 'csv': {
       const similarity = similarities(result);
-      const rows = result.ranking.map((t) => COLUMNS.map((c) => cell(t, c)));
-      if (!similarity) return csvLines(COLUMNS, rows);
+      if (!similarity) return rankingCsv(result.ranking);
       return csvLines(
-        [...COLUMNS, 'similarity'],
-        rows.map((row, i) => [...row, similarity[i] === null ? '' : String(similarity[i])]),
+        [...RANKING_COLUMNS, 'similarity'],
+        result.ranking.map((t, i) => [...RANKING_COLUMNS.map((c) => rankingCell(t, c)), similarity[i] === null ? '' : String(similarity[i])]),
       );
     }
     case 'table':

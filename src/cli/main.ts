@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
+import { batchCommand } from './batch-command.js';
 import { doctorCommand } from './doctor-command.js';
 import { reportError } from './errors.js';
 import { embedCommand } from './embed-command.js';
@@ -9,6 +10,7 @@ import { indexCommand } from './index-command.js';
 import { rankCommand } from './rank-command.js';
 import { serveCommand } from './serve-command.js';
 import { sourceCommand } from './source-command.js';
+import { workerCommand } from './worker-command.js';
 
 const program = new Command('esmselect')
   .description('Pick the intermediate task to fine-tune on first, ranked by ESM-LogME')
@@ -20,7 +22,9 @@ const program = new Command('esmselect')
   .addCommand(serveCommand())
   .addCommand(finetuneCommand())
   .addCommand(indexCommand())
-  .addCommand(sourceCommand());
+  .addCommand(sourceCommand())
+  .addCommand(batchCommand())
+  .addCommand(workerCommand());
 for (const command of program.commands) command.exitOverride();
 
 try {

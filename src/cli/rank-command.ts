@@ -9,7 +9,7 @@ import { openRegistry } from '../store/database.js';
 import { registryPool } from '../store/esms.js';
 import { addDatasetOptions, embedFromFlags, type DatasetFlags } from './dataset-options.js';
 import { positiveInteger } from './errors.js';
-import { addEsmFilterOptions, esmFilterFrom, type EsmFilterFlags } from './esm-filter.js';
+import { addEsmFilterOptions, esmFilterFrom, REGISTRY, registrySelected, type EsmFilterFlags } from './esm-filter.js';
 import { formatRanking, OUTPUT_FORMATS, type OutputFormat } from './format.js';
 import { createProgress } from './progress.js';
 
@@ -42,9 +42,6 @@ function reportStages(stages: StageCounts): void {
   process.stderr.write(`esmselect: stage 2 (ESM-LogME): ${second.considered} sources (${second.seconds.toFixed(2)} s)\n`);
 }
 
-/** `--esms registry` ranks the registered ESMs, narrowed by the filter options, instead of folders. */
-const REGISTRY = 'registry';
-
 /** The target as embeddings + labels: given, or embedded from a dataset file (`--dataset`). */
 async function target(flags: RankFlags) {
   if ((flags.embeddings === undefined) === (flags.dataset === undefined)) {
@@ -65,13 +62,9 @@ function noteOtherBaseModels(model: string, ranking: readonly RankedTask[]): voi
   if (others.length) process.stderr.write(`esmselect: note: ESMs listed here were trained against ${others.join(', ')}, not ${model}\n`);
 }
 
-/** The registry to rank from with `--esms registry`; the filters only make sense with it. */
+/** The registry to rank from with `--esms registry`. */
 function registryFor(flags: RankFlags) {
-  if (flags.esms.length === 1 && flags.esms[0] === REGISTRY) return openRegistry();
-  if (Object.keys(esmFilterFrom(flags)).length > 0) {
-    throw new UserInputError(`esms: the filters (--base-model, --language, --task, --architecture, --dim) select from the registry; use --esms ${REGISTRY}`, 'esms');
-  }
-  return undefined;
+  return registrySelected(flags.esms, flags) ? openRegistry() : undefined;
 }
 
 export function rankCommand(): Command {

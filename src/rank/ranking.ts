@@ -84,7 +84,7 @@ export interface RankPoolOptions {
   readonly signal?: AbortSignal;
 }
 
-function describeTask(config: EsmConfig, score: number, source: string): Omit<RankedTask, 'rank'> {
+export function describeTask(config: EsmConfig, score: number, source: string): Omit<RankedTask, 'rank'> {
   return {
     task_id: config.task_id,
     task_subset: config.task_subset ?? null,
@@ -99,6 +99,14 @@ function describeTask(config: EsmConfig, score: number, source: string): Omit<Ra
     source,
   };
 }
+
+/** Why an ESM of another dimension than the target's is not scored. */
+export function dimensionMismatch(esmDim: number, targetDim: number): string {
+  return `ESM dimension ${esmDim} does not match the target embeddings' ${targetDim}`;
+}
+
+/** Why an ESM whose score came out NaN or infinite is left out of the ranking. */
+export const NON_FINITE_SCORE = 'LogME did not produce a finite score';
 
 /** Best score first (hfselect's `argsort(scores)[::-1]`); ties by task id, then source, for a stable order. */
 export function compareRanked(a: { score: number; task_id: string; source: string }, b: typeof a): number {
@@ -129,7 +137,7 @@ export async function rankPool(target: PreparedTarget, pool: AsyncIterable<PoolE
   const record = (done: typeof batch, scores: number[]): void => {
     done.forEach(({ source, esm }, i) => {
       if (Number.isFinite(scores[i])) scored.push(describeTask(esm.config, scores[i], source));
-      else rejected.push({ source, problem: 'LogME did not produce a finite score' });
+      else rejected.push({ source, problem: NON_FINITE_SCORE });
     });
     settled += done.length;
     options.onProgress?.({ done: settled, total });
@@ -153,7 +161,7 @@ export async function rankPool(target: PreparedTarget, pool: AsyncIterable<PoolE
     options.signal?.throwIfAborted();
     considered++;
     if ('problem' in entry || entry.esm.dim !== dim) {
-      rejected.push('problem' in entry ? entry : { source: entry.source, problem: `ESM dimension ${entry.esm.dim} does not match the target embeddings' ${dim}` });
+      rejected.push('problem' in entry ? entry : { source: entry.source, problem: dimensionMismatch(entry.esm.dim, dim) });
       settled++;
     } else batch.push(entry);
     if (batch.length >= batchSize) await flush();

@@ -198,6 +198,12 @@ export function listEsmIds(registry: Registry, filter: EsmFilter = {}): number[]
   return registry.db.prepare(`SELECT id FROM source_tasks ${where} ORDER BY id`).pluck().all(...params) as number[];
 }
 
+/** The registered ESM with this identity (`esmIdentity`: the same ESM in any registry), if there is one. */
+export function findEsmByIdentity(registry: Registry, identity: string): EsmRecord | undefined {
+  const row = registry.db.prepare('SELECT * FROM source_tasks WHERE identity = ?').get(identity) as Row | undefined;
+  return row && toRecord(row);
+}
+
 export function getEsm(registry: Registry, id: number): EsmRecord {
   const row = selectRow(registry, id);
   if (!row) throw new UserInputError(`esm: there is no ESM #${id} in the registry`, 'esm');

@@ -174,6 +174,37 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX jobs_kind_state ON jobs (kind, state, created_at);
     `,
   },
+  {
+    version: 5,
+    name: 'batch rankings: runs and their checkpointed units',
+    sql: `
+      -- One row per output directory of esmselect batch-rank. The fingerprint covers the plan (targets,
+      -- pool, shard size, scorer): a run is resumed only under the same plan.
+      CREATE TABLE batch_runs (
+        id INTEGER PRIMARY KEY,
+        out_dir TEXT NOT NULL UNIQUE,
+        fingerprint TEXT NOT NULL,
+        plan TEXT NOT NULL,
+        created_at TEXT NOT NULL DEFAULT ${NOW},
+        finished_at TEXT
+      ) STRICT;
+
+      -- One row per finished (target, pool shard) unit, written in one transaction: the scores of the
+      -- shard's ESMs in pool order (float64 little-endian, NaN where rejected) and why any was rejected.
+      -- A unit delivered twice (a retried queue job) finds its row and writes nothing.
+      CREATE TABLE batch_units (
+        run_id INTEGER NOT NULL REFERENCES batch_runs (id) ON DELETE CASCADE,
+        target TEXT NOT NULL,
+        shard INTEGER NOT NULL,
+        scores BLOB NOT NULL,
+        problems TEXT,
+        worker TEXT NOT NULL,
+        seconds REAL NOT NULL,
+        created_at TEXT NOT NULL DEFAULT ${NOW},
+        PRIMARY KEY (run_id, target, shard)
+      ) STRICT;
+    `,
+  },
 ];
 
 function checkOrder(migrations: readonly Migration[]): void {
