@@ -77,4 +77,4 @@ export type { ClassificationMetrics, Metrics, RegressionMetrics } from './finetu
 export { resolveStageSettings, stageSettingsSchema, type StageSettings, type StageSettingsInput } from './finetune/settings.js';
 export { loadTokenizer, padBatch } from './finetune/tokenize.js';
 export { FinetuneJob, type FinetuneJobEvent, type FinetuneJobSnapshot } from './finetune/tracked-job.js';
-export { embedSequences, evaluate, type EpochResult, type StageReport, type StepProgress } from './finetune/trainer.js';
+export { embedSequences, embedWithEncoder, evaluate, trainClassifier, type EpochResult, type StageReport, type StepProgress } from './finetune/trainer.js';
