@@ -200,6 +200,12 @@ export function scorePlot(results: StudyResults): string {
   });
 }
 
+/** "mean m (a to b)" of some values. */
+function range(values: readonly number[], digits: number, unit = ''): string {
+  const f = (x: number) => `${fixed(x, digits)}${unit}`;
+  return `mean ${f(mean(values))} (${f(Math.min(...values))} to ${f(Math.max(...values))})`;
+}
+
 function minutes(totalSeconds: number): string {
   return `${(totalSeconds / 60).toFixed(1)} min`;
 }
@@ -210,15 +216,17 @@ function verdict(results: StudyResults, mask: StudyMask): string {
   const random = metricsOf(results, 'random', mask).regret3;
   const base = metricsOf(results, 'base-logme', mask).regret3;
   const beats = esm < random && esm < base;
-  const truth = mask === 'none' ? 'vanilla' : 'GMT';
-  return `**${truth} ground truth: ESM-LogME ${beats ? 'beats' : 'does not beat'} random and base-embedding LogME in regret@3** (${fixed(esm)} % against ${fixed(random)} % and ${fixed(base)} %).`;
+  const truth = mask === 'none' ? 'Vanilla' : 'GMT';
+  const at1 = (method: MethodName) => fixed(metricsOf(results, method, mask).regret1);
+  return `- **${truth} ground truth: ESM-LogME ${beats ? 'beats' : 'does not beat'} random and base-embedding LogME in regret@3** (${fixed(esm)} % against ${fixed(random)} % and ${fixed(base)} %; regret@1 ${at1('esm-logme')} % against ${at1('random')} %; the upper reference: regret@3 ${fixed(metricsOf(results, 'finetuned-logme', mask).regret3)} %, regret@1 ${at1('finetuned-logme')} %).`;
 }
 
 function noiseLine(results: StudyResults, mask: StudyMask): string {
   const noise = results.noise[mask];
   const name = mask === 'none' ? 'vanilla' : 'GMT';
   if (noise.repeatSd === null) return `- ${name}: one repeat per pair, so the seed noise is not measured; true gains spread by ${percent(noise.gainSpread)} points (SD across sources, mean over targets).`;
-  return `- ${name}: a single fine-tune's test accuracy varies with its seed by ${percent(noise.repeatSd)} points (pooled SD over repeats), so the ${results.config.repeats}-repeat mean each gain uses carries about ${percent(noise.meanSd!)} points (twice that for a gain, a difference of two means); the true gains spread across sources by ${percent(noise.gainSpread)} points (SD, mean over targets).`;
+  // A gain is the difference of two independent means: √2 times the noise of one.
+  return `- ${name}: a single fine-tune's test accuracy varies with its seed by ${percent(noise.repeatSd)} points (pooled SD over repeats), so a ${results.config.repeats}-repeat mean carries about ${percent(noise.meanSd!)} points and a gain about ${percent(noise.meanSd! * Math.SQRT2)}; the true gains spread across sources by ${percent(noise.gainSpread)} points (SD, mean over targets).`;
 }
 
 /** The README section: how the study is built and what it measured, all from results.json. */
@@ -250,7 +258,13 @@ export function readmeSection(results: StudyResults): string {
     '',
     targetTable(results),
     '',
-    `Mean gain over all pairs: ${points(meanGain(vanilla))} points vanilla, ${points(meanGain(gmt))} with GMT. Noise of the ground truth:`,
+    `Mean gain over all pairs: ${points(meanGain(vanilla))} points vanilla, ${points(meanGain(gmt))} with GMT. What the methods see:`,
+    '',
+    `- The fine-tunes learned their sources, held-out accuracy ${range(results.sources.map((s) => 100 * s.sourceAccuracy), 1, ' %')}; the ESMs fit the fine-tuned embeddings poorly: held-out R² ${range(results.sources.flatMap((s) => (s.esmHeldOutR2 === null ? [] : [s.esmHeldOutR2])), 3)} over the ${results.sources.length} ESMs (study/sources.md).`,
+    `- TextEmb's cosines: ${range(results.scores.flatMap((s) => s.scores.textemb ?? []), 4)}; the random base model gives every task nearly the same mean embedding.`,
+    '',
+    'Noise of the ground truth:',
+    '',
     noiseLine(results, 'none'),
     noiseLine(results, 'gmt'),
     `- The runner's own target stage (source job → ${results.sources.length} × the first target) and the study's recomputation of the same ${results.reproduction.pairs} pairs from the intermediate checkpoints differ by at most ${fixed(100 * results.reproduction.maxDifference, 2)} accuracy points.`,
