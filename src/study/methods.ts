@@ -65,6 +65,11 @@ function cosine(a: Float64Array, b: Float64Array): number {
   return dot / Math.sqrt(aa * bb);
 }
 
+/** Base-model embeddings of texts, through the registry's embedding cache (as `esmselect rank --dataset` embeds a target). */
+async function embedBase(context: StudyContext, cache: RegistryEmbeddingCache, texts: readonly string[]): Promise<Embeddings> {
+  return (await embedTexts(texts, { model: context.config.model, modelsDir: context.modelsDir, cache })).embeddings;
+}
+
 async function timed<T>(work: () => Promise<T> | T): Promise<{ value: T; seconds: number }> {
   const started = performance.now();
   const value = await work();
@@ -83,31 +88,25 @@ async function timed<T>(work: () => Promise<T> | T): Promise<{ value: T; seconds
  * - random.
  */
 export class SelectionMethods {
-  private readonly cache: RegistryEmbeddingCache;
-  private sourceMeans: Float64Array[] = [];
-  private textEmbPoolSeconds = 0;
-
-  constructor(
+  private constructor(
     private readonly context: StudyContext,
     private readonly sources: readonly SourceRun[],
     private readonly scorer: EsmScorer,
-  ) {
-    this.cache = new RegistryEmbeddingCache(context.registry);
-  }
+    private readonly cache: RegistryEmbeddingCache,
+    /** TextEmb's part that does not depend on the target: the mean base embedding of each source, and what it took. */
+    private readonly sourceMeans: readonly Float64Array[],
+    private readonly textEmbPoolSeconds: number,
+  ) {}
 
-  private embed(texts: readonly string[]): Promise<Embeddings> {
-    return embedTexts(texts, { model: this.context.config.model, modelsDir: this.context.modelsDir, cache: this.cache }).then((e) => e.embeddings);
-  }
-
-  /** TextEmb's part that does not depend on the target: the mean base embedding of each source. */
-  async preparePool(): Promise<void> {
+  /** The methods over a pool of sources, with what they compute once per pool done. */
+  static async create(context: StudyContext, sources: readonly SourceRun[], scorer: EsmScorer): Promise<SelectionMethods> {
+    const cache = new RegistryEmbeddingCache(context.registry);
     const { value, seconds } = await timed(async () => {
       const means: Float64Array[] = [];
-      for (const source of this.sources) means.push(meanRow(await this.embed(source.task.train.texts)));
+      for (const source of sources) means.push(meanRow(await embedBase(context, cache, source.task.train.texts)));
       return means;
     });
-    this.sourceMeans = value;
-    this.textEmbPoolSeconds = seconds;
+    return new SelectionMethods(context, sources, scorer, cache, value, seconds);
   }
 
   poolCosts(): Record<MethodName, PoolCost> {
@@ -125,7 +124,7 @@ export class SelectionMethods {
   async scoreTarget(target: StudyTask): Promise<TargetScores> {
     const { texts, labels: raw } = target.train;
     const labels = encodeLabels(raw, 'classification');
-    const embedded = await timed(() => this.embed(texts));
+    const embedded = await timed(() => embedBase(this.context, this.cache, texts));
     const embeddings = embedded.value;
 
     const esm = await timed(() => rank({ embeddings, labels: raw, task: 'classification', esms: registryPool(this.context.registry), scorer: this.scorer }));

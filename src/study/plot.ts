@@ -31,7 +31,7 @@ function escapeXml(text: string): string {
 }
 
 /** Round tick values covering [low, high] (1, 2 or 5 × 10ⁿ apart), about `count` of them. */
-export function niceTicks(low: number, high: number, count = 5): number[] {
+function niceTicks(low: number, high: number, count = 5): number[] {
   if (!(high > low)) return [low];
   const raw = (high - low) / count;
   const magnitude = 10 ** Math.floor(Math.log10(raw));

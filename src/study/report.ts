@@ -107,8 +107,8 @@ function argmax(values: readonly number[]): number {
 export function targetTable(results: StudyResults): string {
   const sourceIds = results.sources.map((s) => s.id);
   const header = [
-    '| target | classes (domain) | target only | best source: gain | sources with gain > 0 | ESM-LogME top 1: gain | upper reference top 1: gain | TextEmb top 1: gain |',
-    '|---|---|---|---|---|---|---|---|',
+    '| target | classes (domain) | target only | best source: gain | sources with gain > 0 | ESM-LogME top 1: gain | upper reference top 1: gain | TextEmb top 1: gain | regret@3 (%): ESM-LogME, random, upper reference | ρ: ESM-LogME, upper reference |',
+    '|---|---|---|---|---|---|---|---|---|---|',
   ];
   const pick = (scores: readonly number[] | null, gains: readonly number[]) => {
     if (!scores) return '—';
@@ -122,7 +122,8 @@ export function targetTable(results: StudyResults): string {
       const scores = results.scores.find((s) => s.target === truth.target)!.scores;
       const best = argmax(truth.gains);
       const helping = truth.gains.filter((g) => g > 0).length;
-      return `| ${truth.target.replace('study/', '')} | ${task.classes.join(', ')} (${task.domain}) | ${percent(truth.baseline)} % | ${sourceIds[best].replace('study/', '')}: ${points(truth.gains[best])} | ${helping} of ${truth.gains.length} | ${pick(scores['esm-logme'], truth.gains)} | ${pick(scores['finetuned-logme'], truth.gains)} | ${pick(scores.textemb, truth.gains)} |`;
+      const of = (method: MethodName) => metricsOf(results, method, 'none').perTarget.find((t) => t.target === truth.target)!;
+      return `| ${truth.target.replace('study/', '')} | ${task.classes.join(', ')} (${task.domain}) | ${percent(truth.baseline)} % | ${sourceIds[best].replace('study/', '')}: ${points(truth.gains[best])} | ${helping} of ${truth.gains.length} | ${pick(scores['esm-logme'], truth.gains)} | ${pick(scores['finetuned-logme'], truth.gains)} | ${pick(scores.textemb, truth.gains)} | ${fixed(of('esm-logme').regret3)}, ${fixed(of('random').regret3)}, ${fixed(of('finetuned-logme').regret3)} | ${fixed(of('esm-logme').spearman)}, ${fixed(of('finetuned-logme').spearman)} |`;
     });
   return [...header, ...rows].join('\n');
 }
@@ -267,7 +268,7 @@ export function readmeSection(results: StudyResults): string {
     '',
     noiseLine(results, 'none'),
     noiseLine(results, 'gmt'),
-    `- The runner's own target stage (source job → ${results.sources.length} × the first target) and the study's recomputation of the same ${results.reproduction.pairs} pairs from the intermediate checkpoints differ by at most ${fixed(100 * results.reproduction.maxDifference, 2)} accuracy points.`,
+    `- The target stage of each source's runner job (on the first target) and the study's own fine-tune of the same pair from the job's intermediate checkpoint differ by at most ${fixed(100 * results.reproduction.maxDifference, 2)} accuracy points over the ${results.reproduction.pairs} pairs.`,
     '',
     '![Predicted score vs real gain](study/plot.svg)',
     '',

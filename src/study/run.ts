@@ -86,8 +86,7 @@ export async function runStudy(options: StudyRunOptions): Promise<StudyResults> 
     const sourceSeconds = since(sourcesStarted);
 
     const methodsStarted = performance.now();
-    const methods = new SelectionMethods(context, sources, scorer.scorer);
-    await methods.preparePool();
+    const methods = await SelectionMethods.create(context, sources, scorer.scorer);
     const scores: TargetScores[] = [];
     for (const target of family.targets) {
       const entry = await methods.scoreTarget(target);
