@@ -115,7 +115,7 @@ fine-tune on. The tasks are synthetic; the fine-tunes and the ESMs are real.
   copied to \`<data dir>/demo/datasets/\` and registered under that same name (split \`train\`,
   columns \`text\`/\`label\`), so \`findSourceDataset\` / \`findRankedSourceDataset\` resolve a ranked demo
   source to its data.
-- **Target** (\`target.csv\`): the first ${TARGET_EXAMPLES} training examples of the study's ${demoTarget.id}
+- **Target** (\`target.csv\`): the first ${TARGET_EXAMPLES} training examples of the study's ${demoTarget.id.replace('study/', '')}
   (classes ${classes}), for the README's curl example.
 
 | source (task_id) | classes | domain | held-out accuracy of the fine-tune | ESM held-out R² |
