@@ -9,6 +9,7 @@ import { dirname, join } from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { nonNegativeInteger, positiveInteger, reportError } from '../cli/errors.js';
 import { PACKAGE_ROOT } from '../config.js';
+import { UserInputError } from '../errors.js';
 import { FULL_STUDY, SMOKE_STUDY } from './config.js';
 import type { StudyResults } from './report.js';
 import { runStudy, writeReport } from './run.js';
@@ -21,6 +22,22 @@ interface Flags {
   readme: boolean;
   keepWork?: boolean;
   render?: string;
+}
+
+async function readResults(path: string): Promise<StudyResults> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    throw new UserInputError(`render: ${path} cannot be read (${(error as NodeJS.ErrnoException).code})`, 'render');
+  }
+  try {
+    const results = JSON.parse(text) as StudyResults;
+    if (results.version !== 1) throw new Error(`version ${String(results.version)}`);
+    return results;
+  } catch (error) {
+    throw new UserInputError(`render: ${path} is not a study's results.json (${(error as Error).message})`, 'render');
+  }
 }
 
 const program = new Command('study')
@@ -39,7 +56,7 @@ try {
   const flags = program.opts<Flags>();
   const readme = (smoke: boolean) => (flags.readme && !smoke ? join(PACKAGE_ROOT, 'README.md') : undefined);
   if (flags.render) {
-    const results = JSON.parse(await readFile(flags.render, 'utf8')) as StudyResults;
+    const results = await readResults(flags.render);
     await writeReport(results, flags.out ?? dirname(flags.render), readme(results.smoke));
   } else {
     const preset = flags.smoke ? SMOKE_STUDY : FULL_STUDY;
