@@ -1,114 +1,135 @@
 /**
- * Makes the demo pool (demo/esms/) and the demo target (demo/target.csv) that `npm start` serves
- * on a fresh clone: `npx tsx scripts/make-demo-pool.ts`. Deterministic for the seeds below.
+ * Makes the demo pool that `npm start` serves on a fresh clone: `npx tsx scripts/make-demo-pool.ts`.
+ * Deterministic from the study's seed; writes demo/datasets/, demo/esms/, demo/target.csv and
+ * demo/README.md (all of it generated; edit this script, not the output).
  *
- * These are NOT ESMs of real fine-tunes. For each demo source task, a small synthetic dataset is
- * written from word lists, embedded with models/tiny-bert (random weights), and mapped by a fixed,
- * task-specific transformation standing in for "the model fine-tuned on that task":
- * y = tanh(A x + c), with A = I + 0.6 R and R, c drawn from the task's seed. An ESM is then trained on
- * the (x, y) pairs with hfselect's recipe (src/esm/train.ts). Every config says it is a demo.
+ * The demo sources are the study's 12 source tasks (src/study/tasks.ts), each with its first
+ * DEMO_EXAMPLES examples, and their ESMs are those of real fine-tunes: `runFinetune` trains
+ * tiny-bert on each (the study's intermediate settings, more epochs for the smaller data), fits the
+ * ESM of the fine-tune and hands it over; it is saved with `developers` and `language` added. Each
+ * ESM's task_id is its dataset's path from the package root, `demo/datasets/<name>.csv`, the name
+ * `esmselect finetune --source` gives a task read from that file, and the name the server's demo
+ * seeding registers the dataset under (src/server/demo.ts), so a ranked demo source resolves to its data.
  */
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PACKAGE_ROOT } from '../src/config.js';
-import { TextEmbedder } from '../src/embed/embedder.js';
+import { embedDataset } from '../src/embed/embed-dataset.js';
+import { EmbeddingSpaceMap } from '../src/esm/esm.js';
 import { saveHfselectEsm } from '../src/esm/hfselect.js';
-import { trainEsm } from '../src/esm/train.js';
-import type { Embeddings } from '../src/io/embeddings.js';
-import { seededUniform } from '../src/random.js';
+import { runFinetune } from '../src/finetune/job.js';
+import type { ClassificationMetrics } from '../src/finetune/metrics.js';
+import { writeFileAtomic } from '../src/io/atomic.js';
+import { rank } from '../src/rank/rank.js';
+import { DEMO_DATASETS_DIR, DEMO_ESMS_DIR } from '../src/server/demo.js';
+import { FULL_STUDY, sourceSeed } from '../src/study/config.js';
+import { toCsv } from '../src/study/report.js';
+import { classLabel, generateFamily, type StudyTask } from '../src/study/tasks.js';
 
-const MODEL = 'tiny-bert';
-const EXAMPLES = 160;
-const DEVELOPERS = 'esmselect demo pool: synthetic data and a synthetic transformation, not a real fine-tune (see demo/README.md)';
-const OUT = join(PACKAGE_ROOT, 'demo');
+const DEMO_EXAMPLES = 200;
+const TARGET_EXAMPLES = 60;
+/**
+ * The study's intermediate settings with more epochs for the smaller data (360 optimiser steps, a
+ * study source takes about 450), all of them: early stopping on 20 held-out examples ended some
+ * fine-tunes before they had learned their task.
+ */
+const INTERMEDIATE = { ...FULL_STUDY.intermediate, epochs: 30, patience: 0 };
+const DEVELOPERS = 'esmselect demo pool: ESMs of real fine-tunes of tiny-bert on synthetic tasks of the study (see demo/README.md)';
+const DEMO = join(PACKAGE_ROOT, 'demo');
 
-/** Demo source tasks: a topic vocabulary and two label vocabularies. */
-const TASKS: { slug: string; topic: string[]; labels: [string, string[]][] }[] = [
-  { slug: 'movie-sentiment', topic: ['movie', 'film', 'plot', 'actor', 'acting', 'scene', 'ending', 'characters'], labels: [['positive', ['great', 'excellent', 'amazing', 'love', 'beautiful']], ['negative', ['boring', 'awful', 'terrible', 'hate', 'disappointing']]] },
-  { slug: 'book-reviews', topic: ['book', 'story', 'character', 'ending', 'read', 'write', 'word'], labels: [['positive', ['interesting', 'good', 'enjoy', 'best', 'funny']], ['negative', ['bad', 'worst', 'slow', 'boring', 'sad']]] },
-  { slug: 'restaurant-reviews', topic: ['food', 'service', 'restaurant', 'staff', 'price', 'place'], labels: [['positive', ['nice', 'fine', 'great', 'happy', 'fast']], ['negative', ['cold', 'slow', 'bad', 'terrible', 'late']]] },
-  { slug: 'hotel-reviews', topic: ['hotel', 'room', 'staff', 'night', 'price', 'place', 'city'], labels: [['positive', ['beautiful', 'nice', 'easy', 'good', 'love']], ['negative', ['hot', 'cold', 'awful', 'worse', 'wrong']]] },
-  { slug: 'product-quality', topic: ['product', 'quality', 'price', 'buy', 'money', 'phone', 'computer'], labels: [['positive', ['excellent', 'strong', 'better', 'best', 'fast']], ['negative', ['weak', 'worse', 'disappointing', 'bad', 'slow']]] },
-  { slug: 'sports-results', topic: ['game', 'team', 'match', 'score', 'goal', 'sport', 'sports'], labels: [['won', ['win', 'won', 'first', 'best', 'strong']], ['lost', ['lose', 'lost', 'last', 'weak', 'worst']]] },
-  { slug: 'market-news', topic: ['market', 'stock', 'company', 'business', 'price', 'money', 'news'], labels: [['up', ['high', 'up', 'strong', 'better', 'positive']], ['down', ['low', 'down', 'weak', 'worse', 'negative']]] },
-  { slug: 'school-feedback', topic: ['school', 'student', 'teacher', 'class', 'children', 'question', 'answer'], labels: [['positive', ['good', 'easy', 'happy', 'interesting', 'right']], ['negative', ['hard', 'wrong', 'sad', 'boring', 'bad']]] },
-  { slug: 'tech-support', topic: ['computer', 'phone', 'data', 'technology', 'work', 'open', 'close'], labels: [['solved', ['fine', 'right', 'fast', 'easy', 'work']], ['unsolved', ['wrong', 'slow', 'hard', 'never', 'nothing']]] },
-  { slug: 'music-opinions', topic: ['music', 'song', 'show', 'series', 'play', 'watch'], labels: [['like', ['love', 'like', 'beautiful', 'enjoy', 'amazing']], ['dislike', ['hate', 'boring', 'awful', 'terrible', 'bad']]] },
-  { slug: 'statement-truth', topic: ['science', 'world', 'people', 'life', 'year', 'country', 'language'], labels: [['true', ['true', 'right', 'yes', 'always', 'know']], ['false', ['false', 'wrong', 'no', 'never', 'not']]] },
-  { slug: 'time-of-day', topic: ['day', 'night', 'week', 'today', 'time', 'home', 'road'], labels: [['early', ['early', 'first', 'before', 'fast', 'once']], ['late', ['late', 'last', 'after', 'slow', 'again']]] },
-];
+const family = generateFamily({ ...FULL_STUDY.family, sourceExamples: DEMO_EXAMPLES, targetTrain: TARGET_EXAMPLES });
+const demoTarget = family.targets[0];
+const datasetName = (task: StudyTask) => `demo/datasets/${task.id.replace('study/', '')}.csv`;
+const csvOf = (task: StudyTask) => toCsv(['text', 'label'], task.train.texts.map((text, i) => [text, task.train.labels[i]]));
 
-const FILLER = ['the', 'a', 'it', 'was', 'is', 'very', 'really', 'and', 'but', 'this', 'that', 'so', 'quite', 'just', 'with', 'for', 'of'];
-
-function sentence(uniform: () => number, topic: string[], cue: string[]): string {
-  const pick = (words: string[]) => words[Math.floor(uniform() * words.length)];
-  const length = 6 + Math.floor(uniform() * 7);
-  const words = Array.from({ length }, () => {
-    const r = uniform();
-    return r < 0.35 ? pick(topic) : r < 0.6 ? pick(cue) : pick(FILLER);
-  });
-  return words.join(' ');
-}
-
-function dataset(seed: number, topic: string[], labels: [string, string[]][], count: number): { text: string; label: string }[] {
-  const uniform = seededUniform(seed);
-  return Array.from({ length: count }, (_, i) => {
-    const [label, cue] = labels[i % labels.length];
-    return { text: sentence(uniform, topic, cue), label };
-  });
-}
-
-/** y = tanh(A x + c), A = I + 0.6 R, with R and c from the task's seed (uniform on [-1, 1] / √d). */
-function transform(x: Embeddings, seed: number): Embeddings {
-  const { rows, dim } = x;
-  const uniform = seededUniform(seed);
-  const scale = 1 / Math.sqrt(dim);
-  const a = Float64Array.from({ length: dim * dim }, (_, k) => (k % (dim + 1) === 0 ? 1 : 0) + 0.6 * (2 * uniform() - 1) * scale);
-  const c = Float64Array.from({ length: dim }, () => 0.3 * (2 * uniform() - 1));
-  const data = new Float32Array(rows * dim);
-  for (let i = 0; i < rows; i++) {
-    for (let j = 0; j < dim; j++) {
-      let s = c[j];
-      for (let k = 0; k < dim; k++) s += a[j * dim + k] * x.data[i * dim + k];
-      data[i * dim + j] = Math.tanh(s);
-    }
-  }
-  return { rows, dim, data };
-}
-
-function csv(rows: { text: string; label: string }[]): string {
-  return `text,label\n${rows.map((r) => `${r.text},${r.label}`).join('\n')}\n`;
-}
-
-const embedder = await TextEmbedder.load(MODEL);
+const work = await mkdtemp(join(tmpdir(), 'esmselect-demo-'));
+const rows: string[] = [];
 try {
-  await rm(join(OUT, 'esms'), { recursive: true, force: true });
-  for (const [index, task] of TASKS.entries()) {
-    const seed = 1000 + index;
-    const rows = dataset(seed, task.topic, task.labels, EXAMPLES);
-    const base = await embedder.embed(rows.map((r) => r.text));
-    const { esm, report } = await trainEsm(
-      base,
-      transform(base, seed + 500),
+  await rm(DEMO_ESMS_DIR, { recursive: true, force: true });
+  await rm(DEMO_DATASETS_DIR, { recursive: true, force: true });
+  await mkdir(DEMO_DATASETS_DIR, { recursive: true });
+  await writeFileAtomic(join(DEMO, 'target.csv'), csvOf(demoTarget));
+  for (const [index, task] of family.sources.entries()) {
+    const name = datasetName(task);
+    await writeFileAtomic(join(PACKAGE_ROOT, name), csvOf(task));
+    const seed = sourceSeed(FULL_STUDY, index);
+    let heldOutR2: number | null = null;
+    const result = await runFinetune(
       {
-        task_id: `demo/${task.slug}`,
-        base_model_name: MODEL,
-        task_split: 'train',
-        text_column: 'text',
-        label_column: 'label',
-        language: 'en',
-        num_examples: EXAMPLES,
-        developers: DEVELOPERS,
-        seed,
+        model: FULL_STUDY.model,
+        source: { id: name, task: 'classification', texts: task.train.texts, labels: task.train.labels, split: 'train', textColumn: 'text', labelColumn: 'label' },
+        target: { id: 'demo/target.csv', task: 'classification', texts: demoTarget.train.texts, labels: demoTarget.train.labels, textColumn: 'text', labelColumn: 'label' },
+        intermediate: { ...INTERMEDIATE, seed },
+        targetStage: { ...FULL_STUDY.targetStage, epochs: 1, seed },
+        esm: { seed },
+        outputDir: join(work, task.id.replace('study/', '')),
       },
-      { seed },
+      {
+        registerEsm: async (esm, training) => {
+          heldOutR2 = training.heldOutR2;
+          await saveHfselectEsm(new EmbeddingSpaceMap({ ...esm.config, developers: DEVELOPERS, language: 'en' }, esm.weight, esm.bias), join(DEMO_ESMS_DIR, task.id.replace('study/', '')));
+        },
+      },
     );
-    await saveHfselectEsm(esm, join(OUT, 'esms', task.slug));
-    process.stdout.write(`demo/${task.slug}: held-out R² ${report.heldOutR2?.toFixed(3)}\n`);
+    const accuracy = (result.intermediate.metrics as ClassificationMetrics).accuracy;
+    const r2 = heldOutR2 === null ? '—' : (heldOutR2 as number).toFixed(3);
+    rows.push(`| ${name} | ${task.classes.map(classLabel).join(', ')} | ${task.domain} | ${(100 * accuracy).toFixed(1)} % | ${r2} |`);
+    process.stdout.write(`${name}: held-out accuracy ${accuracy.toFixed(3)}, ESM held-out R² ${r2}\n`);
   }
-  // The demo target: reviews of products, close to some demo tasks and far from others.
-  await mkdir(OUT, { recursive: true });
-  await writeFile(join(OUT, 'target.csv'), csv(dataset(7, ['product', 'quality', 'phone', 'buy', 'price', 'review'], [['good', ['great', 'love', 'excellent', 'happy']], ['bad', ['awful', 'hate', 'worst', 'disappointing']]], 60)));
+
+  // The ranking the README's curl example returns (the embedder and the default scorer, as the server ranks).
+  const { embeddings, dataset } = await embedDataset(join(DEMO, 'target.csv'), { textColumns: 'text', labelColumn: 'label', model: FULL_STUDY.model });
+  const ranking = await rank({ embeddings, labels: dataset.labels, esms: [DEMO_ESMS_DIR] });
+  const targetGroups = new Set(demoTarget.classes.flat());
+  const shared = (taskId: string) => {
+    const task = family.sources.find((s) => datasetName(s) === taskId)!;
+    return task.classes.map((c) => c.filter((g) => targetGroups.has(g)).map((g) => classLabel([g])).join('+')).filter(Boolean).join(', ') || '—';
+  };
+  const rankingRows = ranking.ranking.map((t) => `| ${t.rank} | ${t.task_id} | ${t.score.toFixed(4)} | ${shared(t.task_id)} |`);
+  await writeFileAtomic(join(DEMO, 'README.md'), demoReadme(rows, rankingRows, (await readdir(DEMO_DATASETS_DIR)).length));
 } finally {
-  await embedder.dispose();
+  await rm(work, { recursive: true, force: true });
+}
+
+function demoReadme(sourceRows: string[], rankingRows: string[], datasets: number): string {
+  const classes = demoTarget.classes.map(classLabel).join(', ');
+  return `# Demo pool: ESMs of real fine-tunes on the study's synthetic tasks
+
+*Generated by \`npx tsx scripts/make-demo-pool.ts\` (deterministic); do not edit by hand.*
+
+\`npm start\` imports these ESMs into an empty registry and registers their datasets, so that a
+fresh clone ranks offline within a minute and a ranked demo source resolves to the data to
+fine-tune on. The tasks are synthetic; the fine-tunes and the ESMs are real.
+
+- **Sources** (\`datasets/\`, ${datasets} CSV files with columns \`text\`, \`label\`): the study's ${family.sources.length} source
+  tasks (README, "A miniature transfer study"; src/study/tasks.ts), the first ${DEMO_EXAMPLES} examples of
+  each. A text's label names the keyword group(s) its keywords come from (\`g07\`, or \`g01+g00\` for a
+  class that merges two groups); the other words come from the task's domain.
+- **ESMs** (\`esms/<name>/\`, hfselect folders for \`tiny-bert\`): \`runFinetune\` fine-tuned
+  models/tiny-bert (random weights, hidden size 32) on each source (${JSON.stringify(INTERMEDIATE)}), then fitted
+  the ESM of the fine-tune from the base and the fine-tuned embeddings of the source texts with
+  hfselect's recipe. Each \`config.json\` says \`base_model_name: tiny-bert\`, \`developers\` that it is
+  a demo, and \`task_id\` \`demo/datasets/<name>.csv\`: the dataset's path from the package root.
+- **Seeding** (src/server/demo.ts): into an empty registry the ESMs are imported and each dataset is
+  copied to \`<data dir>/demo/datasets/\` and registered under that same name (split \`train\`,
+  columns \`text\`/\`label\`), so \`findSourceDataset\` / \`findRankedSourceDataset\` resolve a ranked demo
+  source to its data.
+- **Target** (\`target.csv\`): the first ${TARGET_EXAMPLES} training examples of the study's ${demoTarget.id.replace('study/', '')}
+  (classes ${classes}), for the README's curl example.
+
+| source (task_id) | classes | domain | held-out accuracy of the fine-tune | ESM held-out R² |
+|---|---|---|---|---|
+${sourceRows.join('\n')}
+
+What the README's curl example ranks (ESM-LogME of \`target.csv\`, top first), beside the target's
+keyword groups among each source's classes (\`a+b\`: the source merges them into one class, which
+teaches the opposite of what the target needs):
+
+| rank | task_id | score | target groups in the source's classes |
+|---|---|---|---|
+${rankingRows.join('\n')}
+
+To skip the demo pool: \`esmselect serve --no-demo\` or \`ESMSELECT_NO_DEMO=1\`.
+`;
 }

@@ -109,3 +109,5 @@ export { DEFAULT_SUMMARY_TOP, writeBatchOutputs } from './batch/outputs.js';
 export { BATCH_QUEUE, runOnQueue, type QueueRunOptions } from './batch/queue.js';
 export { startBatchWorker, type BatchWorkerOptions, type RunningBatchWorker, type WorkerEvent } from './batch/worker.js';
 export { findBatchRun, readBatchUnits, type BatchRun, type BatchUnit } from './store/batches.js';
+export { FinetuneJob, type FinetuneJobEvent, type FinetuneJobSnapshot } from './finetune/tracked-job.js';
+export { embedSequences, embedWithEncoder, evaluate, trainClassifier, type EpochResult, type StageReport, type StepProgress } from './finetune/trainer.js';

@@ -15,7 +15,7 @@ export function seededUniform(seed: number): () => number {
 }
 
 /** Fisher–Yates (Durstenfeld) shuffle in place, as `torch.randperm` would order a dataset, with our generator. */
-export function shuffleInPlace<T extends { [index: number]: number; length: number }>(values: T, uniform: () => number): T {
+export function shuffleInPlace<T extends { [index: number]: unknown; length: number }>(values: T, uniform: () => number): T {
   for (let i = values.length - 1; i > 0; i--) {
     const j = Math.floor(uniform() * (i + 1));
     const swap = values[i];

@@ -25,6 +25,8 @@ describe('metrics', () => {
     expect(Array.from(averageRanks([10, 20, 20, 30]))).toEqual([1, 2.5, 2.5, 4]);
     expect(spearman([1, 2, 2, 3], [1, 3, 2, 4])).toBeCloseTo(0.9486832980505139, 12);
     expect(pearson([1, 1, 1], [1, 2, 3])).toBeNaN();
+    // Twelve ties share the rank 6.5, whose float mean is 6.500000000000001: still constant.
+    expect(spearman(new Array(12).fill(0.25), [3, 1, 4, 1, 5, 9, 2, 6, 5, 3, 5, 8])).toBeNaN();
     // Two targets: the mean of each column's correlation; MSE over every value.
     const m = regressionMetrics([1, 4, 2, 3, 3, 2], [1, 3, 2, 2, 3, 1], 2);
     expect(m.pearson).toBeCloseTo((1 + 1) / 2, 12);

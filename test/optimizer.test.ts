@@ -44,6 +44,21 @@ describe('AdamW', () => {
   });
 });
 
+describe('AdamW memory', () => {
+  it('releases every tensor it made when disposed, so one optimiser per training stage does not leak', () => {
+    const weight = tf.variable(tf.ones([3, 2]));
+    const before = tf.memory().numTensors;
+    const adamw = new AdamW([{ variable: weight, decay: true }], { weightDecay: 0.01 });
+    const gradient = tf.fill([3, 2], 0.5);
+    adamw.step([gradient], 0.1);
+    gradient.dispose();
+    expect(tf.memory().numTensors).toBeGreaterThan(before);
+    adamw.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+    weight.dispose();
+  });
+});
+
 describe('linearScheduleWithWarmup', () => {
   it('ramps up over the warm-up, then decays linearly to zero at the last step', () => {
     const factor = linearScheduleWithWarmup(2, 6);

@@ -101,11 +101,11 @@ describe('POST /v1/rankings', () => {
     const { app, context } = await setUp();
     const embeddings = randomEmbeddings(40, 32, 3);
     const labels = embeddings.map((_, i) => i % 3);
-    const response = await app.request('/v1/rankings', json({ embeddings, labels, filters: { task_id: 'reviews' } }));
+    const response = await app.request('/v1/rankings', json({ embeddings, labels, filters: { task_id: 'source-1' } }));
     expect(response.status).toBe(200);
     const { result } = (await response.json()) as Record<string, any>;
     const data = Float32Array.from(embeddings.flat());
-    const pool = registryPool(context.registry, { task: 'reviews' });
+    const pool = registryPool(context.registry, { task: 'source-1' });
     const { scorer } = await selectScorer();
     const target = await prepareTargetFor(scorer, { rows: 40, dim: 32, data }, encodeLabels(labels, 'classification'));
     const expected = await rankPool(target, pool.entries(), pool.total, { scorer });
@@ -120,7 +120,7 @@ describe('POST /v1/rankings', () => {
     const sync = await app.request('/v1/rankings', { method: 'POST', body: uploadForm(csv, 'target.csv', fields) });
     expect(sync.status).toBe(200);
     const done = (await sync.json()) as Record<string, any>;
-    expect(done.result.target).toMatchObject({ n: 60, d: 32, classes: ['bad', 'good'] });
+    expect(done.result.target).toMatchObject({ n: 60, d: 32, classes: ['g02', 'g04', 'g07'] });
 
     const queued = await app.request('/v1/rankings?async=true', { method: 'POST', body: uploadForm(csv, 'target.csv', fields) });
     expect(queued.status).toBe(202);
@@ -227,8 +227,8 @@ describe('/v1/sources', () => {
     expect(page).toMatchObject({ total: 12, limit: 5, offset: 10 });
     expect(page.items.map((s: { id: number }) => s.id)).toEqual([11, 12]);
     expect(page.items[0]).not.toHaveProperty('weights_path');
-    const filtered = (await (await app.request('/v1/sources?task_id=REVIEWS&esm_embedding_dim=32')).json()) as Record<string, any>;
-    expect(filtered.items.map((s: { task_id: string }) => s.task_id)).toEqual(['demo/book-reviews', 'demo/hotel-reviews', 'demo/restaurant-reviews']);
+    const filtered = (await (await app.request('/v1/sources?task_id=SOURCE-1&esm_embedding_dim=32')).json()) as Record<string, any>;
+    expect(filtered.items.map((s: { task_id: string }) => s.task_id)).toEqual(['demo/datasets/source-10.csv', 'demo/datasets/source-11.csv', 'demo/datasets/source-12.csv']);
     expect((await problemOf(await app.request('/v1/sources?limit=0'))).field).toBe('limit');
     expect((await problemOf(await app.request('/v1/sources?colour=red'))).status).toBe(422);
 

@@ -12,12 +12,11 @@ import { saveHfselectEsm } from '../esm/hfselect.js';
 import { trainEsm, type EsmTrainingReport, type EsmTrainingSettings } from '../esm/train.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { loadTensorflow } from '../tf/backend.js';
-import { createClassifier, readModelFolder, saveCheckpoint, type ModelFolder } from './checkpoint.js';
+import { readModelFolder, saveCheckpoint, type ModelFolder } from './checkpoint.js';
 import { prepareTask, taskFingerprint, type PreparedTask, type TextTask } from './data.js';
-import type { SequenceClassifier } from './encoder.js';
 import { resolveStageSettings, type StageSettings, type StageSettingsInput } from './settings.js';
 import { loadTokenizer, type TextTokenizer } from './tokenize.js';
-import { embedSequences, trainStage, type EpochResult, type StageName, type StageReport, type StepProgress } from './trainer.js';
+import { embedWithEncoder, trainClassifier, type EpochResult, type StageName, type StageReport, type StepProgress } from './trainer.js';
 
 /** What a two-stage fine-tuning job needs; everything but the data is recorded in its job.json. */
 export interface FinetuneSpec {
@@ -201,14 +200,14 @@ export async function runFinetune(spec: FinetuneSpec, options: FinetuneRunOption
   const runStage = async (stage: StageName, start: ModelFolder, task: TextTask, settings: StageSettings): Promise<StageReport> => {
     const data = prepareTask(task, tokenizer, { heldOutFraction: settings.heldOutFraction, seed: settings.seed, field: stage === 'intermediate' ? 'source' : 'target' });
     emit({ type: 'stage', stage, status: 'started' });
-    const model = createClassifier(start, { pooling, numLabels: data.numLabels, seed: settings.seed });
+    const { model, report } = await trainClassifier(start, data, settings, {
+      stage,
+      pooling,
+      signal,
+      onStep: (progress) => emit({ type: 'step', ...progress }),
+      onEpoch: (result) => emit({ type: 'epoch', ...result }),
+    });
     try {
-      const report = await trainStage(model, data, settings, {
-        stage,
-        signal,
-        onStep: (progress) => emit({ type: 'step', ...progress }),
-        onEpoch: (result) => emit({ type: 'epoch', ...result }),
-      });
       await saveCheckpoint(model, base, { task: data.task, classes: data.classes }, checkpoints[stage]);
       completed[stage] = report;
       await writeJobRecord(outputDir, record);
@@ -260,14 +259,7 @@ export async function runFinetune(spec: FinetuneSpec, options: FinetuneRunOption
 async function fitIntermediateEsm(spec: FinetuneSpec, record: JobRecord, base: ModelFolder, tuned: ModelFolder, tokenizer: TextTokenizer, folder: string, options: FinetuneRunOptions): Promise<EsmSummary> {
   const sequences = tokenizer.tokenize(spec.source.texts);
   const batchSize = record.settings.intermediate.batchSize * 2;
-  const embed = (from: ModelFolder) => {
-    const model: SequenceClassifier = createClassifier(from, { pooling: record.model.pooling, numLabels: 1, seed: 0 });
-    try {
-      return embedSequences(model, sequences, batchSize);
-    } finally {
-      model.dispose();
-    }
-  };
+  const embed = (from: ModelFolder) => embedWithEncoder(from, record.model.pooling, sequences, batchSize);
   const report = record.completed.intermediate!;
   const { esm, report: esmReport } = await trainEsm(embed(base), embed(tuned), esmMetadata(spec, record, report), { ...record.settings.esm, signal: options.signal });
   await saveHfselectEsm(esm, folder);

@@ -43,8 +43,17 @@ export function macroF1(predicted: ArrayLike<number>, actual: ArrayLike<number>)
   return sum / counts.size;
 }
 
-/** Pearson's r = Σ(x − x̄)(y − ȳ) / √(Σ(x − x̄)² Σ(y − ȳ)²); NaN when either is constant, as SciPy gives. */
+function isConstant(values: ArrayLike<number>): boolean {
+  for (let i = 1; i < values.length; i++) if (values[i] !== values[0]) return false;
+  return true;
+}
+
+/**
+ * Pearson's r = Σ(x − x̄)(y − ȳ) / √(Σ(x − x̄)² Σ(y − ȳ)²); NaN when either is constant, as SciPy
+ * gives. Constancy is tested on the values, since a rounded mean leaves a constant with Σ(x − x̄)² ≠ 0.
+ */
 export function pearson(x: ArrayLike<number>, y: ArrayLike<number>): number {
+  if (isConstant(x) || isConstant(y)) return NaN;
   const n = x.length;
   let mx = 0;
   let my = 0;
@@ -60,7 +69,7 @@ export function pearson(x: ArrayLike<number>, y: ArrayLike<number>): number {
     sxx += (x[i] - mx) ** 2;
     syy += (y[i] - my) ** 2;
   }
-  return sxx === 0 || syy === 0 ? NaN : sxy / Math.sqrt(sxx * syy);
+  return sxy / Math.sqrt(sxx * syy);
 }
 
 /** 1-based ranks, ties given their average rank (scipy.stats.rankdata's default). */

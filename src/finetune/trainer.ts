@@ -1,8 +1,10 @@
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import * as tf from '@tensorflow/tfjs-core';
+import type { Pooling } from '../embed/pooling.js';
 import type { Embeddings } from '../io/embeddings.js';
 import { seededUniform, shuffleInPlace } from '../random.js';
 import { TrainingOptimizer } from '../tf/optimizer.js';
+import { createClassifier, type ModelFolder } from './checkpoint.js';
 import type { SequenceClassifier, TokenBatch } from './encoder.js';
 import type { DropoutSeeds } from './layers.js';
 import { crossEntropy, meanSquaredError } from './losses.js';
@@ -99,6 +101,16 @@ export function embedSequences(model: SequenceClassifier, sequences: TokenizedTe
     rows.forEach((row, i) => data.set(values.subarray(i * dim, (i + 1) * dim), row * dim));
   }
   return { rows: sequences.length, dim, data };
+}
+
+/** hfselect's pooled embeddings of the sequences by the encoder of a model folder (its head, if any, unused). */
+export function embedWithEncoder(from: ModelFolder, pooling: Pooling, sequences: TokenizedTexts, batchSize: number): Embeddings {
+  const model = createClassifier(from, { pooling, numLabels: 1, seed: 0 });
+  try {
+    return embedSequences(model, sequences, batchSize);
+  } finally {
+    model.dispose();
+  }
 }
 
 /** The number the best epoch is chosen by; NaN (e.g. a constant prediction's correlation) never wins. */
@@ -232,5 +244,20 @@ export async function trainStage(model: SequenceClassifier, data: PreparedTask, 
   } finally {
     optimizer.dispose();
     strategy.dispose();
+  }
+}
+
+/**
+ * One stage of a fine-tune: the encoder of `start` (the base model, or an intermediate checkpoint)
+ * with a fresh head, trained on the task by `trainStage`. The caller owns the trained model and
+ * disposes it; a failed stage disposes it here.
+ */
+export async function trainClassifier(start: ModelFolder, data: PreparedTask, settings: StageSettings, options: StageOptions & { readonly pooling: Pooling }): Promise<{ model: SequenceClassifier; report: StageReport }> {
+  const model = createClassifier(start, { pooling: options.pooling, numLabels: data.numLabels, seed: settings.seed });
+  try {
+    return { model, report: await trainStage(model, data, settings, options) };
+  } catch (error) {
+    model.dispose();
+    throw error;
   }
 }

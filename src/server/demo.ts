@@ -1,17 +1,46 @@
-import { join } from 'node:path';
+import { mkdir, readdir, readFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { PACKAGE_ROOT } from '../config.js';
+import { writeFileAtomic } from '../io/atomic.js';
 import type { Registry } from '../store/database.js';
+import { registerDataset } from '../store/datasets.js';
+import { sha256Hex } from '../store/files.js';
 import { importEsmFolders, type ImportSummary } from '../store/import.js';
 
 /** The demo pool shipped with the package (demo/README.md says what it is; scripts/make-demo-pool.ts makes it). */
 export const DEMO_ESMS_DIR = join(PACKAGE_ROOT, 'demo', 'esms');
+/** The demo sources' data, one CSV (`text`, `label`) per ESM. */
+export const DEMO_DATASETS_DIR = join(PACKAGE_ROOT, 'demo', 'datasets');
+/** A demo dataset's name, and its demo ESM's task_id: its path from the package root, which is also where the seeding puts it in the data dir. */
+const DEMO_DATASETS_NAME = 'demo/datasets';
 
 /**
- * Fills an empty registry with the demo pool, so a first `npm start` ranks something. A registry
- * holding any ESM is left alone; importing is idempotent anyway.
+ * Registers the demo sources' datasets, each copied into the data dir under its name (the task_id
+ * of its ESM), so a ranked demo source resolves to its data (`findSourceDataset`) whether the name
+ * is read from the data dir or from the package root. A dataset's fingerprint is its file's SHA-256.
  */
-export async function seedDemoPool(registry: Registry): Promise<ImportSummary | null> {
+async function registerDemoDatasets(registry: Registry): Promise<number> {
+  const files = (await readdir(DEMO_DATASETS_DIR)).filter((f) => f.endsWith('.csv')).sort();
+  for (const file of files) {
+    const name = `${DEMO_DATASETS_NAME}/${file}`;
+    const bytes = await readFile(join(DEMO_DATASETS_DIR, file));
+    const copy = registry.resolve(name);
+    await mkdir(dirname(copy), { recursive: true });
+    await writeFileAtomic(copy, bytes);
+    const rows = bytes.toString('utf8').trimEnd().split('\n').length - 1;
+    registerDataset(registry, { name, split: 'train', text_column: 'text', label_column: 'label', task_type: 'classification', num_rows: rows, fingerprint: sha256Hex(bytes) });
+  }
+  return files.length;
+}
+
+/**
+ * Fills an empty registry with the demo pool and its datasets, so a first `npm start` ranks
+ * something and can fine-tune on a ranked source. A registry holding any ESM is left alone;
+ * importing is idempotent anyway.
+ */
+export async function seedDemoPool(registry: Registry): Promise<(ImportSummary & { readonly datasets: number }) | null> {
   const esms = registry.db.prepare('SELECT count(*) FROM source_tasks').pluck().get() as number;
   if (esms > 0) return null;
-  return importEsmFolders(registry, [DEMO_ESMS_DIR]);
+  const summary = await importEsmFolders(registry, [DEMO_ESMS_DIR]);
+  return { ...summary, datasets: await registerDemoDatasets(registry) };
 }

@@ -37,7 +37,7 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
   const context = createServerContext(options);
   if (options.demo ?? true) {
     const seeded = await seedDemoPool(context.registry);
-    if (seeded) context.log(`the registry was empty: imported the demo pool (${seeded.imported} ESMs, see demo/README.md)`);
+    if (seeded) context.log(`the registry was empty: imported the demo pool (${seeded.imported} ESMs, ${seeded.datasets} datasets; see demo/README.md)`);
   }
   context.log((await selectScorer()).description);
   const app = createApp(context);

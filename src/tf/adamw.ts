@@ -14,6 +14,16 @@ export interface AdamWOptions {
   readonly epsilon?: number;
 }
 
+/** A non-trainable variable of zeros shaped like `like`; the zeros tensor it starts from is released, or every optimiser would leak one per moment. */
+function zeroMoment(like: tf.Variable): tf.Variable {
+  const zeros = tf.zerosLike(like);
+  try {
+    return tf.variable(zeros, false);
+  } finally {
+    zeros.dispose();
+  }
+}
+
 /**
  * AdamW with decoupled weight decay (Loshchilov & Hutter), step for step as `torch.optim.AdamW`
  * computes it, at a learning rate given per step (so any schedule can drive it):
@@ -37,10 +47,7 @@ export class AdamW {
     this.beta1 = options.beta1 ?? 0.9;
     this.beta2 = options.beta2 ?? 0.999;
     this.epsilon = options.epsilon ?? 1e-8;
-    this.moments = parameters.map(({ variable }) => ({
-      m: tf.variable(tf.zerosLike(variable), false),
-      v: tf.variable(tf.zerosLike(variable), false),
-    }));
+    this.moments = parameters.map(({ variable }) => ({ m: zeroMoment(variable), v: zeroMoment(variable) }));
   }
 
   /** Optimiser steps taken so far (torch's `state['step']`). */
