@@ -76,7 +76,7 @@ export { MASK_NAMES, MASK_SCOPES, type MaskingStrategy, type MaskName } from './
 export type { ClassificationMetrics, Metrics, RegressionMetrics } from './finetune/metrics.js';
 export { resolveStageSettings, stageSettingsSchema, type StageSettings, type StageSettingsInput } from './finetune/settings.js';
 export { loadTokenizer, padBatch } from './finetune/tokenize.js';
-export { embedSequences, evaluate, type EpochResult, type StageReport, type StepProgress } from './finetune/trainer.js';
+export { embedSequences, embedWithEncoder, evaluate, trainClassifier, type EpochResult, type StageReport, type StepProgress } from './finetune/trainer.js';
 export {
   DEFAULT_CANDIDATES,
   DEFAULT_FIRST_STAGE,
@@ -109,5 +109,3 @@ export { DEFAULT_SUMMARY_TOP, writeBatchOutputs } from './batch/outputs.js';
 export { BATCH_QUEUE, runOnQueue, type QueueRunOptions } from './batch/queue.js';
 export { startBatchWorker, type BatchWorkerOptions, type RunningBatchWorker, type WorkerEvent } from './batch/worker.js';
 export { findBatchRun, readBatchUnits, type BatchRun, type BatchUnit } from './store/batches.js';
-export { FinetuneJob, type FinetuneJobEvent, type FinetuneJobSnapshot } from './finetune/tracked-job.js';
-export { embedSequences, embedWithEncoder, evaluate, trainClassifier, type EpochResult, type StageReport, type StepProgress } from './finetune/trainer.js';

@@ -56,7 +56,7 @@ describe('the demo pool', () => {
     expect(listDatasets(reg)).toHaveLength(12);
     // Every ESM's task names a registered dataset, copied byte for byte into the data dir.
     for (const esm of listEsms(reg)) {
-      const dataset = findSourceDataset(reg, { rank: 1, taskId: esm.task_id, subset: esm.task_subset, split: esm.task_split, textColumn: null, labelColumn: null, baseModelName: esm.base_model_name });
+      const dataset = findSourceDataset(reg, { taskId: esm.task_id, subset: esm.task_subset, split: esm.task_split });
       expect(readFileSync(reg.resolve(dataset.name))).toEqual(readFileSync(join(root, dataset.name)));
       expect(dataset.num_rows).toBe(esm.num_examples);
     }
