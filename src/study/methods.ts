@@ -1,6 +1,7 @@
 import { embedTexts } from '../embed/embed-dataset.js';
 import { readModelFolder } from '../finetune/checkpoint.js';
 import { embedWithEncoder } from '../finetune/trainer.js';
+import { meanDirection } from '../index/textemb.js';
 import type { Embeddings } from '../io/embeddings.js';
 import type { Matrix } from '../linalg/matrix.js';
 import { encodeLabels } from '../logme/labels.js';
@@ -46,25 +47,6 @@ function toMatrix(embeddings: Embeddings): Matrix {
   return { rows: embeddings.rows, cols: embeddings.dim, data: Float64Array.from(embeddings.data) };
 }
 
-function meanRow(embeddings: Embeddings): Float64Array {
-  const mean = new Float64Array(embeddings.dim);
-  for (let i = 0; i < embeddings.rows; i++) for (let j = 0; j < embeddings.dim; j++) mean[j] += embeddings.data[i * embeddings.dim + j] / embeddings.rows;
-  return mean;
-}
-
-/** cos(a, b) = a·b / (‖a‖‖b‖). */
-function cosine(a: Float64Array, b: Float64Array): number {
-  let dot = 0;
-  let aa = 0;
-  let bb = 0;
-  for (let i = 0; i < a.length; i++) {
-    dot += a[i] * b[i];
-    aa += a[i] * a[i];
-    bb += b[i] * b[i];
-  }
-  return dot / Math.sqrt(aa * bb);
-}
-
 /** Base-model embeddings of texts, through the registry's embedding cache (as `esmselect rank --dataset` embeds a target). */
 async function embedBase(context: StudyContext, cache: RegistryEmbeddingCache, texts: readonly string[]): Promise<Embeddings> {
   return (await embedTexts(texts, { model: context.config.model, modelsDir: context.modelsDir, cache })).embeddings;
@@ -94,7 +76,7 @@ export class SelectionMethods {
     private readonly scorer: EsmScorer,
     private readonly cache: RegistryEmbeddingCache,
     /** TextEmb's part that does not depend on the target: the mean base embedding of each source, and what it took. */
-    private readonly sourceMeans: readonly Float64Array[],
+    private readonly sourceMeans: readonly Float32Array[],
     private readonly textEmbPoolSeconds: number,
   ) {}
 
@@ -102,8 +84,8 @@ export class SelectionMethods {
   static async create(context: StudyContext, sources: readonly SourceRun[], scorer: EsmScorer): Promise<SelectionMethods> {
     const cache = new RegistryEmbeddingCache(context.registry);
     const { value, seconds } = await timed(async () => {
-      const means: Float64Array[] = [];
-      for (const source of sources) means.push(meanRow(await embedBase(context, cache, source.task.train.texts)));
+      const means: Float32Array[] = [];
+      for (const source of sources) means.push(meanDirection(await embedBase(context, cache, source.task.train.texts)));
       return means;
     });
     return new SelectionMethods(context, sources, scorer, cache, value, seconds);
@@ -115,7 +97,7 @@ export class SelectionMethods {
     return {
       'esm-logme': { seconds: sum((s) => s.seconds.esm), bytes: sum((s) => s.esmBytes), note: 'train an ESM per source (embed its texts with the base and the fine-tuned model, fit); keep the ESMs' },
       'finetuned-logme': { seconds: 0, bytes: sum((s) => s.modelBytes), note: 'keep every fine-tuned model' },
-      textemb: { seconds: this.textEmbPoolSeconds, bytes: this.sources.length * dim * FLOAT32_BYTES, note: "embed each source's texts with the base model; keep their means" },
+      textemb: { seconds: this.textEmbPoolSeconds, bytes: this.sources.length * dim * FLOAT32_BYTES, note: "embed each source's texts with the base model; keep their mean directions" },
       'base-logme': { seconds: 0, bytes: 0, note: 'nothing' },
       random: { seconds: 0, bytes: 0, note: 'nothing' },
     };
@@ -137,8 +119,9 @@ export class SelectionMethods {
 
     const base = await timed(() => logme(toMatrix(embeddings), labels));
 
-    const targetMean = await timed(() => meanRow(embeddings));
-    const textEmbScores = this.sourceMeans.map((m) => cosine(m, targetMean.value));
+    // The product's TextEmb (src/index/textemb.ts): unit mean directions, so the cosine is their dot product.
+    const targetMean = await timed(() => meanDirection(embeddings));
+    const textEmbScores = this.sourceMeans.map((m) => m.reduce((dot, v, i) => dot + v * targetMean.value[i], 0));
 
     const tuned = await timed(async () => {
       const sequences = this.context.tokenizer.tokenize(texts);
