@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { EmbeddingSpaceMap } from '../src/esm/esm.js';
 import type { TextTask } from '../src/finetune/data.js';
 import { registerDataset } from '../src/store/datasets.js';
@@ -272,8 +272,9 @@ describe('fine-tune jobs', () => {
     expect(failed.status).toBe('failed');
     expect(failed.error).toMatchObject({ status: 422, field: 'source', detail: expect.stringContaining('leave none to train on') });
     expect(JSON.stringify(failed)).not.toContain(context.dataDir);
+    // The state is committed before the clean-up, so a crash in between never loses it; the upload goes just after.
+    await vi.waitFor(() => expect(existsSync(context.jobs.inputDir(job.id))).toBe(false), { timeout: 5000 });
     expect(existsSync(join(context.dataDir, 'finetunes', job.id, 'job.json'))).toBe(true);
-    expect(existsSync(context.jobs.inputDir(job.id))).toBe(false);
   });
 
   it('need the bearer token when one is set, before the upload is read', async () => {
