@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -86,5 +86,23 @@ describe('the real server', () => {
     expect(row).toEqual({ state: 'queued', restarts: 0 });
     expect(existsSync(join(reopened.context.jobs.inputDir(job.id), 'input.json'))).toBe(true);
     await reopened.context.close(0);
+  });
+
+  it('reports on start-up, in one line, registry rows whose file is gone and files no row points at', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'esmselect-startup-'));
+    const healthy: string[] = [];
+    const first = await startServer({ dataDir, port: 0, log: (line) => healthy.push(line) });
+    const weights = first.context.registry.db.prepare('SELECT weights_path FROM source_tasks ORDER BY id').pluck().all() as string[];
+    await first.close();
+    expect(healthy.some((line) => line.startsWith('registry check'))).toBe(false);
+
+    rmSync(join(dataDir, weights[0]));
+    writeFileSync(join(dataDir, 'esms', 'stray.safetensors'), 'not registered');
+    const logs: string[] = [];
+    const second = await startServer({ dataDir, port: 0, log: (line) => logs.push(line) });
+    await second.close();
+    expect(logs.filter((line) => line.startsWith('registry check'))).toEqual([
+      'registry check: entries whose file is missing: 1 (refused until deleted or re-imported), orphan weights files: 1; run `esmselect doctor` for details and `esmselect doctor --cleanup` to remove left-over files',
+    ]);
   });
 });

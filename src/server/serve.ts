@@ -5,6 +5,7 @@ import { createApp } from './app.js';
 import { selectScorer } from '../rank/scorers.js';
 import { createServerContext, type ServerContext, type ServerOptions } from './context.js';
 import { seedDemoPool } from './demo.js';
+import { checkRegistry, isHealthy, type DoctorReport } from '../store/doctor.js';
 
 export const DEFAULT_HOST = '127.0.0.1';
 export const DEFAULT_PORT = 8080;
@@ -32,13 +33,27 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-/** Starts the HTTP service on @hono/node-server. */
+/** One start-up line: what is wrong with the registry, counted; `esmselect doctor` names each entry. */
+function registryProblems(report: DoctorReport): string {
+  const leftOver = report.temporary.filter((t) => !t.running).length;
+  const problems = [
+    report.integrity.join() === 'ok' ? undefined : `database integrity: ${report.integrity.join('; ')}`,
+    report.broken.length ? `entries whose file is missing: ${report.broken.length} (refused until deleted or re-imported)` : undefined,
+    report.orphans.length ? `orphan weights files: ${report.orphans.length}` : undefined,
+    leftOver ? `files left over by crashed writers: ${leftOver}` : undefined,
+  ].filter((p) => p !== undefined);
+  return `registry check: ${problems.join(', ')}; run \`esmselect doctor\` for details and \`esmselect doctor --cleanup\` to remove left-over files`;
+}
+
+/** Starts the HTTP service on @hono/node-server; the registry is checked against its files first. */
 export async function startServer(options: StartOptions = {}): Promise<RunningServer> {
   const context = createServerContext(options);
   if (options.demo ?? true) {
     const seeded = await seedDemoPool(context.registry);
     if (seeded) context.log(`the registry was empty: imported the demo pool (${seeded.imported} ESMs, ${seeded.datasets} datasets; see demo/README.md)`);
   }
+  const report = await checkRegistry(context.registry, { verifyChecksums: false });
+  if (!isHealthy(report)) context.log(registryProblems(report));
   context.log((await selectScorer()).description);
   const app = createApp(context);
   const host = options.host ?? DEFAULT_HOST;
