@@ -1,0 +1,93 @@
+import { readdir, readFile } from 'node:fs/promises';
+import { join, relative } from 'node:path';
+import type { EsmConfig } from '../../../src/esm/config.js';
+import { serializeSafetensors } from '../../../src/io/safetensors.js';
+import type { Repo, RepoType } from './repos.js';
+import type { HubStandin } from './standin.js';
+
+/**
+ * Puts repos on the Hub stand-in as their authors publish them: ESMs as hfselect's `ESM.publish`
+ * does, model folders as `save_pretrained` + upload, and the dataset viewer's Parquet conversion.
+ */
+
+/** hfselect's model card (`ESM.publish`: ModelCardData with the license, the task's dataset, the base model and two tags). */
+export function esmModelCard(config: Pick<EsmConfig, 'base_model_name' | 'task_id'> & Partial<EsmConfig>): string {
+  return [
+    '---',
+    `base_model: ${config.base_model_name}`,
+    'datasets:',
+    `- ${config.task_id}`,
+    'license: apache-2.0',
+    'tags:',
+    '- embedding_space_map',
+    `- BaseLM:${config.base_model_name}`,
+    '---',
+    '',
+    `# ESM ${config.task_id}`,
+    '',
+    `- **Base Model:** ${config.base_model_name}`,
+    `- **Intermediate Task:** ${config.task_id}`,
+    `- **ESM embedding dimension:** ${config.esm_embedding_dim ?? ''}`,
+    '',
+  ].join('\n');
+}
+
+/** An hfselect ESM's weights file: F32 `model.weight` (D×D, row-major) and `model.bias`. */
+export function esmWeightsFile(weight: Float32Array, bias: Float32Array): Buffer {
+  const dim = bias.length;
+  return Buffer.from(
+    serializeSafetensors({
+      'model.weight': { dtype: 'F32', shape: [dim, dim], data: weight },
+      'model.bias': { dtype: 'F32', shape: [dim], data: bias },
+    }),
+  );
+}
+
+export interface PublishedEsm {
+  readonly repoId: string;
+  readonly config: EsmConfig;
+  readonly weights: Buffer;
+  /** Replaces the card hfselect would write (e.g. one without the tags). */
+  readonly card?: string;
+  readonly private?: boolean;
+}
+
+/** Creates the repo (or adds a commit to it) with config.json, model.safetensors and README.md. */
+export function publishEsm(hub: HubStandin, esm: PublishedEsm): Repo {
+  const repo = hub.store.get('model', esm.repoId) ?? hub.store.create('model', esm.repoId, { private: esm.private });
+  hub.store.commit(repo, 'main', {
+    title: 'Upload ESM',
+    files: {
+      'config.json': JSON.stringify(esm.config, null, 2),
+      'model.safetensors': esm.weights,
+      'README.md': esm.card ?? esmModelCard(esm.config),
+    },
+  });
+  return repo;
+}
+
+/** Uploads every file below a local folder (a Hugging Face model folder) as one commit. */
+export async function publishFolder(hub: HubStandin, type: RepoType, repoId: string, folder: string, extra: Record<string, string | Buffer> = {}): Promise<Repo> {
+  const files: Record<string, Buffer | string> = {};
+  const walk = async (dir: string): Promise<void> => {
+    for (const entry of await readdir(dir, { withFileTypes: true })) {
+      const path = join(dir, entry.name);
+      if (entry.isDirectory()) await walk(path);
+      else files[relative(folder, path).split('\\').join('/')] = await readFile(path);
+    }
+  };
+  await walk(folder);
+  const repo = hub.store.get(type, repoId) ?? hub.store.create(type, repoId);
+  hub.store.commit(repo, 'main', { title: 'Upload folder', files: { ...files, ...extra } });
+  return repo;
+}
+
+/**
+ * The dataset viewer's conversion of a dataset to Parquet: files `{config}/{split}/0000.parquet`, …
+ * on the branch `refs/convert/parquet` (big splits are cut into several files).
+ */
+export function addParquetConversion(hub: HubStandin, datasetId: string, config: string, split: string, files: readonly Buffer[]): void {
+  const repo = hub.store.get('dataset', datasetId) ?? hub.store.create('dataset', datasetId);
+  const named = Object.fromEntries(files.map((file, i) => [`${config}/${split}/${String(i).padStart(4, '0')}.parquet`, file]));
+  hub.store.commit(repo, 'refs/convert/parquet', { title: 'Update parquet files', files: named, orphan: true });
+}
