@@ -10,6 +10,9 @@ export interface ServerDirs {
 /** Characters a path segment is taken to hold: not blanks, quotes, brackets or the separators of a message (`file.js:12:3`, `a, b`). */
 const SEGMENT = String.raw`[^\s/\\'"\x60<>|:;,()[\]{}]+`;
 
+/** The first segments of the service's own URLs, which are never taken for paths. */
+const URL_ROOTS = new Set(['v1', 'docs', 'openapi.yaml', 'healthz', 'readyz', 'metrics']);
+
 /**
  * This machine's top-level directories (/usr, /home, /tmp, …): an absolute path is one that starts
  * with one of them, which the service's own URLs (/v1/…, /docs, …) do not.
@@ -17,7 +20,7 @@ const SEGMENT = String.raw`[^\s/\\'"\x60<>|:;,()[\]{}]+`;
 function topLevelDirs(): string[] {
   try {
     return readdirSync('/', { withFileTypes: true })
-      .filter((entry) => entry.isDirectory() || entry.isSymbolicLink())
+      .filter((entry) => (entry.isDirectory() || entry.isSymbolicLink()) && !URL_ROOTS.has(entry.name))
       .map((entry) => entry.name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
   } catch {
     return [];
