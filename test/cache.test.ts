@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -37,7 +38,7 @@ class CountingCache implements EmbeddingCache {
 }
 
 describe('embedding cache', () => {
-  it('keys on the model, its files, the pooling, the max length and every text', () => {
+  it('keys on the model, its files, the pooling, the max length, the truncation rule and every text', () => {
     const texts = ['a good film', 'a bad one'];
     const key = embeddingCacheKey(META, 'f1', texts);
     expect(key).toMatch(/^[0-9a-f]{64}$/);
@@ -52,6 +53,9 @@ describe('embedding cache', () => {
     ]) {
       expect(other).not.toBe(key);
     }
+    // Vectors cached before long texts kept their final [SEP] (the key had no truncation rule) miss.
+    const before = { model: META.model, model_sha256: 'f1', pooling: META.pooling, max_length: META.max_length, texts_sha256: textsSha256(texts) };
+    expect(key).not.toBe(createHash('sha256').update(JSON.stringify(before)).digest('hex'));
     // Framed by length: moving a boundary between texts changes the hash.
     expect(textsSha256(['ab', 'c'])).not.toBe(textsSha256(['a', 'bc']));
   });

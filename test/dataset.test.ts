@@ -153,6 +153,21 @@ describe('readTextDataset errors name the row and column', () => {
     await expectError(file('latin1.parquet', bad), text, /row 2, column "text" is not valid UTF-8/);
   });
 
+  it('a leading UTF-8 byte-order mark (Excel\'s "CSV UTF-8") is skipped in CSV, TSV and JSONL; a UTF-16 file is still refused', async () => {
+    const bom = (s: string) => Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(s)]);
+    const want = { texts: ['good', '\ufeffodd'], labels: ['pos', 'neg'] };
+    for (const [name, content] of [
+      ['bom.csv', 'text,label\ngood,pos\n\ufeffodd,neg\n'],
+      ['bom.tsv', 'text\tlabel\ngood\tpos\n\ufeffodd\tneg\n'],
+      ['bom.jsonl', jsonl([{ text: 'good', label: 'pos' }, { text: '\ufeffodd', label: 'neg' }])],
+    ]) {
+      const dataset = await readTextDataset(await file(name, bom(content)), text);
+      expect({ texts: dataset.texts, labels: dataset.labels }, name).toEqual(want);
+    }
+    const utf16 = Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from('text,label\ngood,1\nbad,0\n', 'utf16le')]);
+    await expectError(file('utf16.csv', utf16), text, /is not valid UTF-8/);
+  });
+
   it('files that are not datasets', async () => {
     await expectError(Promise.resolve(join(dir, 'missing.csv')), text, /does not exist/);
     await expectError(file('data.xlsx', 'x'), text, /unknown format ".xlsx"/);

@@ -9,9 +9,10 @@ import { TextEmbedder } from '../src/embed/embedder.js';
 import { modelFolder } from '../src/embed/model-folder.js';
 import { applyBertPooler, type Pooling } from '../src/embed/pooling.js';
 import { UserInputError } from '../src/errors.js';
-import { readTextDataset } from '../src/io/dataset.js';
+import { readTextDataset, TEXT_SEPARATOR } from '../src/io/dataset.js';
 import { readSafetensorsTensors, toFloat32 } from '../src/io/safetensors.js';
 import { lastHiddenState, loadReferenceModel, pooledReference } from './helpers/bert-reference.js';
+import { huggingFaceIds, textOfPieces } from './helpers/hf-truncation.js';
 
 const MODELS = fileURLToPath(new URL('../models/', import.meta.url));
 const REVIEWS = fileURLToPath(new URL('fixtures/datasets/reviews.csv', import.meta.url));
@@ -88,7 +89,7 @@ describe('TextEmbedder', () => {
     let worst = 0;
     let truncated = 0;
     texts.forEach((text, i) => {
-      const ids = tokenizer(text, { truncation: true, max_length: 128 }).input_ids.tolist()[0].map(Number);
+      const ids = huggingFaceIds(tokenizer, text, 128);
       if (ids.length === 128) truncated++;
       const want = pooledReference(reference, pooling, ids);
       worst = Math.max(worst, maxAbsDiff(embeddings.data.subarray(i * 32, (i + 1) * 32), want));
@@ -96,6 +97,21 @@ describe('TextEmbedder', () => {
     expect(truncated).toBeGreaterThan(0); // the long review exercises max_length truncation
     expect(worst).toBeLessThanOrEqual(1e-4);
     console.log(`${name} (${pooling}): max |transformers.js − float64 reference| = ${worst.toExponential(2)} over ${texts.length} texts`);
+    await embedder.dispose();
+  });
+
+  it.each(CASES)('%s: texts past max_length are pooled over [CLS] + 126 pieces + [SEP], as by Hugging Face (%s)', async (name, pooling) => {
+    const embedder = await TextEmbedder.load(name, { modelsDir: MODELS, allowRemote: false });
+    const tokenizer = await AutoTokenizer.from_pretrained(name);
+    const long = [125, 126, 127, 128, 300].map((n) => textOfPieces(tokenizer, n));
+    const columns = [126, 127].map((n) => textOfPieces(tokenizer, n) + TEXT_SEPARATOR + textOfPieces(tokenizer, 30));
+    const cases = [...long, ...columns];
+    const embeddings = await embedder.embed(cases, { batchSize: 4 });
+    const reference = loadReferenceModel(join(MODELS, name));
+    cases.forEach((text, i) => {
+      const want = pooledReference(reference, pooling, huggingFaceIds(tokenizer, text, 128));
+      expect(maxAbsDiff(embeddings.data.subarray(i * 32, (i + 1) * 32), want), `${name}, text ${i}`).toBeLessThanOrEqual(1e-4);
+    });
     await embedder.dispose();
   });
 

@@ -4,6 +4,7 @@ import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Embeddings } from '../io/embeddings.js';
 import type { EmbeddingMeta } from './model-folder.js';
+import { TRUNCATION_RULE } from './truncation.js';
 
 /** Embeddings already computed, by key (the registry implements it: RegistryEmbeddingCache). */
 export interface EmbeddingCache {
@@ -22,12 +23,13 @@ export function textsSha256(texts: readonly string[]): string {
 }
 
 /**
- * The cache key: model id + the model files' fingerprint + pooling + max length + the texts' hash.
- * The fingerprint makes a model folder replaced under the same name miss the cache instead of
- * returning the old model's vectors.
+ * The cache key: model id + the model files' fingerprint + pooling + max length + the truncation
+ * rule + the texts' hash. The fingerprint makes a model folder replaced under the same name miss
+ * the cache instead of returning the old model's vectors; the rule does the same for vectors
+ * embedded before texts were truncated as Hugging Face truncates them (TRUNCATION_RULE).
  */
 export function embeddingCacheKey(meta: EmbeddingMeta, modelFingerprint: string, texts: readonly string[]): string {
-  const parts = { model: meta.model, model_sha256: modelFingerprint, pooling: meta.pooling, max_length: meta.max_length, texts_sha256: textsSha256(texts) };
+  const parts = { model: meta.model, model_sha256: modelFingerprint, pooling: meta.pooling, max_length: meta.max_length, truncation: TRUNCATION_RULE, texts_sha256: textsSha256(texts) };
   return createHash('sha256').update(JSON.stringify(parts)).digest('hex');
 }
 

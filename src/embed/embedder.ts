@@ -1,13 +1,14 @@
 import { join } from 'node:path';
-import { AutoModel, AutoTokenizer, env, type PreTrainedModel, type PreTrainedTokenizer, type Tensor } from '@huggingface/transformers';
+import { AutoModel, AutoTokenizer, env, type PreTrainedModel, type PreTrainedTokenizer, Tensor } from '@huggingface/transformers';
 import { modelsDir } from '../config.js';
 import { UserInputError } from '../errors.js';
 import type { Embeddings } from '../io/embeddings.js';
 import { readSafetensorsTensors, toFloat32 } from '../io/safetensors.js';
 import { checkModelFolder, describeModel, modelFolder, type EmbeddingMeta } from './model-folder.js';
 import { applyBertPooler, firstToken, meanPool, type BertPooler, type HiddenStates, type Pooling } from './pooling.js';
+import { encodeTexts, type TextEncoding } from './truncation.js';
 
-/** hfselect tokenises with `max_length=128, truncation=True` (Dataset.collate_fn). */
+/** hfselect tokenises with `max_length=128, truncation=True` (Dataset.collate_fn); see truncation.ts. */
 export const DEFAULT_MAX_LENGTH = 128;
 export const DEFAULT_BATCH_SIZE = 32;
 
@@ -109,7 +110,7 @@ export class TextEmbedder {
   }
 
   private async embedBatch(texts: string[]): Promise<Embeddings> {
-    const inputs = this.tokenizer(texts, { padding: true, truncation: true, max_length: this.meta.max_length }) as Record<string, Tensor>;
+    const inputs = padEncodings(encodeTexts(this.tokenizer, texts, this.meta.max_length), this.tokenizer.pad_token_id ?? 0);
     const outputs = (await this.encoder(inputs)) as Record<string, Tensor>;
     try {
       return this.pool(outputs, inputs.attention_mask);
@@ -136,6 +137,21 @@ export class TextEmbedder {
   async dispose(): Promise<void> {
     await this.encoder.dispose();
   }
+}
+
+/**
+ * The encodings as int64 tensors, right-padded to the longest of them: `input_ids` with the pad
+ * token, the attention mask and token types with 0 (transformers.js pads so).
+ */
+function padEncodings(encodings: readonly TextEncoding[], padId: number): Record<string, Tensor> {
+  const length = Math.max(...encodings.map((encoding) => encoding.input_ids.length));
+  const tensors: Record<string, Tensor> = {};
+  for (const key of Object.keys(encodings[0])) {
+    const data = new BigInt64Array(encodings.length * length).fill(BigInt(key === 'input_ids' ? padId : 0));
+    encodings.forEach((encoding, row) => encoding[key].forEach((value, j) => (data[row * length + j] = BigInt(value))));
+    tensors[key] = new Tensor('int64', data, [encodings.length, length]);
+  }
+  return tensors;
 }
 
 /**

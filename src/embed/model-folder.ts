@@ -8,7 +8,7 @@ import { poolingFor, type Pooling } from './pooling.js';
  * Face Hub. Names reach here from HTTP requests, so anything that could leave the root (absolute
  * paths, `.` and `..`, backslashes, empty segments) is refused: every segment starts with a letter or digit.
  */
-const MODEL_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*(\/[A-Za-z0-9][A-Za-z0-9._-]*)?$/;
+export const MODEL_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*(\/[A-Za-z0-9][A-Za-z0-9._-]*)?$/;
 
 export function modelFolder(name: string, root: string): string {
   if (!MODEL_NAME.test(name)) {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { MODEL_NAME } from '../embed/model-folder.js';
 
 const optionalString = z.string().nullish();
 const optionalNumber = z.number().nullish();
@@ -6,10 +7,12 @@ const optionalNumber = z.number().nullish();
 /**
  * hfselect's ESMConfig, field for field (`esmconfig.py`). Unknown fields are kept, so a config
  * survives import and export unchanged. `base_model_name` and `task_id` are required, as in
- * `ESMConfig.is_valid`; only the linear architecture exists.
+ * `ESMConfig.is_valid`; only the linear architecture exists. `base_model_name` must be a model name
+ * as on the Hugging Face Hub (it names a folder under the models directory when the ESM's base
+ * model is fine-tuned or embedded with), so a config cannot point outside it (`../../etc`).
  */
 export const esmConfigSchema = z.looseObject({
-  base_model_name: z.string().min(1, 'must be a non-empty string'),
+  base_model_name: z.string().min(1, 'must be a non-empty string').regex(MODEL_NAME, 'must be a Hugging Face model name: "name" or "org/name" of letters, digits and "._-"'),
   task_id: z.string().min(1, 'must be a non-empty string'),
   task_subset: optionalString,
   text_column: z.union([z.string(), z.array(z.string())]).nullish(),

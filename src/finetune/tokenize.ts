@@ -1,6 +1,7 @@
 import { basename, dirname } from 'node:path';
 import { AutoTokenizer, env } from '@huggingface/transformers';
 import { DEFAULT_MAX_LENGTH } from '../embed/embedder.js';
+import { encodeTexts } from '../embed/truncation.js';
 import type { TokenBatch } from './encoder.js';
 
 /** Token ids of each text, unpadded, with [CLS]/[SEP] as the model's tokenizer adds them. */
@@ -12,7 +13,7 @@ export interface TextTokenizer {
 
 /**
  * The model folder's own tokenizer through transformers.js (tokenizer.json + tokenizer_config.json),
- * offline, truncating to `maxLength` tokens as hfselect does.
+ * offline, truncating to `maxLength` tokens as hfselect does (Hugging Face's rule, encodeTexts).
  */
 export async function loadTokenizer(folder: string, maxLength = DEFAULT_MAX_LENGTH): Promise<TextTokenizer> {
   // transformers.js resolves local models as localModelPath/name; its settings are global.
@@ -22,8 +23,7 @@ export async function loadTokenizer(folder: string, maxLength = DEFAULT_MAX_LENG
   const tokenizer = await AutoTokenizer.from_pretrained(basename(folder));
   return {
     tokenize(texts) {
-      const { input_ids: ids } = tokenizer([...texts], { padding: false, truncation: true, max_length: maxLength, return_tensor: false }) as unknown as { input_ids: number[][] };
-      return ids.map((row) => Int32Array.from(row));
+      return encodeTexts(tokenizer, texts, maxLength).map((encoding) => Int32Array.from(encoding.input_ids));
     },
   };
 }

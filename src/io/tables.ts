@@ -1,5 +1,5 @@
-import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { createReadStream, type ReadStream } from 'node:fs';
+import { open, stat } from 'node:fs/promises';
 import { extname } from 'node:path';
 import { CsvError, parse } from 'csv-parse';
 import { asyncBufferFromFile, parquetMetadataAsync, parquetReadObjects, parquetSchema } from 'hyparquet';
@@ -51,7 +51,28 @@ function fail(path: string, problem: string): never {
   throw new UserInputError(`dataset: ${path}: ${problem}`, 'dataset');
 }
 
-const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+/** ignoreBOM: a U+FEFF inside the data is data; only the file's leading one is dropped (readBytes). */
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/** The UTF-8 byte-order mark, which Excel's "CSV UTF-8" and Notepad write at the start of a file. */
+const UTF8_BOM = Buffer.from([0xef, 0xbb, 0xbf]);
+
+/**
+ * The file's bytes after a leading UTF-8 byte-order mark, as Python's "utf-8-sig" reads them. (The
+ * CSV parser's own `bom` option would switch it to decoding fields leniently, and a UTF-16 mark to
+ * UTF-16; a UTF-16 file stays refused as not UTF-8.)
+ */
+async function readBytes(path: string): Promise<ReadStream> {
+  const handle = await open(path, 'r');
+  let start = 0;
+  try {
+    const { bytesRead, buffer } = await handle.read(Buffer.alloc(UTF8_BOM.length), 0, UTF8_BOM.length, 0);
+    if (bytesRead === UTF8_BOM.length && buffer.equals(UTF8_BOM)) start = UTF8_BOM.length;
+  } finally {
+    await handle.close();
+  }
+  return createReadStream(path, { start });
+}
 
 /** Decodes UTF-8 strictly; a byte sequence that is not UTF-8 is the user's error, named by `where`. */
 export function decodeUtf8(bytes: Uint8Array, path: string, where: string): string {
@@ -83,7 +104,7 @@ async function openDelimited(path: string, format: 'csv' | 'tsv'): Promise<Table
   const dialect = format === 'csv' ? { delimiter: ',' } : { delimiter: '\t', quote: false as const };
   const records = async function* () {
     // Fields come as bytes (encoding: null) so each is decoded strictly where its row and column are known.
-    const parser = createReadStream(path).pipe(parse({ ...dialect, encoding: null, bom: true, skip_empty_lines: true, info: true }));
+    const parser = (await readBytes(path)).pipe(parse({ ...dialect, encoding: null, skip_empty_lines: true, info: true }));
     try {
       for await (const { record } of parser as AsyncIterable<{ record: Buffer[] }>) yield record;
     } catch (error) {
@@ -114,7 +135,7 @@ async function openDelimited(path: string, format: 'csv' | 'tsv'): Promise<Table
 /** Lines as bytes: splitting on 0x0A is safe before decoding, since UTF-8 never uses it inside a character. */
 async function* byteLines(path: string): AsyncGenerator<Uint8Array> {
   let pending = Buffer.alloc(0);
-  for await (const chunk of createReadStream(path) as AsyncIterable<Buffer>) {
+  for await (const chunk of (await readBytes(path)) as AsyncIterable<Buffer>) {
     let buffer = pending.length ? Buffer.concat([pending, chunk]) : chunk;
     let newline: number;
     while ((newline = buffer.indexOf(0x0a)) >= 0) {

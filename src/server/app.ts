@@ -8,6 +8,7 @@ import type { Handler } from './handler.js';
 import { operationHandlers } from './operations.js';
 import { HttpProblem, problem, problemFor, problemResponse } from './problem.js';
 import { rankingHandlers } from './rankings.js';
+import { redactResponses } from './redact.js';
 import { honoPath, ROUTES } from './routes.js';
 import { sourceHandlers } from './sources.js';
 
@@ -30,6 +31,12 @@ function bearerAuth(token: string): MiddlewareHandler {
   };
 }
 
+/**
+ * nginx's "client closed request": what is counted for a request whose client went away before
+ * its answer (a dropped upload). Nobody reads the answer; it is not a failure of the server.
+ */
+const CLIENT_CLOSED_REQUEST = 499;
+
 /** The routes of the table whose path matches, whatever their method (for 405 and Allow). */
 function methodsFor(path: string): string[] {
   return ROUTES.filter((r) => new RegExp(`^${r.path.replace(/\{\w+\}/g, '[^/]+')}$`).test(path)).map((r) => r.method.toUpperCase());
@@ -43,7 +50,12 @@ function methodsFor(path: string): string[] {
 export function createApp(ctx: ServerContext): Hono {
   const app = new Hono();
   app.use('*', ctx.metrics.middleware());
-  app.onError((error) => {
+  app.use('*', redactResponses(ctx));
+  app.onError((error, c) => {
+    if (c.req.raw.signal.aborted) {
+      ctx.log(`${c.req.method} ${c.req.path}: the client closed the connection before the answer (${error instanceof Error ? error.message : String(error)})`);
+      return new Response(null, { status: CLIENT_CLOSED_REQUEST });
+    }
     const { problem: body, headers } = problemFor(error);
     if (body.status >= 500) ctx.log(`internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
     return problemResponse(body, headers);

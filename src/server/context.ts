@@ -5,6 +5,7 @@ import { finetuneJobType } from './finetune-job.js';
 import { JobRunner } from './jobs.js';
 import { Metrics } from './metrics.js';
 import { rankingJobType } from './ranking-job.js';
+import { withoutServerPaths } from './redact.js';
 
 /** What the service accepts; each is settable by an environment variable (`limitsFromEnv`). */
 export interface ServerLimits {
@@ -78,10 +79,11 @@ export const IMPORTS_DIR = 'imports';
 
 export function createServerContext(options: ServerOptions = {}): ServerContext {
   const registry = openRegistry({ dataDir: options.dataDir ?? defaultDataDir() });
-  const log = options.log ?? ((line: string) => process.stderr.write(`esmselect: ${line}\n`));
+  const modelsDir = resolve(options.modelsDir ?? defaultModelsDir());
+  const sink = options.log ?? ((line: string) => process.stderr.write(`esmselect: ${line}\n`));
+  const log = (line: string) => sink(withoutServerPaths({ dataDir: registry.dataDir, modelsDir }, line));
   const limits = { ...DEFAULT_LIMITS, ...options.limits };
   const metrics = new Metrics(registry);
-  const modelsDir = resolve(options.modelsDir ?? defaultModelsDir());
   const types = [rankingJobType({ registry, modelsDir, onScored: (n) => metrics.countScored(n) }), finetuneJobType({ registry, modelsDir, log })];
   const jobs = new JobRunner({ registry, types, syncWaiting: limits.syncWaiting, log });
   if (options.startJobs ?? true) {

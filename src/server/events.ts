@@ -3,6 +3,7 @@ import { streamSSE } from 'hono/streaming';
 import { isFinished, type JobKind } from '../store/jobs.js';
 import type { ServerContext } from './context.js';
 import type { JobEvent } from './jobs.js';
+import { withoutServerPaths } from './redact.js';
 
 /** How long an idle event stream waits before a keep-alive comment, so proxies do not close it. */
 const KEEP_ALIVE_MS = 15_000;
@@ -15,6 +16,7 @@ const KEEP_ALIVE_MS = 15_000;
 export function streamEvents(ctx: ServerContext, kind: JobKind, id: string, c: Context): Response {
   ctx.jobs.get(id, kind);
   return streamSSE(c, async (stream) => {
+    const send = (event: string, data: unknown) => stream.writeSSE({ event, data: withoutServerPaths(ctx, JSON.stringify(data)) });
     const pending: JobEvent[] = [];
     let wake: (() => void) | undefined;
     const unsubscribe = ctx.jobs.subscribe(id, (event) => {
@@ -30,10 +32,10 @@ export function streamEvents(ctx: ServerContext, kind: JobKind, id: string, c: C
       // Read after subscribing, so an event between the two is not missed.
       const current = ctx.jobs.view(ctx.jobs.get(id, kind));
       if (isFinished(current.status)) {
-        await stream.writeSSE({ event: current.status, data: JSON.stringify(current) });
+        await send(current.status, current);
         return;
       }
-      await stream.writeSSE({ event: 'progress', data: JSON.stringify(current.progress) });
+      await send('progress', current.progress);
       while (!closed) {
         if (pending.length === 0) {
           let timer: NodeJS.Timeout | undefined;
@@ -50,15 +52,15 @@ export function streamEvents(ctx: ServerContext, kind: JobKind, id: string, c: C
         const newestProgress = events.findLastIndex((event) => event.type === 'progress');
         for (const [i, event] of events.entries()) {
           if (event.type === 'end') {
-            await stream.writeSSE({ event: event.job.status, data: JSON.stringify(event.job) });
+            await send(event.job.status, event.job);
             return;
           }
           if (event.type === 'closing') {
-            await stream.writeSSE({ event: 'closing', data: JSON.stringify({ detail: 'the server is shutting down; reconnect to follow the job' }) });
+            await send('closing', { detail: 'the server is shutting down; reconnect to follow the job' });
             return;
           }
-          if (event.type === 'event') await stream.writeSSE({ event: event.name, data: JSON.stringify(event.data) });
-          else if (i === newestProgress) await stream.writeSSE({ event: 'progress', data: JSON.stringify(event.progress) });
+          if (event.type === 'event') await send(event.name, event.data);
+          else if (i === newestProgress) await send('progress', event.progress);
         }
       }
     } finally {

@@ -13,7 +13,6 @@ import { registrySource } from '../store/esms.js';
 import type { JobProgress } from '../store/jobs.js';
 import type { FinetuneMessage, FinetuneWork } from './finetune-process.js';
 import { requestView, type FinetuneRequest } from './finetune-request.js';
-import { withoutServerPaths } from './inputs.js';
 import type { JobRun, JobType } from './jobs.js';
 import type { FinetuneEpoch, FinetuneResult as FinetuneResultSchema, FinetuneStageReport } from './schemas.js';
 
@@ -193,7 +192,7 @@ export function finetuneJobType(options: FinetuneJobOptions): JobType {
       signal.throwIfAborted();
       if (end?.type === 'done') return { result: resultView(end.result, end.esmSourceId, registry.dataDir) };
       if (end?.type === 'failed') {
-        if (end.userInput) throw new UserInputError(withoutServerPaths({ dataDir: registry.dataDir, modelsDir: options.modelsDir }, end.message), end.field);
+        if (end.userInput) throw new UserInputError(end.message, end.field);
         throw new Error(`the fine-tune process failed: ${end.message}`);
       }
       throw new Error(`the fine-tune process ended without a result (${exit.signal ?? `exit code ${exit.code}`}); its last output:\n${stderr.join('\n')}`);

@@ -14,10 +14,10 @@ import type { ServerContext } from './context.js';
 import { streamEvents } from './events.js';
 import type { FinetuneRequest, RegisteredSource, UploadedTask } from './finetune-request.js';
 import { handler, type Handler } from './handler.js';
-import { checkFinetuneModel, discardUpload, readUpload, storeUpload, withoutServerPaths, type StoredUpload } from './inputs.js';
+import { checkFinetuneModel, discardUpload, readUpload, storeUpload, type StoredUpload } from './inputs.js';
 import { HttpProblem } from './problem.js';
 import { deleteFinetune, finetuneEvents, getFinetune, postFinetune } from './routes.js';
-import type { FinetuneUpload } from './schemas.js';
+import { TASK_ID_MAX_LENGTH, type FinetuneUpload } from './schemas.js';
 
 type Form = z.infer<typeof FinetuneUpload>;
 
@@ -29,10 +29,10 @@ interface ChosenSource {
   readonly via: Pick<RegisteredSource, 'source_id' | 'ranking_id' | 'rank'>;
 }
 
-/** A library error about the source, answered as a problem of `field` without the server's paths. */
-function sourceProblem(ctx: ServerContext, kind: 'invalid-input' | 'conflict', field: string, error: unknown): HttpProblem {
+/** A library error about the source, answered as a problem of `field` (its paths are redacted with every response). */
+function sourceProblem(kind: 'invalid-input' | 'conflict', field: string, error: unknown): HttpProblem {
   if (!(error instanceof UserInputError)) throw error;
-  return new HttpProblem(kind, `${field}: ${withoutServerPaths(ctx, error.message.replace(/^(source|rank|dataset): /, ''))}`, field);
+  return new HttpProblem(kind, `${field}: ${error.message.replace(/^(source|rank|dataset): /, '')}`, field);
 }
 
 /** The registered dataset behind `source_id` (an ESM of the registry) or `ranking_id` + `rank` (a ranked task). */
@@ -50,7 +50,7 @@ function chooseSource(ctx: ServerContext, form: Form): ChosenSource {
     try {
       dataset = findSourceDataset(registry, { taskId: esm.task_id, subset: esm.task_subset, split: esm.task_split });
     } catch (error) {
-      throw sourceProblem(ctx, 'conflict', 'source_id', error);
+      throw sourceProblem('conflict', 'source_id', error);
     }
     return { dataset, baseModel: esm.base_model_name, field: 'source_id', via: { source_id: form.source_id } };
   }
@@ -64,20 +64,26 @@ function chooseSource(ctx: ServerContext, form: Form): ChosenSource {
   try {
     ranked = sourceFromRanking(getRankingRun(registry, ranking.run_id).result, rank);
   } catch (error) {
-    throw sourceProblem(ctx, 'invalid-input', 'rank', error);
+    throw sourceProblem('invalid-input', 'rank', error);
   }
   let dataset;
   try {
     dataset = findSourceDataset(registry, ranked);
   } catch (error) {
-    throw sourceProblem(ctx, 'conflict', 'rank', error);
+    throw sourceProblem('conflict', 'rank', error);
   }
   return { dataset, baseModel: ranked.baseModelName, field: 'rank', via: { ranking_id: rankingId, rank } };
 }
 
-/** A task id from an uploaded file's name: its last segment without the extension. */
+/**
+ * A task id from an uploaded file's name: its last segment without the extension, cut to
+ * TASK_ID_MAX_LENGTH characters (not refused: the client gave a file, not an id; an explicit
+ * source_task_id that is too long is refused, as the client's own word is not rewritten).
+ */
 function taskIdOf(fileName: string, fallback: string): string {
-  return fileName.split(/[\\/]/).pop()!.replace(/\.[^.]*$/, '') || fallback;
+  const id = fileName.split(/[\\/]/).pop()!.replace(/\.[^.]*$/, '').slice(0, TASK_ID_MAX_LENGTH);
+  // Not half a surrogate pair.
+  return id.replace(/[\uD800-\uDBFF]$/, '') || fallback;
 }
 
 interface UploadFields {
@@ -123,7 +129,7 @@ async function createFinetune(ctx: ServerContext, form: Form) {
       const task = await readRegisteredTask(chosen.dataset, ctx.dataDir);
       registered = { dataset_id: chosen.dataset.id, task_id: task.id, rows: task.texts.length, ...chosen.via };
     } catch (error) {
-      throw sourceProblem(ctx, 'conflict', chosen.field, error);
+      throw sourceProblem('conflict', chosen.field, error);
     }
   }
   const stored: StoredUpload[] = [];

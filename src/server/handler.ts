@@ -1,6 +1,6 @@
 import type { Context } from 'hono';
 import type { z } from 'zod';
-import { HttpProblem, validationProblem } from './problem.js';
+import { HttpProblem, validationProblem, type InputLocation } from './problem.js';
 import { JSON_MEDIA_TYPE, MULTIPART_MEDIA_TYPE, type RouteSpec } from './routes.js';
 
 /** A request's inputs, validated by its route's schemas. */
@@ -16,9 +16,9 @@ export interface Handler {
   readonly handle: (c: Context) => Promise<Response>;
 }
 
-function parse<T>(schema: z.ZodType<T, unknown>, value: unknown): T {
+function parse<T>(schema: z.ZodType<T, unknown>, value: unknown, location: InputLocation): T {
   const result = schema.safeParse(value);
-  if (!result.success) throw validationProblem(result.error);
+  if (!result.success) throw validationProblem(result.error, location);
   return result.data;
 }
 
@@ -35,20 +35,21 @@ async function readBody<J, M>(route: RouteSpec<unknown, unknown, J, M>, c: Conte
     try {
       value = await c.req.json();
     } catch (error) {
-      if (error instanceof HttpProblem) throw error;
+      // A body cut short because its client went away is not a malformed body (app.ts answers it).
+      if (error instanceof HttpProblem || c.req.raw.signal.aborted) throw error;
       throw new HttpProblem('bad-request', 'body: not valid JSON (NaN and Infinity are not JSON either)', 'body');
     }
-    return { type: 'json', value: parse(route.json, value) };
+    return { type: 'json', value: parse(route.json, value, 'body') };
   }
   if (route.multipart && type === MULTIPART_MEDIA_TYPE) {
     let form: Record<string, unknown>;
     try {
       form = await c.req.parseBody({ all: true });
     } catch (error) {
-      if (error instanceof HttpProblem) throw error;
+      if (error instanceof HttpProblem || c.req.raw.signal.aborted) throw error;
       throw new HttpProblem('bad-request', 'body: the multipart form cannot be read (truncated, or a wrong boundary?)', 'body');
     }
-    return { type: 'multipart', value: parse(route.multipart, form) };
+    return { type: 'multipart', value: parse(route.multipart, form, 'body') };
   }
   const accepted = [route.json && JSON_MEDIA_TYPE, route.multipart && MULTIPART_MEDIA_TYPE].filter(Boolean).join(' or ');
   throw new HttpProblem('unsupported-media-type', `content-type: send ${accepted}${type ? `, not ${type}` : ''}`, 'content-type', { 'accept-post': accepted.replace(' or ', ', ') });
@@ -59,8 +60,8 @@ export function handler<P, Q, J, M>(route: RouteSpec<P, Q, J, M>, answer: (input
   return {
     route,
     handle: async (c) => {
-      const params = route.params ? parse(route.params, c.req.param()) : (undefined as P);
-      const query = route.query ? parse(route.query, c.req.query()) : (undefined as Q);
+      const params = route.params ? parse(route.params, c.req.param(), 'params') : (undefined as P);
+      const query = route.query ? parse(route.query, c.req.query(), 'query') : (undefined as Q);
       const body = await readBody(route, c);
       return answer({ params, query, body: body! }, c);
     },

@@ -11,16 +11,6 @@ import type { ServerContext } from './context.js';
 import { JOBS_DIR } from './jobs.js';
 import { HttpProblem } from './problem.js';
 
-/** A message of the library with the server's directories replaced by their names, so that answers never show them. */
-export function withoutServerPaths(ctx: Pick<ServerContext, 'dataDir' | 'modelsDir'>, message: string): string {
-  const names: [string, string][] = [
-    [ctx.dataDir, '<data dir>'],
-    [ctx.modelsDir, '<models dir>'],
-  ];
-  // The longer first, in case one directory lies inside the other.
-  return names.sort(([a], [b]) => b.length - a.length).reduce((text, [dir, name]) => text.replaceAll(dir, name), message);
-}
-
 /** A model of the models directory by name, without naming server paths; refused (field `model`) when there is none. */
 async function findModel(ctx: ServerContext, name: string): Promise<LocalModel> {
   modelFolder(name, ctx.modelsDir);

@@ -79,9 +79,22 @@ function reportedIssue(issues: readonly z.core.$ZodIssue[]): z.core.$ZodIssue {
   return { ...best, path: [...issue.path, ...best.path] };
 }
 
-/** The first issue of a failed zod validation as a 422 problem naming the field (a dotted path). */
-export function validationProblem(error: z.ZodError): HttpProblem {
+/** Where a request's input was: its path parameters, its query or its body (JSON or a form). */
+export type InputLocation = 'params' | 'query' | 'body';
+
+const UNKNOWN: Record<InputLocation, string> = { params: 'not a path parameter of this route', query: 'not a query parameter of this route', body: 'not a field of this request' };
+
+/**
+ * The first issue of a failed zod validation as a 422 problem naming the field (a dotted path): an
+ * unknown parameter or field is named itself (`?evil=1` is about `evil`, not about a body); another
+ * issue of the whole input is named by `location`.
+ */
+export function validationProblem(error: z.ZodError, location: InputLocation): HttpProblem {
   const issue = reportedIssue(error.issues);
+  if (issue.code === 'unrecognized_keys' && issue.path.length === 0) {
+    const [field] = issue.keys;
+    return new HttpProblem('invalid-input', `${field}: ${UNKNOWN[location]}`, field);
+  }
   const field = issue.path.map(String).join('.');
-  return new HttpProblem('invalid-input', `${field || 'body'}: ${issue.message}`, field || undefined);
+  return new HttpProblem('invalid-input', `${field || location}: ${issue.message}`, field || location);
 }

@@ -39,6 +39,15 @@ export type SourceFilter = z.infer<typeof SourceFilter>;
 
 const modelName = z.string().min(1).describe('a base model: a folder under the models directory, as GET /v1/models lists them');
 const positiveInt = z.coerce.number<string | number>().int().positive();
+/**
+ * A registry id as a path or form field carries it: decimal digits, no sign, no leading zero
+ * (coercing with Number() would also take "0x1", "1e0" and " 1" as ESM #1).
+ */
+const registryId = z
+  .string()
+  .regex(/^[1-9][0-9]*$/, 'expected a registry id: a positive decimal integer')
+  .transform(Number)
+  .pipe(z.int().max(Number.MAX_SAFE_INTEGER));
 
 const rankingOptions = {
   task_type: z.enum(['classification', 'regression']).optional().describe('default classification'),
@@ -224,6 +233,9 @@ export const StageSettings = named(
   ),
 );
 
+/** The longest task id a request gives or a file name lends (the registry and the ESM's config carry it). */
+export const TASK_ID_MAX_LENGTH = 200;
+
 const SOURCE_UPLOAD_FIELDS = ['source_format', 'source_text_column', 'source_label_column', 'source_task_type', 'source_task_id'] as const;
 
 export const FinetuneUpload = named(
@@ -240,8 +252,8 @@ export const FinetuneUpload = named(
       source_text_column: columns.optional(),
       source_label_column: z.string().min(1).optional(),
       source_task_type: taskType.optional().describe('default classification'),
-      source_task_id: z.string().min(1).max(200).optional().describe("an uploaded source's task id, which the ESM of the fine-tune carries (default: the file's name without its extension)"),
-      source_id: positiveInt.optional().describe('a registered source task: an ESM id of GET /v1/sources whose dataset is registered as a file in the data dir'),
+      source_task_id: z.string().min(1).max(TASK_ID_MAX_LENGTH).optional().describe(`an uploaded source's task id, which the ESM of the fine-tune carries (default: the file's name without its extension, cut to ${TASK_ID_MAX_LENGTH} characters)`),
+      source_id: registryId.optional().describe('a registered source task: an ESM id of GET /v1/sources whose dataset is registered as a file in the data dir'),
       ranking_id: z.string().min(1).max(100).optional().describe('a succeeded ranking job: fine-tune on its source task at `rank`'),
       rank: positiveInt.optional().describe('with ranking_id: the rank of the source task (1 is the best)'),
       model: modelName.optional().describe('the base model to fine-tune (BERT or DistilBERT with model.safetensors); a registered or ranked source needs the one its ESM is for, the default; required with source_file'),
@@ -349,7 +361,7 @@ export const SourcesQuery = SourceFilter.extend({
   offset: z.coerce.number<string | number>().int().min(0).default(0),
 });
 
-export const SourceId = z.strictObject({ id: z.coerce.number<string | number>().int().positive().describe('the registry id of the ESM') });
+export const SourceId = z.strictObject({ id: registryId.describe('the registry id of the ESM') });
 
 export const Source = named(
   'Source',

@@ -69,7 +69,9 @@ async function uploadEsm(ctx: ServerContext, form: z.infer<typeof SourceUpload>)
     esm = esmFromFiles('upload', await form.config.text(), new Uint8Array(await form.weights.arrayBuffer()));
   } catch (error) {
     if (!(error instanceof EsmFormatError)) throw error;
-    const field = error.problem.startsWith('config.json') ? 'config' : 'weights';
+    // A config problem names its key ("config.json: base_model_name: …"): the field is config.<key>.
+    const key = /^config\.json: ([\w.]+):/.exec(error.problem)?.[1];
+    const field = error.problem.startsWith('config.json') ? (key ? `config.${key}` : 'config') : 'weights';
     throw new HttpProblem('invalid-input', `${field}: ${error.problem}`, field);
   }
   const outcome = await registerEsm(ctx.registry, esm, { origin: 'upload' });
