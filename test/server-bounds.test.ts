@@ -1,6 +1,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { DEFAULT_LIMITS, limitsFromEnv } from '../src/server/context.js';
 import { DEMO_TEXTS, json, testServer, type TestServer } from './helpers/server.js';
 
 let server: TestServer | undefined;
@@ -28,6 +29,14 @@ function kept(server: TestServer): { uploads: string[]; jobs: string[] } {
   const list = (dir: string) => (existsSync(dir) ? readdirSync(dir) : []);
   return { uploads: list(join(jobs, '.uploads')), jobs: list(jobs).filter((name) => name !== '.uploads') };
 }
+
+describe('the limits', () => {
+  it('are set by environment variables: queued jobs per kind, and minutes per job', () => {
+    const env = { ESMSELECT_MAX_QUEUED_RANKINGS: '5', ESMSELECT_MAX_QUEUED_FINETUNES: '0', ESMSELECT_MAX_RANKING_MINUTES: '0.5', ESMSELECT_MAX_FINETUNE_MINUTES: '90' };
+    expect(limitsFromEnv(env)).toEqual({ ...DEFAULT_LIMITS, queuedRankings: 5, queuedFinetunes: 0, rankingMs: 30_000, finetuneMs: 5_400_000 });
+    expect(() => limitsFromEnv({ ESMSELECT_MAX_FINETUNE_MINUTES: 'forever' })).toThrow(/ESMSELECT_MAX_FINETUNE_MINUTES=forever/);
+  });
+});
 
 describe('the ranking queue', () => {
   it('refuses a ranking that would wait in a full queue: 503 with Retry-After, before anything is stored', async () => {
