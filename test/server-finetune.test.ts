@@ -324,14 +324,14 @@ describe('fine-tune jobs', () => {
   });
 
   it('stop at the time limit: the process is killed, the job fails with a time-limit problem, its uploads go', async () => {
-    server = await testServer({ demo: false, limits: { finetuneMs: 6000 } });
+    server = await testServer({ demo: false, limits: { finetuneMs: 3000 } });
     const { app, context } = server;
     const long = JSON.stringify({ ...FAST, epochs: 100, patience: 0 });
     const job = (await (await app.request('/v1/finetunes', post(finetuneForm({ ...UPLOADED_SOURCE, intermediate_settings: long, target_settings: long })))).json()) as Record<string, any>;
     const failed = await waitFor(app, job.links.self, ended);
     expect(failed.status).toBe('failed');
     expect(failed.error).toMatchObject({ type: 'urn:esmselect:problem:time-limit', status: 422 });
-    expect(failed.error.detail).toMatch(/fine-tune ran past the server's limit of 6 s \(ESMSELECT_MAX_FINETUNE_MINUTES\)/);
+    expect(failed.error.detail).toMatch(/fine-tune ran past the server's limit of 3 s \(ESMSELECT_MAX_FINETUNE_MINUTES\)/);
     expect(context.jobs.running).toBe(0);
     expect(finetuneProcesses()).toEqual([]);
     await vi.waitFor(() => expect(existsSync(context.jobs.inputDir(job.id))).toBe(false), { timeout: 5000 });
