@@ -50,6 +50,22 @@ function problemOf(response: Response) {
   return response.json() as Promise<{ type: string; status: number; detail: string; field?: string }>;
 }
 
+/** The fine-tune processes this process started that are still running (Linux: /proc). */
+function finetuneProcesses(): number[] {
+  return readdirSync('/proc')
+    .filter((entry) => /^\d+$/.test(entry))
+    .filter((pid) => {
+      try {
+        // stat: "pid (comm) state ppid ...", comm may hold spaces.
+        const ppid = Number(readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ')[1]);
+        return ppid === process.pid && readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('finetune-process');
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+}
+
 const ended = (job: Record<string, any>) => ['succeeded', 'failed', 'cancelled'].includes(job.status);
 
 async function waitFor(app: TestServer['app'], path: string, done: (job: Record<string, any>) => boolean): Promise<Record<string, any>> {
@@ -167,6 +183,12 @@ describe('POST /v1/finetunes', () => {
       ['bad mask', finetuneForm({ ...UPLOADED_SOURCE, intermediate_settings: '{"mask": "magic"}' }), 422, 'intermediate_settings.mask'],
       ['bad setting value', finetuneForm({ ...UPLOADED_SOURCE, target_settings: '{"epochs": 0}' }), 422, 'target_settings.epochs'],
       ['unknown setting', finetuneForm({ ...UPLOADED_SOURCE, target_settings: '{"epoch": 2}' }), 422, 'target_settings'],
+      // Epochs, patience, batches and steps are bounded: a billion epochs would hold the queue for ever.
+      ['a billion epochs', finetuneForm({ ...UPLOADED_SOURCE, intermediate_settings: '{"epochs": 1000000000}' }), 422, 'intermediate_settings.epochs'],
+      ['epochs past the maximum', finetuneForm({ ...UPLOADED_SOURCE, target_settings: '{"epochs": 101}' }), 422, 'target_settings.epochs'],
+      ['patience past the maximum', finetuneForm({ ...UPLOADED_SOURCE, intermediate_settings: '{"patience": 1000000}' }), 422, 'intermediate_settings.patience'],
+      ['batch size past the maximum', finetuneForm({ ...UPLOADED_SOURCE, target_settings: '{"batchSize": 100000}' }), 422, 'target_settings.batchSize'],
+      ['accumulation steps past the maximum', finetuneForm({ ...UPLOADED_SOURCE, intermediate_settings: '{"accumulationSteps": 100000}' }), 422, 'intermediate_settings.accumulationSteps'],
       ['settings not JSON', finetuneForm({ ...UPLOADED_SOURCE, intermediate_settings: 'epochs=2' }), 422, 'intermediate_settings'],
       ['missing target file', finetuneForm({ ...UPLOADED_SOURCE, target_file: undefined }), 422, 'target_file'],
       ['target not a file', finetuneForm({ ...UPLOADED_SOURCE, target_file: 'text,label' }), 422, 'target_file'],
@@ -275,6 +297,44 @@ describe('fine-tune jobs', () => {
     // The state is committed before the clean-up, so a crash in between never loses it; the upload goes just after.
     await vi.waitFor(() => expect(existsSync(context.jobs.inputDir(job.id))).toBe(false), { timeout: 5000 });
     expect(existsSync(join(context.dataDir, 'finetunes', job.id, 'job.json'))).toBe(true);
+  });
+
+  it('wait in a bounded queue: past it a request is refused (503, Retry-After) before its files are stored', async () => {
+    server = await testServer({ demo: false, startJobs: false, limits: { queuedFinetunes: 2 } });
+    const { app, context } = server;
+    const jobs = [];
+    for (let i = 0; i < 2; i++) {
+      const created = await app.request('/v1/finetunes', post(finetuneForm(UPLOADED_SOURCE)));
+      expect(created.status).toBe(202);
+      jobs.push((await created.json()) as Record<string, any>);
+    }
+    const full = await app.request('/v1/finetunes', post(finetuneForm(UPLOADED_SOURCE)));
+    expect(full.status).toBe(503);
+    expect(Number(full.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    const problem = await problemOf(full);
+    expect(problem.type).toBe('urn:esmselect:problem:unavailable');
+    expect(problem.detail).toContain('ESMSELECT_MAX_QUEUED_FINETUNES');
+    // Nothing of it on disk: no stored upload, no job.
+    expect(readdirSync(join(context.dataDir, 'jobs', '.uploads'))).toEqual([]);
+    expect(readdirSync(join(context.dataDir, 'jobs')).sort()).toEqual(['.uploads', ...jobs.map((j) => j.id)].sort());
+    expect(context.registry.db.prepare("SELECT count(*) FROM jobs WHERE kind = 'finetune'").pluck().get()).toBe(2);
+    // A cancelled job makes room.
+    expect((await app.request(jobs[0].links.self, { method: 'DELETE' })).status).toBe(200);
+    expect((await app.request('/v1/finetunes', post(finetuneForm(UPLOADED_SOURCE)))).status).toBe(202);
+  });
+
+  it('stop at the time limit: the process is killed, the job fails with a time-limit problem, its uploads go', async () => {
+    server = await testServer({ demo: false, limits: { finetuneMs: 3000 } });
+    const { app, context } = server;
+    const long = JSON.stringify({ ...FAST, epochs: 100, patience: 0 });
+    const job = (await (await app.request('/v1/finetunes', post(finetuneForm({ ...UPLOADED_SOURCE, intermediate_settings: long, target_settings: long })))).json()) as Record<string, any>;
+    const failed = await waitFor(app, job.links.self, ended);
+    expect(failed.status).toBe('failed');
+    expect(failed.error).toMatchObject({ type: 'urn:esmselect:problem:time-limit', status: 422 });
+    expect(failed.error.detail).toMatch(/fine-tune ran past the server's limit of 3 s \(ESMSELECT_MAX_FINETUNE_MINUTES\)/);
+    expect(context.jobs.running).toBe(0);
+    expect(finetuneProcesses()).toEqual([]);
+    await vi.waitFor(() => expect(existsSync(context.jobs.inputDir(job.id))).toBe(false), { timeout: 5000 });
   });
 
   it('need the bearer token when one is set, before the upload is read', async () => {

@@ -13,23 +13,30 @@ const fraction = z.number().gt(0).lt(1);
 const positiveInteger = z.number().int().positive();
 
 /**
+ * Upper bounds of the settings that scale a stage's time or memory, so that no request holds the
+ * fine-tune queue for ever (epochs: 1e9) or asks for a batch no memory holds. Generous next to
+ * what fine-tuning recipes use (hfselect's 32 per batch; BERT's 2–4 epochs, GMT and DPS up to 10).
+ */
+export const SETTING_MAXIMA = { epochs: 100, batchSize: 1024, accumulationSteps: 256, patience: 100 } as const;
+
+/**
  * A stage's hyper-parameters, flat so the CLI (`--intermediate-set key=value`) and the HTTP API
  * set them by name. Unset fields take the defaults: transformers' Trainer recipe (AdamW, linear
  * decay, clipping at norm 1) with BERT's usual fine-tuning rate, hfselect's batch size of 32.
  */
 export const stageSettingsSchema = z.strictObject({
-  epochs: positiveInteger.default(3),
-  batchSize: positiveInteger.default(32),
+  epochs: positiveInteger.max(SETTING_MAXIMA.epochs).default(3),
+  batchSize: positiveInteger.max(SETTING_MAXIMA.batchSize).default(32),
   learningRate: z.number().positive().default(2e-5),
   weightDecay: z.number().min(0).default(0.01),
   /** Fraction of the stage's optimiser steps spent warming the learning rate up. */
   warmupRatio: z.number().min(0).lt(1).default(0),
   maxGradNorm: z.number().positive().default(1),
-  accumulationSteps: positiveInteger.default(1),
+  accumulationSteps: positiveInteger.max(SETTING_MAXIMA.accumulationSteps).default(1),
   /** Held out for evaluation when the task brings no evaluation split. */
   heldOutFraction: fraction.default(0.1),
   /** Stop after this many epochs without improvement of `selectBy`; 0 never stops early. */
-  patience: z.number().int().min(0).default(2),
+  patience: z.number().int().min(0).max(SETTING_MAXIMA.patience).default(2),
   /** The held-out metric that picks the best epoch; default accuracy (classification) or pearson (regression). */
   selectBy: z.enum(SELECTION_METRICS).optional(),
   seed: z.number().int().min(0).default(0),

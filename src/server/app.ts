@@ -80,7 +80,7 @@ export function createApp(ctx: ServerContext): Hono {
     const middleware: MiddlewareHandler[] = [];
     if (auth && !route.open) middleware.push(auth);
     if (route.json || route.multipart) middleware.push(limit);
-    app.on([route.method.toUpperCase()], [honoPath(route.path)], ...middleware, (c) => handle(c));
+    app.on([route.method.toUpperCase()], [honoPath(route.path)], ...middleware, (c) => handle(c, ctx.workers));
   }
   return app;
 }

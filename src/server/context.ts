@@ -6,6 +6,7 @@ import { JobRunner } from './jobs.js';
 import { Metrics } from './metrics.js';
 import { rankingJobType } from './ranking-job.js';
 import { withoutServerPaths } from './redact.js';
+import { WorkerPool } from './worker-pool.js';
 
 /** What the service accepts; each is settable by an environment variable (`limitsFromEnv`). */
 export interface ServerLimits {
@@ -19,9 +20,27 @@ export interface ServerLimits {
   readonly syncEsms: number;
   /** Synchronous rankings waiting for their turn; past this, requests are queued as jobs (202). */
   readonly syncWaiting: number;
+  /** Ranking jobs waiting in their queue; past this, a ranking that would be queued is refused (503 with Retry-After). */
+  readonly queuedRankings: number;
+  /** Fine-tunes waiting in their queue; past this, a new one is refused (503 with Retry-After) before its upload is stored. */
+  readonly queuedFinetunes: number;
+  /** Longest a ranking job may run; then it is stopped and fails. */
+  readonly rankingMs: number;
+  /** Longest a fine-tune may run (each start of it, after a restart too); then its process is killed and it fails. */
+  readonly finetuneMs: number;
 }
 
-export const DEFAULT_LIMITS: ServerLimits = { bodyBytes: 64 * 2 ** 20, inlineRows: 10_000, syncRows: 512, syncEsms: 2000, syncWaiting: 256 };
+export const DEFAULT_LIMITS: ServerLimits = {
+  bodyBytes: 64 * 2 ** 20,
+  inlineRows: 10_000,
+  syncRows: 512,
+  syncEsms: 2000,
+  syncWaiting: 256,
+  queuedRankings: 32,
+  queuedFinetunes: 8,
+  rankingMs: 60 * 60_000,
+  finetuneMs: 24 * 60 * 60_000,
+};
 
 const LIMIT_VARIABLES: Record<keyof ServerLimits, [variable: string, scale: number]> = {
   bodyBytes: ['ESMSELECT_MAX_BODY_MB', 2 ** 20],
@@ -29,7 +48,16 @@ const LIMIT_VARIABLES: Record<keyof ServerLimits, [variable: string, scale: numb
   syncRows: ['ESMSELECT_SYNC_MAX_ROWS', 1],
   syncEsms: ['ESMSELECT_SYNC_MAX_ESMS', 1],
   syncWaiting: ['ESMSELECT_SYNC_MAX_WAITING', 1],
+  queuedRankings: ['ESMSELECT_MAX_QUEUED_RANKINGS', 1],
+  queuedFinetunes: ['ESMSELECT_MAX_QUEUED_FINETUNES', 1],
+  rankingMs: ['ESMSELECT_MAX_RANKING_MINUTES', 60_000],
+  finetuneMs: ['ESMSELECT_MAX_FINETUNE_MINUTES', 60_000],
 };
+
+/** The environment variable that sets a limit, for messages. */
+export function limitVariable(key: keyof ServerLimits): string {
+  return LIMIT_VARIABLES[key][0];
+}
 
 /** The limits set in the environment, over the defaults; a value that is not a non-negative number is refused. */
 export function limitsFromEnv(env: NodeJS.ProcessEnv = process.env): ServerLimits {
@@ -52,6 +80,8 @@ export interface ServerOptions {
   /** Requests (but /healthz, /readyz and the docs) must carry `Authorization: Bearer <token>`. */
   readonly token?: string;
   readonly limits?: Partial<ServerLimits>;
+  /** The worker threads; default a pool of the context's own, closed with it (tests share one). */
+  readonly workers?: WorkerPool;
   /** Start the job queue (default true); tests of restarts create jobs with it stopped. */
   readonly startJobs?: boolean;
   /** Where the server's own messages go (default stderr). Never given a token or a request's headers. */
@@ -68,9 +98,11 @@ export interface ServerContext {
   readonly token: string | undefined;
   readonly limits: ServerLimits;
   readonly jobs: JobRunner;
+  /** Where the CPU work of requests runs: parsing bodies, reading uploads, ranking jobs. */
+  readonly workers: WorkerPool;
   readonly metrics: Metrics;
   readonly log: (line: string) => void;
-  /** Stops the jobs (see `JobRunner.close`) and closes the registry. */
+  /** Stops the jobs (see `JobRunner.close`), the worker threads it owns, and closes the registry. */
   close(graceMs: number): Promise<void>;
 }
 
@@ -84,8 +116,13 @@ export function createServerContext(options: ServerOptions = {}): ServerContext 
   const log = (line: string) => sink(withoutServerPaths({ dataDir: registry.dataDir, modelsDir }, line));
   const limits = { ...DEFAULT_LIMITS, ...options.limits };
   const metrics = new Metrics(registry);
-  const types = [rankingJobType({ registry, modelsDir, onScored: (n) => metrics.countScored(n) }), finetuneJobType({ registry, modelsDir, log })];
-  const jobs = new JobRunner({ registry, types, syncWaiting: limits.syncWaiting, log });
+  const workers = options.workers ?? new WorkerPool();
+  const types = [rankingJobType({ registry, modelsDir, workers, onScored: (n) => metrics.countScored(n) }), finetuneJobType({ registry, modelsDir, log })];
+  const bounds = {
+    ranking: { queued: limits.queuedRankings, runMs: limits.rankingMs, settings: { queued: limitVariable('queuedRankings'), runMs: limitVariable('rankingMs') } },
+    finetune: { queued: limits.queuedFinetunes, runMs: limits.finetuneMs, settings: { queued: limitVariable('queuedFinetunes'), runMs: limitVariable('finetuneMs') } },
+  };
+  const jobs = new JobRunner({ registry, types, syncWaiting: limits.syncWaiting, bounds, log });
   if (options.startJobs ?? true) {
     const requeued = jobs.start();
     if (requeued.length) log(`${requeued.length} job(s) were running when the server last stopped; they run again (fine-tunes from their last checkpoint): ${requeued.join(', ')}`);
@@ -98,10 +135,12 @@ export function createServerContext(options: ServerOptions = {}): ServerContext 
     token: options.token || undefined,
     limits,
     jobs,
+    workers,
     metrics,
     log,
     async close(graceMs) {
       await jobs.close(graceMs);
+      if (!options.workers) await workers.close();
       registry.close();
     },
   };

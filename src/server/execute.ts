@@ -16,7 +16,7 @@ import type { JobProgress } from '../store/jobs.js';
 import { recordRankingRun } from '../store/rankings.js';
 import type { SourceFilter } from './schemas.js';
 
-/** The file in a job's input directory holding inline texts or embeddings, with their labels. */
+/** The file in a job's input directory holding inline texts or embeddings with their labels: the JSON request as it came. */
 export const INLINE_INPUT = 'input.json';
 
 /**
@@ -37,7 +37,7 @@ export interface RankingSpec {
   readonly file?: { readonly name: string; readonly format: TableFormat; readonly text_columns: string[]; readonly label_column: string; readonly num_examples?: number; readonly seed?: number };
 }
 
-/** The inline target as INLINE_INPUT holds it. */
+/** The inline target as INLINE_INPUT holds it (the request's other fields are in the job's spec). */
 export type InlineTarget = { readonly texts: string[]; readonly labels: unknown[] } | { readonly embeddings: number[][]; readonly labels: unknown[] };
 
 /** The API's filter names (hfselect's ESMConfig fields) as the registry's. */

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { z } from 'zod';
 import { UserInputError } from '../errors.js';
 import { resolveStageSettings } from '../finetune/settings.js';
-import { findSourceDataset, readRegisteredTask, sourceFromRanking } from '../finetune/sources.js';
+import { findSourceDataset, sourceFromRanking } from '../finetune/sources.js';
 import type { TableFormat } from '../io/tables.js';
 import type { TaskType } from '../logme/labels.js';
 import type { DatasetRecord } from '../store/datasets.js';
@@ -92,7 +92,7 @@ interface UploadFields {
   readonly fileField: string;
   readonly formatField: string;
   readonly format?: TableFormat;
-  readonly textColumns: string | string[];
+  readonly textColumns: string[];
   readonly labelColumn: string;
   readonly taskType?: TaskType;
   readonly taskId?: string;
@@ -102,11 +102,10 @@ interface UploadFields {
 async function uploadedTask(ctx: ServerContext, fields: UploadFields, stored: StoredUpload[]): Promise<{ task: UploadedTask; upload: StoredUpload }> {
   const upload = await storeUpload(ctx, fields.file, fields.formatField, fields.format);
   stored.push(upload);
-  const text_columns = typeof fields.textColumns === 'string' ? [fields.textColumns] : fields.textColumns;
   const task_type = fields.taskType ?? 'classification';
-  const dataset = await readUpload(upload, fields.fileField, { textColumns: text_columns, labelColumn: fields.labelColumn, task: task_type });
+  const rows = await readUpload(ctx, upload, fields.fileField, { textColumns: fields.textColumns, labelColumn: fields.labelColumn, task: task_type });
   return {
-    task: { file: `${fields.role}.${upload.format}`, format: upload.format, text_columns, label_column: fields.labelColumn, task_type, task_id: fields.taskId ?? taskIdOf(fields.file.name, fields.role), rows: dataset.texts.length },
+    task: { file: `${fields.role}.${upload.format}`, format: upload.format, text_columns: fields.textColumns, label_column: fields.labelColumn, task_type, task_id: fields.taskId ?? taskIdOf(fields.file.name, fields.role), rows },
     upload,
   };
 }
@@ -126,8 +125,8 @@ async function createFinetune(ctx: ServerContext, form: Form) {
   let registered: RegisteredSource | undefined;
   if (chosen) {
     try {
-      const task = await readRegisteredTask(chosen.dataset, ctx.dataDir);
-      registered = { dataset_id: chosen.dataset.id, task_id: task.id, rows: task.texts.length, ...chosen.via };
+      const task = await ctx.workers.countRegisteredTask(chosen.dataset, ctx.dataDir);
+      registered = { dataset_id: chosen.dataset.id, task_id: task.id, rows: task.rows, ...chosen.via };
     } catch (error) {
       throw sourceProblem('conflict', chosen.field, error);
     }
@@ -161,11 +160,9 @@ async function createFinetune(ctx: ServerContext, form: Form) {
       target_stage: resolveStageSettings(form.target_settings, 'target'),
     };
     const moves = [target, ...(source ? [source] : [])];
-    const job = await ctx.jobs.create('finetune', request, async (dir) => {
+    return await ctx.jobs.submit('finetune', request, async (dir) => {
       for (const { task, upload } of moves) await rename(upload.path, join(dir, task.file));
     });
-    ctx.jobs.enqueue(job);
-    return job;
   } catch (error) {
     await Promise.all(stored.map(discardUpload));
     throw error;
@@ -174,10 +171,15 @@ async function createFinetune(ctx: ServerContext, form: Form) {
 
 export function finetuneHandlers(ctx: ServerContext): Handler[] {
   return [
-    handler(postFinetune, async ({ body }, c) => {
-      const job = await createFinetune(ctx, body.value);
-      return c.json(ctx.jobs.view(job), 202, { location: `/v1/finetunes/${job.id}` });
-    }),
+    handler(
+      postFinetune,
+      async ({ body }, c) => {
+        const job = await createFinetune(ctx, body.value);
+        return c.json(ctx.jobs.view(job), 202, { location: `/v1/finetunes/${job.id}` });
+      },
+      // A full queue refuses the request before its uploads are read, let alone stored.
+      { before: () => ctx.jobs.checkRoom('finetune') },
+    ),
     handler(getFinetune, ({ params }, c) => c.json(ctx.jobs.view(ctx.jobs.get(params.id, 'finetune')))),
     handler(finetuneEvents, ({ params }, c) => streamEvents(ctx, 'finetune', params.id, c)),
     handler(deleteFinetune, async ({ params }, c) => c.json(await ctx.jobs.cancel(params.id, 'finetune'))),

@@ -5,7 +5,7 @@ import { listModels, modelFolder, type LocalModel } from '../embed/model-folder.
 import { UserInputError } from '../errors.js';
 import { CONFIG_FILE, WEIGHTS_FILE } from '../finetune/checkpoint.js';
 import { parseEncoderConfig } from '../finetune/model-config.js';
-import { readTextDataset, type DatasetOptions, type TextDataset } from '../io/dataset.js';
+import type { DatasetOptions } from '../io/dataset.js';
 import { TABLE_FORMATS, tableFormatOf, type TableFormat } from '../io/tables.js';
 import type { ServerContext } from './context.js';
 import { JOBS_DIR } from './jobs.js';
@@ -66,12 +66,13 @@ export async function storeUpload(ctx: ServerContext, file: File, formatField: s
 }
 
 /**
- * Reads a stored upload as a labelled text dataset, so a bad column or label is answered at once
- * (422 naming `field`, the upload called by its client's name); a refused upload is removed.
+ * Reads a stored upload as a labelled text dataset on a worker thread, so a bad column or label is
+ * answered at once (422 naming `field`, the upload called by its client's name); a refused upload
+ * is removed. Answers its number of examples.
  */
-export async function readUpload(upload: StoredUpload, field: string, options: Omit<DatasetOptions, 'format'>): Promise<TextDataset> {
+export async function readUpload(ctx: ServerContext, upload: StoredUpload, field: string, options: Omit<DatasetOptions, 'format'>): Promise<number> {
   try {
-    return await readTextDataset(upload.path, { ...options, format: upload.format });
+    return await ctx.workers.countRows(upload.path, { ...options, format: upload.format });
   } catch (error) {
     await discardUpload(upload);
     if (error instanceof UserInputError) throw new HttpProblem('invalid-input', error.message.replace(/^dataset: /, `${field}: `).replaceAll(upload.path, upload.clientName), field);

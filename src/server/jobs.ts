@@ -19,7 +19,7 @@ import {
   type JobSuccess,
   type StoredJob,
 } from '../store/jobs.js';
-import { HttpProblem, problemFor, type Problem } from './problem.js';
+import { HttpProblem, problem, problemFor, type Problem } from './problem.js';
 
 /** What every job looks like in the API; its kind adds its own fields (a ranking's result). */
 export interface JobView {
@@ -80,9 +80,21 @@ export const JOBS_DIR = 'jobs';
 /** How often a running job's progress is written to its row (events carry every update). */
 const PROGRESS_SAVE_MS = 1000;
 
-/** Abort reasons: a user's cancel ends the job; a shutdown puts it back in the queue. */
+/** Abort reasons: a user's cancel ends the job; a shutdown puts it back in the queue; a job past its time limit fails. */
 const CANCELLED = 'cancelled';
 const SHUTDOWN = 'shutdown';
+const TIMED_OUT = 'timed-out';
+
+/** setTimeout's longest delay (2³¹ − 1 ms, 24.8 days; a longer one fires at once): a longer time limit is this. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** Retry-After of a full queue when the running job has no ETA yet. */
+const DEFAULT_RETRY_AFTER_S = 60;
+
+/** A duration for messages: minutes, or seconds below one. */
+function formatDuration(ms: number): string {
+  return ms >= 60_000 ? `${+(ms / 60_000).toFixed(1)} min` : `${+(ms / 1000).toFixed(1)} s`;
+}
 
 /** A FIFO semaphore that also bounds how many may wait. */
 class Limiter {
@@ -115,8 +127,21 @@ class Limiter {
 /** One queue of one kind, worked through one job at a time. */
 interface Lane {
   readonly queue: string[];
+  /** Places taken by jobs being stored, not queued yet. */
+  reserved: number;
+  /** The job of the queue running now. */
+  running: string | undefined;
   wake: (() => void) | undefined;
   loop: Promise<void> | undefined;
+}
+
+/** The bounds on the jobs of one kind; `settings` name the variables that set them, for messages. */
+export interface KindBounds {
+  /** Jobs that may wait in the queue (running ones and synchronous ones do not count). */
+  readonly queued: number;
+  /** Longest one start of a job may run. */
+  readonly runMs: number;
+  readonly settings: { readonly queued: string; readonly runMs: string };
 }
 
 export interface JobRunnerOptions {
@@ -124,6 +149,7 @@ export interface JobRunnerOptions {
   readonly types: readonly JobType[];
   /** Synchronous jobs run one at a time; this many more may wait for their turn. */
   readonly syncWaiting: number;
+  readonly bounds: Readonly<Record<JobKind, KindBounds>>;
   /** Where internal errors of jobs are reported (never the user's input errors). */
   readonly log: (line: string) => void;
 }
@@ -135,7 +161,9 @@ export interface JobRunnerOptions {
  * to its subscribers (SSE) and, throttled, to its row. At start-up, queued jobs are taken up again
  * and jobs a stopped process left running are queued again; a shutdown waits for running jobs for
  * a grace period, then puts them back in the queue with their input, to be run again by the next
- * start (a fine-tune then resumes from its last checkpoint).
+ * start (a fine-tune then resumes from its last checkpoint). Each kind's queue holds a bounded
+ * number of jobs (a job past that is refused before its input is stored), and a job that runs
+ * past its kind's time limit is stopped and fails.
  */
 export class JobRunner {
   private readonly types: ReadonlyMap<JobKind, JobType>;
@@ -150,7 +178,7 @@ export class JobRunner {
   constructor(private readonly options: JobRunnerOptions) {
     this.types = new Map(options.types.map((t) => [t.kind, t]));
     this.sync = new Limiter(1, options.syncWaiting);
-    for (const kind of this.types.keys()) this.lanes.set(kind, { queue: [], wake: undefined, loop: undefined });
+    for (const kind of this.types.keys()) this.lanes.set(kind, { queue: [], reserved: 0, running: undefined, wake: undefined, loop: undefined });
   }
 
   private get registry(): Registry {
@@ -197,11 +225,34 @@ export class JobRunner {
     }
   }
 
-  /** Puts a created job at the end of its kind's queue. */
-  enqueue(job: StoredJob): void {
-    const lane = this.lanes.get(job.kind)!;
-    lane.queue.push(job.id);
-    lane.wake?.();
+  /**
+   * Refuses a job of `kind` when its queue is full: 503 with Retry-After, the running job's ETA
+   * when it has one. Called before a request's body is read, and again when the job is stored.
+   */
+  checkRoom(kind: JobKind): void {
+    const lane = this.lanes.get(kind)!;
+    const { queued, settings } = this.options.bounds[kind];
+    if (lane.queue.length + lane.reserved < queued) return;
+    const eta = lane.running === undefined ? null : (this.live.get(lane.running)?.eta_seconds ?? null);
+    const retryAfter = Math.min(Math.max(eta ?? DEFAULT_RETRY_AFTER_S, 1), 3600);
+    throw new HttpProblem('unavailable', `the ${this.type(kind).noun} queue is full (${queued} waiting, ${settings.queued}); try again in ${retryAfter} s`, undefined, {
+      'retry-after': String(retryAfter),
+    });
+  }
+
+  /** Stores a job (as `create`) and puts it at the end of its kind's queue, if the queue has room. */
+  async submit(kind: JobKind, request: object, writeInput: (dir: string) => Promise<void>): Promise<StoredJob> {
+    this.checkRoom(kind);
+    const lane = this.lanes.get(kind)!;
+    lane.reserved++;
+    try {
+      const job = await this.create(kind, request, writeInput);
+      lane.queue.push(job.id);
+      lane.wake?.();
+      return job;
+    } finally {
+      lane.reserved--;
+    }
   }
 
   /** Whether a synchronous run can be taken now without too long a wait. */
@@ -222,7 +273,9 @@ export class JobRunner {
         lane.wake = undefined;
         continue;
       }
+      lane.running = id;
       await this.track(id);
+      lane.running = undefined;
     }
   }
 
@@ -238,6 +291,8 @@ export class JobRunner {
     const type = this.type(job.kind);
     const controller = new AbortController();
     this.controllers.set(id, controller);
+    const { runMs, settings } = this.options.bounds[job.kind];
+    const timer = setTimeout(() => controller.abort(TIMED_OUT), Math.min(runMs, MAX_TIMER_MS));
     let saved = 0;
     try {
       const success = await type.run({
@@ -263,12 +318,16 @@ export class JobRunner {
         return;
       }
       if (controller.signal.reason === CANCELLED) finishJob(this.registry, id, { state: 'cancelled' });
-      else {
-        const { problem } = problemFor(error);
-        if (problem.status >= 500) this.options.log(`${type.noun} ${id} failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
-        finishJob(this.registry, id, { state: 'failed', error: problem });
+      else if (controller.signal.reason === TIMED_OUT) {
+        const detail = `the ${type.noun} ran past the server's limit of ${formatDuration(runMs)} (${settings.runMs}) and was stopped`;
+        finishJob(this.registry, id, { state: 'failed', error: problem('time-limit', detail) });
+      } else {
+        const { problem: failure } = problemFor(error);
+        if (failure.status >= 500) this.options.log(`${type.noun} ${id} failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+        finishJob(this.registry, id, { state: 'failed', error: failure });
       }
     } finally {
+      clearTimeout(timer);
       this.controllers.delete(id);
       this.live.delete(id);
     }

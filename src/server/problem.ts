@@ -15,6 +15,8 @@ export const PROBLEM_KINDS = {
   'payload-too-large': 413,
   'unsupported-media-type': 415,
   'invalid-input': 422,
+  /** A job ran past the server's time limit for its kind (ESMSELECT_MAX_RANKING_MINUTES, ESMSELECT_MAX_FINETUNE_MINUTES). */
+  'time-limit': 422,
   'too-many-requests': 429,
   internal: 500,
   unavailable: 503,

@@ -1,18 +1,22 @@
 import type { Registry } from '../store/database.js';
 import { getRankingRun } from '../store/rankings.js';
-import { executeRanking, type RankingSpec } from './execute.js';
+import type { RankingSpec } from './execute.js';
 import type { JobType } from './jobs.js';
+import type { WorkerPool } from './worker-pool.js';
 
 export interface RankingJobOptions {
   readonly registry: Registry;
   readonly modelsDir: string;
+  /** Where the jobs run: their reading, tokenising, embedding and scoring never hold up the event loop. */
+  readonly workers: WorkerPool;
   /** Called with the number of ESMs scored, for the metrics. */
   readonly onScored?: (count: number) => void;
 }
 
 /**
- * Ranking jobs: `executeRanking` on the job's stored spec and input; once succeeded, the view
- * carries the ranking run, each ranked task with what to POST to /v1/finetunes to fine-tune on it.
+ * Ranking jobs: `executeRanking` on the job's stored spec and input, on a worker thread; once
+ * succeeded, the view carries the ranking run, each ranked task with what to POST to /v1/finetunes
+ * to fine-tune on it.
  */
 export function rankingJobType(options: RankingJobOptions): JobType {
   const { registry } = options;
@@ -22,7 +26,8 @@ export function rankingJobType(options: RankingJobOptions): JobType {
     path: '/v1/rankings',
     firstStage: 'reading',
     async run({ job, inputDir, signal, progress }) {
-      const { runId } = await executeRanking(job.request as unknown as RankingSpec, { registry, modelsDir: options.modelsDir, inputDir, signal, onScored: options.onScored, onProgress: progress });
+      const { runId, scored } = await options.workers.rank(job.request as unknown as RankingSpec, { dataDir: registry.dataDir, modelsDir: options.modelsDir, inputDir, signal, onProgress: progress });
+      options.onScored?.(scored);
       return { runId };
     },
     details(job) {

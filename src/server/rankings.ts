@@ -3,57 +3,34 @@ import { join } from 'node:path';
 import type { Context } from 'hono';
 import type { z } from 'zod';
 import { writeFileAtomic } from '../io/atomic.js';
-import { encodeLabels } from '../logme/labels.js';
 import { listEsmIds } from '../store/esms.js';
-import { isFinished } from '../store/jobs.js';
+import { isFinished, type StoredJob } from '../store/jobs.js';
 import type { ServerContext } from './context.js';
 import { streamEvents } from './events.js';
 import { esmFilter, INLINE_INPUT, type RankingSpec } from './execute.js';
 import { handler, type Handler } from './handler.js';
-import { checkModel, readUpload, storeUpload } from './inputs.js';
+import { checkModel, discardUpload, readUpload, storeUpload } from './inputs.js';
 import { HttpProblem, problemResponse, type Problem } from './problem.js';
 import { deleteRanking, getRanking, postRanking, rankingEvents } from './routes.js';
-import type { RankingRequest, RankingUpload, SourceFilter } from './schemas.js';
+import { checkOptions } from './ranking-request.js';
+import type { RankingUpload, SourceFilter } from './schemas.js';
 
 /** A validated target, ready to become a job. */
 interface PreparedRanking {
   readonly spec: RankingSpec;
   readonly writeInput: (dir: string) => Promise<void>;
+  /** Removes what was stored of it (an upload) when no job takes it. */
+  readonly discard: () => Promise<void>;
 }
 
-function checkOptions(options: { top?: number; candidates?: number }): void {
-  if (options.top !== undefined && options.candidates !== undefined && options.candidates < options.top) {
-    throw new HttpProblem('invalid-input', `candidates: ${options.candidates} candidates cannot give the top ${options.top}`, 'candidates');
-  }
-}
-
-function checkInlineRows(ctx: ServerContext, field: string, rows: number): void {
-  if (rows > ctx.limits.inlineRows) {
-    throw new HttpProblem('invalid-input', `${field}: ${rows} rows; at most ${ctx.limits.inlineRows} go inline (upload the dataset as a file instead)`, field);
-  }
-}
-
-async function fromJson(ctx: ServerContext, request: z.infer<typeof RankingRequest>): Promise<PreparedRanking> {
-  checkOptions(request);
-  const task_type = request.task_type ?? 'classification';
-  // Label problems (one class, mixed kinds) surface now rather than in the job.
-  encodeLabels(request.labels, task_type);
-  const common = { task_type, top: request.top, candidates: request.candidates, filters: request.filters ?? {} };
-  if ('texts' in request) {
-    checkInlineRows(ctx, 'texts', request.texts.length);
-    await checkModel(ctx, request.model);
-    const { texts, labels } = request;
-    return {
-      spec: { input: 'texts', rows: texts.length, model: request.model, pooling: request.pooling, ...common },
-      writeInput: (dir) => writeFileAtomic(join(dir, INLINE_INPUT), JSON.stringify({ texts, labels })),
-    };
-  }
-  checkInlineRows(ctx, 'embeddings', request.embeddings.length);
-  const { embeddings, labels } = request;
-  return {
-    spec: { input: 'embeddings', rows: embeddings.length, ...common },
-    writeInput: (dir) => writeFileAtomic(join(dir, INLINE_INPUT), JSON.stringify({ embeddings, labels })),
-  };
+/**
+ * An inline target (JSON) is validated on a worker thread (a 10 MB text or 10,000 rows of
+ * embeddings are seconds of parsing there) and kept as it came, the job's input.
+ */
+async function fromJson(ctx: ServerContext, body: ArrayBuffer): Promise<PreparedRanking> {
+  const { spec, bytes } = await ctx.workers.checkInlineTarget(body, ctx.limits.inlineRows);
+  if (spec.model !== undefined) await checkModel(ctx, spec.model);
+  return { spec, writeInput: (dir) => writeFileAtomic(join(dir, INLINE_INPUT), new Uint8Array(bytes)), discard: async () => {} };
 }
 
 /**
@@ -68,17 +45,18 @@ async function fromUpload(ctx: ServerContext, form: z.infer<typeof RankingUpload
   const file = {
     name: `dataset.${stored.format}`,
     format: stored.format,
-    text_columns: typeof form.text_column === 'string' ? [form.text_column] : form.text_column,
+    text_columns: form.text_column,
     label_column: form.label_column,
     num_examples: form.num_examples,
     seed: form.seed,
   };
-  const dataset = await readUpload(stored, 'file', { textColumns: file.text_columns, labelColumn: file.label_column, task: task_type, numExamples: file.num_examples, seed: file.seed });
+  const rows = await readUpload(ctx, stored, 'file', { textColumns: file.text_columns, labelColumn: file.label_column, task: task_type, numExamples: file.num_examples, seed: file.seed });
   const { base_model_name, language, task_id, esm_architecture, esm_embedding_dim } = form;
   const filters: SourceFilter = Object.fromEntries(Object.entries({ base_model_name, language, task_id, esm_architecture, esm_embedding_dim }).filter(([, v]) => v !== undefined));
   return {
-    spec: { input: 'file', rows: dataset.texts.length, task_type, model: form.model, pooling: form.pooling, top: form.top, candidates: form.candidates, filters, file },
+    spec: { input: 'file', rows, task_type, model: form.model, pooling: form.pooling, top: form.top, candidates: form.candidates, filters, file },
     writeInput: (dir) => rename(stored.path, join(dir, file.name)),
+    discard: () => discardUpload(stored),
   };
 }
 
@@ -90,16 +68,21 @@ function poolSize(ctx: ServerContext, filters: SourceFilter): number {
   return size;
 }
 
+/** A small ranking runs now, in its caller's time; a larger one is queued, if the queue has room. */
 async function createRanking(ctx: ServerContext, prepared: PreparedRanking, preferAsync: boolean, c: Context): Promise<Response> {
   const { spec } = prepared;
-  const esms = poolSize(ctx, spec.filters);
-  const synchronous = !preferAsync && spec.rows <= ctx.limits.syncRows && esms <= ctx.limits.syncEsms && ctx.jobs.canRunNow;
-  const job = await ctx.jobs.create('ranking', spec, prepared.writeInput);
-  const location = { location: `/v1/rankings/${job.id}` };
-  if (!synchronous) {
-    ctx.jobs.enqueue(job);
-    return c.json(ctx.jobs.view(job), 202, location);
+  let job: StoredJob;
+  let synchronous: boolean;
+  try {
+    const esms = poolSize(ctx, spec.filters);
+    synchronous = !preferAsync && spec.rows <= ctx.limits.syncRows && esms <= ctx.limits.syncEsms && ctx.jobs.canRunNow;
+    job = synchronous ? await ctx.jobs.create('ranking', spec, prepared.writeInput) : await ctx.jobs.submit('ranking', spec, prepared.writeInput);
+  } catch (error) {
+    await prepared.discard();
+    throw error;
   }
+  const location = { location: `/v1/rankings/${job.id}` };
+  if (!synchronous) return c.json(ctx.jobs.view(job), 202, location);
   await ctx.jobs.runNow(job.id);
   const done = ctx.jobs.get(job.id, 'ranking');
   // A synchronous ranking that failed answers with the job's problem, as any failed request would.
@@ -107,13 +90,26 @@ async function createRanking(ctx: ServerContext, prepared: PreparedRanking, pref
   return c.json(ctx.jobs.view(done), isFinished(done.state) ? 200 : 202, location);
 }
 
+function prefersAsync(query: { async?: string }, c: Context): boolean {
+  return query.async === 'true' || /\brespond-async\b/i.test(c.req.header('prefer') ?? '');
+}
+
 export function rankingHandlers(ctx: ServerContext): Handler[] {
   return [
-    handler(postRanking, async ({ query, body }, c) => {
-      const preferAsync = query.async === 'true' || /\brespond-async\b/i.test(c.req.header('prefer') ?? '');
-      const prepared = body.type === 'json' ? await fromJson(ctx, body.value) : await fromUpload(ctx, body.value);
-      return createRanking(ctx, prepared, preferAsync, c);
-    }),
+    handler(
+      postRanking,
+      async ({ query, body }, c) => {
+        const prepared = body.type === 'json' ? await fromJson(ctx, body.value) : await fromUpload(ctx, body.value);
+        return createRanking(ctx, prepared, prefersAsync(query, c), c);
+      },
+      {
+        rawJson: true,
+        // A ranking asked to be a job needs room in the queue; others may still run synchronously (checked once their size is known).
+        before: ({ query }, c) => {
+          if (prefersAsync(query, c)) ctx.jobs.checkRoom('ranking');
+        },
+      },
+    ),
     handler(getRanking, ({ params }, c) => c.json(ctx.jobs.view(ctx.jobs.get(params.id, 'ranking')))),
     handler(rankingEvents, ({ params }, c) => streamEvents(ctx, 'ranking', params.id, c)),
     handler(deleteRanking, async ({ params }, c) => c.json(await ctx.jobs.cancel(params.id, 'ranking'))),

@@ -51,6 +51,7 @@ export const postRanking = route({
     'or as an uploaded dataset file (multipart). The pool is every registered ESM that matches the filters.',
     'A small request (at most the server\'s synchronous row limit, default 512 rows, and ESM limit, default 2000) answers 200 with the finished job;',
     'a larger one, or one sent with `?async=true` or `Prefer: respond-async`, answers 202 with the queued job and its Location.',
+    'A job runs for at most the server\'s time limit (default 60 minutes), then fails with a `time-limit` problem.',
   ].join(' '),
   query: s.RankingsQuery,
   json: s.RankingRequest,
@@ -58,6 +59,11 @@ export const postRanking = route({
   responses: {
     200: { description: 'ranked synchronously: the finished job with its result', content: json(s.RankingJob) },
     202: { description: 'queued: follow Location, or its events', content: json(s.RankingJob), headers: { Location: 'the job: /v1/rankings/{id}' } },
+    503: {
+      description: 'the ranking queue is full (default 32 jobs waiting), for a ranking that would be queued; nothing was stored',
+      content: problem,
+      headers: { 'Retry-After': 'seconds until the running job is expected to end' },
+    },
   },
 });
 
@@ -102,12 +108,18 @@ export const postFinetune = route({
   description: [
     'A two-stage job: the intermediate stage on the source task, the ESM of that fine-tune trained and registered (so the pool grows), then a fresh head on the target.',
     'The target is an uploaded dataset file; the source is an uploaded file (`source_file`), a registered source task (`source_id`), or "fine-tune with this source" of a ranking (`ranking_id` + `rank`, as each ranked task\'s `finetune` gives them).',
-    'Hyper-parameters and masking (none, gmt, dps) per stage as StageSettings JSON. Answers 202 with the queued job: fine-tunes run one at a time, each in a process of its own.',
+    'Hyper-parameters and masking (none, gmt, dps) per stage as StageSettings JSON. Answers 202 with the queued job: fine-tunes run one at a time, each in a process of its own,',
+    'for at most the server\'s time limit (default 24 hours), then it is stopped and fails with a `time-limit` problem.',
   ].join(' '),
   multipart: s.FinetuneUpload,
   responses: {
     202: { description: 'queued: follow Location, or its events', content: json(s.FinetuneJob), headers: { Location: 'the job: /v1/finetunes/{id}' } },
     409: { description: 'the source cannot be used yet: the ranking has not succeeded, or the source task has no dataset file in the data dir', content: problem },
+    503: {
+      description: 'the fine-tune queue is full (default 8 jobs waiting); the request was refused before its files were read, and nothing was stored',
+      content: problem,
+      headers: { 'Retry-After': 'seconds until the running fine-tune is expected to end' },
+    },
   },
 });
 

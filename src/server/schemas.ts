@@ -37,6 +37,14 @@ export const SourceFilter = named(
 );
 export type SourceFilter = z.infer<typeof SourceFilter>;
 
+/**
+ * Text columns of an upload: the field once, or repeated (a form's repeated field arrives as an
+ * array, a single one as a string). Bounded, so that a form repeating it 200,000 times is refused
+ * (422) rather than read with 200,000 columns.
+ */
+export const MAX_TEXT_COLUMNS = 32;
+const textColumns = z.preprocess((value) => (typeof value === 'string' ? [value] : value), z.array(z.string().min(1)).min(1).max(MAX_TEXT_COLUMNS));
+
 const modelName = z.string().min(1).describe('a base model: a folder under the models directory, as GET /v1/models lists them');
 const positiveInt = z.coerce.number<string | number>().int().positive();
 /**
@@ -105,7 +113,7 @@ export const RankingUpload = named(
   z.strictObject({
     file: z.file().describe('the target dataset: CSV, TSV, JSON Lines or Parquet'),
     format: z.enum(TABLE_FORMATS).optional().describe("the file's format (default: from its name's extension)"),
-    text_column: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).describe('text column; repeat the field for several, joined with " [SEP] " as hfselect does'),
+    text_column: textColumns.describe(`text column; repeat the field for several (at most ${MAX_TEXT_COLUMNS}), joined with " [SEP] " as hfselect does`),
     label_column: z.string().min(1),
     model: modelName,
     pooling: z.enum(POOLINGS).optional(),
@@ -211,7 +219,6 @@ export const RankingJob = named(
 // ---- fine-tunes ----------------------------------------------------------------------------
 
 const taskType = z.enum(['classification', 'regression']);
-const columns = z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]);
 
 /** A multipart field holding JSON, as OpenAPI sends an object-valued field of a multipart body. */
 function jsonField<T extends z.ZodType>(schema: T) {
@@ -244,12 +251,14 @@ export const FinetuneUpload = named(
     .strictObject({
       target_file: z.file().describe('the target dataset: CSV, TSV, JSON Lines or Parquet'),
       format: z.enum(TABLE_FORMATS).optional().describe("target_file's format (default: from its name's extension)"),
-      text_column: columns.describe('text column of the target, and of an uploaded source unless source_text_column is given; repeat the field for several, joined with " [SEP] "'),
+      text_column: textColumns.describe(
+        `text column of the target, and of an uploaded source unless source_text_column is given; repeat the field for several (at most ${MAX_TEXT_COLUMNS}), joined with " [SEP] "`,
+      ),
       label_column: z.string().min(1).describe('label column of the target, and of an uploaded source unless source_label_column is given'),
       task_type: taskType.optional().describe('the target task (default classification)'),
       source_file: z.file().optional().describe('the source (intermediate) task as a dataset file; give this, source_id, or ranking_id with rank'),
       source_format: z.enum(TABLE_FORMATS).optional(),
-      source_text_column: columns.optional(),
+      source_text_column: textColumns.optional(),
       source_label_column: z.string().min(1).optional(),
       source_task_type: taskType.optional().describe('default classification'),
       source_task_id: z.string().min(1).max(TASK_ID_MAX_LENGTH).optional().describe(`an uploaded source's task id, which the ESM of the fine-tune carries (default: the file's name without its extension, cut to ${TASK_ID_MAX_LENGTH} characters)`),

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { createApp } from '../../src/server/app.js';
 import { createServerContext, type ServerContext, type ServerOptions } from '../../src/server/context.js';
 import { seedDemoPool } from '../../src/server/demo.js';
+import { WorkerPool } from '../../src/server/worker-pool.js';
 
 export interface TestServer {
   readonly context: ServerContext;
@@ -12,10 +13,14 @@ export interface TestServer {
   readonly logs: string[];
 }
 
+/** The worker threads of every test server of a test file: a thread started from TypeScript takes seconds to load. */
+let workers: WorkerPool | undefined;
+
 /** An app on a fresh data dir holding the demo pool (12 ESMs of dimension 32, base model tiny-bert). */
 export async function testServer(options: ServerOptions & { demo?: boolean } = {}): Promise<TestServer> {
   const logs: string[] = [];
-  const context = createServerContext({ dataDir: options.dataDir ?? mkdtempSync(join(tmpdir(), 'esmselect-server-')), log: (line) => logs.push(line), ...options });
+  workers ??= new WorkerPool();
+  const context = createServerContext({ dataDir: options.dataDir ?? mkdtempSync(join(tmpdir(), 'esmselect-server-')), log: (line) => logs.push(line), workers, ...options });
   if (options.demo ?? true) await seedDemoPool(context.registry);
   return { context, app: createApp(context), logs };
 }
