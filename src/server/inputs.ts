@@ -3,6 +3,8 @@ import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { listModels, modelFolder, type LocalModel } from '../embed/model-folder.js';
 import { UserInputError } from '../errors.js';
+import { HubUnavailableError } from '../hub/api-failures.js';
+import { HubOfflineError } from '../hub/config.js';
 import { CONFIG_FILE, WEIGHTS_FILE } from '../finetune/checkpoint.js';
 import { parseEncoderConfig } from '../finetune/model-config.js';
 import { readTextDataset, type DatasetOptions, type TextDataset } from '../io/dataset.js';
@@ -91,4 +93,18 @@ export async function readUpload(upload: StoredUpload, field: string, options: O
 
 export async function discardUpload(upload: StoredUpload): Promise<void> {
   await rm(upload.path, { force: true });
+}
+
+/**
+ * A problem for a library error about a Hub dataset or model: the field it names (`subset`, `split`, a
+ * column) or `field`; 409 when HF_HUB_OFFLINE forbids the download, 503 when the Hub fails; never a
+ * server path. Anything else is rethrown.
+ */
+export function hubProblem(ctx: ServerContext, error: unknown, field: string): HttpProblem {
+  if (!(error instanceof UserInputError)) throw error;
+  const detail = withoutServerPaths(ctx, error.message);
+  if (error instanceof HubOfflineError) return new HttpProblem('conflict', `${field}: ${detail}`, field);
+  if (error instanceof HubUnavailableError) return new HttpProblem('unavailable', detail, field);
+  const named = error.field && ['subset', 'split', 'text_column', 'label_column', 'num_examples'].includes(error.field) ? error.field : field;
+  return new HttpProblem('invalid-input', detail, named);
 }

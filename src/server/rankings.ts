@@ -8,12 +8,12 @@ import { listEsmIds } from '../store/esms.js';
 import { isFinished } from '../store/jobs.js';
 import type { ServerContext } from './context.js';
 import { streamEvents } from './events.js';
-import { esmFilter, INLINE_INPUT, type RankingSpec } from './execute.js';
+import { esmFilter, INLINE_INPUT, readHubTarget, type RankingSpec } from './execute.js';
 import { handler, type Handler } from './handler.js';
-import { checkModel, readUpload, storeUpload } from './inputs.js';
+import { checkModel, hubProblem, readUpload, storeUpload } from './inputs.js';
 import { HttpProblem, problemResponse, type Problem } from './problem.js';
 import { deleteRanking, getRanking, postRanking, rankingEvents } from './routes.js';
-import type { RankingRequest, RankingUpload, SourceFilter } from './schemas.js';
+import type { HubDatasetTarget, RankingRequest, RankingUpload, SourceFilter } from './schemas.js';
 
 /** A validated target, ready to become a job. */
 interface PreparedRanking {
@@ -33,7 +33,30 @@ function checkInlineRows(ctx: ServerContext, field: string, rows: number): void 
   }
 }
 
+/**
+ * A Hub dataset is read (downloaded into the data dir's cache) and validated now, so an unknown
+ * dataset, subset, split or column is answered at once; the job reads the same commit again.
+ */
+async function fromHubDataset(ctx: ServerContext, request: z.infer<typeof HubDatasetTarget>): Promise<PreparedRanking> {
+  checkOptions(request);
+  await checkModel(ctx, request.model);
+  const task_type = request.task_type ?? 'classification';
+  const target = { dataset: request.dataset, subset: request.subset, split: request.split, text_columns: typeof request.text_column === 'string' ? [request.text_column] : request.text_column, label_column: request.label_column, num_examples: request.num_examples, seed: request.seed };
+  let read;
+  try {
+    read = await readHubTarget(target, task_type, ctx.dataDir);
+  } catch (error) {
+    throw hubProblem(ctx, error, 'dataset');
+  }
+  const { subset, split, revision } = read.hub!;
+  return {
+    spec: { input: 'hub', rows: read.texts.length, task_type, model: request.model, pooling: request.pooling, top: request.top, candidates: request.candidates, filters: request.filters ?? {}, hub: { ...target, subset, split, revision } },
+    writeInput: async () => {},
+  };
+}
+
 async function fromJson(ctx: ServerContext, request: z.infer<typeof RankingRequest>): Promise<PreparedRanking> {
+  if ('dataset' in request) return fromHubDataset(ctx, request);
   checkOptions(request);
   const task_type = request.task_type ?? 'classification';
   // Label problems (one class, mixed kinds) surface now rather than in the job.
