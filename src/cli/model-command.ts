@@ -1,5 +1,4 @@
 import { Command } from 'commander';
-import { pullModel } from '../hub/pull-model.js';
 import { downloadProgress } from './download-progress.js';
 
 interface PullFlags {
@@ -17,6 +16,7 @@ function pullCommand(): Command {
     .option('--weights', 'also download the whole model.safetensors (fine-tuning and esm train --tuned-model need it)')
     .action(async (name: string, flags: PullFlags) => {
       const progress = downloadProgress();
+      const { pullModel } = await import('../hub/pull-model.js');
       try {
         const pulled = await pullModel(name, {
           revision: flags.revision,

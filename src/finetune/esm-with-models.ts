@@ -9,7 +9,6 @@ import type { Pooling } from '../embed/pooling.js';
 import { UserInputError } from '../errors.js';
 import { trainEsm, type EsmMetadata, type EsmTrainingOptions, type EsmTrainingReport } from '../esm/train.js';
 import type { EmbeddingSpaceMap } from '../esm/esm.js';
-import { ensureModel } from '../hub/pull-model.js';
 import type { HubClient } from '../hub/client.js';
 import { readTextDataset, type DatasetOptions, type TextDataset } from '../io/dataset.js';
 import type { Embeddings } from '../io/embeddings.js';
@@ -117,6 +116,7 @@ export async function trainEsmWithModels(options: TrainWithModelsOptions): Promi
   const folders = await Promise.all(
     [options.baseModel, options.tunedModel].map(async (name) => {
       if (options.pullMissing === false) return modelFolder(name, root);
+      const { ensureModel } = await import('../hub/pull-model.js');
       const { folder, pulled } = await ensureModel(name, { modelsDir: root, hub: options.hub, onNote: options.onNote, onProgress: options.onDownload, signal: options.signal });
       if (pulled) options.onNote?.(`pulled ${name} from the Hub (${pulled.record.repo}@${pulled.record.commit.slice(0, 12)})`);
       return folder;

@@ -1,9 +1,8 @@
 import { HubApiError } from '@huggingface/hub';
 import { UserInputError } from '../errors.js';
 import { HubOfflineError } from './config.js';
+import { HubUnavailableError } from './hub-errors.js';
 
-/** The Hub could not be reached, or answered with an error that retrying did not cure. */
-export class HubUnavailableError extends UserInputError {}
 
 /** What was asked of the Hub, for the one-line message: e.g. "dataset hf://datasets/org/name". */
 export interface HubRequestContext {

@@ -10,7 +10,8 @@ import { hubClient, type HubClient } from './client.js';
 import { hubConfig, HubOfflineError, type HubConfig } from './config.js';
 import { hubDatasetId } from './dataset-uri.js';
 import type { HubFetchOptions } from './fetch.js';
-import { checkRepoPath, HubContentError, isCommitSha, isRepoId, quoted } from './repo-files.js';
+import { HubContentError } from './hub-errors.js';
+import { checkRepoPath, isCommitSha, isRepoId, quoted } from './repo-files.js';
 import { datasetLimit, describeLimit, formatBytes } from './size-limits.js';
 import { announced, contentName, downloadVerified, type AnnouncedFile } from './verified-download.js';
 

@@ -9,7 +9,8 @@ import { syncDirectory, writeFileAtomic } from '../io/atomic.js';
 import { readSafetensorsRanges, SafetensorsError, serializeSafetensors, toFloat32 } from '../io/safetensors.js';
 import { hubFailure } from './api-failures.js';
 import { hubClient, type HubClient } from './client.js';
-import { checkRepoPath, HubContentError, isCommitSha, isRepoId, quoted } from './repo-files.js';
+import { HubContentError } from './hub-errors.js';
+import { checkRepoPath, isCommitSha, isRepoId, quoted } from './repo-files.js';
 import { modelFileLimit, SMALL_FILE_LIMIT, type SizeLimit } from './size-limits.js';
 import { announced, downloadVerified, readRange, type AnnouncedFile } from './verified-download.js';
 

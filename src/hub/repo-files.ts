@@ -1,4 +1,4 @@
-import { UserInputError } from '../errors.js';
+import { HubContentError } from './hub-errors.js';
 
 /**
  * Names that come from the Hub (repo ids, file paths in a repo, config and split names) are written
@@ -6,8 +6,6 @@ import { UserInputError } from '../errors.js';
  * the folder it is joined to; anything else is refused with the name quoted, never used.
  */
 
-/** Thrown when what the Hub serves is unusable or hostile: a bad name, a size over a limit, a lying checksum. */
-export class HubContentError extends UserInputError {}
 
 /**
  * A repo id as the Hub allows it (`huggingface_hub`'s `validate_repo_id`): `name` or `namespace/name`,

@@ -6,7 +6,8 @@ import { downloadFile, type RepoDesignation } from '@huggingface/hub';
 import { syncDirectory } from '../io/atomic.js';
 import { hubFailure } from './api-failures.js';
 import type { HubClient } from './client.js';
-import { HubContentError, quoted } from './repo-files.js';
+import { HubContentError } from './hub-errors.js';
+import { quoted } from './repo-files.js';
 import { describeLimit, formatBytes, type SizeLimit } from './size-limits.js';
 
 /**

@@ -1,6 +1,6 @@
 import { UserInputError } from '../errors.js';
 import { isHubDataset } from '../hub/dataset-uri.js';
-import { openHubDataset, type HubDatasetOptions, type HubDatasetSource } from '../hub/parquet-dataset.js';
+import type { HubDatasetOptions, HubDatasetSource } from '../hub/parquet-dataset.js';
 import { labelKind, type ClassLabel, type TaskType } from '../logme/labels.js';
 import { Reservoir } from './sampling.js';
 import { decodeUtf8, openTable, type Table, type TableFormat, type TableRow } from './tables.js';
@@ -56,7 +56,10 @@ interface Example {
 async function openDataset(path: string, options: DatasetOptions): Promise<{ table: Table; hub?: HubDatasetSource }> {
   if (isHubDataset(path)) {
     if (options.format !== undefined && options.format !== 'parquet') throw new UserInputError(`format: ${path} is read as Parquet (the Hub's conversion), not ${options.format}`, 'format');
-    return openHubDataset(path, { ...options.hub, subset: options.subset, split: options.split }).then(({ table, source }) => ({ table, hub: source }));
+    // Loaded on use: reading local files never loads the Hub client.
+    const { openHubDataset } = await import('../hub/parquet-dataset.js');
+    const { table, source } = await openHubDataset(path, { ...options.hub, subset: options.subset, split: options.split });
+    return { table, hub: source };
   }
   const given = options.subset !== undefined ? 'subset' : options.split !== undefined ? 'split' : undefined;
   if (given) throw new UserInputError(`${given}: goes with a Hub dataset (hf://datasets/ORG/NAME), not the file ${path}`, given);

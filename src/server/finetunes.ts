@@ -4,7 +4,7 @@ import type { z } from 'zod';
 import { UserInputError } from '../errors.js';
 import { resolveStageSettings } from '../finetune/settings.js';
 import { locateSourceData, readHubSourceTask, readRegisteredTask, sourceFromRanking, type SourceData } from '../finetune/sources.js';
-import { HubUnavailableError } from '../hub/api-failures.js';
+import { HubUnavailableError } from '../hub/hub-errors.js';
 import type { TableFormat } from '../io/tables.js';
 import type { TaskType } from '../logme/labels.js';
 import { getEsm } from '../store/esms.js';

@@ -3,7 +3,7 @@ import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { listModels, modelFolder, type LocalModel } from '../embed/model-folder.js';
 import { UserInputError } from '../errors.js';
-import { HubUnavailableError } from '../hub/api-failures.js';
+import { HubUnavailableError } from '../hub/hub-errors.js';
 import { HubOfflineError } from '../hub/config.js';
 import { CONFIG_FILE, WEIGHTS_FILE } from '../finetune/checkpoint.js';
 import { parseEncoderConfig } from '../finetune/model-config.js';
