@@ -51,7 +51,10 @@ export async function checkFinetuneModel(ctx: ServerContext, name: string): Prom
     throw new HttpProblem('invalid-input', `model: cannot be fine-tuned: ${why}`, 'model');
   }
   for (const file of [WEIGHTS_FILE, 'tokenizer.json']) {
-    if (!(await stat(join(folder, file)).catch(() => null))?.isFile()) throw new HttpProblem('invalid-input', `model: ${name} cannot be fine-tuned: it has no ${file}`, 'model');
+    if (!(await stat(join(folder, file)).catch(() => null))?.isFile()) {
+      const hint = file === WEIGHTS_FILE ? ` (esmselect model pull ${name} --weights fetches it)` : '';
+      throw new HttpProblem('invalid-input', `model: ${name} cannot be fine-tuned: it has no ${file}${hint}`, 'model');
+    }
   }
 }
 
