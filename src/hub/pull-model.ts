@@ -1,5 +1,4 @@
-import { readdir, readFile, rename, rm, stat } from 'node:fs/promises';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { downloadFile, modelInfo, pathsInfo } from '@huggingface/hub';
 import { modelsDir as defaultModelsDir } from '../config.js';
@@ -141,7 +140,7 @@ async function readRecord(folder: string): Promise<PullRecord | null> {
   }
 }
 
-/** `org/name` → `org--name`: a folder name under .partial/ (model names hold no `--`... or if they do, the commit tells pulls apart). */
+/** `org/name` → `org--name`: one folder name under .partial/, followed by the commits it is a pull of. */
 function flatName(name: string): string {
   return name.replaceAll('/', '--');
 }
