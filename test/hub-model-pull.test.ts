@@ -247,6 +247,16 @@ describe('model pull, refusals', () => {
     // Refused on config.json, before the ONNX graph was fetched.
     expect(hub.requests.slice(before).some((r) => r.server === 'cdn')).toBe(false);
 
+    // A checkpoint whose safetensors header points past its end: refused, not read.
+    const lying = join(scratch, 'lying');
+    await cp(published, lying, { recursive: true });
+    const header = Buffer.from(JSON.stringify({ 'pooler.dense.weight': { dtype: 'F32', shape: [32, 32], data_offsets: [0, 4096] }, 'pooler.dense.bias': { dtype: 'F32', shape: [32], data_offsets: [4096, 4224] } }));
+    const length = Buffer.alloc(8);
+    length.writeBigUInt64LE(BigInt(header.length));
+    await writeFile(join(lying, 'model.safetensors'), Buffer.concat([length, header, Buffer.alloc(16)]));
+    await publishFolder(hub, 'model', 'evil/lying-header', lying);
+    await expect(pullModel('evil/lying-header', options(modelsDir))).rejects.toThrow(/model: evil\/lying-header\/model\.safetensors is not a readable safetensors file \(tensor pooler\.dense\.weight: needs bytes up to 4096 .*\); refused/);
+
     // A folder of the user's own under that name is never replaced.
     await mkdir(join(modelsDir, 'google-bert', 'tiny-bert'), { recursive: true });
     await expect(pullModel('google-bert/tiny-bert', options(modelsDir))).rejects.toThrow('model: google-bert/tiny-bert is already a folder under the models directory that esmselect did not pull');

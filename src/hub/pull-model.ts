@@ -161,7 +161,12 @@ async function remotePooler(hub: HubClient, at: RepoAtCommit, weights: Announced
   const names = POOLER_PREFIXES.flatMap((prefix) => [`${prefix}weight`, `${prefix}bias`]);
   let tensors;
   try {
-    tensors = await readSafetensorsRanges((position, length) => readRange(blob, position, length, where), blob.size, names);
+    // Header and pooler are a few MB at most in any real checkpoint; a header announcing more is not read.
+    const read = (position: number, length: number) => {
+      if (length > SMALL_FILE_LIMIT.bytes) throw new HubContentError(`${field}: ${where}: its header asks to read ${length} bytes at once for the pooler; refused`, field);
+      return readRange(blob, position, length, where);
+    };
+    tensors = await readSafetensorsRanges(read, blob.size, names);
   } catch (error) {
     if (error instanceof SafetensorsError) throw new HubContentError(`${field}: ${where} is not a readable safetensors file (${error.message}); refused`, field);
     throw error;
