@@ -12,6 +12,10 @@ import { randomGenerator } from './helpers/random.js';
 import { DEMO_TEXTS, json, readEvents, testServer, type TestServer } from './helpers/server.js';
 import { keywordTask, SENTIMENT, TOPIC } from './helpers/synthetic.js';
 
+// Offline, as every test is: a source task without a registered dataset whose ESM names a Hub
+// dataset would otherwise be read from the Hub (test/server-hub.test.ts does that against the stand-in).
+process.env.HF_HUB_OFFLINE = '1';
+
 const SOURCE = keywordTask('synthetic/topic', TOPIC, 60, 1);
 const TARGET = keywordTask('synthetic/sentiment', SENTIMENT, 48, 2);
 /** Two short epochs per stage: the tests check the service, the runner's own tests its learning. */
@@ -247,6 +251,7 @@ describe('POST /v1/finetunes', () => {
     const problem = await problemOf(missing);
     expect(problem.field).toBe('rank');
     expect(problem.detail).toContain('sources/nowhere.csv');
+    expect(problem.detail).toContain('HF_HUB_OFFLINE is set');
 
     // The queued job can be cancelled, once.
     const cancelled = await app.request(`/v1/finetunes/${job.id}`, { method: 'DELETE' });

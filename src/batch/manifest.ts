@@ -3,6 +3,7 @@ import { basename, dirname, extname, resolve } from 'node:path';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { z } from 'zod';
 import { UserInputError } from '../errors.js';
+import { hubDatasetId, isHubDataset } from '../hub/dataset-uri.js';
 import { TABLE_FORMATS } from '../io/tables.js';
 
 /**
@@ -14,10 +15,15 @@ const TARGET_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
 const name = z.string().regex(TARGET_NAME, 'must start with a letter or digit and hold only letters, digits, ".", "_", "-" (at most 100)');
 const taskType = z.enum(['classification', 'regression']);
 
-/** A dataset file to embed with a base model, as `esmselect rank --dataset` takes it; field names follow hfselect's ESMConfig. */
+/**
+ * A dataset to embed with a base model, as `esmselect rank --dataset` takes it: a file, or a Hub
+ * dataset (`hf://datasets/ORG/NAME` with `subset` and `split`); field names follow hfselect's ESMConfig.
+ */
 const datasetTargetSchema = z.strictObject({
   name: name.optional(),
   dataset: z.string().min(1),
+  subset: z.string().min(1).optional(),
+  split: z.string().min(1).optional(),
   text_column: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]),
   label_column: z.string().min(1),
   task_type: taskType.optional(),
@@ -93,8 +99,9 @@ function describeIssue(error: z.ZodError, value: unknown): string {
   return `${field || '(entry)'}: ${issue.message}`;
 }
 
-/** The default name: the file name without its extension (a harness directory: its name). */
-function derivedName(file: string): string {
+/** The default name: the file name without its extension (a harness directory: its name; a Hub dataset: its name, subset and split). */
+function derivedName(file: string, subset?: string, split?: string): string {
+  if (isHubDataset(file)) return [hubDatasetId(file).split('/').pop(), subset, split].filter(Boolean).join('-');
   return basename(file, extname(file));
 }
 
@@ -117,8 +124,15 @@ export async function readManifest(path: string): Promise<ManifestTarget[]> {
     const parsed = targetSchema.safeParse(value);
     if (!parsed.success) fail(path, `${where}: ${describeIssue(parsed.error, value)}`);
     const entry = parsed.data;
+    if ('dataset' in entry && isHubDataset(entry.dataset)) {
+      try {
+        hubDatasetId(entry.dataset);
+      } catch (error) {
+        fail(path, `${where}: ${(error as Error).message}`);
+      }
+    }
     const file = 'dataset' in entry ? entry.dataset : entry.embeddings;
-    const targetName = entry.name ?? derivedName(file);
+    const targetName = entry.name ?? ('dataset' in entry ? derivedName(file, entry.subset, entry.split) : derivedName(file));
     if (!TARGET_NAME.test(targetName)) fail(path, `${where}: the name "${targetName}" taken from the file name is not a plain file name; give "name"`);
     const earlier = seen.get(targetName);
     if (earlier) fail(path, `${where}: the name "${targetName}" is taken by ${earlier}; give the targets distinct names`);
@@ -128,6 +142,7 @@ export async function readManifest(path: string): Promise<ManifestTarget[]> {
     }
     const targetModel = entry.model ?? model;
     if (!targetModel) fail(path, `${where}: "model" is needed to embed ${entry.dataset} (per target, or once at the top of a YAML manifest)`);
-    return { ...entry, name: targetName, dataset: resolve(base, entry.dataset), model: targetModel };
+    if (!isHubDataset(entry.dataset) && (entry.subset !== undefined || entry.split !== undefined)) fail(path, `${where}: "subset" and "split" go with a Hub dataset (hf://datasets/ORG/NAME), not a file`);
+    return { ...entry, name: targetName, dataset: isHubDataset(entry.dataset) ? entry.dataset : resolve(base, entry.dataset), model: targetModel };
   });
 }

@@ -93,6 +93,8 @@ export async function loadBatchTarget(entry: ManifestTarget, options: LoadTarget
       numExamples: entry.num_examples,
       seed: entry.seed,
       format: entry.format,
+      subset: entry.subset,
+      split: entry.split,
       model: entry.model,
       cache: options.cache,
       onProgress: options.onEmbedProgress,

@@ -2,9 +2,11 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import type { EmbeddingCache } from '../embed/cache.js';
 import { embedDataset, type EmbedDatasetOptions, type EmbeddedDataset } from '../embed/embed-dataset.js';
 import { UserInputError } from '../errors.js';
+import { formatBytes } from '../hub/size-limits.js';
 import { TABLE_FORMATS, type TableFormat } from '../io/tables.js';
 import { openRegistry } from '../store/database.js';
 import { RegistryEmbeddingCache } from '../store/embedding-cache.js';
+import { downloadProgress } from './download-progress.js';
 import { positiveInteger } from './errors.js';
 import { createProgress, type ProgressReporter } from './progress.js';
 
@@ -17,6 +19,8 @@ export interface DatasetFlags {
   numExamples?: number;
   seed: number;
   datasetFormat?: TableFormat;
+  subset?: string;
+  split?: string;
   model?: string;
   batchSize?: number;
   cache: boolean;
@@ -30,7 +34,9 @@ function nonNegativeInteger(value: string): number {
 
 export function addDatasetOptions(command: Command): Command {
   return command
-    .option('--dataset <file>', 'target dataset: .csv, .tsv, .jsonl or .parquet (a Hugging Face dataset export)')
+    .option('--dataset <file>', 'target dataset: .csv, .tsv, .jsonl or .parquet (a Hugging Face dataset export), or a Hub dataset hf://datasets/ORG/NAME')
+    .option('--subset <name>', 'with a Hub dataset: its subset (config); default the only one, else "default"')
+    .option('--split <name>', 'with a Hub dataset: its split; default "train"')
     .option('--text-col <column...>', 'text column; several are joined with " [SEP] " as hfselect does')
     .option('--label-col <column>', 'label column')
     .option('--regression', 'the labels are regression targets (default: classification)')
@@ -43,7 +49,7 @@ export function addDatasetOptions(command: Command): Command {
 }
 
 /** The library options for `embedDataset`, or a usage error naming the first missing flag. */
-function embedDatasetOptions(flags: DatasetFlags, progress: ProgressReporter, cache: EmbeddingCache | undefined): EmbedDatasetOptions & { model: string } {
+function embedDatasetOptions(flags: DatasetFlags, progress: ProgressReporter, cache: EmbeddingCache | undefined, onDownload: NonNullable<EmbedDatasetOptions['hub']>['onDownload']): EmbedDatasetOptions & { model: string } {
   const required = { dataset: '--dataset', textCol: '--text-col', labelCol: '--label-col', model: '--model' } as const;
   for (const [key, flag] of Object.entries(required)) {
     if (flags[key as keyof typeof required] === undefined) throw new UserInputError(`${flag} is required with --dataset`, key);
@@ -55,6 +61,9 @@ function embedDatasetOptions(flags: DatasetFlags, progress: ProgressReporter, ca
     numExamples: flags.numExamples,
     seed: flags.seed,
     format: flags.datasetFormat,
+    subset: flags.subset,
+    split: flags.split,
+    hub: { onDownload },
     model: flags.model!,
     batchSize: flags.batchSize,
     cache,
@@ -68,18 +77,29 @@ function embedDatasetOptions(flags: DatasetFlags, progress: ProgressReporter, ca
  */
 export async function embedFromFlags(flags: DatasetFlags): Promise<EmbeddedDataset> {
   const progress = createProgress('Embedding', 'texts');
+  const downloads = downloadProgress();
   const registry = flags.cache ? openRegistry() : undefined;
   let result: EmbeddedDataset;
   try {
-    result = await embedDataset(flags.dataset!, embedDatasetOptions(flags, progress, registry && new RegistryEmbeddingCache(registry)));
+    result = await embedDataset(flags.dataset!, embedDatasetOptions(flags, progress, registry && new RegistryEmbeddingCache(registry), downloads.onProgress));
   } finally {
+    downloads.stop();
     progress.stop();
     registry?.close();
   }
   const { dataset, meta, cached } = result;
   const sampled = dataset.texts.length < dataset.rowsRead - dataset.unlabelled ? `, sampled ${dataset.texts.length}` : '';
   const skipped = dataset.unlabelled ? `, skipped ${dataset.unlabelled} labelled -1 (unlabelled, as hfselect does)` : '';
-  process.stderr.write(`esmselect: ${dataset.path}: ${dataset.rowsRead} rows${skipped}${sampled}\n`);
+  process.stderr.write(`esmselect: ${describeDataset(dataset)}: ${dataset.rowsRead} rows${skipped}${sampled}\n`);
   process.stderr.write(`esmselect: ${cached ? 'embeddings from the cache' : 'embedded'}: ${dataset.texts.length} × ${meta.dim}, model ${meta.model}, pooling ${meta.pooling}, max length ${meta.max_length}\n`);
   return result;
+}
+
+/** A dataset as the CLI reports it: the file, or the Hub dataset with what was read of it. */
+export function describeDataset(dataset: EmbeddedDataset['dataset']): string {
+  const { hub } = dataset;
+  if (!hub) return dataset.path;
+  const partial = hub.partial ? ', a partial conversion' : '';
+  const cache = hub.downloaded ? `${formatBytes(hub.downloaded)} downloaded` : 'from the cache';
+  return `${dataset.path} (subset ${hub.subset}, split ${hub.split}; Parquet conversion ${hub.revision.slice(0, 12)}${partial}, ${cache})`;
 }

@@ -9,14 +9,16 @@ import { MASK_NAMES, type MaskName } from '../finetune/masking/strategy.js';
 import type { Metrics } from '../finetune/metrics.js';
 import { newJobId, readJobRecord, runFinetune, type FinetuneEvent, type FinetuneResult, type FinetuneRunOptions, type FinetuneSpec } from '../finetune/job.js';
 import type { StageSettingsInput } from '../finetune/settings.js';
-import { findSourceDataset, readRegisteredTask, taskFromDataset } from '../finetune/sources.js';
+import { findSourceDataset, locateSourceData, readHubSourceTask, readRegisteredTask, taskFromDataset } from '../finetune/sources.js';
+import { hubDatasetId, isHubDataset } from '../hub/dataset-uri.js';
 import type { StageReport } from '../finetune/trainer.js';
 import { readTextDataset, type TextDataset } from '../io/dataset.js';
 import { TABLE_FORMATS, type TableFormat } from '../io/tables.js';
 import type { TaskType } from '../logme/labels.js';
-import { registerEsm } from '../store/esms.js';
+import { getEsm, registerEsm } from '../store/esms.js';
 import { nonNegativeInteger, positiveInteger, positiveNumber } from './errors.js';
-import { withRegistry } from './esm-command.js';
+import { downloadProgress } from './download-progress.js';
+import { registryId, withRegistry } from './esm-command.js';
 import { createProgress, type ProgressReporter } from './progress.js';
 
 interface FinetuneFlags {
@@ -29,6 +31,8 @@ interface FinetuneFlags {
   datasetFormat?: TableFormat;
   sourceTextCol?: string[];
   sourceLabelCol?: string;
+  sourceSubset?: string;
+  sourceSplit?: string;
   regression?: boolean;
   sourceRegression?: boolean;
   mask?: MaskName;
@@ -46,10 +50,21 @@ interface FinetuneFlags {
   format: 'table' | 'json';
 }
 
+/** A Hub dataset as a source: which split, with which columns, as which task; `revision` pins the conversion's commit once read. */
+const hubSourceSchema = z.object({
+  dataset: z.string(),
+  taskId: z.string(),
+  subset: z.string().nullable(),
+  split: z.string().nullable(),
+  textColumn: z.union([z.string(), z.array(z.string())]),
+  labelColumn: z.string(),
+  revision: z.string().optional(),
+});
+
 /** What job.json keeps of the command line, to read the same data again on --resume. */
 const inputsSchema = z.object({
-  /** A data file, or a dataset id of the registry. */
-  source: z.union([z.object({ file: z.string() }), z.object({ dataset: z.number() })]),
+  /** A data file, a dataset id of the registry, or a Hub dataset. */
+  source: z.union([z.object({ file: z.string() }), z.object({ dataset: z.number() }), z.object({ hub: hubSourceSchema })]),
   target: z.string(),
   datasetFormat: z.enum(TABLE_FORMATS).optional(),
   targetEval: z.string().optional(),
@@ -98,32 +113,82 @@ async function readFileTask(path: string, flag: string, columns: { textColumns: 
   return taskFromDataset(basename(path).replace(/\.[^.]+$/, ''), dataset, columns);
 }
 
-async function readTasks(inputs: CliInputs): Promise<{ source: TextTask; target: TextTask }> {
+/** A Hub source read (downloading what the cache lacks, with a progress bar), and the inputs pinned to the commit read. */
+async function readHubTask(hub: z.infer<typeof hubSourceSchema>): Promise<{ task: TextTask; pinned: z.infer<typeof hubSourceSchema> }> {
+  const progress = downloadProgress();
+  try {
+    const { task, hub: read } = await readHubSourceTask(hub, { revision: hub.revision, onDownload: progress.onProgress });
+    progress.stop();
+    process.stderr.write(`esmselect: source ${hub.dataset} (subset ${read.subset}, split ${read.split}, Parquet conversion ${read.revision.slice(0, 12)}): ${task.texts.length} examples\n`);
+    return { task, pinned: { ...hub, subset: read.subset, split: read.split, revision: read.revision } };
+  } catch (error) {
+    if (error instanceof UserInputError) throw new UserInputError(error.message.replace(/^(dataset|subset|split):/, '--source:'), 'source');
+    throw error;
+  } finally {
+    progress.stop();
+  }
+}
+
+/** The tasks the inputs name, and the inputs as job.json keeps them (a Hub source pinned to the commit read). */
+async function readTasks(inputs: CliInputs): Promise<{ source: TextTask; target: TextTask; inputs: CliInputs }> {
   const format = inputs.datasetFormat;
-  const source =
-    'dataset' in inputs.source
-      ? await withRegistry(async (registry) => readRegisteredTask(findSourceDataset(registry, (inputs.source as { dataset: number }).dataset)))
-      : await readFileTask(inputs.source.file, '--source', { textColumns: inputs.sourceTextCol, labelColumn: inputs.sourceLabelCol, task: inputs.sourceRegression ? 'regression' : 'classification', format });
+  let source: TextTask;
+  let pinned = inputs;
+  if ('hub' in inputs.source) {
+    const read = await readHubTask(inputs.source.hub);
+    source = read.task;
+    pinned = { ...inputs, source: { hub: read.pinned } };
+  } else if ('dataset' in inputs.source) {
+    const id = inputs.source.dataset;
+    source = await withRegistry(async (registry) => readRegisteredTask(findSourceDataset(registry, id)));
+  } else {
+    source = await readFileTask(inputs.source.file, '--source', { textColumns: inputs.sourceTextCol, labelColumn: inputs.sourceLabelCol, task: inputs.sourceRegression ? 'regression' : 'classification', format });
+  }
   const targetColumns = { textColumns: inputs.textCol, labelColumn: inputs.labelCol, task: inputs.regression ? ('regression' as const) : ('classification' as const), format };
   const target = await readFileTask(inputs.target, '--target', targetColumns);
   const evaluation = inputs.targetEval ? await readFileTask(inputs.targetEval, '--target-eval', targetColumns) : undefined;
-  return { source, target: evaluation ? { ...target, evaluation } : target };
+  return { source, target: evaluation ? { ...target, evaluation } : target, inputs: pinned };
 }
 
-/** `--source`: a data file, else a registry dataset id. */
-async function sourceInput(value: string): Promise<CliInputs['source']> {
-  if ((await stat(value).catch(() => null))?.isFile()) return { file: resolve(value) };
-  if (/^\d+$/.test(value)) return { dataset: Number(value) };
-  throw new UserInputError(`--source: ${value} is neither a data file nor a registered dataset id`, 'source');
+/**
+ * `--source`: a data file, a registry dataset id, a Hub dataset (hf://datasets/ORG/NAME), or
+ * `registry#ID`, the source task of a registered ESM: its registered dataset, else the Hub dataset a
+ * published ESM's config names. For the last, the base model the ESM is for.
+ */
+async function sourceInput(value: string, flags: FinetuneFlags): Promise<{ source: CliInputs['source']; model?: string }> {
+  if (flags.sourceSubset !== undefined || flags.sourceSplit !== undefined) {
+    if (!isHubDataset(value)) throw new UserInputError(`--source-${flags.sourceSubset !== undefined ? 'subset' : 'split'} goes with a Hub dataset (--source hf://datasets/ORG/NAME)`, 'source');
+  }
+  if (isHubDataset(value)) {
+    const textColumns = flags.sourceTextCol ?? flags.textCol;
+    const hub = { dataset: value, taskId: hubDatasetId(value, '--source'), subset: flags.sourceSubset ?? null, split: flags.sourceSplit ?? null, textColumn: textColumns.length === 1 ? textColumns[0] : textColumns, labelColumn: flags.sourceLabelCol ?? flags.labelCol };
+    return { source: { hub } };
+  }
+  if (value.startsWith('registry#')) {
+    return withRegistry((registry) => {
+      const esm = getEsm(registry, registryId(value));
+      const data = locateSourceData(registry, { taskId: esm.task_id, subset: esm.task_subset, split: esm.task_split, textColumn: esm.text_column, labelColumn: esm.label_column });
+      return { source: 'registered' in data ? { dataset: data.registered.id } : { hub: data.hub }, model: esm.base_model_name };
+    });
+  }
+  if ((await stat(value).catch(() => null))?.isFile()) return { source: { file: resolve(value) } };
+  if (/^\d+$/.test(value)) return { source: { dataset: Number(value) } };
+  throw new UserInputError(`--source: ${value} is neither a data file nor a registered dataset id (a Hub dataset is hf://datasets/ORG/NAME, a registered ESM's source registry#ID)`, 'source');
 }
 
 /** The spec of a new job from the flags. */
 async function newSpec(flags: FinetuneFlags): Promise<FinetuneSpec> {
-  for (const [key, flag] of [['source', '--source'], ['target', '--target'], ['model', '--model']] as const) {
+  for (const [key, flag] of [['source', '--source'], ['target', '--target']] as const) {
     if (flags[key] === undefined) throw new UserInputError(`${flag} is required (or --resume DIR)`, key);
   }
+  const chosen = await sourceInput(flags.source!, flags);
+  if (chosen.model !== undefined && flags.model !== undefined && flags.model !== chosen.model) {
+    throw new UserInputError(`--model: the ESM of ${flags.source} is for ${chosen.model}; fine-tune that model (leave --model out)`, 'model');
+  }
+  const model = flags.model ?? chosen.model;
+  if (model === undefined) throw new UserInputError('--model is required (or --resume DIR)', 'model');
   const inputs: CliInputs = {
-    source: await sourceInput(flags.source!),
+    source: chosen.source,
     target: resolve(flags.target!),
     datasetFormat: flags.datasetFormat,
     targetEval: flags.targetEval && resolve(flags.targetEval),
@@ -134,14 +199,16 @@ async function newSpec(flags: FinetuneFlags): Promise<FinetuneSpec> {
     regression: flags.regression ?? false,
     sourceRegression: flags.sourceRegression ?? false,
   };
+  const { source, target, inputs: pinned } = await readTasks(inputs);
   return {
-    ...(await readTasks(inputs)),
-    model: flags.model!,
+    source,
+    target,
+    model,
     maxLength: flags.maxLength,
     intermediate: stageSettings(flags, flags.intermediateSet, '--intermediate-set'),
     targetStage: stageSettings(flags, flags.targetSet, '--target-set'),
     outputDir: resolve(flags.out ?? join(dataDir(), 'finetunes', newJobId())),
-    inputs,
+    inputs: pinned,
   };
 }
 
@@ -156,8 +223,10 @@ async function resumedSpec(flags: FinetuneFlags): Promise<FinetuneSpec> {
   if (!record) throw new UserInputError(`--resume: ${outputDir} has no job.json`, 'resume');
   const inputs = inputsSchema.safeParse(record.inputs);
   if (!inputs.success) throw new UserInputError(`--resume: ${outputDir}/job.json was not written by the finetune command, so its data cannot be found again`, 'resume');
+  const { source, target } = await readTasks(inputs.data);
   return {
-    ...(await readTasks(inputs.data)),
+    source,
+    target,
     model: record.model.name,
     maxLength: record.model.maxLength,
     intermediate: record.settings.intermediate,
@@ -250,7 +319,9 @@ function progressPrinter(started: string): { onEvent: (event: FinetuneEvent) => 
 export function finetuneCommand(): Command {
   return new Command('finetune')
     .description('fine-tune the base model on a source task, then on the target task (optionally with Gradient-Mask Tuning or DPS)')
-    .option('--source <file|id>', 'source (intermediate) task: a .csv, .tsv, .jsonl or .parquet file, or a registered dataset id')
+    .option('--source <file|id>', 'source (intermediate) task: a .csv, .tsv, .jsonl or .parquet file, a registered dataset id, a Hub dataset hf://datasets/ORG/NAME, or registry#ID (the source task of registered ESM #ID: its registered dataset, else the Hub dataset its config names)')
+    .option('--source-subset <name>', 'with a Hub dataset source: its subset (config)')
+    .option('--source-split <name>', 'with a Hub dataset source: its split (default "train")')
     .option('--target <file>', 'target task: a .csv, .tsv, .jsonl or .parquet file')
     .option('--target-eval <file>', 'held-out target examples (default: hold out a fraction of --target)')
     .option('--model <name>', 'base model: a BERT or DistilBERT folder under the models directory (ESMSELECT_MODELS_DIR, default models/)')

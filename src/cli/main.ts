@@ -7,6 +7,7 @@ import { embedCommand } from './embed-command.js';
 import { esmCommand } from './esm-command.js';
 import { finetuneCommand } from './finetune-command.js';
 import { indexCommand } from './index-command.js';
+import { modelCommand } from './model-command.js';
 import { rankCommand } from './rank-command.js';
 import { serveCommand } from './serve-command.js';
 import { sourceCommand } from './source-command.js';
@@ -18,6 +19,7 @@ const program = new Command('esmselect')
   .addCommand(rankCommand())
   .addCommand(embedCommand())
   .addCommand(esmCommand())
+  .addCommand(modelCommand())
   .addCommand(doctorCommand())
   .addCommand(serveCommand())
   .addCommand(finetuneCommand())

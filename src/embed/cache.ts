@@ -34,7 +34,7 @@ export function embeddingCacheKey(meta: EmbeddingMeta, modelFingerprint: string,
 }
 
 /** The files that determine a model's vectors. */
-const FINGERPRINTED = ['config.json', 'tokenizer.json', 'tokenizer_config.json', join('onnx', 'model.onnx'), join('onnx', 'model.onnx_data'), 'model.safetensors'];
+const FINGERPRINTED = ['config.json', 'tokenizer.json', 'tokenizer_config.json', join('onnx', 'model.onnx'), join('onnx', 'model.onnx_data'), 'model.safetensors', 'pooler.safetensors'];
 
 /** sha256 over the model's files (a 700 MB ONNX hashes in about a second). */
 export async function modelFingerprint(folder: string): Promise<string> {

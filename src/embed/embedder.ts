@@ -155,23 +155,31 @@ function padEncodings(encodings: readonly TextEncoding[], padId: number): Record
 }
 
 /**
- * BERT's pooler from model.safetensors, for ONNX exports that stop at last_hidden_state (optimum's
- * feature-extraction export does).
+ * The files BERT's pooler is read from, in order: the checkpoint's own model.safetensors, or the
+ * pooler.safetensors that `esmselect model pull` writes (only the pooler tensors, taken from the
+ * checkpoint on the Hub by range requests).
+ */
+export const POOLER_FILES = ['model.safetensors', 'pooler.safetensors'] as const;
+
+/**
+ * BERT's pooler from model.safetensors (or pooler.safetensors), for ONNX exports that stop at
+ * last_hidden_state (optimum's feature-extraction export does).
  */
 async function readPooler(model: string, folder: string): Promise<BertPooler> {
-  const file = join(folder, 'model.safetensors');
   const names = POOLER_PREFIXES.flatMap((prefix) => [`${prefix}weight`, `${prefix}bias`]);
-  const tensors = await readSafetensorsTensors(file, names).catch((error: NodeJS.ErrnoException) => {
-    if (error.code === 'ENOENT') return new Map();
-    throw error;
-  });
-  for (const prefix of POOLER_PREFIXES) {
-    const weight = tensors.get(`${prefix}weight`);
-    const bias = tensors.get(`${prefix}bias`);
-    if (weight && bias) return { weight: toFloat32(weight), bias: toFloat32(bias) };
+  for (const file of POOLER_FILES) {
+    const tensors = await readSafetensorsTensors(join(folder, file), names).catch((error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT') return new Map();
+      throw error;
+    });
+    for (const prefix of POOLER_PREFIXES) {
+      const weight = tensors.get(`${prefix}weight`);
+      const bias = tensors.get(`${prefix}bias`);
+      if (weight && bias) return { weight: toFloat32(weight), bias: toFloat32(bias) };
+    }
   }
   throw new UserInputError(
-    `model: ${model}: BERT is pooled with pooler_output, but onnx/model.onnx has no pooler_output and ${file} has no pooler.dense weights (add the model's model.safetensors)`,
+    `model: ${model}: BERT is pooled with pooler_output, but onnx/model.onnx has no pooler_output and ${folder} has no pooler.dense weights in ${POOLER_FILES.join(' or ')} (add the model's model.safetensors, or esmselect model pull ${model})`,
     'model',
   );
 }

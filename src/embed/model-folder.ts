@@ -27,7 +27,7 @@ export async function checkModelFolder(name: string, folder: string): Promise<vo
   for (const file of REQUIRED_FILES) {
     if (!(await stat(join(folder, file)).catch(() => null))) {
       throw new UserInputError(
-        `model: ${name}: ${join(folder, file)} is missing (a model folder needs ${REQUIRED_FILES.join(', ')}; see the README, "Put a real model into models/", or set ESMSELECT_ALLOW_REMOTE=1 to download)`,
+        `model: ${name}: ${join(folder, file)} is missing (a model folder needs ${REQUIRED_FILES.join(', ')}; esmselect model pull ${name} fetches one from the Hugging Face Hub, or ESMSELECT_ALLOW_REMOTE=1 lets the embedder download it; see the README, "Base models")`,
         'model',
       );
     }

@@ -1,6 +1,9 @@
 import { realpath, stat } from 'node:fs/promises';
 import { resolve, sep } from 'node:path';
 import { UserInputError } from '../errors.js';
+import { hubDatasetUri } from '../hub/dataset-uri.js';
+import type { HubDatasetOptions, HubDatasetSource } from '../hub/parquet-dataset.js';
+import { isRepoId } from '../hub/repo-files.js';
 import { readTextDataset, type TextDataset } from '../io/dataset.js';
 import type { RankingResult } from '../rank/ranking.js';
 import type { Registry } from '../store/database.js';
@@ -98,4 +101,56 @@ export async function readRegisteredTask(record: DatasetRecord, root?: string): 
   const columns = { textColumns: record.text_column, labelColumn: record.label_column };
   const dataset = await readTextDataset(path, { ...columns, task: record.task_type ?? 'classification' });
   return { ...taskFromDataset(record.name, dataset, columns), subset: record.subset, split: record.split };
+}
+
+/**
+ * A source task's data on the Hugging Face Hub, as a published ESM's config names it: hfselect's
+ * ESMConfig has the dataset (`task_id`), its subset and split, and the columns it was trained on.
+ */
+export interface HubSourceData {
+  /** `hf://datasets/<task_id>`. */
+  readonly dataset: string;
+  readonly taskId: string;
+  readonly subset: string | null;
+  readonly split: string | null;
+  readonly textColumn: string | string[];
+  readonly labelColumn: string;
+}
+
+/** The Hub dataset a source task names, when its task_id is a Hub dataset id and it names its text and label columns; else null. */
+export function publishedSourceData(source: Pick<RankedSource, 'taskId' | 'subset' | 'split' | 'textColumn' | 'labelColumn'>): HubSourceData | null {
+  const { taskId, textColumn, labelColumn } = source;
+  if (!isRepoId(taskId) || textColumn === null || (Array.isArray(textColumn) && textColumn.length === 0) || labelColumn === null) return null;
+  return { dataset: hubDatasetUri(taskId), taskId, subset: source.subset, split: source.split, textColumn, labelColumn };
+}
+
+/** Where a source task's data is: a registered dataset, else the Hub dataset its ESM names. */
+export type SourceData = { readonly registered: DatasetRecord } | { readonly hub: HubSourceData };
+
+/**
+ * "Fine-tune with this source" for any ranked or registered source task: its registered dataset
+ * when there is one, else, for a published ESM, the Hub dataset its config names (read from the
+ * Hub's Parquet conversion). Neither: one line saying so.
+ */
+export function locateSourceData(registry: Registry, source: Pick<RankedSource, 'taskId' | 'subset' | 'split' | 'textColumn' | 'labelColumn'>): SourceData {
+  try {
+    return { registered: findSourceDataset(registry, source) };
+  } catch (error) {
+    const hub = publishedSourceData(source);
+    if (hub) return { hub };
+    if (!(error instanceof UserInputError)) throw error;
+    throw new UserInputError(`${error.message.replace(/; register its data file first$/, '')}, and its ESM names no Hub dataset with text and label columns; register its data file first`, 'source');
+  }
+}
+
+/**
+ * Reads a published source task from the Hub (through the data dir's cache; `revision` pins the
+ * commit of the conversion, as a job reading again what its request read). Classification, as
+ * hfselect's published ESMs are; the task keeps the ESM's task_id and the subset and split read.
+ */
+export async function readHubSourceTask(source: HubSourceData, options: Pick<HubDatasetOptions, 'dataDir' | 'revision' | 'onDownload'> = {}): Promise<{ task: TextTask; hub: HubDatasetSource }> {
+  const columns = { textColumns: source.textColumn, labelColumn: source.labelColumn };
+  const dataset = await readTextDataset(source.dataset, { ...columns, subset: source.subset ?? undefined, split: source.split ?? undefined, hub: options });
+  const hub = dataset.hub!;
+  return { task: { ...taskFromDataset(source.taskId, dataset, columns), subset: hub.subset, split: hub.split }, hub };
 }

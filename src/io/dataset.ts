@@ -1,4 +1,6 @@
 import { UserInputError } from '../errors.js';
+import { isHubDataset } from '../hub/dataset-uri.js';
+import type { HubDatasetOptions, HubDatasetSource } from '../hub/parquet-dataset.js';
 import { labelKind, type ClassLabel, type TaskType } from '../logme/labels.js';
 import { Reservoir } from './sampling.js';
 import { decodeUtf8, openTable, type Table, type TableFormat, type TableRow } from './tables.js';
@@ -21,6 +23,11 @@ export interface DatasetOptions {
   readonly seed?: number;
   /** Default: from the file extension. */
   readonly format?: TableFormat;
+  /** A Hub dataset's subset (its "config") and split; see `openHubDataset` for the defaults. */
+  readonly subset?: string;
+  readonly split?: string;
+  /** How a Hub dataset is read: the conversion's commit to pin, the cache's data dir, download progress. */
+  readonly hub?: Omit<HubDatasetOptions, 'subset' | 'split'>;
 }
 
 /** A labelled text dataset ready to embed, in file order. */
@@ -35,6 +42,8 @@ export interface TextDataset {
   readonly rowsRead: number;
   /** Classification rows labelled -1 and skipped, as hfselect skips them (Hugging Face's "no label"). */
   readonly unlabelled: number;
+  /** For a Hub dataset: the subset, split and commit read (pass `revision` to read the same again). */
+  readonly hub?: HubDatasetSource;
 }
 
 interface Example {
@@ -43,8 +52,23 @@ interface Example {
   readonly label: ClassLabel;
 }
 
+/** The table a dataset argument names: a local file, or a Hub dataset's split (`hf://datasets/ORG/NAME`). */
+async function openDataset(path: string, options: DatasetOptions): Promise<{ table: Table; hub?: HubDatasetSource }> {
+  if (isHubDataset(path)) {
+    if (options.format !== undefined && options.format !== 'parquet') throw new UserInputError(`format: ${path} is read as Parquet (the Hub's conversion), not ${options.format}`, 'format');
+    // Loaded on use: reading local files never loads the Hub client.
+    const { openHubDataset } = await import('../hub/parquet-dataset.js');
+    const { table, source } = await openHubDataset(path, { ...options.hub, subset: options.subset, split: options.split });
+    return { table, hub: source };
+  }
+  const given = options.subset !== undefined ? 'subset' : options.split !== undefined ? 'split' : undefined;
+  if (given) throw new UserInputError(`${given}: goes with a Hub dataset (hf://datasets/ORG/NAME), not the file ${path}`, given);
+  return { table: await openTable(path, options.format) };
+}
+
 /**
- * Reads a labelled text dataset from CSV, TSV, JSONL or Parquet, streaming, with every problem a
+ * Reads a labelled text dataset from CSV, TSV, JSONL or Parquet, or from a Hub dataset's Parquet
+ * conversion (`hf://datasets/ORG/NAME`, cached), streaming, with every problem a
  * `UserInputError` naming the row and column: a missing column, an empty text, a missing or
  * non-numeric (regression) label, mixed label types, bytes that are not UTF-8, a single class.
  */
@@ -56,7 +80,7 @@ export async function readTextDataset(path: string, options: DatasetOptions): Pr
   if (options.numExamples !== undefined && !(Number.isSafeInteger(options.numExamples) && options.numExamples > 0)) {
     throw new UserInputError('num examples: must be a positive integer', 'num_examples');
   }
-  const table = await openTable(path, options.format);
+  const { table, hub } = await openDataset(path, options);
   const wanted = [...new Set([...textColumns, labelColumn])];
   const missing = table.columns && wanted.filter((c) => !table.columns!.includes(c));
   if (missing?.length) fail(table, `no column ${missing.map((c) => `"${c}"`).join(', ')} (the columns are ${table.columns!.map((c) => `"${c}"`).join(', ')})`);
@@ -85,6 +109,7 @@ export async function readTextDataset(path: string, options: DatasetOptions): Pr
     rows: examples.map((e) => e.row),
     rowsRead,
     unlabelled,
+    ...(hub && { hub }),
   };
   if (task === 'classification') requireTwoClasses(table, labelColumn, dataset.labels);
   return dataset;

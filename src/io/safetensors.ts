@@ -82,20 +82,29 @@ export async function readSafetensorsTensors(path: string, names: readonly strin
       if (bytesRead !== length) throw new SafetensorsError(`${path}: file truncated at byte ${position + bytesRead}`);
       return buffer;
     };
-    if (size < 8) throw new SafetensorsError(`file is ${size} bytes, too short for a safetensors header`);
-    const headerLength = readHeaderLength(await read(0, 8), size);
-    const header = parseHeader(await read(8, headerLength));
-    const tensors = new Map<string, RawTensor>();
-    for (const name of names) {
-      if (!(name in header) || name === '__metadata__') continue;
-      const { dtype, shape, begin, end } = entryLayout(name, header[name]);
-      if (8 + headerLength + end > size) throw new SafetensorsError(`tensor ${name}: needs bytes up to ${end} but the file ends before (file truncated)`);
-      tensors.set(name, { dtype, shape, bytes: await read(8 + headerLength + begin, end - begin) });
-    }
-    return tensors;
+    return await readSafetensorsRanges(read, size, names);
   } finally {
     await handle.close();
   }
+}
+
+/**
+ * The named tensors of a safetensors file of `size` bytes that `read(position, length)` reads from
+ * (a local file, or a remote one through HTTP Range requests): the 8-byte header length, the header,
+ * then only each wanted tensor's byte range.
+ */
+export async function readSafetensorsRanges(read: (position: number, length: number) => Promise<Uint8Array>, size: number, names: readonly string[]): Promise<Map<string, RawTensor>> {
+  if (size < 8) throw new SafetensorsError(`file is ${size} bytes, too short for a safetensors header`);
+  const headerLength = readHeaderLength(await read(0, 8), size);
+  const header = parseHeader(await read(8, headerLength));
+  const tensors = new Map<string, RawTensor>();
+  for (const name of names) {
+    if (!(name in header) || name === '__metadata__') continue;
+    const { dtype, shape, begin, end } = entryLayout(name, header[name]);
+    if (8 + headerLength + end > size) throw new SafetensorsError(`tensor ${name}: needs bytes up to ${end} but the file ends before (file truncated)`);
+    tensors.set(name, { dtype, shape, bytes: await read(8 + headerLength + begin, end - begin) });
+  }
+  return tensors;
 }
 
 /** The header length from the first 8 bytes, checked against the file's size. */

@@ -92,7 +92,7 @@ export async function openTable(path: string, format?: TableFormat): Promise<Tab
     case 'jsonl':
       return { path, format: kind, columns: undefined, rows: () => jsonlRows(path) };
     case 'parquet':
-      return openParquet(path);
+      return openParquetFile(path);
   }
 }
 
@@ -185,17 +185,21 @@ function badUtf8Columns(bytes: Uint8Array): string {
   }
 }
 
-async function openParquet(path: string): Promise<Table> {
+/**
+ * A Parquet file as a table; `name` is what messages call it (default its path), e.g. the Hub file
+ * a cached copy stands for.
+ */
+export async function openParquetFile(path: string, name = path): Promise<Table> {
   const file = await asyncBufferFromFile(path);
   let metadata: Awaited<ReturnType<typeof parquetMetadataAsync>>;
   try {
     metadata = await parquetMetadataAsync(file);
   } catch (error) {
-    fail(path, `is not a readable Parquet file (${(error as Error).message})`);
+    fail(name, `is not a readable Parquet file (${(error as Error).message})`);
   }
   const columns = parquetSchema(metadata).children.map((child) => child.element.name);
   return {
-    path,
+    path: name,
     format: 'parquet',
     columns,
     rows: async function* (wanted) {

@@ -24,7 +24,7 @@ export const INLINE_INPUT = 'input.json';
  * restart; the target itself waits in the job's input directory (INLINE_INPUT, or the uploaded file).
  */
 export interface RankingSpec {
-  readonly input: 'texts' | 'embeddings' | 'file';
+  readonly input: 'texts' | 'embeddings' | 'file' | 'hub';
   /** Target rows (texts or embeddings; for a file, the examples read from it). */
   readonly rows: number;
   readonly task_type: TaskType;
@@ -35,6 +35,33 @@ export interface RankingSpec {
   readonly filters: SourceFilter;
   /** For `file`: the stored file's name in the input directory and how to read it. */
   readonly file?: { readonly name: string; readonly format: TableFormat; readonly text_columns: string[]; readonly label_column: string; readonly num_examples?: number; readonly seed?: number };
+  /** For `hub`: the Hub dataset and the commit of its Parquet conversion the request read (the job reads the same from the cache). */
+  readonly hub?: HubTargetSpec;
+}
+
+export interface HubTargetSpec {
+  readonly dataset: string;
+  readonly subset: string;
+  readonly split: string;
+  readonly revision: string;
+  readonly text_columns: string[];
+  readonly label_column: string;
+  readonly num_examples?: number;
+  readonly seed?: number;
+}
+
+/** Reads a Hub dataset target as a ranking request names it, into the data dir's cache. */
+export function readHubTarget(target: Omit<HubTargetSpec, 'revision' | 'subset' | 'split'> & { subset?: string; split?: string; revision?: string }, task: TaskType, dataDir: string, signal?: AbortSignal) {
+  return readTextDataset(target.dataset, {
+    textColumns: target.text_columns,
+    labelColumn: target.label_column,
+    task,
+    numExamples: target.num_examples,
+    seed: target.seed,
+    subset: target.subset,
+    split: target.split,
+    hub: { dataDir, revision: target.revision, signal },
+  });
 }
 
 /** The inline target as INLINE_INPUT holds it (the request's other fields are in the job's spec). */
@@ -106,6 +133,8 @@ export async function executeRanking(spec: RankingSpec, options: ExecuteOptions)
       seed: file.seed,
     });
     ({ texts, labels } = dataset);
+  } else if (spec.input === 'hub') {
+    ({ texts, labels } = await readHubTarget(spec.hub!, spec.task_type, registry.dataDir, signal));
   } else {
     const inline = JSON.parse(await readFile(join(options.inputDir, INLINE_INPUT), 'utf8')) as InlineTarget;
     labels = inline.labels;

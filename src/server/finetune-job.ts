@@ -84,7 +84,8 @@ class ProgressTracker {
   private current: JobProgress = { fraction: 0, stage: 'preparing', eta_seconds: null };
 
   constructor(request: FinetuneRequest) {
-    const source = 'upload' in request.source ? request.source.upload.rows : request.source.registered.rows;
+    const { source: chosen } = request;
+    const source = 'upload' in chosen ? chosen.upload.rows : 'hub' in chosen ? chosen.hub.rows : chosen.registered.rows;
     const work = { intermediate: source * request.intermediate.epochs, esm: (source * 2) / 3, target: request.target.rows * request.target_stage.epochs };
     const total = work.intermediate + work.esm + work.target;
     const esmStart = work.intermediate / total;

@@ -3,16 +3,16 @@ import { join } from 'node:path';
 import type { z } from 'zod';
 import { UserInputError } from '../errors.js';
 import { resolveStageSettings } from '../finetune/settings.js';
-import { findSourceDataset, sourceFromRanking } from '../finetune/sources.js';
+import { locateSourceData, sourceFromRanking, type SourceData } from '../finetune/sources.js';
+import { HubUnavailableError } from '../hub/hub-errors.js';
 import type { TableFormat } from '../io/tables.js';
 import type { TaskType } from '../logme/labels.js';
-import type { DatasetRecord } from '../store/datasets.js';
 import { getEsm } from '../store/esms.js';
 import { findJob } from '../store/jobs.js';
 import { getRankingRun } from '../store/rankings.js';
 import type { ServerContext } from './context.js';
 import { streamEvents } from './events.js';
-import type { FinetuneRequest, RegisteredSource, UploadedTask } from './finetune-request.js';
+import type { FinetuneRequest, HubSource, RegisteredSource, UploadedTask } from './finetune-request.js';
 import { handler, type Handler } from './handler.js';
 import { checkFinetuneModel, discardUpload, readUpload, storeUpload, type StoredUpload } from './inputs.js';
 import { HttpProblem } from './problem.js';
@@ -21,21 +21,21 @@ import { TASK_ID_MAX_LENGTH, type FinetuneUpload } from './schemas.js';
 
 type Form = z.infer<typeof FinetuneUpload>;
 
-/** A source task of the registry chosen by a request: its dataset, the base model its ESM is for, and the field that chose it. */
+/** A source task of the registry chosen by a request: where its data is, the base model its ESM is for, and the field that chose it. */
 interface ChosenSource {
-  readonly dataset: DatasetRecord;
+  readonly data: SourceData;
   readonly baseModel: string;
   readonly field: 'source_id' | 'rank';
   readonly via: Pick<RegisteredSource, 'source_id' | 'ranking_id' | 'rank'>;
 }
 
-/** A library error about the source, answered as a problem of `field` (its paths are redacted with every response). */
+/** A library error about the source, answered as a problem of `field` (its paths are redacted with every response; 503 when the Hub fails). */
 function sourceProblem(kind: 'invalid-input' | 'conflict', field: string, error: unknown): HttpProblem {
   if (!(error instanceof UserInputError)) throw error;
-  return new HttpProblem(kind, `${field}: ${error.message.replace(/^(source|rank|dataset): /, '')}`, field);
+  return new HttpProblem(error instanceof HubUnavailableError ? 'unavailable' : kind, `${field}: ${error.message.replace(/^(source|rank|dataset|subset|split): /, '')}`, field);
 }
 
-/** The registered dataset behind `source_id` (an ESM of the registry) or `ranking_id` + `rank` (a ranked task). */
+/** The data behind `source_id` (an ESM of the registry) or `ranking_id` + `rank` (a ranked task): its registered dataset, else the Hub dataset a published ESM names. */
 function chooseSource(ctx: ServerContext, form: Form): ChosenSource {
   const { registry } = ctx;
   if (form.source_id !== undefined) {
@@ -46,13 +46,13 @@ function chooseSource(ctx: ServerContext, form: Form): ChosenSource {
       if (!(error instanceof UserInputError)) throw error;
       throw new HttpProblem('invalid-input', `source_id: there is no source task #${form.source_id} (GET /v1/sources lists them)`, 'source_id');
     }
-    let dataset;
+    let data;
     try {
-      dataset = findSourceDataset(registry, { taskId: esm.task_id, subset: esm.task_subset, split: esm.task_split });
+      data = locateSourceData(registry, { taskId: esm.task_id, subset: esm.task_subset, split: esm.task_split, textColumn: esm.text_column, labelColumn: esm.label_column });
     } catch (error) {
       throw sourceProblem('conflict', 'source_id', error);
     }
-    return { dataset, baseModel: esm.base_model_name, field: 'source_id', via: { source_id: form.source_id } };
+    return { data, baseModel: esm.base_model_name, field: 'source_id', via: { source_id: form.source_id } };
   }
   const rankingId = form.ranking_id!;
   const rank = form.rank!;
@@ -66,13 +66,13 @@ function chooseSource(ctx: ServerContext, form: Form): ChosenSource {
   } catch (error) {
     throw sourceProblem('invalid-input', 'rank', error);
   }
-  let dataset;
+  let data;
   try {
-    dataset = findSourceDataset(registry, ranked);
+    data = locateSourceData(registry, ranked);
   } catch (error) {
     throw sourceProblem('conflict', 'rank', error);
   }
-  return { dataset, baseModel: ranked.baseModelName, field: 'rank', via: { ranking_id: rankingId, rank } };
+  return { data, baseModel: ranked.baseModelName, field: 'rank', via: { ranking_id: rankingId, rank } };
 }
 
 /**
@@ -123,10 +123,19 @@ async function createFinetune(ctx: ServerContext, form: Form) {
   if (model === undefined) throw new HttpProblem('invalid-input', 'model: required with source_file (the base model to fine-tune)', 'model');
   await checkFinetuneModel(ctx, model);
   let registered: RegisteredSource | undefined;
+  let hub: HubSource | undefined;
   if (chosen) {
     try {
-      const task = await ctx.workers.countRegisteredTask(chosen.dataset, ctx.dataDir);
-      registered = { dataset_id: chosen.dataset.id, task_id: task.id, rows: task.rows, ...chosen.via };
+      if ('registered' in chosen.data) {
+        const task = await ctx.workers.countRegisteredTask(chosen.data.registered, ctx.dataDir);
+        registered = { dataset_id: chosen.data.registered.id, task_id: task.id, rows: task.rows, ...chosen.via };
+      } else {
+        // A published ESM's dataset, read from the Hub into the data dir's cache now (on a worker
+        // thread); the job reads the same commit again.
+        const read = await ctx.workers.readHubSourceTask(chosen.data.hub, ctx.dataDir);
+        const { dataset, taskId, textColumn, labelColumn } = chosen.data.hub;
+        hub = { dataset, subset: read.subset, split: read.split, revision: read.revision, text_column: textColumn, label_column: labelColumn, task_id: taskId, rows: read.rows, ...chosen.via };
+      }
     } catch (error) {
       throw sourceProblem('conflict', chosen.field, error);
     }
@@ -154,7 +163,7 @@ async function createFinetune(ctx: ServerContext, form: Form) {
       ));
     const request: FinetuneRequest = {
       model,
-      source: source ? { upload: source.task } : { registered: registered! },
+      source: source ? { upload: source.task } : hub ? { hub } : { registered: registered! },
       target: target.task,
       intermediate: resolveStageSettings(form.intermediate_settings, 'intermediate'),
       target_stage: resolveStageSettings(form.target_settings, 'target'),

@@ -3,6 +3,8 @@ import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { listModels, modelFolder, type LocalModel } from '../embed/model-folder.js';
 import { UserInputError } from '../errors.js';
+import { HubUnavailableError } from '../hub/hub-errors.js';
+import { HubOfflineError } from '../hub/config.js';
 import { CONFIG_FILE, WEIGHTS_FILE } from '../finetune/checkpoint.js';
 import { parseEncoderConfig } from '../finetune/model-config.js';
 import type { DatasetOptions } from '../io/dataset.js';
@@ -39,7 +41,10 @@ export async function checkFinetuneModel(ctx: ServerContext, name: string): Prom
     throw new HttpProblem('invalid-input', `model: cannot be fine-tuned: ${why}`, 'model');
   }
   for (const file of [WEIGHTS_FILE, 'tokenizer.json']) {
-    if (!(await stat(join(folder, file)).catch(() => null))?.isFile()) throw new HttpProblem('invalid-input', `model: ${name} cannot be fine-tuned: it has no ${file}`, 'model');
+    if (!(await stat(join(folder, file)).catch(() => null))?.isFile()) {
+      const hint = file === WEIGHTS_FILE ? ` (esmselect model pull ${name} --weights fetches it)` : '';
+      throw new HttpProblem('invalid-input', `model: ${name} cannot be fine-tuned: it has no ${file}${hint}`, 'model');
+    }
   }
 }
 

@@ -1,6 +1,8 @@
 import { STATUS_CODES } from 'node:http';
 import { z } from 'zod';
 import { UserInputError } from '../errors.js';
+import { HubOfflineError } from '../hub/config.js';
+import { HubUnavailableError } from '../hub/hub-errors.js';
 
 /** RFC 9457's media type: every error the service answers is one of these documents. */
 export const PROBLEM_MEDIA_TYPE = 'application/problem+json';
@@ -100,3 +102,17 @@ export function validationProblem(error: z.ZodError, location: InputLocation): H
   const field = issue.path.map(String).join('.');
   return new HttpProblem('invalid-input', `${field || location}: ${issue.message}`, field || location);
 }
+
+/**
+ * A library error about a Hub dataset as a problem: 422 naming what was wrong (subset, split, a
+ * column) or `field`; 409 when HF_HUB_OFFLINE forbids the download, 503 when the Hub fails.
+ * Anything else is rethrown.
+ */
+export function hubProblem(error: unknown, field: string): HttpProblem {
+  if (!(error instanceof UserInputError)) throw error;
+  if (error instanceof HubOfflineError) return new HttpProblem('conflict', `${field}: ${error.message}`, field);
+  if (error instanceof HubUnavailableError) return new HttpProblem('unavailable', error.message, field);
+  const named = error.field && ['subset', 'split', 'text_column', 'label_column', 'num_examples'].includes(error.field) ? error.field : field;
+  return new HttpProblem('invalid-input', error.message, named);
+}
+

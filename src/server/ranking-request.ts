@@ -23,8 +23,14 @@ function checkInlineRows(field: string, rows: number, limit: number): void {
 export function inlineSpec(request: z.infer<typeof RankingRequest>, inlineRows: number): RankingSpec {
   checkOptions(request);
   const task_type = request.task_type ?? 'classification';
-  encodeLabels(request.labels, task_type);
   const common = { task_type, top: request.top, candidates: request.candidates, filters: request.filters ?? {} };
+  if ('dataset' in request) {
+    // Rows, subset, split and revision are known once the dataset is read (readHubTargetSpec).
+    const text_columns = typeof request.text_column === 'string' ? [request.text_column] : request.text_column;
+    const hub = { dataset: request.dataset, subset: request.subset ?? '', split: request.split ?? '', revision: '', text_columns, label_column: request.label_column, num_examples: request.num_examples, seed: request.seed };
+    return { input: 'hub', rows: 0, model: request.model, pooling: request.pooling, ...common, hub };
+  }
+  encodeLabels(request.labels, task_type);
   if ('texts' in request) {
     checkInlineRows('texts', request.texts.length, inlineRows);
     return { input: 'texts', rows: request.texts.length, model: request.model, pooling: request.pooling, ...common };

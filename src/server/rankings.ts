@@ -7,7 +7,7 @@ import { listEsmIds } from '../store/esms.js';
 import { isFinished, type StoredJob } from '../store/jobs.js';
 import type { ServerContext } from './context.js';
 import { streamEvents } from './events.js';
-import { esmFilter, INLINE_INPUT, type RankingSpec } from './execute.js';
+import { esmFilter, INLINE_INPUT, readHubTarget, type RankingSpec } from './execute.js';
 import { handler, type Handler } from './handler.js';
 import { checkModel, discardUpload, readUpload, storeUpload } from './inputs.js';
 import { HttpProblem, problemResponse, type Problem } from './problem.js';
@@ -28,7 +28,7 @@ interface PreparedRanking {
  * embeddings are seconds of parsing there) and kept as it came, the job's input.
  */
 async function fromJson(ctx: ServerContext, body: ArrayBuffer): Promise<PreparedRanking> {
-  const { spec, bytes } = await ctx.workers.checkInlineTarget(body, ctx.limits.inlineRows);
+  const { spec, bytes } = await ctx.workers.checkInlineTarget(body, ctx.limits.inlineRows, ctx.dataDir);
   if (spec.model !== undefined) await checkModel(ctx, spec.model);
   return { spec, writeInput: (dir) => writeFileAtomic(join(dir, INLINE_INPUT), new Uint8Array(bytes)), discard: async () => {} };
 }

@@ -106,7 +106,30 @@ export const EmbeddingsTarget = named(
     .superRefine(sameLength('embeddings')),
 );
 
-export const RankingRequest = named('RankingRequest', z.union([TextsTarget, EmbeddingsTarget]).describe('the target inline: texts to embed, or embeddings'));
+export const HubDatasetTarget = named(
+  'HubDatasetTarget',
+  z.strictObject({
+    dataset: z
+      .string()
+      .regex(/^hf:\/\//, 'a Hub dataset: hf://datasets/ORG/NAME')
+      .describe("a dataset of the Hugging Face Hub, hf://datasets/ORG/NAME, read from the Hub's Parquet conversion (refs/convert/parquet) and cached under the data dir"),
+    subset: z.string().min(1).optional().describe('its subset (the Hub\'s "config"); default the only one, else "default"'),
+    split: z.string().min(1).optional().describe('default "train"'),
+    text_column: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).describe('text column, or several joined with " [SEP] " as hfselect does'),
+    label_column: z.string().min(1),
+    model: modelName,
+    pooling: z.enum(POOLINGS).optional(),
+    num_examples: positiveInt.optional().describe('embed a uniform random sample of this many rows'),
+    seed: z.coerce.number<string | number>().int().nonnegative().optional().describe('seed for num_examples (default 0)'),
+    filters: SourceFilter.optional(),
+    ...rankingOptions,
+  }),
+);
+
+export const RankingRequest = named(
+  'RankingRequest',
+  z.union([TextsTarget, EmbeddingsTarget, HubDatasetTarget]).describe('the target: texts to embed, embeddings, or a Hub dataset to read and embed'),
+);
 
 export const RankingUpload = named(
   'RankingUpload',
@@ -148,7 +171,7 @@ export const RankedTask = named(
     similarity: z.number().nullable().optional().describe('its first-stage similarity; null when it had none (no texts) and was scored anyway'),
     finetune: z
       .object({ ranking_id: z.string(), rank: z.int() })
-      .describe('"fine-tune with this source": send these two fields to POST /v1/finetunes, with the target file (the source task needs a registered dataset file)'),
+      .describe('"fine-tune with this source": send these two fields to POST /v1/finetunes, with the target file (the source task needs a registered dataset file, or, for a published ESM, the Hub dataset its config names)'),
   }),
 );
 
@@ -262,7 +285,7 @@ export const FinetuneUpload = named(
       source_label_column: z.string().min(1).optional(),
       source_task_type: taskType.optional().describe('default classification'),
       source_task_id: z.string().min(1).max(TASK_ID_MAX_LENGTH).optional().describe(`an uploaded source's task id, which the ESM of the fine-tune carries (default: the file's name without its extension, cut to ${TASK_ID_MAX_LENGTH} characters)`),
-      source_id: registryId.optional().describe('a registered source task: an ESM id of GET /v1/sources whose dataset is registered as a file in the data dir'),
+      source_id: registryId.optional().describe('a registered source task: an ESM id of GET /v1/sources whose dataset is registered as a file in the data dir, or whose config names a Hub dataset (task_id, text_column, label_column)'),
       ranking_id: z.string().min(1).max(100).optional().describe('a succeeded ranking job: fine-tune on its source task at `rank`'),
       rank: positiveInt.optional().describe('with ranking_id: the rank of the source task (1 is the best)'),
       model: modelName.optional().describe('the base model to fine-tune (BERT or DistilBERT with model.safetensors); a registered or ranked source needs the one its ESM is for, the default; required with source_file'),
@@ -348,6 +371,10 @@ export const FinetuneJob = named(
         task_id: z.string(),
         rows: z.int(),
         dataset_id: z.int().optional().describe('a registered source: its dataset in the registry'),
+        hub: z
+          .object({ dataset: z.string(), subset: z.string(), split: z.string(), revision: z.string().describe('the commit of refs/convert/parquet read') })
+          .optional()
+          .describe("a published source task without a registered dataset: the Hub dataset its ESM's config names (task_id, task_subset, task_split), read from the Hub's Parquet conversion"),
         source_id: z.int().optional(),
         ranking_id: z.string().optional(),
         rank: z.int().optional(),

@@ -1,9 +1,10 @@
 import { availableParallelism } from 'node:os';
 import { dirname, extname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { MessageChannel, type MessagePort } from 'node:worker_threads';
+import { MessageChannel, SHARE_ENV, type MessagePort } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { UserInputError } from '../errors.js';
+import type { HubSourceData } from '../finetune/sources.js';
 import type { DatasetOptions } from '../io/dataset.js';
 import type { DatasetRecord } from '../store/datasets.js';
 import type { JobProgress } from '../store/jobs.js';
@@ -78,6 +79,9 @@ export class WorkerPool {
       maxThreads: options.threads ?? Math.max(3, availableParallelism()),
       idleTimeout: IDLE_TIMEOUT_MS,
       niceIncrement: WORKER_NICENESS,
+      // The threads see the process's environment as it is now, not a copy from their start: the
+      // library reads HF_HUB_OFFLINE, HF_TOKEN and the limits when it acts, on whichever thread.
+      env: SHARE_ENV,
     });
   }
 
@@ -93,8 +97,13 @@ export class WorkerPool {
   }
 
   /** A JSON ranking request validated and checked (see `checkInlineTarget`): its spec, and its bytes back; `bytes` is transferred. */
-  checkInlineTarget(bytes: ArrayBuffer, inlineRows: number): Promise<{ spec: RankingSpec; bytes: ArrayBuffer }> {
-    return this.call('checkInlineTarget', { bytes, inlineRows }, { transferList: [bytes] });
+  checkInlineTarget(bytes: ArrayBuffer, inlineRows: number, dataDir: string): Promise<{ spec: RankingSpec; bytes: ArrayBuffer }> {
+    return this.call('checkInlineTarget', { bytes, inlineRows, dataDir }, { transferList: [bytes] });
+  }
+
+  /** A published ESM's source task read from its Hub dataset (into the data dir's cache): the commit read and its examples. */
+  readHubSourceTask(source: HubSourceData, dataDir: string): Promise<{ subset: string; split: string; revision: string; rows: number }> {
+    return this.call('readHubSourceTask', { source, dataDir });
   }
 
   /** The examples of a dataset file, read as `readTextDataset` reads it (its problems thrown as UserInputError). */

@@ -14,12 +14,12 @@ import type { MessagePort } from 'node:worker_threads';
 import { move, transferableSymbol, valueSymbol } from 'piscina';
 import type { z } from 'zod';
 import { UserInputError } from '../errors.js';
-import { readRegisteredTask } from '../finetune/sources.js';
+import { readHubSourceTask as readPublishedTask, readRegisteredTask, type HubSourceData } from '../finetune/sources.js';
 import { readTextDataset, type DatasetOptions } from '../io/dataset.js';
 import { openRegistry, type Registry } from '../store/database.js';
 import type { DatasetRecord } from '../store/datasets.js';
-import { executeRanking, type RankingSpec } from './execute.js';
-import { HttpProblem, validationProblem, type ProblemKind } from './problem.js';
+import { executeRanking, readHubTarget, type RankingSpec } from './execute.js';
+import { HttpProblem, hubProblem, validationProblem, type ProblemKind } from './problem.js';
 import { inlineSpec } from './ranking-request.js';
 import { ROUTES } from './routes.js';
 import { RankingRequest } from './schemas.js';
@@ -118,10 +118,36 @@ export async function parseBody(task: BodyTask): Promise<Outcome<ParsedBody>> {
  * checked; answers the job's spec and the bytes, transferred back to be stored as they came:
  * nothing is serialised again, and the event loop never parses them.
  */
-export async function checkInlineTarget(task: { readonly bytes: ArrayBuffer; readonly inlineRows: number }): Promise<Outcome<{ spec: RankingSpec; bytes: ArrayBuffer }>> {
-  const answer = await outcome(async () => ({ spec: inlineSpec(validate(RankingRequest, parseJson(task.bytes)) as z.infer<typeof RankingRequest>, task.inlineRows), bytes: task.bytes }));
+export async function checkInlineTarget(task: { readonly bytes: ArrayBuffer; readonly inlineRows: number; readonly dataDir: string }): Promise<Outcome<{ spec: RankingSpec; bytes: ArrayBuffer }>> {
+  const answer = await outcome(async () => {
+    const spec = inlineSpec(validate(RankingRequest, parseJson(task.bytes)) as z.infer<typeof RankingRequest>, task.inlineRows);
+    return { spec: spec.input === 'hub' ? await readHubTargetSpec(spec, task.dataDir) : spec, bytes: task.bytes };
+  });
   if (!('value' in answer)) return answer;
   return move({ [transferableSymbol]: [answer.value.bytes], [valueSymbol]: answer }) as unknown as Outcome<{ spec: RankingSpec; bytes: ArrayBuffer }>;
+}
+
+/**
+ * A Hub dataset target, read now (downloaded into the data dir's cache) so an unknown dataset,
+ * subset, split or column is answered at once; the spec then pins the commit the job reads again.
+ */
+async function readHubTargetSpec(spec: RankingSpec, dataDir: string): Promise<RankingSpec> {
+  const { dataset, subset, split, text_columns, label_column, num_examples, seed } = spec.hub!;
+  try {
+    const read = await readHubTarget({ dataset, subset: subset || undefined, split: split || undefined, text_columns, label_column, num_examples, seed }, spec.task_type, dataDir);
+    const { subset: readSubset, split: readSplit, revision } = read.hub!;
+    return { ...spec, rows: read.texts.length, hub: { ...spec.hub!, subset: readSubset, split: readSplit, revision } };
+  } catch (error) {
+    throw hubProblem(error, 'dataset');
+  }
+}
+
+/** A published ESM's source task, read from its Hub dataset as a fine-tune would: the commit read and the examples. */
+export async function readHubSourceTask(task: { readonly source: HubSourceData; readonly dataDir: string }): Promise<Outcome<{ subset: string; split: string; revision: string; rows: number }>> {
+  return outcome(async () => {
+    const { task: read, hub } = await readPublishedTask(task.source, { dataDir: task.dataDir });
+    return { subset: hub.subset, split: hub.split, revision: hub.revision, rows: read.texts.length };
+  });
 }
 
 export interface CountRowsTask {
