@@ -2,7 +2,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { prepareTask } from '../src/finetune/data.js';
 import { loadTokenizer } from '../src/finetune/tokenize.js';
 import { textTask } from '../src/study/context.js';
-import type { StudyTask } from '../src/study/tasks.js';
+import type { StudyFamily, StudyTask } from '../src/study/tasks.js';
 import { readCorpus, type Synset } from '../src/study/wordnet/corpus.js';
 import { generateWordNetFamily, NATURAL_GROUPS, RELATIONS, taskName, type WordNetFamily, type WordNetFamilyOptions, type WordNetTask } from '../src/study/wordnet/tasks.js';
 import { tinyModel } from './helpers/finetune.js';
@@ -107,7 +107,9 @@ describe('generateWordNetFamily', () => {
   });
 
   it("gives tasks the study's pipeline takes: StudyTasks that the runner prepares", async () => {
-    const target: StudyTask = family.targets[0];
+    // The study's context takes the family as it is.
+    const usable: StudyFamily = family;
+    const target: StudyTask = usable.targets[0];
     const tokenizer = await loadTokenizer(tinyModel('tiny-bert'));
     const prepared = prepareTask(textTask(target), tokenizer, { heldOutFraction: 0.1, seed: 0, field: 'target' });
     expect(prepared.numLabels).toBe(family.targets[0].classNames.length);

@@ -1,6 +1,6 @@
 import type { LabelledTexts } from '../../finetune/data.js';
 import { seededUniform, shuffleInPlace } from '../../random.js';
-import { streamSeed, type StudyTask } from '../tasks.js';
+import { streamSeed, type StudyFamily, type StudyTask } from '../tasks.js';
 import type { Synset } from './corpus.js';
 
 /**
@@ -86,7 +86,7 @@ export interface WordNetTask extends StudyTask {
   readonly relation?: { readonly target: string; readonly kind: Relation };
 }
 
-export interface WordNetFamily {
+export interface WordNetFamily extends StudyFamily {
   readonly options: WordNetFamilyOptions;
   /** The files that take part; StudyTask's `classes` index into it. */
   readonly lexnames: readonly string[];
