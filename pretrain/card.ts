@@ -76,7 +76,7 @@ RoBERTa and other MLM-only models do.
    15 % of the tokens chosen per batch (new masks every epoch), 80 % of them replaced by [MASK],
    10 % by a random piece, 10 % left; HF's initialisation; ${t.epochs} epoch${t.epochs === 1 ? '' : 's'} of batches of ${t.batchSize} texts
    (${f.steps.toLocaleString('en-US')} steps), AdamW at ${t.learningRate} with a linear warm-up over ${100 * t.warmupRatio} % of the steps and linear
-   decay, weight decay ${t.weightDecay}, gradients clipped to norm ${t.maxGradNorm}. Final training loss ${f.finalLoss.toFixed(3)}.
+   decay, weight decay ${t.weightDecay}, gradients clipped to norm ${t.maxGradNorm}, ${t.dropout ? `dropout ${c.hiddenDropout}` : `no dropout (config.json's ${c.hiddenDropout} is for fine-tunes)`}. Final training loss ${f.finalLoss.toFixed(3)}.
    ${(f.seconds / 60).toFixed(1)} minutes on TensorFlow.js's ${f.backend} backend.
 4. **Export and check**: the folder is loaded back through the embedder (ONNX Runtime) and the
    runner (TensorFlow.js); their mean-pooled embeddings of 64 held-out texts agree to ${f.embedderDifference.toExponential(1)}.

@@ -16,6 +16,8 @@ export interface PretrainingSettings {
   readonly warmupRatio: number;
   readonly weightDecay: number;
   readonly maxGradNorm: number;
+  /** Apply the config's dropout while pretraining; false trains without it (the config's rates then serve fine-tunes only). */
+  readonly dropout: boolean;
 }
 
 export interface PretrainingProgress {
@@ -71,7 +73,7 @@ export function maskedAccuracy(model: MaskedLanguageModel, batches: readonly Mas
 
 /**
  * Masked-language-model pretraining: every epoch a seeded order of the sequences in length-grouped
- * batches, fresh masks per batch (BERT's rule, dynamic as RoBERTa's), dropout on, and AdamW with a
+ * batches, fresh masks per batch (BERT's rule, dynamic as RoBERTa's), dropout if `settings.dropout`, and AdamW with a
  * linear warm-up and decay, weight decay and gradient clipping (TrainingOptimizer). Order, masks and
  * dropout draw from separate streams of `settings.seed`, so a seed fixes every weight.
  */
@@ -95,7 +97,7 @@ export async function pretrain(
   const order = seededUniform(streamSeed(settings.seed, 1));
   const masks = seededUniform(streamSeed(settings.seed, 2));
   const dropoutStream = seededUniform(streamSeed(settings.seed, 3));
-  const seeds: DropoutSeeds = () => Math.floor(dropoutStream() * 2 ** 31);
+  const seeds: DropoutSeeds = settings.dropout ? () => Math.floor(dropoutStream() * 2 ** 31) : null;
   const variables = model.parameters.map((p) => p.variable);
   const started = performance.now();
   let step = 0;

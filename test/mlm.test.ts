@@ -157,7 +157,7 @@ describe('MaskedLanguageModel', () => {
 
   it('pretrains deterministically: the same seed gives the same weights, another seed others', async () => {
     const data = sequences(Array.from({ length: 24 }, (_, i) => 4 + (i % 9)), 4);
-    const settings = { seed: 5, epochs: 2, batchSize: 8, learningRate: 5e-3, warmupRatio: 0.1, weightDecay: 0.01, maxGradNorm: 1 };
+    const settings = { seed: 5, epochs: 2, batchSize: 8, learningRate: 5e-3, warmupRatio: 0.1, weightDecay: 0.01, maxGradNorm: 1, dropout: true };
     const run = async (seed: number) => {
       const model = createMaskedLanguageModel(CONFIG, seed);
       const report = await pretrain(model, data, { ...settings, seed }, MASKING);
