@@ -308,6 +308,7 @@ describe('models, probes, metrics, docs, auth', () => {
       { name: 'tiny-bert', pooling: 'pooler_output', dim: 32, ready: true },
       { name: 'tiny-distilbert', pooling: 'first_token', dim: 32, ready: true },
       { name: 'tiny-sentence-bert', pooling: 'mean', dim: 32, ready: true },
+      { name: 'wordnet-bert', pooling: 'mean', dim: 64, ready: true },
     ]);
   });
 

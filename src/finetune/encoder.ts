@@ -83,34 +83,33 @@ export function headSpecs(config: EncoderConfig, numLabels: number): ParameterSp
 }
 
 /**
- * A BERT or DistilBERT sequence classifier (HF's …ForSequenceClassification) on TensorFlow.js
- * variables, for training with autodiff. Hidden states are kept flat, [batch·length, hidden], so
- * every dense layer is one 2-D matMul.
+ * The transformer of BERT or DistilBERT (HF's BertModel / DistilBertModel up to the last hidden
+ * states) on TensorFlow.js variables, for training with autodiff; the heads (sequence
+ * classification, masked language modelling) extend it. Hidden states are kept flat,
+ * [batch·length, hidden], so every dense layer is one 2-D matMul.
  */
-export class SequenceClassifier {
+export class TransformerEncoder {
   private readonly byName: Map<string, tf.Variable>;
 
   constructor(
     readonly config: EncoderConfig,
-    readonly pooling: Pooling,
-    readonly numLabels: number,
     /** Encoder parameters, then the head's, each with its HF name. */
     readonly parameters: readonly ModelParameter[],
   ) {
     this.byName = new Map(parameters.map((p) => [p.name, p.variable]));
   }
 
-  private p(name: string): tf.Variable {
+  protected p(name: string): tf.Variable {
     const variable = this.byName.get(name);
     if (!variable) throw new Error(`the model has no parameter ${name}`);
     return variable;
   }
 
-  private dense(x: tf.Tensor2D, prefix: string): tf.Tensor2D {
+  protected dense(x: tf.Tensor2D, prefix: string): tf.Tensor2D {
     return linear(x, this.p(`${prefix}.weight`), this.p(`${prefix}.bias`));
   }
 
-  private norm(x: tf.Tensor2D, prefix: string): tf.Tensor2D {
+  protected norm(x: tf.Tensor2D, prefix: string): tf.Tensor2D {
     return layerNorm(x, this.p(`${prefix}.weight`), this.p(`${prefix}.bias`), this.config.layerNormEps);
   }
 
@@ -158,6 +157,40 @@ export class SequenceClassifier {
     return hidden;
   }
 
+  /** Copies of every parameter's values, by HF name. */
+  snapshot(): Map<string, Float32Array> {
+    return new Map(this.parameters.map(({ name, variable }) => [name, Float32Array.from(variable.dataSync())]));
+  }
+
+  /** Sets the parameters from a snapshot (every name must be there). */
+  restore(values: ReadonlyMap<string, Float32Array>): void {
+    for (const { name, variable, shape } of this.parameters) {
+      const value = values.get(name);
+      if (!value) throw new Error(`the snapshot has no ${name}`);
+      tf.tidy(() => variable.assign(tf.tensor(value, [...shape])));
+    }
+  }
+
+  dispose(): void {
+    for (const { variable } of this.parameters) variable.dispose();
+  }
+}
+
+/**
+ * A BERT or DistilBERT sequence classifier (HF's …ForSequenceClassification): the encoder, hfselect's
+ * pooling of it, and the classification head.
+ */
+export class SequenceClassifier extends TransformerEncoder {
+  constructor(
+    config: EncoderConfig,
+    readonly pooling: Pooling,
+    readonly numLabels: number,
+    /** Encoder parameters, then the head's, each with its HF name. */
+    parameters: readonly ModelParameter[],
+  ) {
+    super(config, parameters);
+  }
+
   private firstTokens(hidden: tf.Tensor2D, batch: TokenBatch): tf.Tensor2D {
     const h = this.config.hiddenSize;
     return tf.reshape(tf.slice(tf.reshape(hidden, [batch.size, batch.length, h]), [0, 0, 0], [batch.size, 1, h]), [batch.size, h]);
@@ -193,23 +226,5 @@ export class SequenceClassifier {
     if (this.config.architecture === 'bert') return this.dense(dropout(this.bertPooler(hidden, batch), classifierDropout, seeds), 'classifier');
     const pre = tf.relu(this.dense(this.firstTokens(hidden, batch), 'pre_classifier'));
     return this.dense(dropout(pre, classifierDropout, seeds), 'classifier');
-  }
-
-  /** Copies of every parameter's values, by HF name. */
-  snapshot(): Map<string, Float32Array> {
-    return new Map(this.parameters.map(({ name, variable }) => [name, Float32Array.from(variable.dataSync())]));
-  }
-
-  /** Sets the parameters from a snapshot (every name must be there). */
-  restore(values: ReadonlyMap<string, Float32Array>): void {
-    for (const { name, variable, shape } of this.parameters) {
-      const value = values.get(name);
-      if (!value) throw new Error(`the snapshot has no ${name}`);
-      tf.tidy(() => variable.assign(tf.tensor(value, [...shape])));
-    }
-  }
-
-  dispose(): void {
-    for (const { variable } of this.parameters) variable.dispose();
   }
 }

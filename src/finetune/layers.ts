@@ -6,10 +6,24 @@ import type { Activation } from './model-config.js';
  * weights (nn.Linear's weight is [out, in]), so HF checkpoints load without transposing.
  */
 
-/** nn.Linear: x Wᵀ + b for x of shape [n, in]. */
-export function linear(x: tf.Tensor2D, weight: tf.Tensor, bias: tf.Tensor): tf.Tensor2D {
-  return tf.add(tf.matMul(x, weight as tf.Tensor2D, false, true), bias);
-}
+/**
+ * nn.Linear: x Wᵀ + b for x of shape [n, in], W of shape [out, in]. Every product is written without
+ * matMul's transpose flags: the wasm backend runs only an untransposed 2-D product through XNNPACK
+ * and falls back to a naive loop otherwise (batch_mat_mul_impl.cc), 5–10× slower here. So Wᵀ is
+ * materialised (small), and so are the gradients' transposes:
+ *   ∂L/∂x = (∂L/∂y) W,   ∂L/∂W = (∂L/∂y)ᵀ x,   ∂L/∂b = Σᵢ (∂L/∂y)ᵢ.
+ */
+export const linear = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+  const [x, weight, bias, save] = args as [tf.Tensor2D, tf.Tensor2D, tf.Tensor1D, tf.GradSaveFunc];
+  save([x, weight]);
+  return {
+    value: tf.add(tf.matMul(x, tf.transpose(weight)), bias),
+    gradFunc: (dy: tf.Tensor | tf.Tensor[], [input, w]: tf.Tensor[]) => {
+      const g = dy as tf.Tensor2D;
+      return [tf.matMul(g, w as tf.Tensor2D), tf.matMul(tf.transpose(g), input as tf.Tensor2D), tf.sum(g, 0)];
+    },
+  };
+}) as (x: tf.Tensor2D, weight: tf.Tensor, bias: tf.Tensor) => tf.Tensor2D;
 
 /** nn.LayerNorm over the last axis: (x − μ) / √(σ² + ε) · γ + β, with the biased variance as torch uses. */
 export function layerNorm(x: tf.Tensor2D, gamma: tf.Tensor, beta: tf.Tensor, epsilon: number): tf.Tensor2D {

@@ -7,12 +7,13 @@ import type { TextTokenizer } from '../finetune/tokenize.js';
 import { evaluate } from '../finetune/trainer.js';
 import type { Registry } from '../store/database.js';
 import type { StudyConfig } from './config.js';
-import type { StudyTask, TaskFamily } from './tasks.js';
+import type { StudyFamily, StudyTask } from './tasks.js';
 
 /** What every phase of a study run shares. */
 export interface StudyContext {
   readonly config: StudyConfig;
-  readonly family: TaskFamily;
+  /** The synthetic family (tasks.ts) or any other of StudyTasks, e.g. WordNet's (wordnet/tasks.ts). */
+  readonly family: StudyFamily;
   /** The run's own registry, in a temporary data dir. */
   readonly registry: Registry;
   /** Where the fine-tuning jobs go (inside the temporary data dir). */

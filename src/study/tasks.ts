@@ -91,12 +91,16 @@ export interface StudyTask {
   readonly test?: LabelledTexts;
 }
 
-export interface TaskFamily {
+/** What the study's pipeline (sources, selection, ground truth) needs of a family of tasks. */
+export interface StudyFamily {
+  readonly sources: readonly StudyTask[];
+  readonly targets: readonly StudyTask[];
+}
+
+export interface TaskFamily extends StudyFamily {
   readonly options: FamilyOptions;
   readonly groups: readonly (readonly string[])[];
   readonly domainWords: readonly (readonly string[])[];
-  readonly sources: readonly StudyTask[];
-  readonly targets: readonly StudyTask[];
 }
 
 /** A seed for an independent stream, mixed from the family seed and a path (Murmur3's finaliser). */
