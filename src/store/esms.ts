@@ -53,6 +53,11 @@ export interface EsmFilter {
   readonly task?: string;
   readonly architecture?: string;
   readonly dim?: number;
+  /**
+   * Only ESMs pulled from Hub repos tagged `base_model:<this>` (the base model's current name on the
+   * Hub): the pool hfselect's `find_esm_repo_ids` finds for it.
+   */
+  readonly hubBaseModel?: string;
 }
 
 type Row = Omit<EsmRecord, 'text_column' | 'config' | 'training'> & { text_column: string | null; config: string; training: string | null };
@@ -176,6 +181,9 @@ function filterClause(filter: EsmFilter): { where: string; params: unknown[] } {
   if (filter.task !== undefined) add('instr(lower(task_id), lower(?)) > 0', filter.task);
   if (filter.architecture !== undefined) add('esm_architecture = ?', filter.architecture);
   if (filter.dim !== undefined) add('esm_embedding_dim = ?', filter.dim);
+  if (filter.hubBaseModel !== undefined) {
+    add("id IN (SELECT h.source_task_id FROM hub_sources h, json_each(h.tags) t WHERE t.value = 'base_model:' || ?)", filter.hubBaseModel);
+  }
   return { where: conditions.length ? `WHERE ${conditions.join(' AND ')}` : '', params };
 }
 
