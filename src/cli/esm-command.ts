@@ -7,6 +7,7 @@ import { deleteEsms, exportEsm, getEsm, listEsms, registerEsm, type EsmRecord } 
 import { importEsmFolders, type ImportOutcome } from '../store/import.js';
 import { fraction, nonNegativeInteger, nonNegativeNumber, positiveInteger, positiveNumber } from './errors.js';
 import { addEsmFilterOptions, esmFilterFrom, type EsmFilterFlags } from './esm-filter.js';
+import { hubEsmCommands } from './hub-command.js';
 import { csvLines, OUTPUT_FORMATS, textTable, type OutputFormat } from './format.js';
 import { createProgress } from './progress.js';
 
@@ -190,6 +191,7 @@ export function esmCommand(): Command {
     .addCommand(trainCommand())
     .addCommand(exportCommand())
     .addCommand(deleteCommand());
+  for (const sub of hubEsmCommands()) command.addCommand(sub);
   for (const sub of command.commands) sub.exitOverride();
   return command;
 }

@@ -58,6 +58,8 @@ export interface EsmFilter {
    * Hub): the pool hfselect's `find_esm_repo_ids` finds for it.
    */
   readonly hubBaseModel?: string;
+  /** Only ESMs pulled from these Hub repos (hfselect's `esm_repo_ids`). */
+  readonly hubRepos?: readonly string[];
 }
 
 type Row = Omit<EsmRecord, 'text_column' | 'config' | 'training'> & { text_column: string | null; config: string; training: string | null };
@@ -184,6 +186,7 @@ function filterClause(filter: EsmFilter): { where: string; params: unknown[] } {
   if (filter.hubBaseModel !== undefined) {
     add("id IN (SELECT h.source_task_id FROM hub_sources h, json_each(h.tags) t WHERE t.value = 'base_model:' || ?)", filter.hubBaseModel);
   }
+  if (filter.hubRepos !== undefined) add('id IN (SELECT source_task_id FROM hub_sources WHERE repo_id IN (SELECT value FROM json_each(?)))', JSON.stringify(filter.hubRepos));
   return { where: conditions.length ? `WHERE ${conditions.join(' AND ')}` : '', params };
 }
 
