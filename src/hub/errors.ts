@@ -25,9 +25,9 @@ function hubMessage(error: HubApiError): string {
 /**
  * `error` as one line saying what `what` (e.g. `esm pull: repo org/name`) ran into: a HubError for an
  * answer of the Hub or a network failure; anything else (our own bugs, HF_HUB_OFFLINE) is returned as is.
- * The token is never part of the message.
+ * The token is never part of the message; `notFoundField` names the input a 404 is about.
  */
-export function hubFailure(error: unknown, what: string, config: HubConfig): unknown {
+export function hubFailure(error: unknown, what: string, config: HubConfig, notFoundField = 'repo'): unknown {
   if (error instanceof HubOfflineError || error instanceof HubError) return error;
   if (error instanceof HubApiError) {
     const status = error.statusCode;
@@ -38,7 +38,7 @@ export function hubFailure(error: unknown, what: string, config: HubConfig): unk
         : new HubError(`${what}: not found on the Hub, or private (401: ${said}); set HF_TOKEN to reach private repos`, 'HF_TOKEN', status);
     }
     if (status === 403) return new HubError(`${what}: the token in HF_TOKEN has no right to this (403: ${said})`, 'HF_TOKEN', status);
-    if (status === 404) return new HubError(`${what}: not found on the Hub (404: ${said})`, 'repo', status);
+    if (status === 404) return new HubError(`${what}: not found on the Hub (404: ${said})`, notFoundField, status);
     return new HubError(`${what}: the Hub answered ${status} (${said})`, 'HF_ENDPOINT', status);
   }
   if (error instanceof TypeError && /fetch failed/i.test(error.message)) {

@@ -46,7 +46,7 @@ export async function resolveModelName(hub: HubClient, name: string): Promise<st
   try {
     return (await modelInfo({ ...hub.params, name })).name;
   } catch (error) {
-    throw hubFailure(error, `base model ${name}`, hub.config);
+    throw hubFailure(error, `base model ${name}`, hub.config, 'base_model');
   }
 }
 

@@ -1,9 +1,11 @@
 import { join, resolve } from 'node:path';
 import { dataDir as defaultDataDir, modelsDir as defaultModelsDir } from '../config.js';
+import { hubConfig, type HubConfig } from '../hub/config.js';
 import { openRegistry, type Registry } from '../store/database.js';
 import { finetuneJobType } from './finetune-job.js';
 import { JobRunner } from './jobs.js';
 import { Metrics } from './metrics.js';
+import { pullJobType } from './pull-job.js';
 import { rankingJobType } from './ranking-job.js';
 
 /** What the service accepts; each is settable by an environment variable (`limitsFromEnv`). */
@@ -55,6 +57,8 @@ export interface ServerOptions {
   readonly startJobs?: boolean;
   /** Where the server's own messages go (default stderr). Never given a token or a request's headers. */
   readonly log?: (line: string) => void;
+  /** The Hugging Face Hub to pull from; default from HF_ENDPOINT, HF_TOKEN and HF_HUB_OFFLINE when a request needs it. */
+  readonly hub?: HubConfig;
 }
 
 /** Everything the handlers share: one registry connection, the job runner, the metrics. */
@@ -69,6 +73,8 @@ export interface ServerContext {
   readonly jobs: JobRunner;
   readonly metrics: Metrics;
   readonly log: (line: string) => void;
+  /** The Hugging Face Hub's configuration (read from the environment when first needed). */
+  hubConfig(): HubConfig;
   /** Stops the jobs (see `JobRunner.close`) and closes the registry. */
   close(graceMs: number): Promise<void>;
 }
@@ -82,7 +88,8 @@ export function createServerContext(options: ServerOptions = {}): ServerContext 
   const limits = { ...DEFAULT_LIMITS, ...options.limits };
   const metrics = new Metrics(registry);
   const modelsDir = resolve(options.modelsDir ?? defaultModelsDir());
-  const types = [rankingJobType({ registry, modelsDir, onScored: (n) => metrics.countScored(n) }), finetuneJobType({ registry, modelsDir, log })];
+  const hub = () => options.hub ?? hubConfig();
+  const types = [rankingJobType({ registry, modelsDir, onScored: (n) => metrics.countScored(n) }), finetuneJobType({ registry, modelsDir, log }), pullJobType({ registry, hub })];
   const jobs = new JobRunner({ registry, types, syncWaiting: limits.syncWaiting, log });
   if (options.startJobs ?? true) {
     const requeued = jobs.start();
@@ -98,6 +105,7 @@ export function createServerContext(options: ServerOptions = {}): ServerContext 
     jobs,
     metrics,
     log,
+    hubConfig: hub,
     async close(graceMs) {
       await jobs.close(graceMs);
       registry.close();

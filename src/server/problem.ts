@@ -17,6 +17,7 @@ export const PROBLEM_KINDS = {
   'invalid-input': 422,
   'too-many-requests': 429,
   internal: 500,
+  'bad-gateway': 502,
   unavailable: 503,
 } as const;
 export type ProblemKind = keyof typeof PROBLEM_KINDS;
@@ -82,6 +83,8 @@ function reportedIssue(issues: readonly z.core.$ZodIssue[]): z.core.$ZodIssue {
 /** The first issue of a failed zod validation as a 422 problem naming the field (a dotted path). */
 export function validationProblem(error: z.ZodError): HttpProblem {
   const issue = reportedIssue(error.issues);
-  const field = issue.path.map(String).join('.');
+  // An unknown key is the field at fault itself.
+  const path = issue.code === 'unrecognized_keys' ? [...issue.path, issue.keys[0]] : issue.path;
+  const field = path.map(String).join('.');
   return new HttpProblem('invalid-input', `${field || 'body'}: ${issue.message}`, field || undefined);
 }
