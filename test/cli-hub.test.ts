@@ -128,7 +128,7 @@ describe('esm pull', () => {
       while (registered() < 4 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
       child.kill('SIGKILL');
       await exited;
-      // What the killed pull recorded (an ESM registered just before the kill, but not recorded, is downloaded again and skipped).
+      // What the killed pull recorded: each ESM commits with its repo's row.
       const recorded = () => {
         const registry = openRegistry({ dataDir: e.ESMSELECT_DATA_DIR });
         try {
@@ -138,14 +138,15 @@ describe('esm pull', () => {
         }
       };
       const kept = recorded().length;
-      expect(kept).toBeGreaterThanOrEqual(3);
+      expect(kept).toBe(registered());
+      expect(kept).toBeGreaterThanOrEqual(4);
       expect(kept).toBeLessThan(16);
       const before = slow.requests.length;
       const resumed = await runCliAsync(['esm', 'pull', '--format', 'json'], e);
       expect(resumed.status).toBe(0);
       const summary = JSON.parse(resumed.stdout);
       expect(summary.unchanged).toBe(kept);
-      expect(summary.imported + summary.skipped).toBe(16 - kept);
+      expect(summary.imported).toBe(16 - kept);
       expect(registered()).toBe(16);
       expect(recorded()).toHaveLength(16);
       // Repos recorded before the kill were not read again.

@@ -205,6 +205,23 @@ describe('esm pull', () => {
     }
   });
 
+  it('checks and sketches in worker threads what it would in this thread', async () => {
+    publishEsmPool(hub, { count: 5, dim: 6, baseModel: 'bert-base-uncased', owner: 'threads' });
+    publishEsm(hub, { repoId: 'threads/nan', config: esmConfig('threads/nan', 4), weights: esmWeightsFile(new Float32Array(16).fill(Number.NaN), new Float32Array(4)) });
+    const other = openRegistry({ dataDir: join(dir, 'other') });
+    try {
+      const inWorkers = await pullEsms(registry, { task: 'threads/', hub: config(), threads: 2 });
+      const here = await pullEsms(other, { task: 'threads/', hub: config(), threads: 0 });
+      expect(inWorkers).toMatchObject({ imported: 5, rejected: 1 });
+      expect(reasons(inWorkers)).toEqual(reasons(here));
+      const contents = (r: Registry) => r.db.prepare('SELECT s.identity, k.sketch FROM source_tasks s JOIN esm_sketches k ON k.weights_sha256 = s.weights_sha256 ORDER BY s.identity').all();
+      expect(contents(registry)).toEqual(contents(other));
+      expect(contents(registry)).toHaveLength(5);
+    } finally {
+      other.close();
+    }
+  });
+
   it('refuses at once, touching nothing, when HF_HUB_OFFLINE is set', async () => {
     const before = hub.requests.length;
     await expect(pullEsms(registry, { hub: hubConfig({ HF_ENDPOINT: hub.endpoint, HF_HUB_OFFLINE: '1' }) })).rejects.toBeInstanceOf(HubOfflineError);

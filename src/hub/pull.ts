@@ -1,10 +1,10 @@
 import { pathsInfo } from '@huggingface/hub';
 import { parseEsmConfig } from '../esm/config.js';
-import { CONFIG_FILE, esmFromFiles, EsmFormatError, WEIGHTS_FILE } from '../esm/hfselect.js';
+import { CONFIG_FILE, WEIGHTS_FILE } from '../esm/hfselect.js';
 import { UserInputError } from '../errors.js';
 import type { Registry } from '../store/database.js';
 import { registerEsm } from '../store/esms.js';
-import { findHubSource, recordHubSource } from '../store/hub-sources.js';
+import { findHubSource, recordHubSource, writeHubSource } from '../store/hub-sources.js';
 import { updateSourceIndexes } from '../store/source-index.js';
 import { hubClient, type HubClient } from './client.js';
 import { hubConfig, type HubConfig } from './config.js';
@@ -13,6 +13,7 @@ import { COMMIT_SHA, esmRepoInfo, findEsmRepos, matchesTask, type EsmRepo } from
 import { HubError, hubFailure } from './errors.js';
 import type { HubFetchOptions } from './fetch.js';
 import { hasControlCharacters, printable, repoIdProblem } from './names.js';
+import { createPreparer, preparedMap, type Preparer } from './prepare.js';
 
 /**
  * `esmselect esm pull`: ESMs from the Hub into the registry, as hfselect's `fetch_esms` gets them
@@ -28,6 +29,8 @@ export const DEFAULT_CONCURRENCY = 8;
 export const MAX_CONFIG_BYTES = 2 ** 20;
 /** A weights file larger than this is refused whatever its config says: D up to about 8,000. */
 export const MAX_WEIGHTS_BYTES = 256 * 2 ** 20;
+/** From this many repos on, a pull checks and sketches ESMs in worker threads (starting them costs more for fewer). */
+const THREADS_FROM = 32;
 /** Room for the safetensors header (its length, the JSON, padding) beyond the tensors. */
 const HEADER_SLACK = 64 * 2 ** 10;
 
@@ -96,6 +99,11 @@ export interface PullOptions {
   readonly onProgress?: (progress: PullProgress) => void;
   /** Stops the pull: requests in flight are aborted; what was registered stays. */
   readonly signal?: AbortSignal;
+  /**
+   * Worker threads that check, canonicalise and sketch the downloaded ESMs (at most one per core;
+   * 0: this thread). Default: `concurrency` when there are at least 32 repos, else 0.
+   */
+  readonly threads?: number;
 }
 
 /** A repo that is not a usable ESM; `permanent` when its commit would be refused again. */
@@ -145,7 +153,7 @@ async function askHub<T>(hub: HubClient, repo: string, call: () => Promise<T>): 
 }
 
 /** Reads the two files of one repo at one commit and registers the ESM they make. */
-async function pullRepo(registry: Registry, hub: HubClient, listed: EsmRepo, revision: string | undefined): Promise<PullOutcome> {
+async function pullRepo(registry: Registry, hub: HubClient, preparer: Preparer, listed: EsmRepo, revision: string | undefined): Promise<PullOutcome> {
   const invalid = repoIdProblem(listed.id);
   if (invalid) return { repo: printable(listed.id, 120), commit: null, status: 'rejected', reason: invalid };
   let repo = listed;
@@ -167,7 +175,7 @@ async function pullRepo(registry: Registry, hub: HubClient, listed: EsmRepo, rev
       ? { repo: repo.id, commit, status: 'unchanged', id: known.source_task_id }
       : { repo: repo.id, commit, status: 'rejected', reason: `${known.rejected} (unchanged since the last pull)` };
   }
-  const record = (outcome: { sourceTaskId: number } | { rejected: string }) => recordHubSource(registry, { repoId: repo.id, commit, tags: repo.tags, ...outcome });
+  const recordRejection = (rejected: string) => recordHubSource(registry, { repoId: repo.id, commit, tags: repo.tags, rejected });
   try {
     const entries = await askHub(hub, repo.id, () => pathsInfo({ ...hub.params, repo: repo.id, revision: commit, paths: [CONFIG_FILE, WEIGHTS_FILE] }));
     const configFile = announced(entries, CONFIG_FILE);
@@ -191,18 +199,23 @@ async function pullRepo(registry: Registry, hub: HubClient, listed: EsmRepo, rev
       throw new RepoRejection(`${WEIGHTS_FILE} is ${weightsFile.size} bytes, more than an ESM of dimension ${dim} needs (at most ${bound})`, true);
     }
     const weights = await askHub(hub, repo.id, () => downloadVerified(hub, repo.id, commit, weightsFile, bound));
-    const esm = esmFromFiles(repo.id, configText, weights);
-    const registered = await registerEsm(registry, esm, { origin: `hf://${repo.id}@${commit}` });
-    record({ sourceTaskId: registered.record.id });
+    const prepared = await preparer.prepare({ source: repo.id, configText, weights });
+    if ('problem' in prepared) throw new RepoRejection(printable(prepared.problem), true);
+    const registered = await registerEsm(
+      registry,
+      preparedMap(prepared),
+      { origin: `hf://${repo.id}@${commit}` },
+      // The repo's row commits with the ESM's: a pull killed in between left both or neither.
+      { prepared, withRecord: ({ id }) => writeHubSource(registry, { repoId: repo.id, commit, tags: repo.tags, sourceTaskId: id }) },
+    );
     return { repo: repo.id, commit, status: registered.status, id: registered.record.id, ...(registered.status === 'skipped' && { reason: `already registered as #${registered.record.id}` }) };
   } catch (error) {
     let rejection: RepoRejection | undefined;
     if (error instanceof RepoRejection) rejection = error;
     else if (error instanceof FileRejection) rejection = new RepoRejection(error.message, error.permanent);
-    else if (error instanceof EsmFormatError) rejection = new RepoRejection(printable(error.problem), true);
     if (rejection) {
       // Only what the same commit would show again is remembered; a transfer gone wrong is retried next time.
-      if (rejection.permanent) record({ rejected: rejection.message });
+      if (rejection.permanent) recordRejection(rejection.message);
       return { repo: repo.id, commit, status: 'rejected', reason: rejection.message };
     }
     if (error instanceof HubError) return { repo: repo.id, commit, status: 'failed', reason: error.message };
@@ -257,13 +270,15 @@ export async function pullEsms(registry: Registry, options: PullOptions = {}): P
   }
   const outcomes: PullOutcome[] = [];
   options.onProgress?.({ stage: 'pulling', done: 0, total: repos.length });
+  const preparer = createPreparer(options.threads ?? (repos.length >= THREADS_FROM ? concurrency : 0));
   try {
     await eachLimit(repos, concurrency, options.signal, async (repo) => {
-      const outcome = await pullRepo(registry, hub, repo, options.revision);
+      const outcome = await pullRepo(registry, hub, preparer, repo, options.revision);
       outcomes.push(outcome);
       options.onProgress?.({ stage: 'pulling', done: outcomes.length, total: repos.length, outcome });
     });
   } finally {
+    await preparer.close();
     // ESMs whose source texts were seen before go back into the HNSW indexes, as after an import.
     if (outcomes.some((o) => o.status === 'imported')) updateSourceIndexes(registry);
   }

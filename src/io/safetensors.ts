@@ -207,10 +207,15 @@ export function serializeSafetensors(tensors: Readonly<Record<string, TensorToWr
     if (t.data.length !== expected) throw new SafetensorsError(`tensor ${name}: ${t.data.length} values for shape [${t.shape.join(', ')}]`);
     const size = ELEMENT_SIZE[t.dtype];
     const bytes = new Uint8Array(expected * size);
-    const view = new DataView(bytes.buffer);
-    for (let i = 0; i < expected; i++) {
-      if (t.dtype === 'F32') view.setFloat32(i * 4, t.data[i], true);
-      else view.setFloat64(i * 8, t.data[i], true);
+    if (LITTLE_ENDIAN && t.data instanceof (t.dtype === 'F32' ? Float32Array : Float64Array)) {
+      // The array's own bytes are the file's: copied whole, not value by value.
+      bytes.set(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
+    } else {
+      const view = new DataView(bytes.buffer);
+      for (let i = 0; i < expected; i++) {
+        if (t.dtype === 'F32') view.setFloat32(i * 4, t.data[i], true);
+        else view.setFloat64(i * 8, t.data[i], true);
+      }
     }
     header[name] = { dtype: t.dtype, shape: t.shape, data_offsets: [offset, offset + bytes.length] };
     offset += bytes.length;

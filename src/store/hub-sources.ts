@@ -32,15 +32,23 @@ export function hubSourcesOf(registry: Registry, sourceTaskId: number): HubSourc
   return (registry.db.prepare('SELECT * FROM hub_sources WHERE source_task_id = ? ORDER BY repo_id').all(sourceTaskId) as Row[]).map(toSource);
 }
 
-/** Records what a repo held at a commit: a registered ESM, or why it is none. Replaces what an earlier pull recorded. */
-export function recordHubSource(registry: Registry, source: { repoId: string; commit: string; tags: readonly string[] } & ({ sourceTaskId: number } | { rejected: string })): void {
-  registry.write(() =>
-    registry.db
-      .prepare(
-        `INSERT INTO hub_sources (repo_id, commit_sha, source_task_id, tags, rejected) VALUES (?, ?, ?, ?, ?)
-         ON CONFLICT (repo_id) DO UPDATE SET commit_sha = excluded.commit_sha, source_task_id = excluded.source_task_id,
-           tags = excluded.tags, rejected = excluded.rejected, pulled_at = excluded.pulled_at`,
-      )
-      .run(source.repoId, source.commit, 'sourceTaskId' in source ? source.sourceTaskId : null, JSON.stringify(source.tags), 'rejected' in source ? source.rejected : null),
-  );
+type Recorded = { repoId: string; commit: string; tags: readonly string[] } & ({ sourceTaskId: number } | { rejected: string });
+
+/**
+ * Records what a repo held at a commit: a registered ESM, or why it is none. Replaces what an
+ * earlier pull recorded. To be called inside a write transaction (`registerEsm`'s `withRecord`).
+ */
+export function writeHubSource(registry: Registry, source: Recorded): void {
+  registry.db
+    .prepare(
+      `INSERT INTO hub_sources (repo_id, commit_sha, source_task_id, tags, rejected) VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT (repo_id) DO UPDATE SET commit_sha = excluded.commit_sha, source_task_id = excluded.source_task_id,
+         tags = excluded.tags, rejected = excluded.rejected, pulled_at = excluded.pulled_at`,
+    )
+    .run(source.repoId, source.commit, 'sourceTaskId' in source ? source.sourceTaskId : null, JSON.stringify(source.tags), 'rejected' in source ? source.rejected : null);
+}
+
+/** `writeHubSource` in a transaction of its own. */
+export function recordHubSource(registry: Registry, source: Recorded): void {
+  registry.write(() => writeHubSource(registry, source));
 }
