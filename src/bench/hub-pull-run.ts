@@ -27,6 +27,8 @@ export interface WayRun {
   readonly registered: number;
   readonly failed: number;
   readonly maxRssMiB: number;
+  /** CPU time of the process, all its threads, user + system. */
+  readonly cpuSeconds: number;
 }
 
 async function hfselectWay(registry: Registry, endpoint: string): Promise<{ registered: number; failed: number }> {
@@ -63,5 +65,6 @@ const started = performance.now();
 const counts = way === 'hfselect' ? await hfselectWay(registry, endpoint) : await esmselectWay(registry, endpoint, Number(concurrency));
 const seconds = (performance.now() - started) / 1000;
 registry.close();
-const run: WayRun = { way: way as Way, seconds, ...counts, maxRssMiB: process.resourceUsage().maxRSS / 1024 };
+const usage = process.resourceUsage();
+const run: WayRun = { way: way as Way, seconds, ...counts, maxRssMiB: usage.maxRSS / 1024, cpuSeconds: (usage.userCPUTime + usage.systemCPUTime) / 1e6 };
 process.stdout.write(`${JSON.stringify(run)}\n`);

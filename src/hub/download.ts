@@ -47,7 +47,7 @@ export function announcedFile(entry: PathInfo): AnnouncedFile | null {
 /**
  * Downloads `file` of `repo` at `commit` (a full sha: files of one commit, whatever is pushed
  * meanwhile) through @huggingface/hub, refusing it once it exceeds `maxBytes` or what was
- * announced, and checking its hash at the end.
+ * announced, and checking its hash at the end. The result owns its buffer alone.
  */
 export async function downloadVerified(hub: HubClient, repo: string, commit: string, file: AnnouncedFile, maxBytes: number): Promise<Uint8Array> {
   if (file.size > maxBytes) throw new FileRejection(`${file.path} is ${file.size} bytes, more than the ${maxBytes} accepted`, true);
@@ -57,7 +57,9 @@ export async function downloadVerified(hub: HubClient, repo: string, commit: str
   if (!blob) throw new FileRejection(`${file.path} is missing at ${commit.slice(0, 12)}`, true);
   const hash = createHash(file.sha256 ? 'sha256' : 'sha1');
   if (!file.sha256) hash.update(`blob ${file.size}\0`);
-  const chunks: Uint8Array[] = [];
+  // The announced size, bounded above, is allocated once: the bytes land in a buffer of their own
+  // (one that can be moved to another thread), and a server sending more is caught before the copy.
+  const bytes = new Uint8Array(file.size);
   let received = 0;
   const reader = blob.stream().getReader();
   try {
@@ -70,10 +72,10 @@ export async function downloadVerified(hub: HubClient, repo: string, commit: str
         throw error instanceof Error ? error : new Error(String(error));
       }
       if (read.done) break;
-      received += read.value.byteLength;
-      if (received > file.size) throw new FileRejection(`${file.path}: the download sent more than the ${file.size} bytes announced`, false);
+      if (received + read.value.byteLength > file.size) throw new FileRejection(`${file.path}: the download sent more than the ${file.size} bytes announced`, false);
       hash.update(read.value);
-      chunks.push(read.value);
+      bytes.set(read.value, received);
+      received += read.value.byteLength;
     }
   } finally {
     await reader.cancel().catch(() => undefined);
@@ -85,5 +87,5 @@ export async function downloadVerified(hub: HubClient, repo: string, commit: str
     const kind = file.sha256 ? 'sha256' : 'git blob id';
     throw new FileRejection(`${file.path}: its ${kind} is ${actual.slice(0, 12)}…, not the ${expected.slice(0, 12)}… the Hub announced`, false);
   }
-  return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
+  return bytes;
 }

@@ -1,4 +1,4 @@
-import { availableParallelism } from 'node:os';
+import { endianness, availableParallelism } from 'node:os';
 import { dirname, extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
@@ -6,18 +6,18 @@ import type { EsmConfig } from '../esm/config.js';
 import { EmbeddingSpaceMap } from '../esm/esm.js';
 import { esmFromFiles, EsmFormatError, esmWeightsFile } from '../esm/hfselect.js';
 import { sketchEsm, type EsmSketch } from '../index/esm-sketch.js';
+import { parseSafetensors, toFloat32, type RawTensor } from '../io/safetensors.js';
 import { sha256Hex } from '../store/files.js';
 
 /**
  * The CPU work of registering a downloaded ESM, done before the registry is touched: reading and
  * checking the files (hfselect's loader and more), the canonical weights file and its SHA-256, and
  * the class-means sketch (rows·D² multiply-adds). A pull of many ESMs does it in worker threads, so
- * the thread that downloads and commits is never the bottleneck.
+ * the thread that downloads and commits is never the bottleneck; the megabytes go to and fro as
+ * moved buffers, not copies.
  */
 export interface PreparedEsm {
   readonly config: EsmConfig;
-  readonly weight: Float32Array;
-  readonly bias: Float32Array;
   /** The canonical weights file (`esmWeightsFile`) and its SHA-256. */
   readonly weightsFile: Uint8Array;
   readonly sha256: string;
@@ -27,6 +27,7 @@ export interface PreparedEsm {
 export interface PrepareTask {
   readonly source: string;
   readonly configText: string;
+  /** The downloaded model.safetensors; moved to the worker (it must own its buffer alone). */
   readonly weights: Uint8Array;
 }
 
@@ -42,11 +43,26 @@ export function prepareEsm(task: PrepareTask): Prepared {
     throw error;
   }
   const weightsFile = esmWeightsFile(esm);
-  return { config: esm.config, weight: esm.weight, bias: esm.bias, weightsFile, sha256: sha256Hex(weightsFile), sketch: sketchEsm(esm) };
+  return { config: esm.config, weightsFile, sha256: sha256Hex(weightsFile), sketch: sketchEsm(esm) };
 }
 
+/** The buffers of a prepared ESM, to move rather than copy between threads. */
+export function preparedBuffers(prepared: Prepared): ArrayBuffer[] {
+  return 'problem' in prepared ? [] : [prepared.weightsFile.buffer as ArrayBuffer, prepared.sketch.sketch.buffer as ArrayBuffer];
+}
+
+const LITTLE_ENDIAN = endianness() === 'LE';
+
+/** A tensor of the canonical file as Float32Array: a view into the file where byte order and alignment allow. */
+function floats(tensor: RawTensor): Float32Array {
+  const { bytes } = tensor;
+  return LITTLE_ENDIAN && bytes.byteOffset % 4 === 0 ? new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4) : toFloat32(tensor);
+}
+
+/** The ESM of a prepared one, its weights read from the canonical file it came back with. */
 export function preparedMap(prepared: PreparedEsm): EmbeddingSpaceMap {
-  return new EmbeddingSpaceMap(prepared.config, prepared.weight, prepared.bias);
+  const { tensors } = parseSafetensors(prepared.weightsFile);
+  return new EmbeddingSpaceMap(prepared.config, floats(tensors.get('model.weight')!), floats(tensors.get('model.bias')!));
 }
 
 /** Prepares ESMs in this thread, or in a pool of worker threads. */
@@ -65,8 +81,7 @@ export function createPreparer(threads: number): Preparer {
   if (count < 1) return { prepare: async (task) => prepareEsm(task), close: async () => {} };
   const pool = new Piscina<PrepareTask, Prepared>({ filename: WORKER, minThreads: 0, maxThreads: count, idleTimeout: 1000, execArgv: extname(here) === '.ts' ? ['--import', 'tsx'] : [] });
   return {
-    // Copied to the worker, not transferred: a small download may share its buffer with other Buffers.
-    prepare: (task) => pool.run(task),
+    prepare: (task) => pool.run(task, { transferList: [task.weights.buffer as ArrayBuffer] }),
     close: () => pool.destroy(),
   };
 }
