@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { dirname, extname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -55,6 +55,7 @@ export async function hubPullBenchmark(args: readonly string[]): Promise<void> {
   const standin = spawn(process.execPath, ['--import', 'tsx', STANDIN, String(count), String(dim), String(latencyMs)], { cwd: PACKAGE_ROOT, stdio: ['pipe', 'pipe', 'inherit'] });
   try {
     const { endpoint } = await firstLine<{ endpoint: string }>(standin);
+    const loadBefore = loadavg()[0];
     const runs: WayRun[] = [];
     for (const way of ['hfselect', 'esmselect'] as const) {
       process.stderr.write(`hub-pull: ${way} ...\n`);
@@ -64,6 +65,8 @@ export async function hubPullBenchmark(args: readonly string[]): Promise<void> {
     const same = JSON.stringify(identities(join(dir, 'hfselect'))) === JSON.stringify(identities(join(dir, 'esmselect')));
     const mib = (count * ((dim * dim + dim) * 4)) / 2 ** 20;
     process.stdout.write(`hub-pull: ${count} ESMs of dimension ${dim} (${mib.toFixed(0)} MiB of weights), ${latencyMs} ms added to every request of the stand-in\n`);
+    // Both ways are partly CPU-bound (parsing, hashing, sketching): what else ran on the cores matters.
+    process.stdout.write(`${availableParallelism()} cores, load average (1 min) ${loadBefore.toFixed(1)} before, ${loadavg()[0].toFixed(1)} after\n`);
     process.stdout.write('way                                           wall s   ESMs/s    CPU s   peak RSS MiB   registered\n');
     for (const run of runs) {
       const name = run.way === 'hfselect' ? "hfselect's way: one repo after another" : `esm pull, concurrency ${concurrency}`;

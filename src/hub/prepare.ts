@@ -2,9 +2,9 @@ import { endianness, availableParallelism } from 'node:os';
 import { dirname, extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
-import type { EsmConfig } from '../esm/config.js';
-import { EmbeddingSpaceMap } from '../esm/esm.js';
-import { esmFromFiles, EsmFormatError, esmWeightsFile } from '../esm/hfselect.js';
+import { LEGACY_VERSION, parseEsmConfig, type EsmConfig } from '../esm/config.js';
+import { EmbeddingSpaceMap, firstNonFinite } from '../esm/esm.js';
+import { esmFromFiles, EsmFormatError, esmWeightsFile, esmWeightsHeader } from '../esm/hfselect.js';
 import { sketchEsm, type EsmSketch } from '../index/esm-sketch.js';
 import { parseSafetensors, toFloat32, type RawTensor } from '../io/safetensors.js';
 import { sha256Hex } from '../store/files.js';
@@ -34,15 +34,43 @@ export interface PrepareTask {
 /** The prepared ESM, or why the files are not one (an EsmFormatError's problem: errors do not cross threads). */
 export type Prepared = PreparedEsm | { readonly problem: string };
 
-export function prepareEsm(task: PrepareTask): Prepared {
-  let esm: EmbeddingSpaceMap;
+/**
+ * The ESM of a weights file already in the canonical layout (as hfselect's are: `esmWeightsFile`'s
+ * header, F32, little-endian) and with finite weights, read in place: the file is its own canonical
+ * file. Null for any other file; `esmFromFiles` then reads it, and says what is wrong with it.
+ */
+function canonicalEsm(task: PrepareTask): { esm: EmbeddingSpaceMap; weightsFile: Uint8Array } | null {
+  if (!LITTLE_ENDIAN || task.weights.byteOffset % 4 !== 0) return null;
+  let raw: unknown;
   try {
-    esm = esmFromFiles(task.source, task.configText, task.weights);
-  } catch (error) {
-    if (error instanceof EsmFormatError) return { problem: error.problem };
-    throw error;
+    raw = JSON.parse(task.configText);
+  } catch {
+    return null;
   }
-  const weightsFile = esmWeightsFile(esm);
+  const parsed = parseEsmConfig(raw);
+  if ('problem' in parsed || parsed.config.version === LEGACY_VERSION) return null;
+  const dim = parsed.config.esm_embedding_dim;
+  const header = esmWeightsHeader(dim);
+  const { weights } = task;
+  if (weights.byteLength !== header.byteLength + (dim + dim * dim) * 4 || !Buffer.from(header).equals(weights.subarray(0, header.byteLength))) return null;
+  const bias = new Float32Array(weights.buffer, weights.byteOffset + header.byteLength, dim);
+  const weight = new Float32Array(weights.buffer, weights.byteOffset + header.byteLength + dim * 4, dim * dim);
+  if (firstNonFinite(bias, dim) || firstNonFinite(weight, dim)) return null;
+  return { esm: new EmbeddingSpaceMap(parsed.config, weight, bias), weightsFile: weights };
+}
+
+export function prepareEsm(task: PrepareTask): Prepared {
+  let canonical = canonicalEsm(task);
+  if (!canonical) {
+    try {
+      const esm = esmFromFiles(task.source, task.configText, task.weights);
+      canonical = { esm, weightsFile: esmWeightsFile(esm) };
+    } catch (error) {
+      if (error instanceof EsmFormatError) return { problem: error.problem };
+      throw error;
+    }
+  }
+  const { esm, weightsFile } = canonical;
   return { config: esm.config, weightsFile, sha256: sha256Hex(weightsFile), sketch: sketchEsm(esm) };
 }
 

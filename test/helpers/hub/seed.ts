@@ -33,14 +33,22 @@ export function esmModelCard(config: Pick<EsmConfig, 'base_model_name' | 'task_i
   ].join('\n');
 }
 
-/** An hfselect ESM's weights file: F32 `model.weight` (D×D, row-major) and `model.bias`. */
+/**
+ * An hfselect ESM's weights file as the safetensors library writes it (`save_pretrained`): metadata
+ * `format: pt`, F32 `model.bias`, then `model.weight` (D×D, row-major). A weight of another length
+ * than D×D makes the file a wrong-shaped ESM.
+ */
 export function esmWeightsFile(weight: Float32Array, bias: Float32Array): Buffer {
   const dim = bias.length;
+  const side = Math.round(Math.sqrt(weight.length));
   return Buffer.from(
-    serializeSafetensors({
-      'model.weight': { dtype: 'F32', shape: [dim, dim], data: weight },
-      'model.bias': { dtype: 'F32', shape: [dim], data: bias },
-    }),
+    serializeSafetensors(
+      {
+        'model.bias': { dtype: 'F32', shape: [dim], data: bias },
+        'model.weight': { dtype: 'F32', shape: side * side === weight.length ? [side, side] : [weight.length], data: weight },
+      },
+      { format: 'pt' },
+    ),
   );
 }
 
