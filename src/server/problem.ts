@@ -83,8 +83,8 @@ function reportedIssue(issues: readonly z.core.$ZodIssue[]): z.core.$ZodIssue {
 /** The first issue of a failed zod validation as a 422 problem naming the field (a dotted path). */
 export function validationProblem(error: z.ZodError): HttpProblem {
   const issue = reportedIssue(error.issues);
-  // An unknown key is the field at fault itself.
-  const path = issue.code === 'unrecognized_keys' ? [...issue.path, issue.keys[0]] : issue.path;
+  // An unknown key of the body itself is the field at fault (inside a field, that field is).
+  const path = issue.code === 'unrecognized_keys' && issue.path.length === 0 ? [issue.keys[0]] : issue.path;
   const field = path.map(String).join('.');
   return new HttpProblem('invalid-input', `${field || 'body'}: ${issue.message}`, field || undefined);
 }
