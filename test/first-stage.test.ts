@@ -3,6 +3,7 @@ import { EmbeddingSpaceMap } from '../src/esm/esm.js';
 import { classMeanDirections, classMeanGain, sketchEsm } from '../src/index/esm-sketch.js';
 import { meanDirection } from '../src/index/textemb.js';
 import { encodeLabels, labelColumns } from '../src/logme/labels.js';
+import { seededUniform, standardNormal } from '../src/random.js';
 import { esmConfig } from './helpers/pool.js';
 import { randomGenerator } from './helpers/random.js';
 
@@ -44,6 +45,22 @@ describe('TextEmb', () => {
     expect(Math.hypot(...direction)).toBeCloseTo(1, 6);
     const scale = Math.hypot(...mean);
     direction.forEach((v, k) => expect(v).toBeCloseTo(mean[k] / scale, 6));
+  });
+});
+
+describe('the ESM sketch', () => {
+  it('is S·W to the bit, summed over j in order, for any number of sketch rows', () => {
+    const weight = randomGenerator(11).normals(DIM * DIM);
+    for (const rows of [32, 7]) {
+      const sketch = sketchEsm(mapOf(weight), rows, 3);
+      // S as esm-sketch.ts draws it; the product row by row is the definition.
+      const uniform = seededUniform(3);
+      const s = Float64Array.from({ length: rows * DIM }, () => standardNormal(uniform));
+      const expected = new Float64Array(rows * DIM);
+      for (let r = 0; r < rows; r++) for (let j = 0; j < DIM; j++) for (let k = 0; k < DIM; k++) expected[r * DIM + k] += s[r * DIM + j] * weight[j * DIM + k];
+      expect(sketch.rows).toBe(rows);
+      expect(Array.from(sketch.sketch)).toEqual(Array.from(Float32Array.from(expected)));
+    }
   });
 });
 

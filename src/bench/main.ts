@@ -4,6 +4,7 @@
  * reference harness); a name picks another one.
  */
 import { reportError } from '../cli/errors.js';
+import { hubPullBenchmark } from './hub-pull.js';
 import { registryBenchmark } from './registry.js';
 import { scoringBenchmark } from './scoring.js';
 import { twoStageBenchmark } from './two-stage.js';
@@ -11,6 +12,7 @@ import { twoStageBenchmark } from './two-stage.js';
 const named: Record<string, (args: readonly string[]) => Promise<void>> = {
   registry: registryBenchmark,
   'two-stage': twoStageBenchmark,
+  'hub-pull': hubPullBenchmark,
 };
 
 const [first, ...rest] = process.argv.slice(2);

@@ -4,6 +4,7 @@ import { openRegistry, type Registry } from '../store/database.js';
 import { deleteEsms, exportEsm, getEsm, listEsms, type EsmRecord } from '../store/esms.js';
 import { importEsmFolders, type ImportOutcome } from '../store/import.js';
 import { addEsmFilterOptions, esmFilterFrom, type EsmFilterFlags } from './esm-filter.js';
+import { hubEsmCommands } from './hub-command.js';
 import { csvLines, OUTPUT_FORMATS, textTable, type OutputFormat } from './format.js';
 import { trainCommand } from './esm-train-command.js';
 import { createProgress } from './progress.js';
@@ -107,6 +108,7 @@ export function esmCommand(): Command {
     .addCommand(trainCommand())
     .addCommand(exportCommand())
     .addCommand(deleteCommand());
+  for (const sub of hubEsmCommands()) command.addCommand(sub);
   for (const sub of command.commands) sub.exitOverride();
   return command;
 }

@@ -11,6 +11,7 @@ import { addDatasetOptions, embedFromFlags, type DatasetFlags } from './dataset-
 import { positiveInteger } from './errors.js';
 import { addEsmFilterOptions, esmFilterFrom, REGISTRY, registrySelected, type EsmFilterFlags } from './esm-filter.js';
 import { formatRanking, OUTPUT_FORMATS, type OutputFormat } from './format.js';
+import { checkHubUsable, HUB, hubPoolFilter, hubSelected } from './hub-rank.js';
 import { createProgress } from './progress.js';
 
 interface RankFlags extends DatasetFlags, EsmFilterFlags {
@@ -62,9 +63,9 @@ function noteOtherBaseModels(model: string, ranking: readonly RankedTask[]): voi
   if (others.length) process.stderr.write(`esmselect: note: ESMs listed here were trained against ${others.join(', ')}, not ${model}\n`);
 }
 
-/** The registry to rank from with `--esms registry`. */
+/** The registry to rank from with `--esms registry` or `--esms hub`. */
 function registryFor(flags: RankFlags) {
-  return registrySelected(flags.esms, flags) ? openRegistry() : undefined;
+  return hubSelected(flags.esms) || registrySelected(flags.esms, flags) ? openRegistry() : undefined;
 }
 
 export function rankCommand(): Command {
@@ -74,23 +75,28 @@ export function rankCommand(): Command {
       .option('--embeddings <path>', 'target embeddings: .f32/.bin with a sidecar JSON, .npy, .jsonl, or a harness target directory')
       .option('--labels <file>', 'with --embeddings: target labels, .json array, .jsonl, or one label per line (optional if the embeddings carry them)'),
   )
-    .requiredOption('--esms <dir...>', `ESM folders (config.json + model.safetensors), directories searched for them, or "${REGISTRY}" for the registered ESMs`)
+    .requiredOption(
+      '--esms <dir...>',
+      `ESM folders (config.json + model.safetensors), directories searched for them, "${REGISTRY}" for the registered ESMs, or "${HUB}" for the ESMs published on the Hugging Face Hub for the base model (--base-model, else --model; pulled into the registry first)`,
+    )
     .option('--top <k>', 'print only the best k source tasks', positiveInteger)
     .option('--candidates <k>', `two-stage ranking: score only the k sources the first stage finds most promising (plus every unindexed one) with ESM-LogME; "all" scores every source`, candidates, DEFAULT_CANDIDATES)
     .addOption(new Option('--first-stage <stage>', 'first stage: textemb (TextEmb cosine through the HNSW index) or esm-means (ESM-mapped class means)').choices(FIRST_STAGES).default(DEFAULT_FIRST_STAGE))
     .option('--ef-search <n>', `HNSW candidate list while searching (default ${HNSW_DEFAULTS.efSearch}, at least k)`, positiveInteger)
     .addOption(new Option('--format <format>', 'output format').choices(OUTPUT_FORMATS).default('table'))
     .action(async (flags: RankFlags) => {
+      if (hubSelected(flags.esms)) checkHubUsable(flags);
       const registry = registryFor(flags);
       try {
         const given = await target(flags);
+        const filter = hubSelected(flags.esms) ? await hubPoolFilter(registry!, flags) : esmFilterFrom(flags);
         const { scorer, description } = await selectScorer();
         const progress = createProgress('Scoring ESMs', 'ESMs');
         try {
           const result = await rank({
             ...given,
             scorer,
-            esms: registry ? registryPool(registry, esmFilterFrom(flags)) : flags.esms,
+            esms: registry ? registryPool(registry, filter) : flags.esms,
             top: flags.top,
             candidates: flags.candidates,
             firstStage: flags.firstStage,

@@ -1,7 +1,7 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../io/atomic.js';
-import { parseSafetensors, SafetensorsError, serializeSafetensors, toFloat32 } from '../io/safetensors.js';
+import { parseSafetensors, safetensorsHeader, SafetensorsError, serializeSafetensors, toFloat32 } from '../io/safetensors.js';
 import { LEGACY_VERSION, parseEsmConfig, type EsmConfig } from './config.js';
 import { EmbeddingSpaceMap, firstNonFinite } from './esm.js';
 
@@ -100,15 +100,25 @@ export function esmConfigJson(esm: EmbeddingSpaceMap): string {
   return `${JSON.stringify(sortedKeys(config), null, 2)}\n`;
 }
 
-/** model.safetensors bytes in the current (non-legacy) layout. */
+const WEIGHTS_METADATA = { format: 'pt' } as const;
+
+/**
+ * model.safetensors bytes in the current (non-legacy) layout: F32 `model.bias` then `model.weight`,
+ * metadata `format: pt`, as the safetensors library writes hfselect's ESMs (`save_pretrained`).
+ */
 export function esmWeightsFile(esm: EmbeddingSpaceMap): Uint8Array {
   return serializeSafetensors(
     {
       'model.bias': { dtype: 'F32', shape: [esm.dim], data: esm.bias },
       'model.weight': { dtype: 'F32', shape: [esm.dim, esm.dim], data: esm.weight },
     },
-    { format: 'pt' },
+    WEIGHTS_METADATA,
   );
+}
+
+/** The header `esmWeightsFile` writes for an ESM of dimension `dim` (a file that starts so and is that long is in its layout). */
+export function esmWeightsHeader(dim: number): Uint8Array {
+  return safetensorsHeader({ 'model.bias': { dtype: 'F32', shape: [dim] }, 'model.weight': { dtype: 'F32', shape: [dim, dim] } }, WEIGHTS_METADATA);
 }
 
 /** Writes an hfselect-compatible ESM folder that `ESM.from_pretrained` can load. */

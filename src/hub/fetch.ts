@@ -24,6 +24,11 @@ export interface HubFetchOptions {
   readonly fetch?: typeof fetch;
   /** For tests: a deterministic replacement for Math.random in the jitter. */
   readonly random?: () => number;
+  /**
+   * Aborts every request made through this fetch, bodies being read and backoff waits included
+   * (@huggingface/hub's calls take no signal of their own): how a pull is cancelled.
+   */
+  readonly signal?: AbortSignal;
 }
 
 const RETRIED_STATUS = new Set([429, 500, 502, 503, 504]);
@@ -52,13 +57,16 @@ export function createHubFetch(config: HubConfig, options: HubFetchOptions = {})
     if (url.origin !== hubOrigin) headers.delete('authorization');
     const method = (init.method ?? (input instanceof Request ? input.method : 'GET')).toUpperCase();
     const where = `${url.origin}${url.pathname}`;
+    const given = init.signal ?? (input instanceof Request ? input.signal : undefined);
+    const signal = options.signal && given ? AbortSignal.any([options.signal, given]) : (options.signal ?? given ?? undefined);
+    signal?.throwIfAborted();
     for (let attempt = 1; ; attempt++) {
       let response: Response | null = null;
       let failure: unknown;
       try {
-        response = await inner(url, { ...init, method, headers });
+        response = await inner(url, { ...init, method, headers, signal });
       } catch (error) {
-        if ((error as Error).name === 'AbortError' || init.signal?.aborted) throw error;
+        if ((error as Error).name === 'AbortError' || signal?.aborted) throw error;
         failure = error;
       }
       const retriable = response ? RETRIED_STATUS.has(response.status) && (IDEMPOTENT.has(method) || response.status === 429) : IDEMPOTENT.has(method);
@@ -70,7 +78,7 @@ export function createHubFetch(config: HubConfig, options: HubFetchOptions = {})
       const delayMs = Math.min(cap, retryAfterMs(response?.headers.get('retry-after') ?? null) ?? backoff);
       await response?.body?.cancel();
       options.onRetry?.({ url: where, status: response?.status ?? null, attempt, delayMs });
-      await sleep(delayMs, init.signal ?? undefined);
+      await sleep(delayMs, signal);
     }
   };
   return hubFetch as typeof fetch;

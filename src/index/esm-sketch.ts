@@ -35,17 +35,37 @@ function sketchMatrix(rows: number, dim: number, seed: number): Float64Array {
   return s;
 }
 
-/** (S·W)[r][k] = Σⱼ S[r][j] W[j][k] with W stored [out, in]: rows·D² multiply-adds. */
+/**
+ * (S·W)[r][k] = Σⱼ S[r][j] W[j][k] with W stored [out, in]: rows·D² multiply-adds. W is read once,
+ * a row at a time, into four output rows at once (each sum still taken over j in order, so the
+ * result is the same to the bit as row by row): the weights stream through the cache once instead
+ * of once per sketch row.
+ */
 export function sketchEsm(esm: EmbeddingSpaceMap, rows = SKETCH_ROWS, seed = SKETCH_SEED): EsmSketch {
   const { dim, weight } = esm;
   const s = sketchMatrix(rows, dim, seed);
   const out = new Float64Array(rows * dim);
-  for (let r = 0; r < rows; r++) {
-    const row = out.subarray(r * dim, (r + 1) * dim);
-    for (let j = 0; j < dim; j++) {
+  const grouped = rows - (rows % 4);
+  for (let j = 0; j < dim; j++) {
+    const wj = weight.subarray(j * dim, (j + 1) * dim);
+    for (let r = 0; r < grouped; r += 4) {
+      const [s0, s1, s2, s3] = [s[r * dim + j], s[(r + 1) * dim + j], s[(r + 2) * dim + j], s[(r + 3) * dim + j]];
+      const o0 = r * dim;
+      const o1 = o0 + dim;
+      const o2 = o1 + dim;
+      const o3 = o2 + dim;
+      for (let k = 0; k < dim; k++) {
+        const w = wj[k];
+        out[o0 + k] += s0 * w;
+        out[o1 + k] += s1 * w;
+        out[o2 + k] += s2 * w;
+        out[o3 + k] += s3 * w;
+      }
+    }
+    for (let r = grouped; r < rows; r++) {
       const srj = s[r * dim + j];
-      const wj = j * dim;
-      for (let k = 0; k < dim; k++) row[k] += srj * weight[wj + k];
+      const o = r * dim;
+      for (let k = 0; k < dim; k++) out[o + k] += srj * wj[k];
     }
   }
   let frobeniusSq = 0;

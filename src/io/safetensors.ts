@@ -205,37 +205,59 @@ export interface TensorToWrite {
   readonly data: Float32Array | Float64Array;
 }
 
-/** Serialises tensors in the given order; the header is space-padded to a multiple of 8 bytes. */
-export function serializeSafetensors(tensors: Readonly<Record<string, TensorToWrite>>, metadata?: Readonly<Record<string, string>>): Uint8Array {
+/** Where a tensor sits in a file: all the header says of it. */
+export interface TensorLayout {
+  readonly dtype: 'F32' | 'F64';
+  readonly shape: readonly number[];
+}
+
+/**
+ * The first bytes of the safetensors file of these tensors, in the given order: the 8-byte length,
+ * then the JSON header, space-padded to a multiple of 8 bytes (so every tensor's data is aligned).
+ */
+export function safetensorsHeader(tensors: Readonly<Record<string, TensorLayout>>, metadata?: Readonly<Record<string, string>>): Uint8Array {
   const header: Record<string, unknown> = {};
   if (metadata) header.__metadata__ = metadata;
   let offset = 0;
-  const parts: Uint8Array[] = [];
   for (const [name, t] of Object.entries(tensors)) {
-    const expected = elementCount(t.shape);
-    if (t.data.length !== expected) throw new SafetensorsError(`tensor ${name}: ${t.data.length} values for shape [${t.shape.join(', ')}]`);
-    const size = ELEMENT_SIZE[t.dtype];
-    const bytes = new Uint8Array(expected * size);
-    const view = new DataView(bytes.buffer);
-    for (let i = 0; i < expected; i++) {
-      if (t.dtype === 'F32') view.setFloat32(i * 4, t.data[i], true);
-      else view.setFloat64(i * 8, t.data[i], true);
-    }
-    header[name] = { dtype: t.dtype, shape: t.shape, data_offsets: [offset, offset + bytes.length] };
-    offset += bytes.length;
-    parts.push(bytes);
+    const bytes = elementCount(t.shape) * ELEMENT_SIZE[t.dtype];
+    header[name] = { dtype: t.dtype, shape: t.shape, data_offsets: [offset, offset + bytes] };
+    offset += bytes;
   }
   let json = JSON.stringify(header);
   const pad = (8 - ((Buffer.byteLength(json) + 8) % 8)) % 8;
   json += ' '.repeat(pad);
   const headerBytes = new TextEncoder().encode(json);
-  const out = new Uint8Array(8 + headerBytes.length + offset);
+  const out = new Uint8Array(8 + headerBytes.length);
   new DataView(out.buffer).setBigUint64(0, BigInt(headerBytes.length), true);
   out.set(headerBytes, 8);
-  let at = 8 + headerBytes.length;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
+  return out;
+}
+
+/** Serialises tensors in the given order (`safetensorsHeader`, then each tensor's data). */
+export function serializeSafetensors(tensors: Readonly<Record<string, TensorToWrite>>, metadata?: Readonly<Record<string, string>>): Uint8Array {
+  let size = 0;
+  for (const [name, t] of Object.entries(tensors)) {
+    const expected = elementCount(t.shape);
+    if (t.data.length !== expected) throw new SafetensorsError(`tensor ${name}: ${t.data.length} values for shape [${t.shape.join(', ')}]`);
+    size += expected * ELEMENT_SIZE[t.dtype];
+  }
+  const head = safetensorsHeader(tensors, metadata);
+  const out = new Uint8Array(head.length + size);
+  out.set(head);
+  const view = new DataView(out.buffer);
+  let at = head.length;
+  for (const t of Object.values(tensors)) {
+    if (LITTLE_ENDIAN && t.data instanceof (t.dtype === 'F32' ? Float32Array : Float64Array)) {
+      // The array's own bytes are the file's: copied whole, not value by value.
+      out.set(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength), at);
+    } else {
+      for (let i = 0; i < t.data.length; i++) {
+        if (t.dtype === 'F32') view.setFloat32(at + i * 4, t.data[i], true);
+        else view.setFloat64(at + i * 8, t.data[i], true);
+      }
+    }
+    at += t.data.length * ELEMENT_SIZE[t.dtype];
   }
   return out;
 }

@@ -5,6 +5,7 @@ import type { ServerContext } from './context.js';
 import { docsHandlers } from './docs.js';
 import { finetuneHandlers } from './finetunes.js';
 import type { Handler } from './handler.js';
+import { hubHandlers } from './hub.js';
 import { operationHandlers } from './operations.js';
 import { HttpProblem, problem, problemFor, problemResponse } from './problem.js';
 import { rankingHandlers } from './rankings.js';
@@ -66,7 +67,7 @@ export function createApp(ctx: ServerContext): Hono {
     return problemResponse(problem('not-found', `${c.req.path}: no such resource (GET /docs lists them)`));
   });
 
-  const handlers: Handler[] = [...rankingHandlers(ctx), ...finetuneHandlers(ctx), ...sourceHandlers(ctx), ...operationHandlers(ctx), ...docsHandlers(ctx)];
+  const handlers: Handler[] = [...rankingHandlers(ctx), ...finetuneHandlers(ctx), ...sourceHandlers(ctx), ...hubHandlers(ctx), ...operationHandlers(ctx), ...docsHandlers(ctx)];
   const missing = ROUTES.filter((route) => handlers.filter((h) => h.route === route).length !== 1);
   const extra = handlers.filter((h) => !ROUTES.includes(h.route));
   if (missing.length || extra.length) throw new Error(`routes without exactly one handler: ${[...missing, ...extra.map((h) => h.route)].map((r) => r.operationId).join(', ')}`);

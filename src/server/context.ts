@@ -1,9 +1,11 @@
 import { join, resolve } from 'node:path';
 import { dataDir as defaultDataDir, modelsDir as defaultModelsDir } from '../config.js';
+import { hubConfig, type HubConfig } from '../hub/config.js';
 import { openRegistry, type Registry } from '../store/database.js';
 import { finetuneJobType } from './finetune-job.js';
 import { JobRunner } from './jobs.js';
 import { Metrics } from './metrics.js';
+import { pullJobType } from './pull-job.js';
 import { rankingJobType } from './ranking-job.js';
 import { withoutServerPaths } from './redact.js';
 import { WorkerPool } from './worker-pool.js';
@@ -28,6 +30,10 @@ export interface ServerLimits {
   readonly rankingMs: number;
   /** Longest a fine-tune may run (each start of it, after a restart too); then its process is killed and it fails. */
   readonly finetuneMs: number;
+  /** Pulls of ESMs from the Hub waiting in their queue; past this, a new one is refused (503 with Retry-After). */
+  readonly queuedPulls: number;
+  /** Longest a pull may run (each start of it); then it stops and fails, keeping what it registered. */
+  readonly pullMs: number;
 }
 
 export const DEFAULT_LIMITS: ServerLimits = {
@@ -40,6 +46,8 @@ export const DEFAULT_LIMITS: ServerLimits = {
   queuedFinetunes: 8,
   rankingMs: 60 * 60_000,
   finetuneMs: 24 * 60 * 60_000,
+  queuedPulls: 8,
+  pullMs: 6 * 60 * 60_000,
 };
 
 const LIMIT_VARIABLES: Record<keyof ServerLimits, [variable: string, scale: number]> = {
@@ -52,6 +60,8 @@ const LIMIT_VARIABLES: Record<keyof ServerLimits, [variable: string, scale: numb
   queuedFinetunes: ['ESMSELECT_MAX_QUEUED_FINETUNES', 1],
   rankingMs: ['ESMSELECT_MAX_RANKING_MINUTES', 60_000],
   finetuneMs: ['ESMSELECT_MAX_FINETUNE_MINUTES', 60_000],
+  queuedPulls: ['ESMSELECT_MAX_QUEUED_PULLS', 1],
+  pullMs: ['ESMSELECT_MAX_PULL_MINUTES', 60_000],
 };
 
 /** The environment variable that sets a limit, for messages. */
@@ -86,6 +96,8 @@ export interface ServerOptions {
   readonly startJobs?: boolean;
   /** Where the server's own messages go (default stderr). Never given a token or a request's headers. */
   readonly log?: (line: string) => void;
+  /** The Hugging Face Hub to pull from; default from HF_ENDPOINT, HF_TOKEN and HF_HUB_OFFLINE when a request needs it. */
+  readonly hub?: HubConfig;
 }
 
 /** Everything the handlers share: one registry connection, the job runner, the metrics. */
@@ -102,6 +114,8 @@ export interface ServerContext {
   readonly workers: WorkerPool;
   readonly metrics: Metrics;
   readonly log: (line: string) => void;
+  /** The Hugging Face Hub's configuration (read from the environment when first needed). */
+  hubConfig(): HubConfig;
   /** Stops the jobs (see `JobRunner.close`), the worker threads it owns, and closes the registry. */
   close(graceMs: number): Promise<void>;
 }
@@ -117,10 +131,12 @@ export function createServerContext(options: ServerOptions = {}): ServerContext 
   const limits = { ...DEFAULT_LIMITS, ...options.limits };
   const metrics = new Metrics(registry);
   const workers = options.workers ?? new WorkerPool();
-  const types = [rankingJobType({ registry, modelsDir, workers, onScored: (n) => metrics.countScored(n) }), finetuneJobType({ registry, modelsDir, log })];
+  const hub = () => options.hub ?? hubConfig();
+  const types = [rankingJobType({ registry, modelsDir, workers, onScored: (n) => metrics.countScored(n) }), finetuneJobType({ registry, modelsDir, log }), pullJobType({ registry, hub })];
   const bounds = {
     ranking: { queued: limits.queuedRankings, runMs: limits.rankingMs, settings: { queued: limitVariable('queuedRankings'), runMs: limitVariable('rankingMs') } },
     finetune: { queued: limits.queuedFinetunes, runMs: limits.finetuneMs, settings: { queued: limitVariable('queuedFinetunes'), runMs: limitVariable('finetuneMs') } },
+    pull: { queued: limits.queuedPulls, runMs: limits.pullMs, settings: { queued: limitVariable('queuedPulls'), runMs: limitVariable('pullMs') } },
   };
   const jobs = new JobRunner({ registry, types, syncWaiting: limits.syncWaiting, bounds, log });
   if (options.startJobs ?? true) {
@@ -138,6 +154,7 @@ export function createServerContext(options: ServerOptions = {}): ServerContext 
     workers,
     metrics,
     log,
+    hubConfig: hub,
     async close(graceMs) {
       await jobs.close(graceMs);
       if (!options.workers) await workers.close();

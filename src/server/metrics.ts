@@ -30,6 +30,7 @@ export class Metrics {
     for (const [kind, noun] of [
       ['ranking', 'Ranking'],
       ['finetune', 'Fine-tune'],
+      ['pull', 'Pull'],
     ] as const) {
       new Gauge({
         name: `esmselect_${kind}_jobs`,

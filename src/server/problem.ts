@@ -21,6 +21,7 @@ export const PROBLEM_KINDS = {
   'time-limit': 422,
   'too-many-requests': 429,
   internal: 500,
+  'bad-gateway': 502,
   unavailable: 503,
 } as const;
 export type ProblemKind = keyof typeof PROBLEM_KINDS;

@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import { HUB_ROUTES } from './hub-routes.js';
 import * as s from './schemas.js';
 
 export const JSON_MEDIA_TYPE = 'application/json';
@@ -287,6 +288,7 @@ export const ROUTES: readonly RouteSpec<any, any, any, any>[] = [
   postSource,
   getSource,
   deleteSource,
+  ...HUB_ROUTES,
   listModels,
   healthz,
   readyz,

@@ -6,7 +6,7 @@ import type { EmbeddingSpaceMap } from '../esm/esm.js';
 import { esmConfigJson, esmFromFiles, EsmFormatError, esmWeightsFile, saveHfselectEsm } from '../esm/hfselect.js';
 import type { EsmPool, PoolEntry } from '../esm/pool.js';
 import type { EsmTrainingReport } from '../esm/train.js';
-import { sketchEsm } from '../index/esm-sketch.js';
+import { sketchEsm, type EsmSketch } from '../index/esm-sketch.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import type { RejectedEsm } from '../rank/ranking.js';
 import type { RetrievablePool } from '../rank/two-stage.js';
@@ -53,6 +53,13 @@ export interface EsmFilter {
   readonly task?: string;
   readonly architecture?: string;
   readonly dim?: number;
+  /**
+   * Only ESMs pulled from Hub repos tagged `base_model:<this>` (the base model's current name on the
+   * Hub): the pool hfselect's `find_esm_repo_ids` finds for it.
+   */
+  readonly hubBaseModel?: string;
+  /** Only ESMs pulled from these Hub repos (hfselect's `esm_repo_ids`). */
+  readonly hubRepos?: readonly string[];
 }
 
 type Row = Omit<EsmRecord, 'text_column' | 'config' | 'training'> & { text_column: string | null; config: string; training: string | null };
@@ -103,21 +110,29 @@ function optionalString(value: unknown): string | null {
   return typeof value === 'string' ? value : null;
 }
 
+export interface RegisterOptions {
+  /** Runs inside the transaction that registers (or finds) the ESM: rows that must commit with it. */
+  readonly withRecord?: (record: EsmRecord) => void;
+  /** The canonical weights file, its SHA-256 and the sketch, computed already (in a worker thread). */
+  readonly prepared?: { readonly weightsFile: Uint8Array; readonly sha256: string; readonly sketch: EsmSketch };
+}
+
 /**
  * Adds an ESM to the registry unless it is there already (same `esmIdentity`). The weights file is
  * complete and fsynced at its content address before the row that points at it is committed, so a
  * crash leaves at most a file no row uses (reported by `esmselect doctor`), never a row without
  * its file. Each ESM is its own transaction.
  */
-export async function registerEsm(registry: Registry, esm: EmbeddingSpaceMap, provenance: { origin: string; training?: EsmTrainingReport }): Promise<RegisterOutcome> {
+export async function registerEsm(registry: Registry, esm: EmbeddingSpaceMap, provenance: { origin: string; training?: EsmTrainingReport }, options: RegisterOptions = {}): Promise<RegisterOutcome> {
+  const { withRecord, prepared } = options;
   const config = esmConfigJson(esm);
-  const weights = esmWeightsFile(esm);
-  const sha256 = sha256Hex(weights);
+  const weights = prepared?.weightsFile ?? esmWeightsFile(esm);
+  const sha256 = prepared?.sha256 ?? sha256Hex(weights);
   const identity = esmIdentity(config, sha256);
   const relative = weightsPath(sha256);
   const canonical = JSON.parse(config) as EsmConfig;
   // The class-means first stage's summary of the weights, made once per weights file (outside the lock: rows·D² work).
-  const sketch = hasEsmSketch(registry, sha256) ? null : sketchEsm(esm);
+  const sketch = hasEsmSketch(registry, sha256) ? null : (prepared?.sketch ?? sketchEsm(esm));
   const selectIdentity = registry.db.prepare('SELECT * FROM source_tasks WHERE identity = ?');
   for (let attempt = 1; attempt <= WRITE_ATTEMPTS; attempt++) {
     // Registered before its file was checked: writing the file then means it was missing or corrupt
@@ -129,7 +144,11 @@ export async function registerEsm(registry: Registry, esm: EmbeddingSpaceMap, pr
       if (!storedFileExists(registry.dataDir, relative)) return null;
       if (sketch) putEsmSketch(registry, sha256, sketch);
       const existing = selectIdentity.get(identity) as Row | undefined;
-      if (existing) return { status: 'skipped', record: toRecord(existing), restored: registeredBefore && wrote };
+      if (existing) {
+        const record = toRecord(existing);
+        withRecord?.(record);
+        return { status: 'skipped', record, restored: registeredBefore && wrote };
+      }
       const { lastInsertRowid } = registry.db
         .prepare(
           `INSERT INTO source_tasks (identity, task_id, task_subset, task_split, text_column, label_column, language, num_examples,
@@ -157,7 +176,9 @@ export async function registerEsm(registry: Registry, esm: EmbeddingSpaceMap, pr
           origin: provenance.origin,
           training: provenance.training ? JSON.stringify(provenance.training) : null,
         });
-      return { status: 'imported', record: toRecord(selectRow(registry, Number(lastInsertRowid))!) };
+      const record = toRecord(selectRow(registry, Number(lastInsertRowid))!);
+      withRecord?.(record);
+      return { status: 'imported', record };
     });
     if (outcome) return outcome;
   }
@@ -176,6 +197,10 @@ function filterClause(filter: EsmFilter): { where: string; params: unknown[] } {
   if (filter.task !== undefined) add('instr(lower(task_id), lower(?)) > 0', filter.task);
   if (filter.architecture !== undefined) add('esm_architecture = ?', filter.architecture);
   if (filter.dim !== undefined) add('esm_embedding_dim = ?', filter.dim);
+  if (filter.hubBaseModel !== undefined) {
+    add("id IN (SELECT h.source_task_id FROM hub_sources h, json_each(h.tags) t WHERE t.value = 'base_model:' || ?)", filter.hubBaseModel);
+  }
+  if (filter.hubRepos !== undefined) add('id IN (SELECT source_task_id FROM hub_sources WHERE repo_id IN (SELECT value FROM json_each(?)))', JSON.stringify(filter.hubRepos));
   return { where: conditions.length ? `WHERE ${conditions.join(' AND ')}` : '', params };
 }
 

@@ -4,8 +4,8 @@ import type { Registry } from './database.js';
 export const JOB_STATES = ['queued', 'running', 'succeeded', 'failed', 'cancelled'] as const;
 export type JobState = (typeof JOB_STATES)[number];
 
-/** What the HTTP service runs as jobs: rankings, and two-stage fine-tunes. */
-export const JOB_KINDS = ['ranking', 'finetune'] as const;
+/** What the HTTP service runs as jobs: rankings, two-stage fine-tunes, and pulls of ESMs from the Hub. */
+export const JOB_KINDS = ['ranking', 'finetune', 'pull'] as const;
 export type JobKind = (typeof JOB_KINDS)[number];
 
 /** States a job never leaves. */

@@ -205,6 +205,49 @@ export const MIGRATIONS: readonly Migration[] = [
       ) STRICT;
     `,
   },
+  {
+    version: 6,
+    name: 'provenance of ESMs pulled from the Hugging Face Hub; pull jobs',
+    sql: `
+      -- One row per Hub repo pulled: the commit its files were read at, and either the ESM they are
+      -- (it goes with the ESM) or why they are not one. A pull skips a repo whose commit is the one
+      -- recorded here. tags: the repo's tags at that commit (JSON array), as the Hub listed them
+      -- (base_model:<current name>, dataset:<task id>, ...), so the registry can select the Hub's pool
+      -- for a base model as hfselect does. The token used is never stored.
+      CREATE TABLE hub_sources (
+        repo_id TEXT PRIMARY KEY,
+        commit_sha TEXT NOT NULL,
+        source_task_id INTEGER REFERENCES source_tasks (id) ON DELETE CASCADE,
+        tags TEXT NOT NULL,
+        rejected TEXT,
+        pulled_at TEXT NOT NULL DEFAULT ${NOW},
+        CHECK ((source_task_id IS NULL) <> (rejected IS NULL))
+      ) STRICT;
+      CREATE INDEX hub_sources_source_task ON hub_sources (source_task_id);
+
+      -- A third kind of job, pulls from the Hub. SQLite cannot change a CHECK constraint in place:
+      -- the table is rebuilt with the same columns and rows.
+      CREATE TABLE jobs_new (
+        id TEXT PRIMARY KEY,
+        state TEXT NOT NULL CHECK (state IN ('queued', 'running', 'succeeded', 'failed', 'cancelled')),
+        request TEXT NOT NULL,
+        run_id INTEGER REFERENCES ranking_runs (id) ON DELETE SET NULL,
+        error TEXT,
+        progress TEXT,
+        restarts INTEGER NOT NULL DEFAULT 0,
+        created_at TEXT NOT NULL DEFAULT ${NOW},
+        started_at TEXT,
+        finished_at TEXT,
+        kind TEXT NOT NULL DEFAULT 'ranking' CHECK (kind IN ('ranking', 'finetune', 'pull')),
+        result TEXT
+      ) STRICT;
+      INSERT INTO jobs_new (id, state, request, run_id, error, progress, restarts, created_at, started_at, finished_at, kind, result)
+        SELECT id, state, request, run_id, error, progress, restarts, created_at, started_at, finished_at, kind, result FROM jobs;
+      DROP TABLE jobs;
+      ALTER TABLE jobs_new RENAME TO jobs;
+      CREATE INDEX jobs_kind_state ON jobs (kind, state, created_at);
+    `,
+  },
 ];
 
 function checkOrder(migrations: readonly Migration[]): void {

@@ -2,6 +2,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import type { EsmConfig } from '../../../src/esm/config.js';
 import { serializeSafetensors } from '../../../src/io/safetensors.js';
+import { seededUniform } from '../../../src/random.js';
 import type { Repo, RepoType } from './repos.js';
 import type { HubStandin } from './standin.js';
 
@@ -32,14 +33,22 @@ export function esmModelCard(config: Pick<EsmConfig, 'base_model_name' | 'task_i
   ].join('\n');
 }
 
-/** An hfselect ESM's weights file: F32 `model.weight` (D×D, row-major) and `model.bias`. */
+/**
+ * An hfselect ESM's weights file as the safetensors library writes it (`save_pretrained`): metadata
+ * `format: pt`, F32 `model.bias`, then `model.weight` (D×D, row-major). A weight of another length
+ * than D×D makes the file a wrong-shaped ESM.
+ */
 export function esmWeightsFile(weight: Float32Array, bias: Float32Array): Buffer {
   const dim = bias.length;
+  const side = Math.round(Math.sqrt(weight.length));
   return Buffer.from(
-    serializeSafetensors({
-      'model.weight': { dtype: 'F32', shape: [dim, dim], data: weight },
-      'model.bias': { dtype: 'F32', shape: [dim], data: bias },
-    }),
+    serializeSafetensors(
+      {
+        'model.bias': { dtype: 'F32', shape: [dim], data: bias },
+        'model.weight': { dtype: 'F32', shape: side * side === weight.length ? [side, side] : [weight.length], data: weight },
+      },
+      { format: 'pt' },
+    ),
   );
 }
 
@@ -64,6 +73,41 @@ export function publishEsm(hub: HubStandin, esm: PublishedEsm): Repo {
     },
   });
   return repo;
+}
+
+/**
+ * `count` ESMs of dimension `dim` for `baseModel`, published as `<owner>/esm-<i>` (task `<owner>/task-<i>`):
+ * near the identity, each its own weights (cheap uniform noise, so a pool of 1,000 at D = 768 is
+ * made in seconds). Returns the repo ids.
+ */
+export function publishEsmPool(hub: HubStandin, options: { count: number; dim: number; baseModel: string; owner?: string; seed?: number }): string[] {
+  const { count, dim, baseModel } = options;
+  const owner = options.owner ?? 'esms';
+  const ids: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const uniform = seededUniform((options.seed ?? 1) * 100_003 + i);
+    const weight = new Float32Array(dim * dim);
+    for (let k = 0; k < weight.length; k++) weight[k] = (uniform() - 0.5) * (0.2 / Math.sqrt(dim));
+    for (let k = 0; k < dim; k++) weight[k * dim + k] += 1;
+    const bias = Float32Array.from({ length: dim }, () => (uniform() - 0.5) * 0.02);
+    const repoId = `${owner}/esm-${String(i).padStart(4, '0')}`;
+    const config: EsmConfig = {
+      base_model_name: baseModel,
+      task_id: `${owner}/task-${i}`,
+      task_subset: null,
+      text_column: 'text',
+      label_column: 'label',
+      task_split: 'train',
+      num_examples: 1000,
+      language: 'en',
+      esm_architecture: 'linear',
+      esm_embedding_dim: dim,
+      version: '0.2.0',
+    };
+    publishEsm(hub, { repoId, config, weights: esmWeightsFile(weight, bias) });
+    ids.push(repoId);
+  }
+  return ids;
 }
 
 /** Uploads every file below a local folder (a Hugging Face model folder) as one commit. */
