@@ -36,6 +36,9 @@ export const WORKER_NICENESS = 5;
  */
 const IDLE_TIMEOUT_MS = 5 * 60_000;
 
+/** How long `close` waits for the threads' tasks before it abandons them. */
+const CLOSE_GRACE_MS = 30_000;
+
 export interface WorkerPoolOptions {
   /**
    * Most threads at once. Default: the cores, and at least three: rankings run two at a time
@@ -48,7 +51,7 @@ export interface RankOptions {
   readonly dataDir: string;
   readonly modelsDir: string;
   readonly inputDir: string;
-  /** Aborting it stops the thread running the job at once, even mid-way through tokenising. */
+  /** Aborting it stops the job within one batch of texts or ESMs. */
   readonly signal: AbortSignal;
   readonly onProgress: (progress: JobProgress) => void;
 }
@@ -116,20 +119,39 @@ export class WorkerPool {
     return this.call('countRegisteredTask', { dataset, dataDir });
   }
 
-  /** Runs a ranking job on a thread; its progress comes back as it goes. */
+  /**
+   * Runs a ranking job on a thread; its progress comes back as it goes. Aborting asks the job to
+   * stop and waits until it has: the thread is never terminated, because a thread stopped inside a
+   * native call (ONNX Runtime's inference, the ESM-LogME addon) aborts the whole process when that
+   * call comes back to a JavaScript that is gone (node-addon-api rethrows an error it can no
+   * longer throw: `terminate called after throwing an instance of 'Napi::Error'`). The job checks
+   * its signal between batches of texts and of ESMs, so it stops within one batch.
+   */
   async rank(spec: RankingSpec, options: RankOptions): Promise<{ runId: number; scored: number }> {
     const { port1, port2 } = new MessageChannel();
     port1.on('message', options.onProgress);
+    const stop = () => port1.postMessage('stop');
+    options.signal.addEventListener('abort', stop, { once: true });
     try {
+      options.signal.throwIfAborted();
       const { dataDir, modelsDir, inputDir } = options;
-      return await this.call('rank', { spec, dataDir, modelsDir, inputDir, progress: port2 }, { transferList: [port2], signal: options.signal });
+      return await this.call('rank', { spec, dataDir, modelsDir, inputDir, progress: port2 }, { transferList: [port2] });
     } finally {
+      options.signal.removeEventListener('abort', stop);
       port1.close();
     }
   }
 
-  /** Stops the threads; tasks still running are abandoned (their jobs have been stopped first). */
-  close(): Promise<void> {
-    return this.pool.destroy();
+  /**
+   * Stops the threads once their tasks are done (the jobs among them have been stopped first):
+   * terminating a thread mid-task could end the process (see `rank`). A task still running after
+   * `graceMs` (a request's file read, say) is abandoned with its thread.
+   */
+  async close(graceMs = CLOSE_GRACE_MS): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), graceMs)));
+    const closed = this.pool.close();
+    if ((await Promise.race([closed, late])) === 'late') await this.pool.destroy();
+    clearTimeout(timer);
   }
 }

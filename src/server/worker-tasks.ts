@@ -175,7 +175,7 @@ export interface RankTask {
   readonly dataDir: string;
   readonly modelsDir: string;
   readonly inputDir: string;
-  /** Where progress goes, as JobProgress messages. */
+  /** Where progress goes, as JobProgress messages; a message from the other side asks the job to stop. */
   readonly progress: MessagePort;
 }
 
@@ -192,9 +192,12 @@ function registryAt(dataDir: string): Registry {
 
 /**
  * Runs a ranking job (`executeRanking`) on this thread, with a registry connection of its own.
- * Cancelling it stops the thread (the pool aborts the task), so it needs no signal of its own.
+ * A message on the progress port stops it where `executeRanking` checks its signal: between
+ * batches of texts and of ESMs (see `WorkerPool.rank` for why the thread is never terminated).
  */
 export async function rank(task: RankTask): Promise<Outcome<{ runId: number; scored: number }>> {
+  const stop = new AbortController();
+  task.progress.once('message', () => stop.abort());
   try {
     return await outcome(async () => {
       let scored = 0;
@@ -202,7 +205,7 @@ export async function rank(task: RankTask): Promise<Outcome<{ runId: number; sco
         registry: registryAt(task.dataDir),
         modelsDir: task.modelsDir,
         inputDir: task.inputDir,
-        signal: new AbortController().signal,
+        signal: stop.signal,
         onScored: (count) => (scored = count),
         onProgress: (progress) => task.progress.postMessage(progress),
       });
