@@ -22,22 +22,26 @@ import { startHubStandin, type HubStandin } from './helpers/hub/standin.js';
  * The Hub as a user of hfselect finds it: `bert-base-uncased` renamed to google-bert/bert-base-uncased,
  * which has no ONNX export of its own (Xenova/bert-base-uncased has one). Here those repos hold
  * models/tiny-bert's files (hidden size 32), and the ESMs published for bert-base-uncased are the demo
- * pool's (demo/README.md: real fine-tunes of tiny-bert), their configs naming their datasets on the
- * Hub; the target is demo/target.csv, a Hub dataset too. The demo's ranking of that target makes
- * demo/datasets/source-08 the best source (its classes hold the target's keyword groups) and
+ * pool's (DEMO, its README.md: real fine-tunes of tiny-bert), their configs naming their datasets on
+ * the Hub; the target is the demo's target.csv, a Hub dataset too. The demo's ranking of that target
+ * makes its datasets/source-08 the best source (its classes hold the target's keyword groups) and
  * source-05 the worst: the published pool is four of them.
  */
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
+/** The tiny-bert demo pool (esms/, datasets/, target.csv): every path to it goes through this one constant. */
 const DEMO = join(ROOT, 'demo');
 const READ = 'hf_e2e_read_token_1234';
 const WRITE = 'hf_e2e_write_token_5678';
 const MODEL = 'bert-base-uncased';
 const HUB_MODEL = 'google-bert/bert-base-uncased';
 const ONNX_REPO = 'Xenova/bert-base-uncased';
-/** The published pool: demo sources, best first as the demo ranks them for its target (demo/README.md). */
+/** The published pool: demo sources, best first as the demo ranks them for its target (DEMO's README.md). */
 const SOURCES = ['source-08', 'source-11', 'source-01', 'source-05'];
 const TARGET = 'hf://datasets/me/target';
 const TASK = (source: string) => `demo-tasks/${source}`;
+const REPO = (source: string) => `esm-lab/${source}-esm`;
+/** Where the CLI publishes the ESM of its fine-tune (the service's part finds it in the pool when it runs after). */
+const PUSHED = 'alice/source-08-finetuned';
 
 let hub: HubStandin;
 let dir: string;
@@ -190,10 +194,10 @@ describe('the CLI, from the Hub and back', () => {
   });
 
   it('esm push of the new ESM publishes it as hfselect does; esm search then finds it under the base model', async () => {
-    const pushed = await esmselect(['esm', 'push', String(newEsm), '--repo', 'alice/source-08-finetuned'], { HF_TOKEN: WRITE });
+    const pushed = await esmselect(['esm', 'push', String(newEsm), '--repo', PUSHED], { HF_TOKEN: WRITE });
     expect(pushed.code, pushed.stderr).toBe(0);
-    expect(pushed.stdout).toMatch(new RegExp(`^pushed #${newEsm} to ${hub.endpoint}/alice/source-08-finetuned \\(new repo, commit [0-9a-f]{12}\\)\\n$`));
-    const repo = hub.store.get('model', 'alice/source-08-finetuned')!;
+    expect(pushed.stdout).toMatch(new RegExp(`^pushed #${newEsm} to ${hub.endpoint}/${PUSHED} \\(new repo, commit [0-9a-f]{12}\\)\\n$`));
+    const repo = hub.store.get('model', PUSHED)!;
     const files = hub.store.head(repo).files;
     expect([...files.keys()].sort()).toEqual(['.gitattributes', 'README.md', 'config.json', 'model.safetensors']);
     expect(hub.store.cardData(repo)).toMatchObject({ base_model: MODEL, datasets: [TASK('source-08')], tags: ['embedding_space_map', `BaseLM:${MODEL}`] });
@@ -204,14 +208,159 @@ describe('the CLI, from the Hub and back', () => {
     const search = await esmselect(['esm', 'search', '--base-model', MODEL, '--format', 'json']);
     expect(search.code, search.stderr).toBe(0);
     const found = JSON.parse(search.stdout) as { repo_id: string; task_id: string; base_model: string }[];
-    expect(found.map((e) => e.repo_id).sort()).toEqual(['alice/source-08-finetuned', ...SOURCES.map((s) => `esm-lab/${s}-esm`)].sort());
-    expect(found.find((e) => e.repo_id === 'alice/source-08-finetuned')).toMatchObject({ task_id: TASK('source-08'), base_model: HUB_MODEL });
+    expect(found.map((e) => e.repo_id).sort()).toEqual([PUSHED, ...SOURCES.map((s) => `esm-lab/${s}-esm`)].sort());
+    expect(found.find((e) => e.repo_id === PUSHED)).toMatchObject({ task_id: TASK('source-08'), base_model: HUB_MODEL });
   });
 
-  it('refuses in one line: push without a token, pull offline, rank --esms hub for a model the Hub does not know, a source not registered', async () => {
+  it('refuses in one line: push without a token, a repo id that is not one, pull offline, rank --esms hub for a model the Hub does not know, a source not registered', async () => {
     expectOneLine(await esmselect(['esm', 'push', '1', '--repo', 'alice/x'], { HF_TOKEN: '' }), /^esmselect: esm push: publishing needs a token with write access in HF_TOKEN$/);
+    expectOneLine(await esmselect(['esm', 'pull', '--repo', 'esm-lab/source-08-esm', 'esm-lab/../etc']), /^esmselect: repo: "esm-lab\/\.\.\/etc" is not a repo id/);
     expectOneLine(await esmselect(['esm', 'pull', '--base-model', MODEL], { HF_HUB_OFFLINE: '1' }), /^esmselect: esm pull needs the Hugging Face Hub, but HF_HUB_OFFLINE is set \(unset it to allow network access\)$/);
     expectRefusal(await esmselect(['rank', ...TARGET_FLAGS, '--base-model', 'nobody/nothing', '--esms', 'hub']), /^esmselect: base model nobody\/nothing: not found on the Hub \(404/);
     expectOneLine(await esmselect(['finetune', '--source', 'registry#999', '--target', join(DEMO, 'target.csv')]), /^esmselect: .*999/);
   });
 });
+
+/** `esmselect serve` (the built CLI) on loopback, reaching the stand-in through HF_ENDPOINT. */
+interface Service {
+  readonly url: string;
+  readonly logs: () => string;
+  stop(): Promise<void>;
+}
+
+async function serve(dataDir: string, env: NodeJS.ProcessEnv = {}): Promise<Service> {
+  const base: NodeJS.ProcessEnv = { ...process.env, ESMSELECT_DATA_DIR: dataDir, ESMSELECT_MODELS_DIR: models, HF_ENDPOINT: hub.endpoint, HF_TOKEN: READ };
+  for (const key of ['HF_HUB_OFFLINE', 'ESMSELECT_ALLOW_REMOTE', 'ESMSELECT_API_TOKEN', 'ESMSELECT_HOST', 'ESMSELECT_PORT']) delete base[key];
+  const child: ChildProcess = spawn(process.execPath, [join(ROOT, 'dist', 'cli', 'main.js'), 'serve', '--host', '127.0.0.1', '--port', '0', '--no-demo'], { cwd: ROOT, env: { ...base, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  const closed = new Promise<void>((resolve) => child.on('close', () => resolve()));
+  const url = await new Promise<string>((resolve, reject) => {
+    child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
+      stderr += chunk;
+      const serving = /serving (http:\/\/127\.0\.0\.1:\d+)/.exec(stderr);
+      if (serving) resolve(serving[1]);
+    });
+    void closed.then(() => reject(new Error(`esmselect serve exited: ${stderr}`)));
+  });
+  return {
+    url,
+    logs: () => stderr,
+    async stop() {
+      child.kill('SIGTERM');
+      await closed;
+    },
+  };
+}
+
+const post = (url: string, body: unknown) => fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+
+/** Polls a job until it has ended. */
+async function ended(service: Service, location: string): Promise<Record<string, any>> {
+  for (;;) {
+    const job = (await (await fetch(new URL(location, service.url))).json()) as Record<string, any>;
+    if (!['queued', 'running'].includes(job.status)) return job;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+/** An RFC 9457 problem: its status, and the field it names. */
+async function problem(response: Response): Promise<{ status: number; field?: string; detail: string }> {
+  expect(response.headers.get('content-type')).toBe('application/problem+json');
+  const body = (await response.json()) as { status: number; field?: string; detail: string };
+  expect(body.status).toBe(response.status);
+  return body;
+}
+
+describe('the service, from the Hub and back', () => {
+  let service: Service;
+  beforeAll(async () => {
+    // Base models are pulled from the CLI only (the service reads the models directory): with the weights, to fine-tune.
+    expect((await pullBaseModel()).code).toBe(0);
+    expect((await esmselect(['model', 'pull', MODEL, '--weights'])).code).toBe(0);
+    service = await serve(join(dir, 'http-data'));
+  });
+  afterAll(async () => {
+    await service?.stop();
+  });
+
+  /** registry#ID → the repo the pull registered it from. */
+  let registered: Map<string, string>;
+  /** The fine-tune handle of the best published source. */
+  let top: { ranking_id: string; rank: number };
+
+  it('POST /v1/sources/pull: the published pool for the old name, as a job', async () => {
+    const created = await post(`${service.url}/v1/sources/pull`, { base_model: MODEL });
+    expect(created.status).toBe(202);
+    const job = await ended(service, created.headers.get('location')!);
+    expect(job.status, JSON.stringify(job.error)).toBe('succeeded');
+    // The pool as the Hub has it now: the four published ESMs, and the CLI's fine-tune when its part ran first.
+    const pool = [...SOURCES.map(REPO), ...(hub.store.get('model', PUSHED) ? [PUSHED] : [])];
+    expect(job.result).toMatchObject({ base_model: HUB_MODEL, repos: pool.length, imported: pool.length, rejected: 0 });
+    registered = new Map(job.result.outcomes.map((o: { repo: string; source_id: number }) => [`registry#${o.source_id}`, o.repo]));
+    expect([...registered.values()].sort()).toEqual(pool.sort());
+    const sources = (await (await fetch(`${service.url}/v1/sources?base_model_name=${MODEL}`)).json()) as { total: number; items: { task_id: string; origin: string }[] };
+    expect(sources.total).toBe(pool.length);
+    expect(sources.items.map((s) => s.origin.replace(/^hf:\/\/(.*)@[0-9a-f]{40}$/, '$1')).sort()).toEqual(pool.sort());
+  });
+
+  it('POST /v1/rankings of the Hub dataset against the pulled ESMs: the demo ranking, with a fine-tune handle', async () => {
+    let response = await post(`${service.url}/v1/rankings`, { dataset: TARGET, text_column: 'text', label_column: 'label', model: MODEL, filters: { base_model_name: MODEL } });
+    expect([200, 202]).toContain(response.status);
+    let job = (await response.json()) as Record<string, any>;
+    if (response.status === 202) job = await ended(service, job.links.self);
+    expect(job.status, JSON.stringify(job.error)).toBe('succeeded');
+    expect(job.result.target).toMatchObject({ n: 60, d: 32, task: 'classification' });
+    // The published four in the demo's order (the CLI's re-published fine-tune of source-08 may rank among them).
+    const ranking = job.result.ranking as { task_id: string; source: string; rank: number; finetune: { ranking_id: string; rank: number } }[];
+    const published = ranking.filter((t) => registered.get(t.source)?.startsWith('esm-lab/'));
+    expect(published.map((t) => registered.get(t.source))).toEqual(SOURCES.map(REPO));
+    expect(published[0].finetune).toEqual({ ranking_id: job.id, rank: published[0].rank });
+    top = published[0].finetune;
+  });
+
+  it('POST /v1/finetunes on the top published source: read from its Hub dataset, the new ESM registered', { timeout: 600_000 }, async () => {
+    const form = new FormData();
+    form.set('target_file', new Blob([await readFile(join(DEMO, 'target.csv'))]), 'target.csv');
+    const fast = JSON.stringify({ epochs: 1, batchSize: 16, learningRate: 3e-3 });
+    for (const [key, value] of Object.entries({ text_column: 'text', label_column: 'label', ranking_id: top.ranking_id, rank: String(top.rank), intermediate_settings: fast, target_settings: fast })) form.set(key, value);
+    const created = await fetch(`${service.url}/v1/finetunes`, { method: 'POST', body: form });
+    expect(created.status).toBe(202);
+    const request = ((await created.json()) as Record<string, any>).request;
+    expect(request).toMatchObject({ model: MODEL, source: { task_id: TASK('source-08'), rows: 200, rank: top.rank, hub: { dataset: `hf://datasets/${TASK('source-08')}`, subset: 'default', split: 'train' } } });
+    const job = await ended(service, created.headers.get('location')!);
+    expect(job.status, JSON.stringify(job.error)).toBe('succeeded');
+    const esm = (await (await fetch(`${service.url}/v1/sources/${job.result.esm.source_id}`)).json()) as Record<string, any>;
+    expect(esm).toMatchObject({ task_id: TASK('source-08'), base_model_name: MODEL, esm_embedding_dim: 32 });
+  });
+
+  it('refuses with problems naming the field: a bad repo id, a base model the Hub does not know, a Hub dataset that is not there', async () => {
+    const bad = await problem(await post(`${service.url}/v1/sources/pull`, { repos: ['esm-lab/source-08-esm', 'esm-lab/../etc'] }));
+    expect([bad.status, bad.field]).toEqual([422, 'repos.1']);
+    expect(bad.detail).toContain('not a repo id');
+    const created = await post(`${service.url}/v1/sources/pull`, { base_model: 'nobody/nothing' });
+    const failed = await ended(service, created.headers.get('location')!);
+    expect(failed).toMatchObject({ status: 'failed', error: { status: 422, field: 'base_model' } });
+    expect(failed.error.detail).toMatch(/^base_model: base model nobody\/nothing: not found on the Hub/);
+    const missing = await problem(await post(`${service.url}/v1/rankings`, { dataset: 'hf://datasets/me/none', text_column: 'text', label_column: 'label', model: MODEL }));
+    expect([missing.status, missing.field]).toEqual([422, 'dataset']);
+    expect(missing.detail).toContain('no such dataset on the Hub');
+    expect(service.logs()).not.toContain(READ);
+  });
+
+  it('with HF_HUB_OFFLINE=1: the pull is refused (503), a Hub dataset not in the cache too (409 naming dataset), without a request to the Hub', async () => {
+    const offline = await serve(join(dir, 'http-offline'), { HF_HUB_OFFLINE: '1' });
+    try {
+      const before = hub.requests.length;
+      const pull = await problem(await post(`${offline.url}/v1/sources/pull`, { base_model: MODEL }));
+      expect(pull.status).toBe(503);
+      expect(pull.detail).toMatch(/needs the Hugging Face Hub, but HF_HUB_OFFLINE is set/);
+      const target = await problem(await post(`${offline.url}/v1/rankings`, { dataset: TARGET, text_column: 'text', label_column: 'label', model: MODEL }));
+      expect([target.status, target.field]).toEqual([409, 'dataset']);
+      expect(target.detail).toContain('HF_HUB_OFFLINE is set');
+      expect(hub.requests.length).toBe(before);
+    } finally {
+      await offline.stop();
+    }
+  });
+});
+
