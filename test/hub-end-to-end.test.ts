@@ -364,3 +364,39 @@ describe('the service, from the Hub and back', () => {
   });
 });
 
+/** The commands of the README's "real use" quick start, as written there (a shell block after **Real use**). */
+async function quickStart(): Promise<string[][]> {
+  const readme = await readFile(join(ROOT, 'README.md'), 'utf8');
+  const block = /\*\*Real use\*\*[\s\S]*?```sh\n([\s\S]*?)```/.exec(readme);
+  expect(block, 'README.md has a "**Real use**" quick start').not.toBeNull();
+  return block![1]
+    .split('\n')
+    .map((line) => line.replace(/\s+#.*$/, '').trim())
+    .filter((line) => line !== '')
+    .map((line) => {
+      expect(line, 'a plain command, no quoting or shell syntax').toMatch(/^npx esmselect [\w./: -]+$/);
+      return line.split(/\s+/).slice(2);
+    });
+}
+
+describe("the README's real-use quick start", () => {
+  it('runs as written against the Hub, in a fresh data and models directory: coverage, model pull, rank --esms hub of my.csv', async () => {
+    const commands = await quickStart();
+    expect(commands.map((c) => c.slice(0, 2).join(' '))).toEqual(['esm coverage', 'model pull', 'rank --dataset']);
+    const cwd = join(dir, 'quick-start');
+    await mkdir(cwd);
+    await cp(join(DEMO, 'target.csv'), join(cwd, 'my.csv'));
+    const env = { ESMSELECT_DATA_DIR: join(cwd, 'data'), ESMSELECT_MODELS_DIR: join(cwd, 'models') };
+    const runs: Run[] = [];
+    for (const args of commands) {
+      const run = await esmselect(args, env, cwd);
+      expect(run.code, `${args.join(' ')}: ${run.stderr}`).toBe(0);
+      runs.push(run);
+    }
+    expect(runs[0].stdout).toMatch(new RegExp(`^${HUB_MODEL}\\s+\\d+$`, 'm'));
+    expect(runs[1].stdout).toMatch(new RegExp(`^pulled: ${MODEL} \\(${HUB_MODEL}@[0-9a-f]{12}; ONNX from ${ONNX_REPO}@`));
+    // The best source first, as the demo ranks the target (the pool may hold a re-published fine-tune of it too).
+    const firstRow = runs[2].stdout.split('\n').find((line) => /demo-tasks\//.test(line));
+    expect(firstRow).toContain(TASK('source-08'));
+  });
+});
