@@ -215,13 +215,15 @@ export async function pullModel(name: string, options: PullModelOptions = {}): P
   if (!mainFiles.has(CONFIG)) throw new UserInputError(`${field}: ${main.repo} has no config.json at ${main.commit.slice(0, 12)}: not a transformers model`, field);
 
   const existing = await readRecord(folder);
-  // A later pull of the folder (`--weights` for fine-tuning) keeps the ONNX conversion it was pulled
-  // with: without it the new folder would have no graph, and the model could no longer embed.
-  const kept = existing?.repo === main.repo && existing.onnx && existing.onnx.repo !== main.repo && isRepoId(existing.onnx.repo) ? existing.onnx.repo : undefined;
+  const sameRepo = existing?.repo === main.repo;
+  // A later pull of the folder keeps what the last one gave it unless told otherwise: the ONNX
+  // conversion (a `--weights` pull for fine-tuning would leave no graph to embed with) and the
+  // weights (a plain pull would drop them, and fine-tuning would need the whole file again).
+  const kept = sameRepo && existing.onnx && existing.onnx.repo !== main.repo && isRepoId(existing.onnx.repo) ? existing.onnx.repo : undefined;
   const onnxRepo = options.onnxRepo ?? kept;
   let onnxFrom: RepoAtCommit | null = null;
   let onnxFiles = new Map<string, AnnouncedFile>();
-  let weights = options.weights ?? false;
+  let weights = options.weights || (sameRepo && existing.weights);
   if (mainFiles.has(ONNX_FILES[0])) {
     onnxFrom = main;
     if (options.onnxRepo) note(`${main.repo} has its own onnx/model.onnx; --onnx-repo ${options.onnxRepo} is not needed`);
