@@ -133,6 +133,25 @@ describe('model pull', () => {
     expect(maxAbsDiff(await embed('org/tiny-bert-bare', modelsDir), await embed('tiny-bert', MODELS_ROOT))).toBeLessThan(1e-5);
   });
 
+  it('keeps the ONNX conversion of the last pull when the folder is pulled again with --weights (for fine-tuning), so it still embeds, and the weights when pulled again without', async () => {
+    const modelsDir = await freshModelsDir();
+    await pullModel('org/tiny-bert-bare', options(modelsDir, { onnxRepo: 'Xenova/tiny-bert-bare' }));
+    const notes: string[] = [];
+    const pulled = await pullModel('org/tiny-bert-bare', options(modelsDir, { weights: true, onNote: (n) => notes.push(n) }));
+    expect(pulled.upToDate).toBe(false);
+    expect(pulled.record).toMatchObject({ onnx: { repo: 'Xenova/tiny-bert-bare' }, weights: true });
+    expect(notes).toContain('the ONNX graph comes from Xenova/tiny-bert-bare again, as in the folder\'s last pull (--onnx-repo names another)');
+    expect((await readdir(pulled.folder, { recursive: true })).sort()).toEqual(expect.arrayContaining(['model.safetensors', 'onnx/model.onnx']));
+    expect(maxAbsDiff(await embed('org/tiny-bert-bare', modelsDir), await embed('tiny-bert', MODELS_ROOT))).toBeLessThan(1e-5);
+    // ... and a plain pull again keeps the weights: it has nothing to do.
+    const before = hub.requests.length;
+    const again = await pullModel('org/tiny-bert-bare', options(modelsDir));
+    expect(again.upToDate).toBe(true);
+    expect(again.record.weights).toBe(true);
+    expect(hub.requests.slice(before).filter((r) => r.url.includes('/resolve/') || r.server === 'cdn')).toEqual([]);
+    expect((await readdir(pulled.folder)).includes('model.safetensors')).toBe(true);
+  });
+
   it('does nothing the second time, and pulls again when the repo has a new commit', async () => {
     const modelsDir = await freshModelsDir();
     await pullModel('google-bert/tiny-bert', options(modelsDir));

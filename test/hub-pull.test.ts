@@ -190,6 +190,10 @@ describe('esm pull', () => {
     expect(getEsm(registry, summary.outcomes.find((o) => o.repo === id)!.id!).language).toBe('en');
     expect(reasons(summary)['named/none']).toMatch(/repo named\/none: not found on the Hub/);
     await expect(pullEsms(registry, { repos: [id], baseModel: BASE, hub: config() })).rejects.toThrow(/not both/);
+    // A named id that cannot be a repo is the caller's typo: refused before any request, not one rejected repo among the rest.
+    const before = hub.requests.length;
+    await expect(pullEsms(registry, { repos: [id, 'named/../etc'], hub: config() })).rejects.toThrow(/^repo: "named\/\.\.\/etc" is not a repo id/);
+    expect(hub.requests.length).toBe(before);
   });
 
   it('keeps its downloads to the concurrency asked for', async () => {

@@ -74,6 +74,7 @@ describe('POST /v1/sources/pull', () => {
       };
       expect(await problem({})).toEqual([422, 'application/problem+json', 'base_model']);
       expect(await problem({ base_model: 'x', repos: ['a/b'] })).toEqual([422, 'application/problem+json', 'repos']);
+      expect(await problem({ repos: ['a/b', 'a/../b'] })).toEqual([422, 'application/problem+json', 'repos.1']);
       expect(await problem({ repos: ['a/b'], task: 'x' })).toEqual([422, 'application/problem+json', 'task']);
       expect(await problem({ base_model: 'x', concurrency: 1000 })).toEqual([422, 'application/problem+json', 'concurrency']);
       expect(await problem({ base_model: 'x', token: HF_TOKEN })).toEqual([422, 'application/problem+json', 'token']);

@@ -214,14 +214,22 @@ export async function pullModel(name: string, options: PullModelOptions = {}): P
   const mainFiles = await repoFiles(hub, main, [CONFIG, ...TOKENIZER_FILES, ...SENTENCE_TRANSFORMERS_FILES, ...ONNX_FILES, WEIGHTS], field);
   if (!mainFiles.has(CONFIG)) throw new UserInputError(`${field}: ${main.repo} has no config.json at ${main.commit.slice(0, 12)}: not a transformers model`, field);
 
+  const existing = await readRecord(folder);
+  const sameRepo = existing?.repo === main.repo;
+  // A later pull of the folder keeps what the last one gave it unless told otherwise: the ONNX
+  // conversion (a `--weights` pull for fine-tuning would leave no graph to embed with) and the
+  // weights (a plain pull would drop them, and fine-tuning would need the whole file again).
+  const kept = sameRepo && existing.onnx && existing.onnx.repo !== main.repo && isRepoId(existing.onnx.repo) ? existing.onnx.repo : undefined;
+  const onnxRepo = options.onnxRepo ?? kept;
   let onnxFrom: RepoAtCommit | null = null;
   let onnxFiles = new Map<string, AnnouncedFile>();
-  let weights = options.weights ?? false;
+  let weights = options.weights || (sameRepo && existing.weights);
   if (mainFiles.has(ONNX_FILES[0])) {
     onnxFrom = main;
     if (options.onnxRepo) note(`${main.repo} has its own onnx/model.onnx; --onnx-repo ${options.onnxRepo} is not needed`);
-  } else if (options.onnxRepo) {
-    onnxFrom = await resolveRepo(hub, options.onnxRepo, undefined, 'onnx_repo');
+  } else if (onnxRepo) {
+    if (!options.onnxRepo) note(`the ONNX graph comes from ${onnxRepo} again, as in the folder's last pull (--onnx-repo names another)`);
+    onnxFrom = await resolveRepo(hub, onnxRepo, undefined, 'onnx_repo');
     onnxFiles = await repoFiles(hub, onnxFrom, [...ONNX_FILES, ...TOKENIZER_FILES], 'onnx_repo');
     if (!onnxFiles.has(ONNX_FILES[0])) throw new UserInputError(`onnx repo: ${onnxFrom.repo} has no onnx/model.onnx`, 'onnx_repo');
   } else if (options.weightsWithoutOnnx && mainFiles.has(WEIGHTS)) {
@@ -236,7 +244,6 @@ export async function pullModel(name: string, options: PullModelOptions = {}): P
   }
   if (weights && !mainFiles.has(WEIGHTS)) throw new UserInputError(`${field}: ${main.repo} has no model.safetensors (esmselect reads safetensors weights only)`, field);
 
-  const existing = await readRecord(folder);
   const sameOnnx = (existing?.onnx?.repo ?? null) === (onnxFrom?.repo ?? null) && (existing?.onnx?.commit ?? null) === (onnxFrom?.commit ?? null);
   if (existing && existing.repo === main.repo && existing.commit === main.commit && sameOnnx && existing.weights === weights) {
     return { name, folder, record: existing, upToDate: true };

@@ -255,6 +255,11 @@ export async function pullEsms(registry: Registry, options: PullOptions = {}): P
   if (named.length > 0 && (options.baseModel !== undefined || options.task !== undefined)) {
     throw new UserInputError('repo: give the repos to pull, or --base-model/--task to select them from the Hub, not both', 'repo');
   }
+  // A listed repo with a bad id is a stranger's and is rejected among the rest; one the caller named is a typo to fix first.
+  for (const id of named) {
+    const invalid = repoIdProblem(id);
+    if (invalid) throw new UserInputError(`repo: "${printable(id, 120)}" is ${invalid}`, 'repo');
+  }
   const concurrency = options.concurrency ?? DEFAULT_CONCURRENCY;
   if (!Number.isSafeInteger(concurrency) || concurrency < 1) throw new UserInputError('concurrency: expected a positive integer', 'concurrency');
   const hub = hubClient('esm pull', options.hub ?? hubConfig(), { signal: options.signal, onRetry: options.onRetry });

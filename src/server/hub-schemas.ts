@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { repoIdProblem } from '../hub/names.js';
 import { JOB_STATES } from '../store/jobs.js';
 import { Problem } from './schemas.js';
 
@@ -15,7 +16,14 @@ export const MAX_PULL_REPOS = 1000;
 /** Most repos a pull downloads at once. */
 export const MAX_PULL_CONCURRENCY = 32;
 
-const repoId = z.string().min(1).max(200);
+const repoId = z
+  .string()
+  .min(1)
+  .max(200)
+  .superRefine((id, context) => {
+    const invalid = repoIdProblem(id);
+    if (invalid) context.addIssue({ code: 'custom', message: invalid });
+  });
 
 export const PullRequest = named(
   'PullRequest',
