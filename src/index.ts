@@ -10,7 +10,7 @@ export { findEsmFolders, readEsmFolders, type PoolEntry } from './esm/pool.js';
 export { readEmbeddingFile, readLabelFile, writeEmbeddingFile, type EmbeddingFile } from './io/embedding-files.js';
 export type { Embeddings } from './io/embeddings.js';
 export { parseSafetensors, serializeSafetensors, toFloat32 } from './io/safetensors.js';
-export { encodeLabels, type Labels, type TaskType } from './logme/labels.js';
+export { encodeLabels, type Labels, type TaskType } from './task/labels.js';
 export { logme } from './logme/logme.js';
 export { esmLogme, esmLogmeDirect } from './rank/esm-logme.js';
 export { rank, type RankOptions } from './rank/rank.js';

@@ -5,7 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadHfselectEsm } from '../src/esm/hfselect.js';
 import { writeEmbeddingFile } from '../src/io/embedding-files.js';
-import { encodeClassLabels } from '../src/logme/labels.js';
+import { encodeClassLabels } from '../src/task/labels.js';
 import { rankPool } from '../src/rank/ranking.js';
 import { prepareTarget } from '../src/rank/target.js';
 import { folderPool } from '../src/esm/pool.js';

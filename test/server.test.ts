@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { encodeLabels } from '../src/logme/labels.js';
+import { encodeLabels } from '../src/task/labels.js';
 import { prepareTargetFor, rankPool } from '../src/rank/ranking.js';
 import { selectScorer } from '../src/rank/scorers.js';
 import { embedTexts } from '../src/embed/embed-dataset.js';

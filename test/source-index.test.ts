@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { HnswIndex } from '../src/index/hnsw-index.js';
 import { meanDirection } from '../src/index/textemb.js';
-import { encodeLabels } from '../src/logme/labels.js';
+import { encodeLabels } from '../src/task/labels.js';
 import { rank } from '../src/rank/rank.js';
 import { prepareTarget } from '../src/rank/target.js';
 import { rankTwoStage } from '../src/rank/two-stage.js';

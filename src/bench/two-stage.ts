@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createProgress } from '../cli/progress.js';
 import { EmbeddingSpaceMap } from '../esm/esm.js';
-import { encodeLabels } from '../logme/labels.js';
+import { encodeLabels } from '../task/labels.js';
 import { rank } from '../rank/rank.js';
 import { prepareTargetFor } from '../rank/ranking.js';
 import { selectScorer } from '../rank/scorers.js';

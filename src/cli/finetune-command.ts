@@ -14,7 +14,7 @@ import { hubDatasetId, isHubDataset } from '../hub/dataset-uri.js';
 import type { StageReport } from '../finetune/trainer.js';
 import { readTextDataset, type TextDataset } from '../io/dataset.js';
 import { TABLE_FORMATS, type TableFormat } from '../io/tables.js';
-import type { TaskType } from '../logme/labels.js';
+import type { TaskType } from '../task/labels.js';
 import { getEsm, registerEsm } from '../store/esms.js';
 import { nonNegativeInteger, positiveInteger, positiveNumber } from './errors.js';
 import { downloadProgress } from './download-progress.js';

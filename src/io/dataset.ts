@@ -1,7 +1,7 @@
 import { UserInputError } from '../errors.js';
 import { isHubDataset } from '../hub/dataset-uri.js';
 import type { HubDatasetOptions, HubDatasetSource } from '../hub/parquet-dataset.js';
-import { labelKind, type ClassLabel, type TaskType } from '../logme/labels.js';
+import { labelKind, type ClassLabel, type TaskType } from '../task/labels.js';
 import { Reservoir } from './sampling.js';
 import { decodeUtf8, openTable, type Table, type TableFormat, type TableRow } from './tables.js';
 

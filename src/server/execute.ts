@@ -5,7 +5,7 @@ import type { Pooling } from '../embed/pooling.js';
 import { readTextDataset } from '../io/dataset.js';
 import type { Embeddings } from '../io/embeddings.js';
 import type { TableFormat } from '../io/tables.js';
-import { encodeLabels, type TaskType } from '../logme/labels.js';
+import { encodeLabels, type TaskType } from '../task/labels.js';
 import { prepareTargetFor } from '../rank/ranking.js';
 import { selectScorer } from '../rank/scorers.js';
 import { rankTwoStage, type TwoStageRankingResult } from '../rank/two-stage.js';

@@ -5,7 +5,7 @@ import type { StageSettings } from '../finetune/settings.js';
 import { readHubSourceTask, readRegisteredTask, taskFromDataset } from '../finetune/sources.js';
 import { readTextDataset } from '../io/dataset.js';
 import type { TableFormat } from '../io/tables.js';
-import type { TaskType } from '../logme/labels.js';
+import type { TaskType } from '../task/labels.js';
 import type { Registry } from '../store/database.js';
 import { getDataset } from '../store/datasets.js';
 import type { FinetuneJob } from './schemas.js';

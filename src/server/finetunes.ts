@@ -6,7 +6,7 @@ import { resolveStageSettings } from '../finetune/settings.js';
 import { locateSourceData, sourceFromRanking, type SourceData } from '../finetune/sources.js';
 import { HubUnavailableError } from '../hub/hub-errors.js';
 import type { TableFormat } from '../io/tables.js';
-import type { TaskType } from '../logme/labels.js';
+import type { TaskType } from '../task/labels.js';
 import { getEsm } from '../store/esms.js';
 import { findJob } from '../store/jobs.js';
 import { getRankingRun } from '../store/rankings.js';

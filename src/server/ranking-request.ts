@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import { encodeLabels } from '../logme/labels.js';
+import { encodeLabels } from '../task/labels.js';
 import type { RankingSpec } from './execute.js';
 import { HttpProblem } from './problem.js';
 import type { RankingRequest } from './schemas.js';

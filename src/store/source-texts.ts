@@ -3,7 +3,7 @@ import { textsSha256 } from '../embed/cache.js';
 import { embedDataset, type EmbedDatasetOptions } from '../embed/embed-dataset.js';
 import { UserInputError } from '../errors.js';
 import { meanDirection, TEXTEMB_TEXTS, type EmbeddingSpace } from '../index/textemb.js';
-import type { TaskType } from '../logme/labels.js';
+import type { TaskType } from '../task/labels.js';
 import type { Registry } from './database.js';
 import { getDataset, registerDataset } from './datasets.js';
 import { RegistryEmbeddingCache } from './embedding-cache.js';
