@@ -17,7 +17,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { runFinetune, type FinetuneSpec } from '../src/finetune/job.js';
-import { readTextDataset } from '../src/io/dataset.js';
+import { readTextDataset } from '../src/dataset/text-dataset.js';
 import { createApp } from '../src/server/app.js';
 import { createServerContext } from '../src/server/context.js';
 import { seedDemoPool } from '../src/server/demo.js';

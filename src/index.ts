@@ -21,7 +21,7 @@ export { embedDataset, embedTexts, type EmbedDatasetOptions, type EmbeddedDatase
 export { DEFAULT_MAX_LENGTH, TextEmbedder, type EmbedderOptions, type EmbedOptions } from './embed/embedder.js';
 export { describeModel, listModels, modelFolder, type EmbeddingMeta, type LocalModel } from './embed/model-folder.js';
 export { poolingFor, type Pooling } from './embed/pooling.js';
-export { readTextDataset, TEXT_SEPARATOR, type DatasetOptions, type TextDataset } from './io/dataset.js';
+export { readTextDataset, TEXT_SEPARATOR, type DatasetOptions, type TextDataset } from './dataset/text-dataset.js';
 export { openTable, TABLE_FORMATS, tableFormatOf, type Table, type TableFormat, type TableRow } from './io/tables.js';
 // Base models and datasets from the Hugging Face Hub (model pull, hf://datasets/ORG/NAME), and ESMs trained from two models.
 export { ensureModel, POOLER_FILE, PULL_RECORD, pullModel, type PulledModel, type PullModelOptions, type PullRecord } from './hub/pull-model.js';

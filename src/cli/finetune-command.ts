@@ -12,7 +12,7 @@ import type { StageSettingsInput } from '../finetune/settings.js';
 import { findSourceDataset, locateSourceData, readHubSourceTask, readRegisteredTask, taskFromDataset } from '../finetune/sources.js';
 import { hubDatasetId, isHubDataset } from '../hub/dataset-uri.js';
 import type { StageReport } from '../finetune/trainer.js';
-import { readTextDataset, type TextDataset } from '../io/dataset.js';
+import { readTextDataset, type TextDataset } from '../dataset/text-dataset.js';
 import { TABLE_FORMATS, type TableFormat } from '../io/tables.js';
 import type { TaskType } from '../task/labels.js';
 import { getEsm, registerEsm } from '../store/esms.js';

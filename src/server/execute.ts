@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { embedTexts } from '../embed/embed-dataset.js';
 import type { Pooling } from '../embed/pooling.js';
-import { readTextDataset } from '../io/dataset.js';
+import { readTextDataset } from '../dataset/text-dataset.js';
 import type { Embeddings } from '../io/embeddings.js';
 import type { TableFormat } from '../io/tables.js';
 import { encodeLabels, type TaskType } from '../task/labels.js';

@@ -3,7 +3,7 @@ import type { z } from 'zod';
 import type { TextTask } from '../finetune/data.js';
 import type { StageSettings } from '../finetune/settings.js';
 import { readHubSourceTask, readRegisteredTask, taskFromDataset } from '../finetune/sources.js';
-import { readTextDataset } from '../io/dataset.js';
+import { readTextDataset } from '../dataset/text-dataset.js';
 import type { TableFormat } from '../io/tables.js';
 import type { TaskType } from '../task/labels.js';
 import type { Registry } from '../store/database.js';

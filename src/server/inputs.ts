@@ -7,7 +7,7 @@ import { HubUnavailableError } from '../hub/hub-errors.js';
 import { HubOfflineError } from '../hub/config.js';
 import { CONFIG_FILE, WEIGHTS_FILE } from '../finetune/checkpoint.js';
 import { parseEncoderConfig } from '../finetune/model-config.js';
-import type { DatasetOptions } from '../io/dataset.js';
+import type { DatasetOptions } from '../dataset/text-dataset.js';
 import { TABLE_FORMATS, tableFormatOf, type TableFormat } from '../io/tables.js';
 import type { ServerContext } from './context.js';
 import { JOBS_DIR } from './jobs.js';

@@ -15,7 +15,7 @@ import { move, transferableSymbol, valueSymbol } from 'piscina';
 import type { z } from 'zod';
 import { UserInputError } from '../errors.js';
 import { readHubSourceTask as readPublishedTask, readRegisteredTask, type HubSourceData } from '../finetune/sources.js';
-import { readTextDataset, type DatasetOptions } from '../io/dataset.js';
+import { readTextDataset, type DatasetOptions } from '../dataset/text-dataset.js';
 import { openRegistry, type Registry } from '../store/database.js';
 import type { DatasetRecord } from '../store/datasets.js';
 import { executeRanking, readHubTarget, type RankingSpec } from './execute.js';

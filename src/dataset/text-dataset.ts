@@ -3,7 +3,7 @@ import { isHubDataset } from '../hub/dataset-uri.js';
 import type { HubDatasetOptions, HubDatasetSource } from '../hub/parquet-dataset.js';
 import { labelKind, type ClassLabel, type TaskType } from '../task/labels.js';
 import { Reservoir } from './sampling.js';
-import { decodeUtf8, openTable, type Table, type TableFormat, type TableRow } from './tables.js';
+import { decodeUtf8, openTable, type Table, type TableFormat, type TableRow } from '../io/tables.js';
 
 /** hfselect joins several text columns with this (dataset.py TEXT_SEPARATOR). */
 export const TEXT_SEPARATOR = ' [SEP] ';
