@@ -97,12 +97,14 @@ export {
   type TwoStageRankedTask,
   type TwoStageRankingResult,
 } from './rank/two-stage.js';
-export { HNSW_DEFAULTS, HnswIndex, type HnswParameters } from './index/hnsw-index.js';
-export { describeSpace, meanDirection, TEXTEMB_TEXTS, type EmbeddingSpace } from './index/textemb.js';
-export { classMeanDirections, classMeanGain, sketchEsm, type EsmSketch } from './index/esm-sketch.js';
+export { HNSW_DEFAULTS, HnswIndex, type HnswParameters } from './retrieval/hnsw-index.js';
+export { describeSpace, type EmbeddingSpace } from './embed/space.js';
+export { meanDirection, TEXTEMB_TEXTS } from './retrieval/textemb.js';
+export { classMeanDirections, classMeanGain, sketchEsm } from './retrieval/esm-sketch.js';
+export type { EsmSketch } from './store/esm-sketches.js';
 export { putSourceVectors, sourceVectorsOf, type SourceVectorInput, type SourceVectorRecord } from './store/source-vectors.js';
-export { openSourceIndex, rebuildSourceIndexes, sourceIndexStatus, updateSourceIndexes, type IndexStatus, type IndexUpdate, type SourceIndexOptions } from './store/source-index.js';
-export { attachSourceTexts, type AttachedTexts, type AttachTextsOptions } from './store/source-texts.js';
+export { openSourceIndex, rebuildSourceIndexes, sourceIndexStatus, updateSourceIndexes, type IndexStatus, type IndexUpdate, type SourceIndexOptions } from './retrieval/source-index.js';
+export { attachSourceTexts, type AttachedTexts, type AttachTextsOptions } from './retrieval/source-texts.js';
 export { sketchRegisteredEsms } from './store/esms.js';
 export { JOB_KINDS, type JobKind, type StoredJob } from './store/jobs.js';
 export { registeredDatasetFile, taskFromDataset } from './finetune/sources.js';

@@ -12,7 +12,7 @@ import { selectScorer } from '../rank/scorers.js';
 import { DEFAULT_CANDIDATES, FIRST_STAGES, type FirstStageName, type TwoStageRankingResult } from '../rank/two-stage.js';
 import { openRegistry, type Registry } from '../store/database.js';
 import { registerEsm, registrySource, registryPool } from '../store/esms.js';
-import { rebuildSourceIndexes } from '../store/source-index.js';
+import { rebuildSourceIndexes } from '../retrieval/source-index.js';
 import { putSourceVectors } from '../store/source-vectors.js';
 import { SyntheticWorld, type SyntheticTarget } from './synthetic-tasks.js';
 

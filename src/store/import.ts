@@ -4,7 +4,7 @@ import { CONFIG_FILE, EsmFormatError, loadHfselectEsm, WEIGHTS_FILE } from '../e
 import { findEsmFolders } from '../esm/pool.js';
 import type { Registry } from './database.js';
 import { registerEsm } from './esms.js';
-import { updateSourceIndexes } from './source-index.js';
+import { updateSourceIndexes } from '../retrieval/source-index.js';
 
 export interface ImportOutcome {
   readonly source: string;

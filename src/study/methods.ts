@@ -1,7 +1,7 @@
 import { embedTexts } from '../embed/embed-dataset.js';
 import { readModelFolder } from '../finetune/checkpoint.js';
 import { embedWithEncoder } from '../finetune/trainer.js';
-import { meanDirection } from '../index/textemb.js';
+import { meanDirection } from '../retrieval/textemb.js';
 import type { Embeddings } from '../io/embeddings.js';
 import type { Matrix } from '../linalg/matrix.js';
 import { encodeLabels } from '../task/labels.js';

@@ -1,25 +1,14 @@
 import type { EmbeddingSpaceMap } from '../esm/esm.js';
 import type { Embeddings } from '../io/embeddings.js';
 import { seededUniform, standardNormal } from '../random.js';
+import type { EsmSketch } from '../store/esm-sketches.js';
 
 /** Rows of the sketch: the relative error of ‖SWδ‖²/rows as an estimate of ‖Wδ‖² is about √(2/rows). */
 export const SKETCH_ROWS = 32;
 /** The seed of S. Sketches made with another seed or row count are not comparable and are made again. */
 export const SKETCH_SEED = 0x5eed;
-
-/**
- * What the class-means first stage keeps of an ESM instead of its D×D weights: S·W for a fixed
- * Gaussian S (rows × D, entries N(0, 1)), and ‖W‖²_F. A few KB to read per source instead of
- * megabytes, computed once when the ESM is registered.
- */
-export interface EsmSketch {
-  readonly rows: number;
-  readonly seed: number;
-  readonly dim: number;
-  readonly frobeniusSq: number;
-  /** S·W, rows × dim, row-major. */
-  readonly sketch: Float32Array;
-}
+/** The shape of the sketches made now: the registry's are of this shape, or are made again. */
+export const SKETCH_SHAPE = { rows: SKETCH_ROWS, seed: SKETCH_SEED } as const;
 
 const matrices = new Map<string, Float64Array>();
 

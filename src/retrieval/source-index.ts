@@ -1,9 +1,9 @@
 import { join } from 'node:path';
-import { HNSW_DEFAULTS, HnswIndex, indexFingerprint, type HnswParameters } from '../index/hnsw-index.js';
-import type { Registry } from './database.js';
-import { sha256Hex } from './files.js';
-import { describeSpace, type EmbeddingSpace } from '../index/textemb.js';
-import { spaceDim, spaceLabels, spacePoints } from './source-vectors.js';
+import { HNSW_DEFAULTS, HnswIndex, indexFingerprint, type HnswParameters } from './hnsw-index.js';
+import type { Registry } from '../store/database.js';
+import { sha256Hex } from '../store/files.js';
+import { describeSpace, type EmbeddingSpace } from '../embed/space.js';
+import { recordedSpaces, spaceDim, spaceLabels, spacePoints } from '../store/source-vectors.js';
 
 /** Where the HNSW indexes live, relative to the data dir. */
 export const INDEX_DIR = 'index';
@@ -90,11 +90,6 @@ export interface IndexUpdate {
   readonly removed: number;
   /** Why it was rebuilt instead of updated, if it was. */
   readonly rebuilt: string | null;
-}
-
-/** The spaces any source vector was ever recorded in (vectors outlive their ESMs, so this covers stale indexes too). */
-function recordedSpaces(registry: Registry): EmbeddingSpace[] {
-  return registry.db.prepare('SELECT DISTINCT model, pooling FROM source_vectors ORDER BY model, pooling').all() as EmbeddingSpace[];
 }
 
 /**

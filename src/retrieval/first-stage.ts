@@ -1,12 +1,13 @@
 import { UserInputError } from '../errors.js';
-import { classMeanDirections, classMeanGain } from '../index/esm-sketch.js';
-import { HNSW_DEFAULTS } from '../index/hnsw-index.js';
-import { describeSpace, meanDirection, type EmbeddingSpace } from '../index/textemb.js';
+import { classMeanDirections, classMeanGain, SKETCH_SHAPE } from './esm-sketch.js';
+import { HNSW_DEFAULTS } from './hnsw-index.js';
+import { describeSpace, type EmbeddingSpace } from '../embed/space.js';
+import { meanDirection } from './textemb.js';
 import type { FirstStageQuery } from '../rank/two-stage.js';
-import type { Registry } from './database.js';
-import { registeredSketches } from './esm-sketches.js';
+import type { Registry } from '../store/database.js';
+import { registeredSketches } from '../store/esm-sketches.js';
 import { openSourceIndex } from './source-index.js';
-import { sourceVectorsOf, spacePoints, type SourceVectorRecord } from './source-vectors.js';
+import { sourceVectorsOf, spacePoints, type SourceVectorRecord } from '../store/source-vectors.js';
 
 /** A first stage's answer over registry ids (the pool maps them to its sources). */
 export interface RegistryRetrieval {
@@ -88,7 +89,7 @@ function esmMeansStage(registry: Registry, ids: readonly number[], query: FirstS
   const directions = classMeanDirections(embeddings, columns);
   const members = new Set(ids);
   const scored: { id: number; similarity: number }[] = [];
-  for (const { id, sketch } of registeredSketches(registry, embeddings.dim)) {
+  for (const { id, sketch } of registeredSketches(registry, SKETCH_SHAPE, embeddings.dim)) {
     if (members.has(id)) scored.push({ id, similarity: classMeanGain(sketch, directions) });
   }
   const seen = new Set(scored.map((s) => s.id));

@@ -1,18 +1,5 @@
 import type { Embeddings } from '../io/embeddings.js';
 
-/**
- * An embedding space: vectors are comparable only when they come from the same base model with the
- * same pooling. TextEmb vectors are indexed per space.
- */
-export interface EmbeddingSpace {
-  readonly model: string;
-  readonly pooling: string;
-}
-
-export function describeSpace({ model, pooling }: EmbeddingSpace): string {
-  return `${model} (${pooling} pooling)`;
-}
-
 /** How many of a source task's texts its TextEmb vector averages (Vu et al., 2020 use a sample too). */
 export const TEXTEMB_TEXTS = 1000;
 

@@ -2,14 +2,15 @@ import { existsSync } from 'node:fs';
 import { textsSha256 } from '../embed/cache.js';
 import { embedDataset, type EmbedDatasetOptions } from '../embed/embed-dataset.js';
 import { UserInputError } from '../errors.js';
-import { meanDirection, TEXTEMB_TEXTS, type EmbeddingSpace } from '../index/textemb.js';
+import type { EmbeddingSpace } from '../embed/space.js';
+import { meanDirection, TEXTEMB_TEXTS } from './textemb.js';
 import type { TaskType } from '../task/labels.js';
-import type { Registry } from './database.js';
-import { getDataset, registerDataset } from './datasets.js';
-import { RegistryEmbeddingCache } from './embedding-cache.js';
-import { getEsm, type EsmRecord } from './esms.js';
+import type { Registry } from '../store/database.js';
+import { getDataset, registerDataset } from '../store/datasets.js';
+import { RegistryEmbeddingCache } from '../store/embedding-cache.js';
+import { getEsm, type EsmRecord } from '../store/esms.js';
 import { updateSourceIndexes, type IndexUpdate } from './source-index.js';
-import { putSourceVectors } from './source-vectors.js';
+import { putSourceVectors } from '../store/source-vectors.js';
 
 export interface AttachTextsOptions extends Partial<Omit<EmbedDatasetOptions, 'cache'>> {}
 

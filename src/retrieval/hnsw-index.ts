@@ -53,11 +53,6 @@ const sidecarSchema = z.object({
   index_bytes: z.number().int().nonnegative(),
 });
 
-/** The SHA-256 of float32 vector bytes, as points and the registry record it. */
-export function vectorSha256(vector: Float32Array): string {
-  return createHash('sha256').update(new Uint8Array(vector.buffer, vector.byteOffset, vector.byteLength)).digest('hex');
-}
-
 /** What an index holds: SHA-256 over its (label, vector SHA-256) pairs in label order. Equal fingerprints, same points. */
 export function indexFingerprint(points: Iterable<readonly [number, string]>): string {
   const hash = createHash('sha256');
