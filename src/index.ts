@@ -49,8 +49,8 @@ export {
   type EsmRecord,
   type RegisterOutcome,
 } from './store/esms.js';
-export { importEsmFolders, type ImportOptions, type ImportOutcome, type ImportSummary } from './store/import.js';
-export { checkRegistry, isHealthy, type BrokenEntry, type DoctorOptions, type DoctorReport, type TemporaryFile } from './store/doctor.js';
+export { importEsmFolders, type ImportOptions, type ImportOutcome, type ImportSummary } from './registry/import.js';
+export { checkRegistry, isHealthy, type BrokenEntry, type DoctorOptions, type DoctorReport, type TemporaryFile } from './registry/doctor.js';
 export { datasetFingerprint, deleteDataset, getDataset, listDatasets, registerDataset, type DatasetInput, type DatasetRecord } from './store/datasets.js';
 export {
   deleteEmbeddingCacheEntry,

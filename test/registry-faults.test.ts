@@ -10,7 +10,7 @@ import { rankPool } from '../src/rank/ranking.js';
 import { prepareTarget } from '../src/rank/target.js';
 import { folderPool } from '../src/esm/pool.js';
 import { openRegistry } from '../src/store/database.js';
-import { checkRegistry, isHealthy } from '../src/store/doctor.js';
+import { checkRegistry, isHealthy } from '../src/registry/doctor.js';
 import { listEsms, loadRegisteredEsm, registryPool } from '../src/store/esms.js';
 import { writeRandomPool } from './helpers/pool.js';
 import { kill, spawnTs } from './helpers/processes.js';

@@ -11,7 +11,7 @@ import { prepareTarget } from '../src/rank/target.js';
 import { rankTwoStage } from '../src/rank/two-stage.js';
 import { openRegistry, type Registry } from '../src/store/database.js';
 import { deleteEsms, listEsms, registerEsm, registryPool } from '../src/store/esms.js';
-import { importEsmFolders } from '../src/store/import.js';
+import { importEsmFolders } from '../src/registry/import.js';
 import { getRankingRun, recordRankingRun } from '../src/store/rankings.js';
 import { indexPath, openSourceIndex, sourceIndexStatus, updateSourceIndexes } from '../src/retrieval/source-index.js';
 import { putSourceVectors } from '../src/store/source-vectors.js';

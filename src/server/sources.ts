@@ -4,7 +4,7 @@ import type { z } from 'zod';
 import { UserInputError } from '../errors.js';
 import { esmFromFiles, EsmFormatError } from '../esm/hfselect.js';
 import { deleteEsms, getEsm, pageEsms, registerEsm, registrySource, type EsmRecord } from '../store/esms.js';
-import { importEsmFolders } from '../store/import.js';
+import { importEsmFolders } from '../registry/import.js';
 import type { ServerContext } from './context.js';
 import { esmFilter } from './execute.js';
 import { handler, type Handler } from './handler.js';

@@ -1,11 +1,11 @@
 import { readdir, rm, stat } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { temporaryFileOwner } from '../io/atomic.js';
-import type { Registry } from './database.js';
-import type { EmbeddingCacheEntry } from './embedding-cache.js';
-import { removeUnreferencedWeights, registrySource } from './esms.js';
-import { ESMS_DIR, readVerifiedFile, type VerifiedFile } from './files.js';
-import { schemaVersion } from './migrations.js';
+import type { Registry } from '../store/database.js';
+import type { EmbeddingCacheEntry } from '../store/embedding-cache.js';
+import { removeUnreferencedWeights, registrySource } from '../store/esms.js';
+import { ESMS_DIR, readVerifiedFile, type VerifiedFile } from '../store/files.js';
+import { schemaVersion } from '../store/migrations.js';
 
 /** A row whose file is missing or fails its checksum: refused wherever it would be used. */
 export interface BrokenEntry {

@@ -2,8 +2,8 @@ import { realpath } from 'node:fs/promises';
 import { join, sep } from 'node:path';
 import { CONFIG_FILE, EsmFormatError, loadHfselectEsm, WEIGHTS_FILE } from '../esm/hfselect.js';
 import { findEsmFolders } from '../esm/pool.js';
-import type { Registry } from './database.js';
-import { registerEsm } from './esms.js';
+import type { Registry } from '../store/database.js';
+import { registerEsm } from '../store/esms.js';
 import { updateSourceIndexes } from '../retrieval/source-index.js';
 
 export interface ImportOutcome {
