@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { runFinetune, type FinetuneSpec } from '../src/finetune/job.js';
 import { readTextDataset } from '../src/dataset/text-dataset.js';
-import { createApp } from '../src/server/app.js';
+import { createApp } from '../src/server/http/app.js';
 import { createServerContext } from '../src/server/context.js';
 import { seedDemoPool } from '../src/server/demo.js';
 import { loadTensorflow } from '../src/tf/backend.js';

@@ -67,7 +67,7 @@ export { clipGradNorm, GradientAccumulator } from './tf/gradients.js';
 export { TrainingOptimizer, type OptimizerStep, type TrainingOptimizerOptions } from './tf/optimizer.js';
 export { linearScheduleWithWarmup } from './tf/schedule.js';
 export { countJobsByState, getJob, JOB_STATES, type JobProgress, type JobState, type RankingJob } from './store/jobs.js';
-export { createApp } from './server/app.js';
+export { createApp } from './server/http/app.js';
 export { createServerContext, DEFAULT_LIMITS, limitsFromEnv, type ServerContext, type ServerLimits, type ServerOptions } from './server/context.js';
 export { startServer, type RunningServer, type StartOptions } from './server/serve.js';
 export { loadNativeAddon, type NativeAddon } from './native/addon.js';
@@ -108,7 +108,8 @@ export { attachSourceTexts, type AttachedTexts, type AttachTextsOptions } from '
 export { sketchRegisteredEsms } from './store/esms.js';
 export { JOB_KINDS, type JobKind, type StoredJob } from './store/jobs.js';
 export { registeredDatasetFile, taskFromDataset } from './finetune/sources.js';
-export { JobRunner, type JobEvent, type JobRun, type JobType, type JobView } from './server/jobs.js';
+export { JobRunner, type JobEvent, type JobRun, type JobType, type JobView } from './jobs/runner.js';
+export { JobConflictError, JobError, JobNotFoundError, JobTimeLimitError, JobUnavailableError, QueueFullError, RunnerClosingError } from './jobs/errors.js';
 export { batchRank, type BatchEvent, type BatchRankOptions, type BatchRankResult } from './batch/batch.js';
 export { readManifest, type DatasetTarget, type EmbeddingsTarget, type ManifestTarget } from './batch/manifest.js';
 export { DEFAULT_SHARD_SIZE, planBatch, type BatchPlan } from './batch/plan.js';

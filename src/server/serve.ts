@@ -1,7 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import type { Server } from 'node:http';
-import { createApp } from './app.js';
+import { createApp } from './http/app.js';
 import { selectScorer } from '../rank/scorers.js';
 import { createServerContext, type ServerContext, type ServerOptions } from './context.js';
 import { seedDemoPool } from './demo.js';

@@ -1,26 +1,16 @@
 /**
- * The CPU work of requests, run on the server's worker threads (src/server/worker-pool.ts) so that
- * the event loop only moves bytes: parsing and validating request bodies, reading uploaded
- * datasets, and ranking jobs (reading the target, tokenising, embedding, scoring). Writing files
- * stays with the event loop (asynchronous, and a thread waiting on a disk is a thread lost to the
- * pool), except what a ranking job records. A 10 MB text
- * takes seconds to tokenise; here it takes them from one thread of the pool, not from every
- * caller of the server.
- *
- * Each task answers an Outcome: refusals of the input travel as data, since an error loses its
- * class between threads; anything else is thrown, and the server reports it as internal.
+ * The HTTP service's CPU work on the worker threads (src/jobs/worker-pool.ts runs this module
+ * beside the jobs' tasks): parsing and validating request bodies, so a large body never stalls
+ * the event loop. Each task answers an Outcome: refusals of the input travel as data (a problem
+ * document's parts, or the library's input error), since an error loses its class between
+ * threads; anything else is thrown, and the server reports it as internal.
  */
-import type { MessagePort } from 'node:worker_threads';
 import { move, transferableSymbol, valueSymbol } from 'piscina';
 import type { z } from 'zod';
-import { UserInputError } from '../errors.js';
-import { readHubSourceTask as readPublishedTask, readRegisteredTask, type HubSourceData } from '../finetune/sources.js';
-import { readTextDataset, type DatasetOptions } from '../dataset/text-dataset.js';
-import { openRegistry, type Registry } from '../store/database.js';
-import type { DatasetRecord } from '../store/datasets.js';
-import { executeRanking, readHubTarget, type RankingSpec } from './execute.js';
-import { HttpProblem, hubProblem, validationProblem, type ProblemKind } from './problem.js';
-import { inlineSpec } from './ranking-request.js';
+import { UserInputError } from '../../errors.js';
+import { readHubTarget, type RankingSpec } from '../../jobs/ranking.js';
+import { inlineSpec } from '../handlers/ranking-request.js';
+import { HttpProblem, hubDatasetProblem, validationProblem, type ProblemKind } from './problem.js';
 import { ROUTES } from './routes.js';
 import { RankingRequest } from './schemas.js';
 
@@ -138,77 +128,6 @@ async function readHubTargetSpec(spec: RankingSpec, dataDir: string): Promise<Ra
     const { subset: readSubset, split: readSplit, revision } = read.hub!;
     return { ...spec, rows: read.texts.length, hub: { ...spec.hub!, subset: readSubset, split: readSplit, revision } };
   } catch (error) {
-    throw hubProblem(error, 'dataset');
-  }
-}
-
-/** A published ESM's source task, read from its Hub dataset as a fine-tune would: the commit read and the examples. */
-export async function readHubSourceTask(task: { readonly source: HubSourceData; readonly dataDir: string }): Promise<Outcome<{ subset: string; split: string; revision: string; rows: number }>> {
-  return outcome(async () => {
-    const { task: read, hub } = await readPublishedTask(task.source, { dataDir: task.dataDir });
-    return { subset: hub.subset, split: hub.split, revision: hub.revision, rows: read.texts.length };
-  });
-}
-
-export interface CountRowsTask {
-  readonly path: string;
-  readonly options: DatasetOptions;
-}
-
-/** Reads a dataset file as `readTextDataset` does (columns, labels, sampling checked) and counts its examples. */
-export async function countRows(task: CountRowsTask): Promise<Outcome<number>> {
-  return outcome(async () => {
-    return (await readTextDataset(task.path, task.options)).texts.length;
-  });
-}
-
-/** Reads a registered dataset as a fine-tune would: its task id and examples. */
-export async function countRegisteredTask(task: { readonly dataset: DatasetRecord; readonly dataDir: string }): Promise<Outcome<{ id: string; rows: number }>> {
-  return outcome(async () => {
-    const read = await readRegisteredTask(task.dataset, task.dataDir);
-    return { id: read.id, rows: read.texts.length };
-  });
-}
-
-export interface RankTask {
-  readonly spec: RankingSpec;
-  readonly dataDir: string;
-  readonly modelsDir: string;
-  readonly inputDir: string;
-  /** Where progress goes, as JobProgress messages. */
-  readonly progress: MessagePort;
-}
-
-/** This thread's registry connection (better-sqlite3 connections stay in their thread): one data dir at a time. */
-let held: Registry | undefined;
-
-function registryAt(dataDir: string): Registry {
-  if (held?.dataDir !== dataDir) {
-    held?.close();
-    held = openRegistry({ dataDir });
-  }
-  return held;
-}
-
-/**
- * Runs a ranking job (`executeRanking`) on this thread, with a registry connection of its own.
- * Cancelling it stops the thread (the pool aborts the task), so it needs no signal of its own.
- */
-export async function rank(task: RankTask): Promise<Outcome<{ runId: number; scored: number }>> {
-  try {
-    return await outcome(async () => {
-      let scored = 0;
-      const { runId } = await executeRanking(task.spec, {
-        registry: registryAt(task.dataDir),
-        modelsDir: task.modelsDir,
-        inputDir: task.inputDir,
-        signal: new AbortController().signal,
-        onScored: (count) => (scored = count),
-        onProgress: (progress) => task.progress.postMessage(progress),
-      });
-      return { runId, scored };
-    });
-  } finally {
-    task.progress.close();
+    throw hubDatasetProblem(error, 'dataset');
   }
 }

@@ -19,7 +19,7 @@ import {
   type JobSuccess,
   type StoredJob,
 } from '../store/jobs.js';
-import { HttpProblem, problem, problemFor, type Problem } from './problem.js';
+import { JobConflictError, JobNotFoundError, JobTimeLimitError, QueueFullError, RunnerClosingError } from './errors.js';
 
 /** What every job looks like in the API; its kind adds its own fields (a ranking's result). */
 export interface JobView {
@@ -30,7 +30,8 @@ export interface JobView {
   readonly created_at: string;
   readonly started_at: string | null;
   readonly finished_at: string | null;
-  readonly error?: Problem;
+  /** A failed job's error, as `JobRunnerOptions.failure` recorded it. */
+  readonly error?: Record<string, unknown>;
   readonly links: { readonly self: string; readonly events: string };
   readonly [detail: string]: unknown;
 }
@@ -91,6 +92,9 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 /** Retry-After of a full queue when the running job has no ETA yet. */
 const DEFAULT_RETRY_AFTER_S = 60;
 
+/** Retry-After of a job refused while the runner shuts down (a restart takes seconds). */
+const CLOSING_RETRY_AFTER_S = 5;
+
 /** A duration for messages: minutes, or seconds below one. */
 function formatDuration(ms: number): string {
   return ms >= 60_000 ? `${+(ms / 60_000).toFixed(1)} min` : `${+(ms / 1000).toFixed(1)} s`;
@@ -150,6 +154,12 @@ export interface JobRunnerOptions {
   /** Synchronous jobs run one at a time; this many more may wait for their turn. */
   readonly syncWaiting: number;
   readonly bounds: Readonly<Record<JobKind, KindBounds>>;
+  /**
+   * What a failed job records of its error (its view's `error`), and whether the failure is the
+   * service's own (logged with its stack) rather than the input's. The HTTP service records
+   * problem documents; a `JobTimeLimitError` comes here too.
+   */
+  readonly failure: (error: unknown, kind: JobKind) => { readonly record: Record<string, unknown>; readonly internal: boolean };
   /** Where internal errors of jobs are reported (never the user's input errors). */
   readonly log: (line: string) => void;
 }
@@ -211,7 +221,7 @@ export class JobRunner {
 
   /** Stores a job's input (`writeInput` fills its directory) and its row, queued but not yet scheduled. */
   async create(kind: JobKind, request: object, writeInput: (dir: string) => Promise<void>): Promise<StoredJob> {
-    if (this.closing) throw new HttpProblem('unavailable', 'the server is shutting down; try again shortly', undefined, { 'retry-after': '5' });
+    if (this.closing) throw new RunnerClosingError('the server is shutting down; try again shortly', CLOSING_RETRY_AFTER_S);
     this.type(kind);
     const id = randomUUID();
     const dir = this.inputDir(id);
@@ -226,8 +236,8 @@ export class JobRunner {
   }
 
   /**
-   * Refuses a job of `kind` when its queue is full: 503 with Retry-After, the running job's ETA
-   * when it has one. Called before a request's body is read, and again when the job is stored.
+   * Refuses a job of `kind` when its queue is full (QueueFullError), to be tried again after the
+   * running job's ETA when it has one. Called before a request's body is read, and again when the job is stored.
    */
   checkRoom(kind: JobKind): void {
     const lane = this.lanes.get(kind)!;
@@ -235,9 +245,7 @@ export class JobRunner {
     if (lane.queue.length + lane.reserved < queued) return;
     const eta = lane.running === undefined ? null : (this.live.get(lane.running)?.eta_seconds ?? null);
     const retryAfter = Math.min(Math.max(eta ?? DEFAULT_RETRY_AFTER_S, 1), 3600);
-    throw new HttpProblem('unavailable', `the ${this.type(kind).noun} queue is full (${queued} waiting, ${settings.queued}); try again in ${retryAfter} s`, undefined, {
-      'retry-after': String(retryAfter),
-    });
+    throw new QueueFullError(`the ${this.type(kind).noun} queue is full (${queued} waiting, ${settings.queued}); try again in ${retryAfter} s`, retryAfter);
   }
 
   /** Stores a job (as `create`) and puts it at the end of its kind's queue, if the queue has room. */
@@ -318,13 +326,11 @@ export class JobRunner {
         return;
       }
       if (controller.signal.reason === CANCELLED) finishJob(this.registry, id, { state: 'cancelled' });
-      else if (controller.signal.reason === TIMED_OUT) {
-        const detail = `the ${type.noun} ran past the server's limit of ${formatDuration(runMs)} (${settings.runMs}) and was stopped`;
-        finishJob(this.registry, id, { state: 'failed', error: problem('time-limit', detail) });
-      } else {
-        const { problem: failure } = problemFor(error);
-        if (failure.status >= 500) this.options.log(`${type.noun} ${id} failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
-        finishJob(this.registry, id, { state: 'failed', error: failure });
+      else {
+        const cause = controller.signal.reason === TIMED_OUT ? new JobTimeLimitError(`the ${type.noun} ran past the server's limit of ${formatDuration(runMs)} (${settings.runMs}) and was stopped`) : error;
+        const { record, internal } = this.options.failure(cause, job.kind);
+        if (internal) this.options.log(`${type.noun} ${id} failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+        finishJob(this.registry, id, { state: 'failed', error: record });
       }
     } finally {
       clearTimeout(timer);
@@ -345,7 +351,7 @@ export class JobRunner {
   /** Cancels a queued or running job; a job that has ended is a conflict. */
   async cancel(id: string, kind: JobKind): Promise<JobView> {
     const job = this.get(id, kind);
-    if (isFinished(job.state)) throw new HttpProblem('conflict', `id: ${this.type(kind).noun} ${id} has already ${job.state === 'cancelled' ? 'been cancelled' : job.state}`, 'id');
+    if (isFinished(job.state)) throw new JobConflictError(`id: ${this.type(kind).noun} ${id} has already ${job.state === 'cancelled' ? 'been cancelled' : job.state}`, 'id');
     const controller = this.controllers.get(id);
     if (controller) {
       controller.abort(CANCELLED);
@@ -363,10 +369,10 @@ export class JobRunner {
     return this.view(getJob(this.registry, id));
   }
 
-  /** A job of a kind by id, as a 404 problem when there is none. */
+  /** A job of a kind by id (JobNotFoundError when there is none). */
   get(id: string, kind: JobKind): StoredJob {
     const job = findJob(this.registry, id);
-    if (!job || job.kind !== kind) throw new HttpProblem('not-found', `id: there is no ${this.type(kind).noun} ${id}`, 'id');
+    if (!job || job.kind !== kind) throw new JobNotFoundError(`id: there is no ${this.type(kind).noun} ${id}`, 'id');
     return job;
   }
 
@@ -391,7 +397,7 @@ export class JobRunner {
       started_at: job.started_at,
       finished_at: job.finished_at,
       ...type.details(job),
-      ...(job.error !== null && { error: job.error as unknown as Problem }),
+      ...(job.error !== null && { error: job.error }),
       links: { self: path, events: `${path}/events` },
     };
   }

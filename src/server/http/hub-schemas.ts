@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { JOB_STATES } from '../store/jobs.js';
+import { JOB_STATES } from '../../store/jobs.js';
 import { Problem } from './schemas.js';
 
 /**

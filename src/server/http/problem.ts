@@ -1,8 +1,10 @@
 import { STATUS_CODES } from 'node:http';
 import { z } from 'zod';
-import { UserInputError } from '../errors.js';
-import { HubOfflineError } from '../hub/config.js';
-import { HubUnavailableError } from '../hub/hub-errors.js';
+import { UserInputError } from '../../errors.js';
+import { HubOfflineError } from '../../hub/config.js';
+import { HubError } from '../../hub/errors.js';
+import { HubUnavailableError } from '../../hub/hub-errors.js';
+import { JobConflictError, JobError, JobNotFoundError, JobTimeLimitError, JobUnavailableError } from '../../jobs/errors.js';
 
 /** RFC 9457's media type: every error the service answers is one of these documents. */
 export const PROBLEM_MEDIA_TYPE = 'application/problem+json';
@@ -58,10 +60,25 @@ export function problem(kind: ProblemKind, detail: string, field?: string): Prob
 }
 
 /**
- * The problem for an error thrown while handling a request: our own and the user's input errors say
- * what was wrong; anything else is an internal error whose message stays in the server's log.
+ * The job runner's errors as problems: an unknown job is 404, a job that has ended 409, a full
+ * queue or a runner shutting down 503 with Retry-After, a job past its time limit `time-limit`.
+ */
+function jobProblem(error: JobError): HttpProblem {
+  if (error instanceof JobNotFoundError) return new HttpProblem('not-found', error.message, error.field);
+  if (error instanceof JobConflictError) return new HttpProblem('conflict', error.message, error.field);
+  if (error instanceof JobUnavailableError) return new HttpProblem('unavailable', error.message, error.field, { 'retry-after': String(error.retryAfterSeconds) });
+  if (error instanceof JobTimeLimitError) return new HttpProblem('time-limit', error.message, error.field);
+  return new HttpProblem('internal', error.message, error.field);
+}
+
+/**
+ * The problem for an error thrown while handling a request or running a job — the one place where
+ * the library's and the job runner's errors become HTTP: our own problems and the user's input
+ * errors say what was wrong, the runner's errors say why a job cannot be had; anything else is an
+ * internal error whose message stays in the server's log.
  */
 export function problemFor(error: unknown): { problem: Problem; headers: Record<string, string> } {
+  if (error instanceof JobError) error = jobProblem(error);
   if (error instanceof HttpProblem) return { problem: problem(error.kind, error.detail, error.field), headers: error.headers };
   // The library's messages start with the input they are about ("labels: …") when no field is set.
   if (error instanceof UserInputError) return { problem: problem('invalid-input', error.message, error.field ?? /^([\w.]+):/.exec(error.message)?.[1]), headers: {} };
@@ -109,7 +126,7 @@ export function validationProblem(error: z.ZodError, location: InputLocation): H
  * column) or `field`; 409 when HF_HUB_OFFLINE forbids the download, 503 when the Hub fails.
  * Anything else is rethrown.
  */
-export function hubProblem(error: unknown, field: string): HttpProblem {
+export function hubDatasetProblem(error: unknown, field: string): HttpProblem {
   if (!(error instanceof UserInputError)) throw error;
   if (error instanceof HubOfflineError) return new HttpProblem('conflict', `${field}: ${error.message}`, field);
   if (error instanceof HubUnavailableError) return new HttpProblem('unavailable', error.message, field);
@@ -117,3 +134,17 @@ export function hubProblem(error: unknown, field: string): HttpProblem {
   return new HttpProblem('invalid-input', error.message, named);
 }
 
+/**
+ * A Hub failure as the service answers it: HF_HUB_OFFLINE is 503 (the server is configured not to
+ * reach the Hub); a name the Hub does not know is the request's fault (422 naming the field); the
+ * Hub refusing the server's token, or not answering, is 502. Anything else is returned as is.
+ */
+export function hubProblem(error: unknown): unknown {
+  if (error instanceof HubOfflineError) return new HttpProblem('unavailable', error.message);
+  if (error instanceof HubError) {
+    const field = { base_model: 'base_model', repo: 'repos' }[error.field ?? ''];
+    if (error.status === 404 && field) return new HttpProblem('invalid-input', `${field}: ${error.message}`, field);
+    return new HttpProblem('bad-gateway', error.message);
+  }
+  return error;
+}

@@ -3,18 +3,17 @@ import { rm } from 'node:fs/promises';
 import { setPriority } from 'node:os';
 import { dirname, extname, join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { z } from 'zod';
 import { PACKAGE_ROOT } from '../config.js';
 import { UserInputError } from '../errors.js';
 import { readJobRecord, type FinetuneEvent, type FinetuneResult, type JobStep } from '../finetune/job.js';
+import type { StageSettings } from '../finetune/settings.js';
 import type { EpochResult, StageName, StageReport } from '../finetune/trainer.js';
 import type { Registry } from '../store/database.js';
 import { registrySource } from '../store/esms.js';
 import type { JobProgress } from '../store/jobs.js';
 import type { FinetuneMessage, FinetuneWork } from './finetune-process.js';
 import { requestView, type FinetuneRequest } from './finetune-request.js';
-import type { JobRun, JobType } from './jobs.js';
-import type { FinetuneEpoch, FinetuneResult as FinetuneResultSchema, FinetuneStageReport } from './schemas.js';
+import type { JobRun, JobType } from './runner.js';
 
 /** Where fine-tunes keep job.json, the checkpoints and the ESM, relative to the data dir: `finetunes/<job id>/`. */
 export const FINETUNES_DIR = 'finetunes';
@@ -33,14 +32,50 @@ const PROCESS_EXEC_ARGV = extname(here) === '.ts' ? ['--import', 'tsx'] : [];
 /** The last lines a fine-tune process wrote to stderr, for the log when it dies without a word. */
 const STDERR_LINES = 20;
 
-type EpochView = z.infer<typeof FinetuneEpoch>;
-type FinetuneResultView = z.infer<typeof FinetuneResultSchema>;
+/** Held-out metrics by name; null where undefined. */
+type MetricsView = Record<string, number | null>;
+
+/** An epoch as a job's view shows it (the API's FinetuneEpoch). */
+export type EpochView = {
+  readonly stage: StageName;
+  readonly epoch: number;
+  readonly epochs: number;
+  readonly train_loss: number;
+  readonly metrics: MetricsView;
+  readonly seconds: number;
+};
+
+/** A stage's report as a job's view shows it (the API's FinetuneStageReport). */
+export type StageView = {
+  readonly task: string;
+  readonly mask: string;
+  readonly settings: StageSettings;
+  readonly train_examples: number;
+  readonly evaluation_examples: number;
+  readonly initial_metrics: MetricsView;
+  readonly epochs: EpochView[];
+  readonly best_epoch: number;
+  readonly metrics: MetricsView;
+  readonly stopped_early: boolean;
+  readonly steps: number;
+  readonly seconds: number;
+};
+
+/** A fine-tune's result as its view shows it (the API's FinetuneResult). */
+export type FinetuneResultView = {
+  readonly intermediate: StageView;
+  readonly target: StageView;
+  readonly esm: { readonly source_id: number; readonly source: string; readonly task_id: string; readonly pairs: number; readonly held_out_r2: number | null };
+  readonly checkpoints: { readonly intermediate: string; readonly target: string; readonly esm: string };
+  readonly restored: JobStep[];
+  readonly backend: string;
+};
 
 function epochView(stage: StageName, epochs: number, epoch: EpochResult): EpochView {
   return { stage, epoch: epoch.epoch, epochs, train_loss: epoch.trainLoss, metrics: { ...epoch.metrics }, seconds: epoch.seconds };
 }
 
-function stageView(report: StageReport): z.infer<typeof FinetuneStageReport> {
+function stageView(report: StageReport): StageView {
   return {
     task: report.task,
     mask: report.mask,
@@ -133,7 +168,7 @@ export interface FinetuneJobOptions {
 }
 
 /**
- * Fine-tune jobs: each runs `runFinetune` in a process of its own (src/server/finetune-process.ts)
+ * Fine-tune jobs: each runs `runFinetune` in a process of its own (src/jobs/finetune-process.ts)
  * at a lower CPU priority, reports its progress, epochs, stages and ESM as they come, and ends with
  * the process. A cancel or a shutdown kills the process: a cancelled job's folder goes, a
  * shut-down one is resumed from its job.json by the next start.

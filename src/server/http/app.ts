@@ -1,36 +1,19 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
 import { Hono, type MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
-import type { ServerContext } from './context.js';
+import type { ServerContext } from '../context.js';
+import { bearerAuth } from './auth.js';
+import { BodyThreads } from './body-threads.js';
 import { docsHandlers } from './docs.js';
-import { finetuneHandlers } from './finetunes.js';
+import { finetuneHandlers } from '../handlers/finetunes.js';
 import type { Handler } from './handler.js';
-import { hubHandlers } from './hub.js';
-import { operationHandlers } from './operations.js';
-import { HttpProblem, problem, problemFor, problemResponse } from './problem.js';
-import { rankingHandlers } from './rankings.js';
+import { hubHandlers } from '../handlers/hub.js';
+import { modelHandlers } from '../handlers/models.js';
+import { operationHandlers } from '../handlers/operations.js';
+import { problem, problemFor, problemResponse } from './problem.js';
+import { rankingHandlers } from '../handlers/rankings.js';
 import { redactResponses } from './redact.js';
 import { honoPath, ROUTES } from './routes.js';
-import { sourceHandlers } from './sources.js';
-
-function digest(value: string): Buffer {
-  return createHash('sha256').update(value).digest();
-}
-
-/**
- * `Authorization: Bearer <token>`, compared in constant time (both sides hashed first, so neither
- * the token's content nor its length shows in the timing).
- */
-function bearerAuth(token: string): MiddlewareHandler {
-  const expected = digest(token);
-  const challenge = { 'www-authenticate': 'Bearer realm="esmselect"' };
-  return async (c, next) => {
-    const match = /^Bearer\s+(\S+)\s*$/i.exec(c.req.header('authorization') ?? '');
-    if (!match) throw new HttpProblem('unauthorized', 'authorization: send Authorization: Bearer <token> (the server sets ESMSELECT_API_TOKEN)', 'authorization', challenge);
-    if (!timingSafeEqual(digest(match[1]), expected)) throw new HttpProblem('unauthorized', 'authorization: the bearer token is not valid', 'authorization', challenge);
-    await next();
-  };
-}
+import { esmHandlers } from '../handlers/esms.js';
 
 /**
  * nginx's "client closed request": what is counted for a request whose client went away before
@@ -44,7 +27,7 @@ function methodsFor(path: string): string[] {
 }
 
 /**
- * The HTTP service as a Hono app: exactly the routes of ROUTES (src/server/routes.ts), each with
+ * The HTTP service as a Hono app: exactly the routes of ROUTES (src/server/http/routes.ts), each with
  * its validation, body limit and, when a token is set, bearer auth; every error an RFC 9457
  * problem. Tests drive it with `app.request()`; `startServer` puts it on a socket.
  */
@@ -67,11 +50,12 @@ export function createApp(ctx: ServerContext): Hono {
     return problemResponse(problem('not-found', `${c.req.path}: no such resource (GET /docs lists them)`));
   });
 
-  const handlers: Handler[] = [...rankingHandlers(ctx), ...finetuneHandlers(ctx), ...sourceHandlers(ctx), ...hubHandlers(ctx), ...operationHandlers(ctx), ...docsHandlers(ctx)];
+  const handlers: Handler[] = [...rankingHandlers(ctx), ...finetuneHandlers(ctx), ...esmHandlers(ctx), ...hubHandlers(ctx), ...modelHandlers(ctx), ...operationHandlers(ctx), ...docsHandlers(ctx)];
   const missing = ROUTES.filter((route) => handlers.filter((h) => h.route === route).length !== 1);
   const extra = handlers.filter((h) => !ROUTES.includes(h.route));
   if (missing.length || extra.length) throw new Error(`routes without exactly one handler: ${[...missing, ...extra.map((h) => h.route)].map((r) => r.operationId).join(', ')}`);
 
+  const parser = new BodyThreads(ctx.workers);
   const auth = ctx.token === undefined ? undefined : bearerAuth(ctx.token);
   const limit = bodyLimit({
     maxSize: ctx.limits.bodyBytes,
@@ -81,7 +65,7 @@ export function createApp(ctx: ServerContext): Hono {
     const middleware: MiddlewareHandler[] = [];
     if (auth && !route.open) middleware.push(auth);
     if (route.json || route.multipart) middleware.push(limit);
-    app.on([route.method.toUpperCase()], [honoPath(route.path)], ...middleware, (c) => handle(c, ctx.workers));
+    app.on([route.method.toUpperCase()], [honoPath(route.path)], ...middleware, (c) => handle(c, parser));
   }
   return app;
 }

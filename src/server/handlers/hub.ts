@@ -1,10 +1,10 @@
-import { requireOnline } from '../hub/config.js';
-import { getEsmCoverage } from '../hub/search.js';
-import type { ServerContext } from './context.js';
-import { streamEvents } from './events.js';
-import { handler, type Handler } from './handler.js';
-import { hubProblem } from './hub-problems.js';
-import { deletePull, getPull, hubCoverage, postPull, pullEvents } from './hub-routes.js';
+import { requireOnline } from '../../hub/config.js';
+import { getEsmCoverage } from '../../hub/search.js';
+import type { ServerContext } from '../context.js';
+import { streamEvents } from '../http/sse.js';
+import { handler, type Handler } from '../http/handler.js';
+import { hubProblem } from '../http/problem.js';
+import { deletePull, getPull, hubCoverage, postPull, pullEvents } from '../http/hub-routes.js';
 
 /** The service's Hugging Face Hub routes: pull jobs, and the Hub's coverage. */
 export function hubHandlers(ctx: ServerContext): Handler[] {

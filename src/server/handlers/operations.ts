@@ -1,14 +1,12 @@
-import { listModels as findModels } from '../embed/model-folder.js';
-import { countJobsByState } from '../store/jobs.js';
-import type { ServerContext } from './context.js';
-import { handler, type Handler } from './handler.js';
-import { HttpProblem } from './problem.js';
-import { healthz, listModels, metrics, readyz } from './routes.js';
+import { countJobsByState } from '../../store/jobs.js';
+import type { ServerContext } from '../context.js';
+import { handler, type Handler } from '../http/handler.js';
+import { HttpProblem } from '../http/problem.js';
+import { healthz, metrics, readyz } from '../http/routes.js';
 
-/** The base models, the probes and the metrics. */
+/** The probes and the metrics. */
 export function operationHandlers(ctx: ServerContext): Handler[] {
   return [
-    handler(listModels, async (_, c) => c.json({ models: await findModels(ctx.modelsDir) })),
     handler(healthz, (_, c) => c.json({ status: 'ok' as const })),
     handler(readyz, (_, c) => {
       if (!ctx.jobs.accepting) throw new HttpProblem('unavailable', 'the server is shutting down', undefined, { 'retry-after': '5' });

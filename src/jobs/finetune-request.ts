@@ -1,5 +1,4 @@
 import { join } from 'node:path';
-import type { z } from 'zod';
 import type { TextTask } from '../finetune/data.js';
 import type { StageSettings } from '../finetune/settings.js';
 import { readHubSourceTask, readRegisteredTask, taskFromDataset } from '../finetune/sources.js';
@@ -8,7 +7,6 @@ import type { TableFormat } from '../io/tables.js';
 import type { TaskType } from '../task/labels.js';
 import type { Registry } from '../store/database.js';
 import { getDataset } from '../store/datasets.js';
-import type { FinetuneJob } from './schemas.js';
 
 /** An uploaded dataset as a fine-tune keeps it: a file of its input directory and how to read it. */
 export interface UploadedTask {
@@ -80,8 +78,25 @@ function hubSourceData(hub: HubSource) {
   return { dataset: hub.dataset, taskId: hub.task_id, subset: hub.subset, split: hub.split, textColumn: hub.text_column, labelColumn: hub.label_column };
 }
 
+/** A fine-tune's request as its view shows it back (the API's FinetuneJob.request). */
+export type FinetuneRequestView = {
+  readonly model: string;
+  readonly source: {
+    readonly task_id: string;
+    readonly rows: number;
+    readonly dataset_id?: number;
+    readonly hub?: { readonly dataset: string; readonly subset: string; readonly split: string; readonly revision: string };
+    readonly source_id?: number;
+    readonly ranking_id?: string;
+    readonly rank?: number;
+  };
+  readonly target: { readonly task_id: string; readonly rows: number };
+  readonly intermediate_settings: StageSettings;
+  readonly target_settings: StageSettings;
+};
+
 /** The request as the API shows it back: the tasks by id and size, never the server's file names. */
-export function requestView(request: FinetuneRequest): z.infer<typeof FinetuneJob>['request'] {
+export function requestView(request: FinetuneRequest): FinetuneRequestView {
   const { source } = request;
   const { task_id, rows } = 'upload' in source ? source.upload : 'hub' in source ? source.hub : source.registered;
   const chosen = 'registered' in source ? source.registered : 'hub' in source ? source.hub : undefined;

@@ -1,7 +1,7 @@
 import type { Registry } from '../store/database.js';
 import { getRankingRun } from '../store/rankings.js';
-import type { RankingSpec } from './execute.js';
-import type { JobType } from './jobs.js';
+import type { RankingSpec } from './ranking.js';
+import type { JobType } from './runner.js';
 import type { WorkerPool } from './worker-pool.js';
 
 export interface RankingJobOptions {

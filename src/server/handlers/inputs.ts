@@ -1,17 +1,17 @@
 import { randomUUID } from 'node:crypto';
 import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { listModels, modelFolder, type LocalModel } from '../embed/model-folder.js';
-import { UserInputError } from '../errors.js';
-import { HubUnavailableError } from '../hub/hub-errors.js';
-import { HubOfflineError } from '../hub/config.js';
-import { CONFIG_FILE, WEIGHTS_FILE } from '../finetune/checkpoint.js';
-import { parseEncoderConfig } from '../finetune/model-config.js';
-import type { DatasetOptions } from '../dataset/text-dataset.js';
-import { TABLE_FORMATS, tableFormatOf, type TableFormat } from '../io/tables.js';
-import type { ServerContext } from './context.js';
-import { JOBS_DIR } from './jobs.js';
-import { HttpProblem } from './problem.js';
+import { listModels, modelFolder, type LocalModel } from '../../embed/model-folder.js';
+import { UserInputError } from '../../errors.js';
+import { HubUnavailableError } from '../../hub/hub-errors.js';
+import { HubOfflineError } from '../../hub/config.js';
+import { CONFIG_FILE, WEIGHTS_FILE } from '../../finetune/checkpoint.js';
+import { parseEncoderConfig } from '../../finetune/model-config.js';
+import type { DatasetOptions } from '../../dataset/text-dataset.js';
+import { TABLE_FORMATS, tableFormatOf, type TableFormat } from '../../io/tables.js';
+import type { ServerContext } from '../context.js';
+import { JOBS_DIR } from '../../jobs/runner.js';
+import { HttpProblem } from '../http/problem.js';
 
 /** A model of the models directory by name, without naming server paths; refused (field `model`) when there is none. */
 async function findModel(ctx: ServerContext, name: string): Promise<LocalModel> {

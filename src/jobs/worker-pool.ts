@@ -8,14 +8,21 @@ import type { HubSourceData } from '../finetune/sources.js';
 import type { DatasetOptions } from '../dataset/text-dataset.js';
 import type { DatasetRecord } from '../store/datasets.js';
 import type { JobProgress } from '../store/jobs.js';
-import type { RankingSpec } from './execute.js';
-import { HttpProblem } from './problem.js';
-import type { RouteSpec } from './routes.js';
-import type { Outcome, ParsedBody } from './worker-tasks.js';
+import type { RankingSpec } from './ranking.js';
+import type { Outcome } from './worker-tasks.js';
 
 const here = fileURLToPath(import.meta.url);
-/** The tasks beside this module: compiled JavaScript, or TypeScript run from source through tsx (development, tests). */
-const TASKS = join(dirname(here), `worker-tasks${extname(here)}`);
+/**
+ * A module of tasks beside `module` (an `import.meta.url`): compiled JavaScript, or TypeScript run
+ * from source through tsx (development, tests), as `module` itself is.
+ */
+export function tasksModule(module: string, name: string): string {
+  const path = fileURLToPath(module);
+  return pathToFileURL(join(dirname(path), `${name}${extname(path)}`)).href;
+}
+
+/** The jobs' tasks. */
+const TASKS = tasksModule(import.meta.url, 'worker-tasks');
 /**
  * From source, each thread registers tsx's loader itself: on Node 20, `--import tsx` registers it
  * in the main thread only (tsx's esm entry checks isMainThread), and the thread could not read
@@ -56,24 +63,26 @@ export interface RankOptions {
 /** A refusal of the input, thrown again on this side as the error it was on the worker's. */
 function unwrap<T>(answer: Outcome<T>): T {
   if ('value' in answer) return answer.value;
-  if ('problem' in answer) {
-    const { kind, detail, field, headers } = answer.problem;
-    throw new HttpProblem(kind, detail, field, headers);
-  }
   throw new UserInputError(answer.userInput.message, answer.userInput.field);
 }
 
+export interface TaskOptions {
+  readonly transferList?: (ArrayBuffer | MessagePort)[];
+  readonly signal?: AbortSignal;
+}
+
 /**
- * The server's worker threads (piscina) and what they do for it (src/server/worker-tasks.ts): the
- * CPU work of requests, off the event loop. Bodies and uploads cross to the threads and back by
- * transfer, never by copy; a ranking's target never reaches the event loop at all.
+ * The worker threads (piscina) and what they do for the jobs (src/jobs/worker-tasks.ts): the CPU
+ * work of jobs and of reading their input, off the event loop; a caller may run its own module of
+ * tasks on them too (the HTTP service parses bodies there). Data crosses to the threads and back
+ * by transfer, never by copy; a ranking's target never reaches the event loop at all.
  */
 export class WorkerPool {
   private readonly pool: Piscina;
 
   constructor(options: WorkerPoolOptions = {}) {
     this.pool = new Piscina({
-      filename: pathToFileURL(TASKS).href,
+      filename: TASKS,
       execArgv: TASKS_EXEC_ARGV,
       minThreads: 0,
       maxThreads: options.threads ?? Math.max(3, availableParallelism()),
@@ -85,20 +94,13 @@ export class WorkerPool {
     });
   }
 
-  private async call<T>(name: string, task: object, options: { transferList?: (ArrayBuffer | MessagePort)[]; signal?: AbortSignal } = {}): Promise<T> {
-    return unwrap((await this.pool.run(task, { name, ...options })) as Outcome<T>);
+  /** Runs task `name` of the tasks module `filename` (a file URL, see `tasksModule`) on a thread; its answer as it came. */
+  run(filename: string, name: string, task: object, options: TaskOptions = {}): Promise<unknown> {
+    return this.pool.run(task, { filename, name, ...options });
   }
 
-  /** A request body, parsed and validated with its route's schema (a 4xx problem when it fails); `bytes` is transferred. */
-  async parseBody(route: RouteSpec<any, any, any, any>, type: 'json' | 'multipart', bytes: ArrayBuffer, contentType: string): Promise<unknown> {
-    const { value, files } = await this.call<ParsedBody>('parseBody', { operationId: route.operationId, type, bytes, contentType }, { transferList: [bytes] });
-    for (const [key, file] of Object.entries(files)) (value as Record<string, unknown>)[key] = new File([new Uint8Array(file.bytes)], file.name, { type: file.type });
-    return value;
-  }
-
-  /** A JSON ranking request validated and checked (see `checkInlineTarget`): its spec, and its bytes back; `bytes` is transferred. */
-  checkInlineTarget(bytes: ArrayBuffer, inlineRows: number, dataDir: string): Promise<{ spec: RankingSpec; bytes: ArrayBuffer }> {
-    return this.call('checkInlineTarget', { bytes, inlineRows, dataDir }, { transferList: [bytes] });
+  private async call<T>(name: string, task: object, options: TaskOptions = {}): Promise<T> {
+    return unwrap((await this.run(TASKS, name, task, options)) as Outcome<T>);
   }
 
   /** A published ESM's source task read from its Hub dataset (into the data dir's cache): the commit read and its examples. */

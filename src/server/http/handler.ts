@@ -10,7 +10,7 @@ export interface Input<P, Q, J, M> {
   readonly body: { readonly type: 'json'; readonly value: J } | { readonly type: 'multipart'; readonly value: M };
 }
 
-/** Parses and validates request bodies: the server's worker threads (src/server/worker-pool.ts), so a large body never stalls the event loop. */
+/** Parses and validates request bodies: the worker threads (src/server/http/body-threads.ts), so a large body never stalls the event loop. */
 export interface BodyParser {
   parseBody(route: RouteSpec<any, any, any, any>, type: 'json' | 'multipart', bytes: ArrayBuffer, contentType: string): Promise<unknown>;
 }

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { embedTexts } from '../embed/embed-dataset.js';
 import type { Pooling } from '../embed/pooling.js';
 import { readTextDataset } from '../dataset/text-dataset.js';
+import type { EsmFilter } from '../esm/filter.js';
 import type { Embeddings } from '../io/embeddings.js';
 import type { TableFormat } from '../io/tables.js';
 import { encodeLabels, type TaskType } from '../task/labels.js';
@@ -11,10 +12,9 @@ import { selectScorer } from '../rank/scorers.js';
 import { rankTwoStage, type TwoStageRankingResult } from '../rank/two-stage.js';
 import type { Registry } from '../store/database.js';
 import { RegistryEmbeddingCache } from '../store/embedding-cache.js';
-import { registryPool, type EsmFilter } from '../store/esms.js';
+import { registryPool, type EsmFilter as RegistryFilter } from '../store/esms.js';
 import type { JobProgress } from '../store/jobs.js';
 import { recordRankingRun } from '../store/rankings.js';
-import type { SourceFilter } from './schemas.js';
 
 /** The file in a job's input directory holding inline texts or embeddings with their labels: the JSON request as it came. */
 export const INLINE_INPUT = 'input.json';
@@ -32,7 +32,7 @@ export interface RankingSpec {
   readonly pooling?: Pooling;
   readonly top?: number;
   readonly candidates?: number;
-  readonly filters: SourceFilter;
+  readonly filters: EsmFilter;
   /** For `file`: the stored file's name in the input directory and how to read it. */
   readonly file?: { readonly name: string; readonly format: TableFormat; readonly text_columns: string[]; readonly label_column: string; readonly num_examples?: number; readonly seed?: number };
   /** For `hub`: the Hub dataset and the commit of its Parquet conversion the request read (the job reads the same from the cache). */
@@ -67,8 +67,8 @@ export function readHubTarget(target: Omit<HubTargetSpec, 'revision' | 'subset' 
 /** The inline target as INLINE_INPUT holds it (the request's other fields are in the job's spec). */
 export type InlineTarget = { readonly texts: string[]; readonly labels: unknown[] } | { readonly embeddings: number[][]; readonly labels: unknown[] };
 
-/** The API's filter names (hfselect's ESMConfig fields) as the registry's. */
-export function esmFilter(filters: SourceFilter): EsmFilter {
+/** An EsmFilter as the registry's queries name its fields (until they take EsmFilter itself). */
+export function registryFilter(filters: EsmFilter): RegistryFilter {
   const { base_model_name: baseModel, language, task_id: task, esm_architecture: architecture, esm_embedding_dim: dim } = filters;
   return Object.fromEntries(Object.entries({ baseModel, language, task, architecture, dim }).filter(([, v]) => v !== undefined));
 }
@@ -158,7 +158,7 @@ export async function executeRanking(spec: RankingSpec, options: ExecuteOptions)
   // The fastest exact scorer available (native when its addon is built); chosen per job, which is cheap.
   const { scorer } = await selectScorer();
   const target = await prepareTargetFor(scorer, embeddings!, encodeLabels(labels, spec.task_type));
-  const filter = esmFilter(spec.filters);
+  const filter = registryFilter(spec.filters);
   const pool = registryPool(registry, filter);
   report('scoring', 0, pool.total);
   const result = await rankTwoStage(target, pool, {

@@ -13,7 +13,7 @@ export interface ResponseSpec {
 }
 
 /**
- * One operation of the HTTP service: the app serves exactly these (src/server/app.ts registers a
+ * One operation of the HTTP service: the app serves exactly these (src/server/http/app.ts registers a
  * handler for each and nothing else) and openapi.yaml documents exactly these.
  */
 export interface RouteSpec<P = unknown, Q = unknown, J = unknown, M = unknown> {

@@ -1,16 +1,16 @@
 import { mkdir, realpath } from 'node:fs/promises';
 import { isAbsolute, relative, resolve, sep } from 'node:path';
 import type { z } from 'zod';
-import { UserInputError } from '../errors.js';
-import { esmFromFiles, EsmFormatError } from '../esm/hfselect.js';
-import { deleteEsms, getEsm, pageEsms, registerEsm, registrySource, type EsmRecord } from '../store/esms.js';
-import { importEsmFolders } from '../registry/import.js';
-import type { ServerContext } from './context.js';
-import { esmFilter } from './execute.js';
-import { handler, type Handler } from './handler.js';
-import { HttpProblem } from './problem.js';
-import { deleteSource, getSource, listSources, postSource } from './routes.js';
-import type { ImportRequest, Source, SourceUpload } from './schemas.js';
+import { UserInputError } from '../../errors.js';
+import { esmFromFiles, EsmFormatError } from '../../esm/hfselect.js';
+import { deleteEsms, getEsm, pageEsms, registerEsm, registrySource, type EsmRecord } from '../../store/esms.js';
+import { importEsmFolders } from '../../registry/import.js';
+import type { ServerContext } from '../context.js';
+import { registryFilter } from '../../jobs/ranking.js';
+import { handler, type Handler } from '../http/handler.js';
+import { HttpProblem } from '../http/problem.js';
+import { deleteSource, getSource, listSources, postSource } from '../http/routes.js';
+import type { ImportRequest, Source, SourceUpload } from '../http/schemas.js';
 
 /** Where a registered ESM came from, without the server's paths: relative to the data dir when inside it. */
 function originOf(ctx: ServerContext, origin: string): string {
@@ -78,11 +78,11 @@ async function uploadEsm(ctx: ServerContext, form: z.infer<typeof SourceUpload>)
   return { status: outcome.status, source: sourceView(ctx, outcome.record) };
 }
 
-export function sourceHandlers(ctx: ServerContext): Handler[] {
+export function esmHandlers(ctx: ServerContext): Handler[] {
   return [
     handler(listSources, ({ query }, c) => {
       const { limit, offset, ...filters } = query;
-      const page = pageEsms(ctx.registry, esmFilter(filters), { limit, offset });
+      const page = pageEsms(ctx.registry, registryFilter(filters), { limit, offset });
       return c.json({ total: page.total, limit, offset, items: page.records.map((r) => sourceView(ctx, r)) });
     }),
     handler(postSource, async ({ body }, c) => {

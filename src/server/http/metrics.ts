@@ -1,7 +1,7 @@
 import type { MiddlewareHandler } from 'hono';
 import { Counter, Gauge, Histogram, Registry as MetricsRegistry } from 'prom-client';
-import type { Registry } from '../store/database.js';
-import { countJobsByState, JOB_STATES } from '../store/jobs.js';
+import type { Registry } from '../../store/database.js';
+import { countJobsByState, JOB_STATES } from '../../store/jobs.js';
 
 /** Request latencies from 5 ms (a cached lookup) to 2 min (a large synchronous ranking). */
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
@@ -10,7 +10,7 @@ const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10
  * The service's Prometheus metrics, in a registry of its own (not prom-client's global one) so
  * that several apps in one process, as in the tests, count separately.
  */
-export class Metrics {
+export class ServiceMetrics {
   readonly registry = new MetricsRegistry();
   private readonly requests: Counter<'method' | 'route' | 'status'>;
   private readonly latency: Histogram<'method' | 'route' | 'status'>;

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import type { ServerContext } from './context.js';
+import type { ServerContext } from '../context.js';
 import { handler, type Handler } from './handler.js';
 import { openApiYaml } from './openapi.js';
 import { docsAsset, docsPage, openapiDocument } from './routes.js';

@@ -1,8 +1,8 @@
 import type { z } from 'zod';
-import { encodeLabels } from '../task/labels.js';
-import type { RankingSpec } from './execute.js';
-import { HttpProblem } from './problem.js';
-import type { RankingRequest } from './schemas.js';
+import { encodeLabels } from '../../task/labels.js';
+import type { RankingSpec } from '../../jobs/ranking.js';
+import { HttpProblem } from '../http/problem.js';
+import type { RankingRequest } from '../http/schemas.js';
 
 /** Refuses `candidates` below `top`. */
 export function checkOptions(options: { top?: number; candidates?: number }): void {

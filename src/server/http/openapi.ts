@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import YAML from 'yaml';
 import { z } from 'zod';
-import { PACKAGE_ROOT } from '../config.js';
+import { PACKAGE_ROOT } from '../../config.js';
 import { MULTIPART_MEDIA_TYPE, JSON_MEDIA_TYPE, ROUTES, type RouteSpec } from './routes.js';
 import { Problem } from './schemas.js';
 

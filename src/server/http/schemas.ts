@@ -1,14 +1,14 @@
 import { z } from 'zod';
-import { POOLINGS } from '../embed/pooling.js';
-import { stageSettingsSchema } from '../finetune/settings.js';
-import { STAGES } from '../finetune/trainer.js';
-import { TABLE_FORMATS } from '../io/tables.js';
-import { JOB_STATES } from '../store/jobs.js';
+import { POOLINGS } from '../../embed/pooling.js';
+import { stageSettingsSchema } from '../../finetune/settings.js';
+import { STAGES } from '../../finetune/trainer.js';
+import { TABLE_FORMATS } from '../../io/tables.js';
+import { JOB_STATES } from '../../store/jobs.js';
 import { problemSchema } from './problem.js';
 
 /**
  * The request and response schemas of the HTTP service: the handlers validate with them and
- * openapi.yaml is generated from them (src/server/openapi.ts), so the two cannot drift. Schemas
+ * openapi.yaml is generated from them (src/server/http/openapi.ts), so the two cannot drift. Schemas
  * given an id here become named components of the document (zod keeps ids and descriptions in
  * its global registry).
  */
@@ -218,7 +218,7 @@ export const JobProgress = named(
   }),
 );
 
-/** What every job shows, whatever its kind (src/server/jobs.ts JobView). */
+/** What every job shows, whatever its kind (src/jobs/runner.ts JobView). */
 const jobFields = {
   id: z.string(),
   status: z.enum(JOB_STATES),

@@ -2,18 +2,20 @@ import { rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Context } from 'hono';
 import type { z } from 'zod';
-import { writeFileAtomic } from '../io/atomic.js';
-import { listEsmIds } from '../store/esms.js';
-import { isFinished, type StoredJob } from '../store/jobs.js';
-import type { ServerContext } from './context.js';
-import { streamEvents } from './events.js';
-import { esmFilter, INLINE_INPUT, readHubTarget, type RankingSpec } from './execute.js';
-import { handler, type Handler } from './handler.js';
+import { ESM_FILTER_FIELDS, type EsmFilter } from '../../esm/filter.js';
+import { writeFileAtomic } from '../../io/atomic.js';
+import { listEsmIds } from '../../store/esms.js';
+import { isFinished, type StoredJob } from '../../store/jobs.js';
+import type { ServerContext } from '../context.js';
+import { BodyThreads } from '../http/body-threads.js';
+import { streamEvents } from '../http/sse.js';
+import { INLINE_INPUT, registryFilter, type RankingSpec } from '../../jobs/ranking.js';
+import { handler, type Handler } from '../http/handler.js';
 import { checkModel, discardUpload, readUpload, storeUpload } from './inputs.js';
-import { HttpProblem, problemResponse, type Problem } from './problem.js';
-import { deleteRanking, getRanking, postRanking, rankingEvents } from './routes.js';
+import { HttpProblem, problemResponse, type Problem } from '../http/problem.js';
+import { deleteRanking, getRanking, postRanking, rankingEvents } from '../http/routes.js';
 import { checkOptions } from './ranking-request.js';
-import type { RankingUpload, SourceFilter } from './schemas.js';
+import type { RankingUpload } from '../http/schemas.js';
 
 /** A validated target, ready to become a job. */
 interface PreparedRanking {
@@ -28,7 +30,7 @@ interface PreparedRanking {
  * embeddings are seconds of parsing there) and kept as it came, the job's input.
  */
 async function fromJson(ctx: ServerContext, body: ArrayBuffer): Promise<PreparedRanking> {
-  const { spec, bytes } = await ctx.workers.checkInlineTarget(body, ctx.limits.inlineRows, ctx.dataDir);
+  const { spec, bytes } = await new BodyThreads(ctx.workers).checkInlineTarget(body, ctx.limits.inlineRows, ctx.dataDir);
   if (spec.model !== undefined) await checkModel(ctx, spec.model);
   return { spec, writeInput: (dir) => writeFileAtomic(join(dir, INLINE_INPUT), new Uint8Array(bytes)), discard: async () => {} };
 }
@@ -51,8 +53,7 @@ async function fromUpload(ctx: ServerContext, form: z.infer<typeof RankingUpload
     seed: form.seed,
   };
   const rows = await readUpload(ctx, stored, 'file', { textColumns: file.text_columns, labelColumn: file.label_column, task: task_type, numExamples: file.num_examples, seed: file.seed });
-  const { base_model_name, language, task_id, esm_architecture, esm_embedding_dim } = form;
-  const filters: SourceFilter = Object.fromEntries(Object.entries({ base_model_name, language, task_id, esm_architecture, esm_embedding_dim }).filter(([, v]) => v !== undefined));
+  const filters: EsmFilter = Object.fromEntries(ESM_FILTER_FIELDS.filter((field) => form[field] !== undefined).map((field) => [field, form[field]]));
   return {
     spec: { input: 'file', rows, task_type, model: form.model, pooling: form.pooling, top: form.top, candidates: form.candidates, filters, file },
     writeInput: (dir) => rename(stored.path, join(dir, file.name)),
@@ -60,8 +61,8 @@ async function fromUpload(ctx: ServerContext, form: z.infer<typeof RankingUpload
   };
 }
 
-function poolSize(ctx: ServerContext, filters: SourceFilter): number {
-  const size = listEsmIds(ctx.registry, esmFilter(filters)).length;
+function poolSize(ctx: ServerContext, filters: EsmFilter): number {
+  const size = listEsmIds(ctx.registry, registryFilter(filters)).length;
   if (size === 0) {
     throw new HttpProblem('invalid-input', Object.keys(filters).length ? 'filters: no registered ESM matches the filters (GET /v1/sources lists them)' : 'filters: the registry has no ESMs; add some with POST /v1/sources', 'filters');
   }

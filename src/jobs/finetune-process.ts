@@ -1,5 +1,5 @@
 /**
- * The fine-tune of one HTTP job, in a process of its own (src/server/finetune-job.ts forks it): told
+ * The fine-tune of one HTTP job, in a process of its own (src/jobs/finetune-job.ts forks it): told
  * its work once over IPC, it runs `runFinetune` and reports every event, the ESM it registered and
  * its end the same way. Training in its own process keeps the server's event loop free, lets a
  * cancel or a shutdown stop it at once, and a crash of the native backend cannot take the server
