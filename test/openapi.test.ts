@@ -22,6 +22,6 @@ describe('openapi.yaml', () => {
     // Hono lists middleware as routes of method ALL; the handlers are the rest.
     const served = new Set(server.app.routes.filter((r) => r.method !== 'ALL').map((r) => `${r.method} ${r.path}`));
     expect([...served].sort()).toEqual([...documented].sort());
-    expect(served.size).toBe(24);
+    expect(served.size).toBe(32);
   });
 });

@@ -107,7 +107,7 @@ export interface ServerContext {
   readonly registry: Registry;
   readonly dataDir: string;
   readonly modelsDir: string;
-  /** `POST /v1/sources` imports only from under here. */
+  /** `POST /v1/esms` imports only from under here. */
   readonly importRoot: string;
   readonly token: string | undefined;
   readonly limits: ServerLimits;
@@ -122,7 +122,7 @@ export interface ServerContext {
   close(graceMs: number): Promise<void>;
 }
 
-/** Where `POST /v1/sources` imports from, relative to the data dir. */
+/** Where `POST /v1/esms` imports from, relative to the data dir. */
 export const IMPORTS_DIR = 'imports';
 
 /** What a failed job records: the problem document its error is answered as (a pull's, as a Hub failure). */

@@ -9,8 +9,8 @@ import type { ServerContext } from '../context.js';
 import { registryFilter } from '../../jobs/ranking.js';
 import { handler, type Handler } from '../http/handler.js';
 import { HttpProblem } from '../http/problem.js';
-import { deleteSource, getSource, listSources, postSource } from '../http/routes.js';
-import type { ImportRequest, Source, SourceUpload } from '../http/schemas.js';
+import { deleteEsm, getEsm as getEsmRoute, listEsms, postEsm } from '../http/routes.js';
+import type { Esm, EsmUpload, ImportRequest } from '../http/schemas.js';
 
 /** Where a registered ESM came from, without the server's paths: relative to the data dir when inside it. */
 function originOf(ctx: ServerContext, origin: string): string {
@@ -19,7 +19,7 @@ function originOf(ctx: ServerContext, origin: string): string {
   return inside.startsWith('..') || isAbsolute(inside) ? `(outside the data dir) ${origin.split(sep).slice(-2).join('/')}` : inside.split(sep).join('/');
 }
 
-function sourceView(ctx: ServerContext, record: EsmRecord): z.infer<typeof Source> {
+function esmView(ctx: ServerContext, record: EsmRecord): z.infer<typeof Esm> {
   const { weights_path: _path, origin, training, ...rest } = record;
   return { ...rest, origin: originOf(ctx, origin), training: training as Record<string, unknown> | null };
 }
@@ -63,7 +63,7 @@ async function importFolders(ctx: ServerContext, request: z.infer<typeof ImportR
   return { ...summary, outcomes: summary.outcomes.map((o) => ({ ...o, source: shown(o.source) })) };
 }
 
-async function uploadEsm(ctx: ServerContext, form: z.infer<typeof SourceUpload>) {
+async function uploadEsm(ctx: ServerContext, form: z.infer<typeof EsmUpload>) {
   let esm;
   try {
     esm = esmFromFiles('upload', await form.config.text(), new Uint8Array(await form.weights.arrayBuffer()));
@@ -75,22 +75,23 @@ async function uploadEsm(ctx: ServerContext, form: z.infer<typeof SourceUpload>)
     throw new HttpProblem('invalid-input', `${field}: ${error.problem}`, field);
   }
   const outcome = await registerEsm(ctx.registry, esm, { origin: 'upload' });
-  return { status: outcome.status, source: sourceView(ctx, outcome.record) };
+  return { status: outcome.status, source: esmView(ctx, outcome.record) };
 }
 
 export function esmHandlers(ctx: ServerContext): Handler[] {
   return [
-    handler(listSources, ({ query }, c) => {
+    handler(listEsms, ({ query }, c) => {
       const { limit, offset, ...filters } = query;
       const page = pageEsms(ctx.registry, registryFilter(filters), { limit, offset });
-      return c.json({ total: page.total, limit, offset, items: page.records.map((r) => sourceView(ctx, r)) });
+      return c.json({ total: page.total, limit, offset, items: page.records.map((r) => esmView(ctx, r)) });
     }),
-    handler(postSource, async ({ body }, c) => {
+    handler(postEsm, async ({ body }, c) => {
       if (body.type === 'json') return c.json(await importFolders(ctx, body.value));
       const uploaded = await uploadEsm(ctx, body.value);
-      return uploaded.status === 'imported' ? c.json(uploaded, 201, { location: `/v1/sources/${uploaded.source.id}` }) : c.json(uploaded, 200);
+      // The ESM under the path asked (`/v1/esms`, or its deprecated alias).
+      return uploaded.status === 'imported' ? c.json(uploaded, 201, { location: `${c.req.path}/${uploaded.source.id}` }) : c.json(uploaded, 200);
     }),
-    handler(getSource, ({ params }, c) => c.json(sourceView(ctx, found(params.id, () => getEsm(ctx.registry, params.id))))),
-    handler(deleteSource, ({ params }, c) => c.json(sourceView(ctx, found(params.id, () => deleteEsms(ctx.registry, [params.id]))[0]))),
+    handler(getEsmRoute, ({ params }, c) => c.json(esmView(ctx, found(params.id, () => getEsm(ctx.registry, params.id))))),
+    handler(deleteEsm, ({ params }, c) => c.json(esmView(ctx, found(params.id, () => deleteEsms(ctx.registry, [params.id]))[0]))),
   ];
 }

@@ -25,7 +25,7 @@ type Form = z.infer<typeof FinetuneUpload>;
 interface ChosenSource {
   readonly data: SourceData;
   readonly baseModel: string;
-  readonly field: 'source_id' | 'rank';
+  readonly field: 'esm_id' | 'source_id' | 'rank';
   readonly via: Pick<RegisteredSource, 'source_id' | 'ranking_id' | 'rank'>;
 }
 
@@ -35,24 +35,30 @@ function sourceProblem(kind: 'invalid-input' | 'conflict', field: string, error:
   return new HttpProblem(error instanceof HubUnavailableError ? 'unavailable' : kind, `${field}: ${error.message.replace(/^(source|rank|dataset|subset|split): /, '')}`, field);
 }
 
-/** The data behind `source_id` (an ESM of the registry) or `ranking_id` + `rank` (a ranked task): its registered dataset, else the Hub dataset a published ESM names. */
+/**
+ * The data behind `esm_id` (an ESM of the registry; `source_id` is its deprecated alias, and
+ * problems name the field the request used) or `ranking_id` + `rank` (a ranked task): its
+ * registered dataset, else the Hub dataset a published ESM names.
+ */
 function chooseSource(ctx: ServerContext, form: Form): ChosenSource {
   const { registry } = ctx;
-  if (form.source_id !== undefined) {
+  const esmId = form.esm_id ?? form.source_id;
+  if (esmId !== undefined) {
+    const field = form.esm_id !== undefined ? 'esm_id' : 'source_id';
     let esm;
     try {
-      esm = getEsm(registry, form.source_id);
+      esm = getEsm(registry, esmId);
     } catch (error) {
       if (!(error instanceof UserInputError)) throw error;
-      throw new HttpProblem('invalid-input', `source_id: there is no source task #${form.source_id} (GET /v1/sources lists them)`, 'source_id');
+      throw new HttpProblem('invalid-input', `${field}: there is no ESM #${esmId} (GET /v1/esms lists them)`, field);
     }
     let data;
     try {
       data = locateSourceData(registry, { taskId: esm.task_id, subset: esm.task_subset, split: esm.task_split, textColumn: esm.text_column, labelColumn: esm.label_column });
     } catch (error) {
-      throw sourceProblem('conflict', 'source_id', error);
+      throw sourceProblem('conflict', field, error);
     }
-    return { data, baseModel: esm.base_model_name, field: 'source_id', via: { source_id: form.source_id } };
+    return { data, baseModel: esm.base_model_name, field, via: { source_id: esmId } };
   }
   const rankingId = form.ranking_id!;
   const rank = form.rank!;

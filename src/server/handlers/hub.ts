@@ -12,12 +12,13 @@ export function hubHandlers(ctx: ServerContext): Handler[] {
     handler(postPull, async ({ body }, c) => {
       // Refused now rather than as a failed job.
       try {
-        requireOnline(ctx.hubConfig(), 'POST /v1/sources/pull');
+        requireOnline(ctx.hubConfig(), `POST ${c.req.path}`);
       } catch (error) {
         throw hubProblem(error);
       }
       const job = await ctx.jobs.submit('pull', body.value as object, async () => {});
-      return c.json(ctx.jobs.view(job), 202, { location: `/v1/sources/pull/${job.id}` });
+      // The job under the path asked (`/v1/esms/pull`, or its deprecated alias).
+      return c.json(ctx.jobs.view(job), 202, { location: `${c.req.path}/${job.id}` });
     }, { before: () => ctx.jobs.checkRoom('pull') }),
     handler(getPull, ({ params }, c) => c.json(ctx.jobs.view(ctx.jobs.get(params.id, 'pull')))),
     handler(pullEvents, ({ params }, c) => streamEvents(ctx, 'pull', params.id, c)),

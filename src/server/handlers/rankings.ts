@@ -64,7 +64,7 @@ async function fromUpload(ctx: ServerContext, form: z.infer<typeof RankingUpload
 function poolSize(ctx: ServerContext, filters: EsmFilter): number {
   const size = listEsmIds(ctx.registry, registryFilter(filters)).length;
   if (size === 0) {
-    throw new HttpProblem('invalid-input', Object.keys(filters).length ? 'filters: no registered ESM matches the filters (GET /v1/sources lists them)' : 'filters: the registry has no ESMs; add some with POST /v1/sources', 'filters');
+    throw new HttpProblem('invalid-input', Object.keys(filters).length ? 'filters: no registered ESM matches the filters (GET /v1/esms lists them)' : 'filters: the registry has no ESMs; add some with POST /v1/esms', 'filters');
   }
   return size;
 }

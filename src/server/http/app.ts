@@ -51,8 +51,8 @@ export function createApp(ctx: ServerContext): Hono {
   });
 
   const handlers: Handler[] = [...rankingHandlers(ctx), ...finetuneHandlers(ctx), ...esmHandlers(ctx), ...hubHandlers(ctx), ...modelHandlers(ctx), ...operationHandlers(ctx), ...docsHandlers(ctx)];
-  const missing = ROUTES.filter((route) => handlers.filter((h) => h.route === route).length !== 1);
-  const extra = handlers.filter((h) => !ROUTES.includes(h.route));
+  const missing = ROUTES.filter((route) => !route.aliasOf && handlers.filter((h) => h.route === route).length !== 1);
+  const extra = handlers.filter((h) => !ROUTES.includes(h.route) || h.route.aliasOf);
   if (missing.length || extra.length) throw new Error(`routes without exactly one handler: ${[...missing, ...extra.map((h) => h.route)].map((r) => r.operationId).join(', ')}`);
 
   const parser = new BodyThreads(ctx.workers);
@@ -61,7 +61,9 @@ export function createApp(ctx: ServerContext): Hono {
     maxSize: ctx.limits.bodyBytes,
     onError: () => problemResponse(problem('payload-too-large', `body: larger than the server's limit of ${ctx.limits.bodyBytes} bytes (ESMSELECT_MAX_BODY_MB)`, 'body')),
   });
-  for (const { route, handle } of handlers) {
+  for (const route of ROUTES) {
+    // A deprecated alias is served by its route's handler.
+    const { handle } = handlers.find((h) => h.route === (route.aliasOf ?? route))!;
     const middleware: MiddlewareHandler[] = [];
     if (auth && !route.open) middleware.push(auth);
     if (route.json || route.multipart) middleware.push(limit);

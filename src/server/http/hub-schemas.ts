@@ -54,7 +54,7 @@ const PullOutcome = z.object({
   status: z
     .enum(['imported', 'skipped', 'unchanged', 'rejected', 'failed'])
     .describe('imported: a new ESM; skipped: the registry had this ESM; unchanged: the commit pulled before, nothing downloaded; rejected: not a usable ESM, or not what the Hub announced; failed: the Hub could not be asked (pull again)'),
-  source_id: z.int().optional().describe('the ESM: GET /v1/sources/{source_id}'),
+  source_id: z.int().optional().describe('the ESM: GET /v1/esms/{source_id}'),
   reason: z.string().optional(),
 });
 
@@ -89,7 +89,7 @@ export const PullJob = named(
   }),
 );
 
-export const PullId = z.strictObject({ id: z.string().min(1).max(100).describe('the job id POST /v1/sources/pull returned') });
+export const PullId = z.strictObject({ id: z.string().min(1).max(100).describe('the job id POST /v1/esms/pull returned') });
 
 export const HubCoverage = named(
   'HubCoverage',

@@ -63,6 +63,7 @@ function operation(route: RouteSpec): JsonSchema {
     ...(params.length > 0 && { parameters: params }),
     ...(Object.keys(body).length > 0 && { requestBody: { required: true, content: body } }),
     responses,
+    ...(route.deprecated && { deprecated: true }),
     ...(route.open && { security: [] }),
   };
 }
@@ -95,5 +96,5 @@ function packageVersion(): string {
 
 /** openapi.yaml as `npm run openapi` writes it and the server serves it. */
 export function openApiYaml(): string {
-  return `# Generated from src/server/schemas.ts and routes.ts by \`npm run openapi\`; do not edit.\n${YAML.stringify(openApiDocument(packageVersion()), { lineWidth: 0 })}`;
+  return `# Generated from src/server/http/schemas.ts and routes.ts by \`npm run openapi\`; do not edit.\n${YAML.stringify(openApiDocument(packageVersion()), { lineWidth: 0 })}`;
 }

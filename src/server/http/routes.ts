@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import { HUB_ROUTES } from './hub-routes.js';
+import { deletePull, getPull, HUB_ROUTES, postPull, pullEvents } from './hub-routes.js';
 import * as s from './schemas.js';
 
 export const JSON_MEDIA_TYPE = 'application/json';
@@ -32,10 +32,23 @@ export interface RouteSpec<P = unknown, Q = unknown, J = unknown, M = unknown> {
   readonly json?: z.ZodType<J, unknown>;
   readonly multipart?: z.ZodType<M, unknown>;
   readonly responses: Readonly<Record<number, ResponseSpec>>;
+  /** Kept for one release under an old path: `deprecated: true` in openapi.yaml. */
+  readonly deprecated?: boolean;
+  /** The route whose handler serves this one too (a deprecated alias's route). */
+  readonly aliasOf?: RouteSpec<P, Q, J, M>;
 }
 
 function route<P = undefined, Q = undefined, J = never, M = never>(spec: RouteSpec<P, Q, J, M>): RouteSpec<P, Q, J, M> {
   return spec;
+}
+
+/**
+ * `route` under an old path, kept for one release: the same handler serves it, and openapi.yaml
+ * marks it deprecated (its operationId is the one it had, so generated clients keep working).
+ */
+function deprecatedAlias<P, Q, J, M>(route: RouteSpec<P, Q, J, M>, path: string, operationId: string): RouteSpec<P, Q, J, M> {
+  const current = `${route.method.toUpperCase()} ${route.path}`;
+  return { ...route, path, operationId, description: [`Deprecated: the old path of \`${current}\`, served until the next release.`, route.description].filter(Boolean).join(' '), deprecated: true, aliasOf: route };
 }
 
 const problem = { 'application/problem+json': s.Problem };
@@ -108,7 +121,7 @@ export const postFinetune = route({
   summary: 'Fine-tune the base model on a source task, then on the target dataset',
   description: [
     'A two-stage job: the intermediate stage on the source task, the ESM of that fine-tune trained and registered (so the pool grows), then a fresh head on the target.',
-    'The target is an uploaded dataset file; the source is an uploaded file (`source_file`), a registered source task (`source_id`), or "fine-tune with this source" of a ranking (`ranking_id` + `rank`, as each ranked task\'s `finetune` gives them).',
+    'The target is an uploaded dataset file; the source is an uploaded file (`source_file`), a registered source task (`esm_id`), or "fine-tune with this source" of a ranking (`ranking_id` + `rank`, as each ranked task\'s `finetune` gives them).',
     'Hyper-parameters and masking (none, gmt, dps) per stage as StageSettings JSON. Answers 202 with the queued job: fine-tunes run one at a time, each in a process of its own,',
     'for at most the server\'s time limit (default 24 hours), then it is stopped and fails with a `time-limit` problem.',
   ].join(' '),
@@ -159,50 +172,50 @@ export const deleteFinetune = route({
   responses: { 200: { description: 'the cancelled job', content: json(s.FinetuneJob) }, 409: { description: 'the job has already ended', content: problem } },
 });
 
-export const listSources = route({
+export const listEsms = route({
   method: 'get',
-  path: '/v1/sources',
-  operationId: 'listSources',
-  tag: 'sources',
+  path: '/v1/esms',
+  operationId: 'listEsms',
+  tag: 'esms',
   summary: 'The registered source tasks (ESMs), filtered and paged',
-  query: s.SourcesQuery,
-  responses: { 200: { description: 'one page, in id order', content: json(s.SourceList) } },
+  query: s.EsmsQuery,
+  responses: { 200: { description: 'one page, in id order', content: json(s.EsmList) } },
 });
 
-export const postSource = route({
+export const postEsm = route({
   method: 'post',
-  path: '/v1/sources',
-  operationId: 'createSources',
-  tag: 'sources',
+  path: '/v1/esms',
+  operationId: 'createEsms',
+  tag: 'esms',
   summary: 'Import hfselect ESM folders from the import directory, or upload one ESM',
   description:
     'JSON: import every ESM folder under `path`, relative to `<data dir>/imports/` (rerunning skips what is registered). Multipart: one ESM as `config` (config.json) and `weights` (model.safetensors).',
   json: s.ImportRequest,
-  multipart: s.SourceUpload,
+  multipart: s.EsmUpload,
   responses: {
-    200: { description: 'imported folders, or an uploaded ESM that was already registered', content: json(s.ImportSummary.or(s.UploadedSource)) },
-    201: { description: 'the uploaded ESM, registered', content: json(s.UploadedSource), headers: { Location: 'the source: /v1/sources/{id}' } },
+    200: { description: 'imported folders, or an uploaded ESM that was already registered', content: json(s.ImportSummary.or(s.UploadedEsm)) },
+    201: { description: 'the uploaded ESM, registered', content: json(s.UploadedEsm), headers: { Location: 'the ESM: /v1/esms/{id}' } },
   },
 });
 
-export const getSource = route({
+export const getEsm = route({
   method: 'get',
-  path: '/v1/sources/{id}',
-  operationId: 'getSource',
-  tag: 'sources',
+  path: '/v1/esms/{id}',
+  operationId: 'getEsm',
+  tag: 'esms',
   summary: 'One registered ESM: its config, checksum and training report',
-  params: s.SourceId,
-  responses: { 200: { description: 'the ESM', content: json(s.Source) } },
+  params: s.EsmId,
+  responses: { 200: { description: 'the ESM', content: json(s.Esm) } },
 });
 
-export const deleteSource = route({
+export const deleteEsm = route({
   method: 'delete',
-  path: '/v1/sources/{id}',
-  operationId: 'deleteSource',
-  tag: 'sources',
+  path: '/v1/esms/{id}',
+  operationId: 'deleteEsm',
+  tag: 'esms',
   summary: 'Delete a registered ESM (row and weights file)',
-  params: s.SourceId,
-  responses: { 200: { description: 'the deleted ESM', content: json(s.Source) } },
+  params: s.EsmId,
+  responses: { 200: { description: 'the deleted ESM', content: json(s.Esm) } },
 });
 
 export const listModels = route({
@@ -274,6 +287,18 @@ export const docsAsset = route({
   responses: { 200: { description: 'the file', content: { 'text/css': s.Text, 'text/javascript': s.Text } } },
 });
 
+/** The ESM routes' old paths (`/v1/sources…`), deprecated. */
+const SOURCE_ALIASES = [
+  deprecatedAlias(listEsms, '/v1/sources', 'listSources'),
+  deprecatedAlias(postEsm, '/v1/sources', 'createSources'),
+  deprecatedAlias(getEsm, '/v1/sources/{id}', 'getSource'),
+  deprecatedAlias(deleteEsm, '/v1/sources/{id}', 'deleteSource'),
+  deprecatedAlias(postPull, '/v1/sources/pull', 'pullSources'),
+  deprecatedAlias(getPull, '/v1/sources/pull/{id}', 'getPull'),
+  deprecatedAlias(pullEvents, '/v1/sources/pull/{id}/events', 'streamPullEvents'),
+  deprecatedAlias(deletePull, '/v1/sources/pull/{id}', 'cancelPull'),
+];
+
 /** Every route, in the order openapi.yaml lists them. */
 export const ROUTES: readonly RouteSpec<any, any, any, any>[] = [
   postRanking,
@@ -284,11 +309,12 @@ export const ROUTES: readonly RouteSpec<any, any, any, any>[] = [
   getFinetune,
   finetuneEvents,
   deleteFinetune,
-  listSources,
-  postSource,
-  getSource,
-  deleteSource,
+  listEsms,
+  postEsm,
+  getEsm,
+  deleteEsm,
   ...HUB_ROUTES,
+  ...SOURCE_ALIASES,
   listModels,
   healthz,
   readyz,

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { POOLINGS } from '../../embed/pooling.js';
+import type { EsmFilter as EsmFilterFields } from '../../esm/filter.js';
 import { stageSettingsSchema } from '../../finetune/settings.js';
 import { STAGES } from '../../finetune/trainer.js';
 import { TABLE_FORMATS } from '../../io/tables.js';
@@ -24,18 +25,17 @@ const label = z
   .union([z.string(), z.number(), z.boolean(), z.array(z.number())])
   .describe('a class label (string, number or boolean, one kind throughout), or for regression a number or an array of K numbers');
 
-/** The registry filters of `esmselect esm list`, named after hfselect's ESMConfig fields. */
-export const SourceFilter = named(
-  'SourceFilter',
+/** The registry filters of `esmselect esm list`, named after hfselect's ESMConfig fields: the library's EsmFilter (src/esm/filter.ts). */
+export const EsmFilter = named(
+  'EsmFilter',
   z.strictObject({
     base_model_name: z.string().min(1).optional().describe('only ESMs of this base model'),
     language: z.string().min(1).optional().describe('only source tasks in this language (case-insensitive)'),
     task_id: z.string().min(1).optional().describe('only source tasks whose id contains this text (case-insensitive)'),
     esm_architecture: z.string().min(1).optional().describe('only ESMs of this architecture (linear)'),
     esm_embedding_dim: z.coerce.number<string | number>().int().positive().optional().describe('only ESMs of this embedding dimension'),
-  }),
+  }) satisfies z.ZodType<EsmFilterFields, unknown>,
 );
-export type SourceFilter = z.infer<typeof SourceFilter>;
 
 /**
  * Text columns of an upload: the field once, or repeated (a form's repeated field arrives as an
@@ -83,7 +83,7 @@ export const TextsTarget = named(
       labels: z.array(label),
       model: modelName,
       pooling: z.enum(POOLINGS).optional().describe("overrides hfselect's pooling rule for the model (use what the ESMs were trained with)"),
-      filters: SourceFilter.optional(),
+      filters: EsmFilter.optional(),
       ...rankingOptions,
     })
     .superRefine(sameLength('texts')),
@@ -95,7 +95,7 @@ export const EmbeddingsTarget = named(
     .strictObject({
       embeddings: z.array(z.array(z.number()).min(1)).min(2).describe('precomputed target embeddings, one row of finite numbers per example, all of one length'),
       labels: z.array(label),
-      filters: SourceFilter.optional(),
+      filters: EsmFilter.optional(),
       ...rankingOptions,
     })
     .superRefine((value, context) => {
@@ -121,7 +121,7 @@ export const HubDatasetTarget = named(
     pooling: z.enum(POOLINGS).optional(),
     num_examples: positiveInt.optional().describe('embed a uniform random sample of this many rows'),
     seed: z.coerce.number<string | number>().int().nonnegative().optional().describe('seed for num_examples (default 0)'),
-    filters: SourceFilter.optional(),
+    filters: EsmFilter.optional(),
     ...rankingOptions,
   }),
 );
@@ -143,7 +143,7 @@ export const RankingUpload = named(
     num_examples: positiveInt.optional().describe('embed a uniform random sample of this many rows'),
     seed: z.coerce.number<string | number>().int().nonnegative().optional().describe('seed for num_examples (default 0)'),
     ...rankingOptions,
-    ...SourceFilter.shape,
+    ...EsmFilter.shape,
   }),
 );
 
@@ -167,7 +167,7 @@ export const RankedTask = named(
     base_model_name: z.string(),
     esm_architecture: z.string(),
     score: z.number().describe('ESM-LogME: higher ranks first'),
-    source: z.string().describe('registry#<id>: the ESM in GET /v1/sources/{id}'),
+    source: z.string().describe('registry#<id>: the ESM in GET /v1/esms/{id}'),
     similarity: z.number().nullable().optional().describe('its first-stage similarity; null when it had none (no texts) and was scored anyway'),
     finetune: z
       .object({ ranking_id: z.string(), rank: z.int() })
@@ -279,13 +279,14 @@ export const FinetuneUpload = named(
       ),
       label_column: z.string().min(1).describe('label column of the target, and of an uploaded source unless source_label_column is given'),
       task_type: taskType.optional().describe('the target task (default classification)'),
-      source_file: z.file().optional().describe('the source (intermediate) task as a dataset file; give this, source_id, or ranking_id with rank'),
+      source_file: z.file().optional().describe('the source (intermediate) task as a dataset file; give this, esm_id, or ranking_id with rank'),
       source_format: z.enum(TABLE_FORMATS).optional(),
       source_text_column: textColumns.optional(),
       source_label_column: z.string().min(1).optional(),
       source_task_type: taskType.optional().describe('default classification'),
       source_task_id: z.string().min(1).max(TASK_ID_MAX_LENGTH).optional().describe(`an uploaded source's task id, which the ESM of the fine-tune carries (default: the file's name without its extension, cut to ${TASK_ID_MAX_LENGTH} characters)`),
-      source_id: registryId.optional().describe('a registered source task: an ESM id of GET /v1/sources whose dataset is registered as a file in the data dir, or whose config names a Hub dataset (task_id, text_column, label_column)'),
+      esm_id: registryId.optional().describe('a registered source task: an ESM id of GET /v1/esms whose dataset is registered as a file in the data dir, or whose config names a Hub dataset (task_id, text_column, label_column)'),
+      source_id: registryId.optional().meta({ deprecated: true, description: 'the old name of esm_id, accepted until the next release' }),
       ranking_id: z.string().min(1).max(100).optional().describe('a succeeded ranking job: fine-tune on its source task at `rank`'),
       rank: positiveInt.optional().describe('with ranking_id: the rank of the source task (1 is the best)'),
       model: modelName.optional().describe('the base model to fine-tune (BERT or DistilBERT with model.safetensors); a registered or ranked source needs the one its ESM is for, the default; required with source_file'),
@@ -296,8 +297,8 @@ export const FinetuneUpload = named(
       const issue = (field: string, message: string) => context.addIssue({ code: 'custom', path: [field], message });
       if (form.ranking_id !== undefined && form.rank === undefined) issue('rank', 'goes with ranking_id: the rank of the source task in that ranking');
       if (form.rank !== undefined && form.ranking_id === undefined) issue('ranking_id', 'goes with rank: the ranking job the rank is of');
-      const sources = (['source_file', 'source_id', 'ranking_id'] as const).filter((field) => form[field] !== undefined);
-      if (sources.length === 0) issue('source_file', 'give the source task: source_file (a dataset file), source_id (a registered source task) or ranking_id with rank (a ranked one)');
+      const sources = (['source_file', 'esm_id', 'source_id', 'ranking_id'] as const).filter((field) => form[field] !== undefined);
+      if (sources.length === 0) issue('source_file', 'give the source task: source_file (a dataset file), esm_id (a registered source task\'s ESM) or ranking_id with rank (a ranked one)');
       if (sources.length > 1) issue(sources[1], `give one source task, not both ${sources[0]} and ${sources[1]}`);
       for (const field of SOURCE_UPLOAD_FIELDS) if (form.source_file === undefined && form[field] !== undefined) issue(field, 'describes an uploaded source_file; a registered source task has its own');
     }),
@@ -351,7 +352,7 @@ export const FinetuneResult = named(
     target: FinetuneStageReport.describe("the target task's metrics per epoch and of the best epoch"),
     esm: z
       .object({ source_id: z.int(), source: z.string(), task_id: z.string(), pairs: z.int(), held_out_r2: z.number().nullable() })
-      .describe('the ESM of the intermediate fine-tune, registered: GET /v1/sources/{source_id}'),
+      .describe('the ESM of the intermediate fine-tune, registered: GET /v1/esms/{source_id}'),
     checkpoints: z
       .object({ intermediate: z.string(), target: z.string(), esm: z.string() })
       .describe('folders relative to the data dir: Hugging Face …ForSequenceClassification folders (config.json, model.safetensors, tokenizer) after each stage, and the ESM as an hfselect folder'),
@@ -392,15 +393,15 @@ export const FinetuneId = z.strictObject({ id: z.string().min(1).max(100).descri
 
 // ---- sources -------------------------------------------------------------------------------
 
-export const SourcesQuery = SourceFilter.extend({
+export const EsmsQuery = EsmFilter.extend({
   limit: z.coerce.number<string | number>().int().min(1).max(500).default(50),
   offset: z.coerce.number<string | number>().int().min(0).default(0),
 });
 
-export const SourceId = z.strictObject({ id: registryId.describe('the registry id of the ESM') });
+export const EsmId = z.strictObject({ id: registryId.describe('the registry id of the ESM') });
 
-export const Source = named(
-  'Source',
+export const Esm = named(
+  'Esm',
   z.object({
     id: z.int(),
     identity: z.string().describe('SHA-256 of the canonical config and weights'),
@@ -424,7 +425,7 @@ export const Source = named(
   }),
 );
 
-export const SourceList = named('SourceList', z.object({ total: z.int(), limit: z.int(), offset: z.int(), items: z.array(Source) }));
+export const EsmList = named('EsmList', z.object({ total: z.int(), limit: z.int(), offset: z.int(), items: z.array(Esm) }));
 
 export const ImportRequest = named(
   'ImportRequest',
@@ -443,15 +444,15 @@ export const ImportSummary = named(
   }),
 );
 
-export const SourceUpload = named(
-  'SourceUpload',
+export const EsmUpload = named(
+  'EsmUpload',
   z.strictObject({
     config: z.file().describe("the ESM's config.json"),
     weights: z.file().describe("the ESM's model.safetensors"),
   }),
 );
 
-export const UploadedSource = named('UploadedSource', z.object({ status: z.enum(['imported', 'skipped']), source: Source }));
+export const UploadedEsm = named('UploadedEsm', z.object({ status: z.enum(['imported', 'skipped']), source: Esm }));
 
 // ---- models, health ------------------------------------------------------------------------
 
