@@ -5,6 +5,7 @@ import { openRegistry, type Registry } from '../store/database.js';
 import type { JobKind } from '../store/jobs.js';
 import { finetuneJobType } from '../jobs/finetune-job.js';
 import { JobRunner } from '../jobs/runner.js';
+import { checkBearerToken } from './http/auth.js';
 import { ServiceMetrics } from './http/metrics.js';
 import { hubProblem, problemFor, type Problem } from './http/problem.js';
 import { pullJobType } from '../jobs/pull-job.js';
@@ -132,6 +133,7 @@ function jobFailure(error: unknown, kind: JobKind): { record: Problem; internal:
 }
 
 export function createServerContext(options: ServerOptions = {}): ServerContext {
+  if (options.token) checkBearerToken(options.token);
   const registry = openRegistry({ dataDir: options.dataDir ?? defaultDataDir() });
   const modelsDir = resolve(options.modelsDir ?? defaultModelsDir());
   const sink = options.log ?? ((line: string) => process.stderr.write(`esmselect: ${line}\n`));

@@ -1,5 +1,6 @@
 import { Hono, type MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
+import { HTTPException } from 'hono/http-exception';
 import type { ServerContext } from '../context.js';
 import { bearerAuth } from './auth.js';
 import { BodyThreads } from './body-threads.js';
@@ -40,6 +41,8 @@ export function createApp(ctx: ServerContext): Hono {
       ctx.log(`${c.req.method} ${c.req.path}: the client closed the connection before the answer (${error instanceof Error ? error.message : String(error)})`);
       return new Response(null, { status: CLIENT_CLOSED_REQUEST });
     }
+    // A middleware's own answer (bearer auth's refusal, already a problem document).
+    if (error instanceof HTTPException) return error.getResponse();
     const { problem: body, headers } = problemFor(error);
     if (body.status >= 500) ctx.log(`internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
     return problemResponse(body, headers);
