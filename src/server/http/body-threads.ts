@@ -4,7 +4,7 @@ import { tasksModule, type TaskOptions, type WorkerPool } from '../../jobs/worke
 import type { Outcome, ParsedBody } from './body-tasks.js';
 import type { BodyParser } from './handler.js';
 import { HttpProblem } from './problem.js';
-import type { RouteSpec } from './routes.js';
+import type { RouteSpec } from './route-spec.js';
 
 /** The body tasks, run on the jobs' worker threads. */
 const BODY_TASKS = tasksModule(import.meta.url, 'body-tasks');

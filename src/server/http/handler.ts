@@ -1,7 +1,7 @@
 import type { Context } from 'hono';
 import type { z } from 'zod';
 import { HttpProblem, validationProblem, type InputLocation } from './problem.js';
-import { JSON_MEDIA_TYPE, MULTIPART_MEDIA_TYPE, type RouteSpec } from './routes.js';
+import { JSON_MEDIA_TYPE, MULTIPART_MEDIA_TYPE, type RouteSpec } from './route-spec.js';
 
 /** A request's inputs, validated by its route's schemas. */
 export interface Input<P, Q, J, M> {

@@ -1,6 +1,6 @@
 import type { z } from 'zod';
 import { HubCoverage, PullId, PullJob, PullRequest } from './hub-schemas.js';
-import type { RouteSpec } from './routes.js';
+import type { RouteSpec } from './route-spec.js';
 import { Problem, Text } from './schemas.js';
 
 /** The Hugging Face Hub's routes of the service; routes.ts lists them in ROUTES. */

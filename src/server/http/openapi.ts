@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import YAML from 'yaml';
 import { z } from 'zod';
 import { PACKAGE_ROOT } from '../../config.js';
-import { MULTIPART_MEDIA_TYPE, JSON_MEDIA_TYPE, ROUTES, type RouteSpec } from './routes.js';
+import { JSON_MEDIA_TYPE, MULTIPART_MEDIA_TYPE, type RouteSpec } from './route-spec.js';
+import { ROUTES } from './routes.js';
 import { Problem } from './schemas.js';
 
 /** Where the generated document is committed (`npm run openapi` writes it). */
