@@ -10,7 +10,7 @@ export { findEsmFolders, readEsmFolders, type PoolEntry } from './esm/pool.js';
 export { readEmbeddingFile, readLabelFile, writeEmbeddingFile, type EmbeddingFile } from './io/embedding-files.js';
 export type { Embeddings } from './io/embeddings.js';
 export { parseSafetensors, serializeSafetensors, toFloat32 } from './io/safetensors.js';
-export { encodeLabels, type Labels, type TaskType } from './logme/labels.js';
+export { encodeLabels, type Labels, type TaskType } from './task/labels.js';
 export { logme } from './logme/logme.js';
 export { esmLogme, esmLogmeDirect } from './rank/esm-logme.js';
 export { rank, type RankOptions } from './rank/rank.js';
@@ -21,7 +21,7 @@ export { embedDataset, embedTexts, type EmbedDatasetOptions, type EmbeddedDatase
 export { DEFAULT_MAX_LENGTH, TextEmbedder, type EmbedderOptions, type EmbedOptions } from './embed/embedder.js';
 export { describeModel, listModels, modelFolder, type EmbeddingMeta, type LocalModel } from './embed/model-folder.js';
 export { poolingFor, type Pooling } from './embed/pooling.js';
-export { readTextDataset, TEXT_SEPARATOR, type DatasetOptions, type TextDataset } from './io/dataset.js';
+export { readTextDataset, TEXT_SEPARATOR, type DatasetOptions, type TextDataset } from './dataset/text-dataset.js';
 export { openTable, TABLE_FORMATS, tableFormatOf, type Table, type TableFormat, type TableRow } from './io/tables.js';
 // Base models and datasets from the Hugging Face Hub (model pull, hf://datasets/ORG/NAME), and ESMs trained from two models.
 export { ensureModel, POOLER_FILE, PULL_RECORD, pullModel, type PulledModel, type PullModelOptions, type PullRecord } from './hub/pull-model.js';
@@ -49,8 +49,8 @@ export {
   type EsmRecord,
   type RegisterOutcome,
 } from './store/esms.js';
-export { importEsmFolders, type ImportOptions, type ImportOutcome, type ImportSummary } from './store/import.js';
-export { checkRegistry, isHealthy, type BrokenEntry, type DoctorOptions, type DoctorReport, type TemporaryFile } from './store/doctor.js';
+export { importEsmFolders, type ImportOptions, type ImportOutcome, type ImportSummary } from './registry/import.js';
+export { checkRegistry, isHealthy, type BrokenEntry, type DoctorOptions, type DoctorReport, type TemporaryFile } from './registry/doctor.js';
 export { datasetFingerprint, deleteDataset, getDataset, listDatasets, registerDataset, type DatasetInput, type DatasetRecord } from './store/datasets.js';
 export {
   deleteEmbeddingCacheEntry,
@@ -67,7 +67,7 @@ export { clipGradNorm, GradientAccumulator } from './tf/gradients.js';
 export { TrainingOptimizer, type OptimizerStep, type TrainingOptimizerOptions } from './tf/optimizer.js';
 export { linearScheduleWithWarmup } from './tf/schedule.js';
 export { countJobsByState, getJob, JOB_STATES, type JobProgress, type JobState, type RankingJob } from './store/jobs.js';
-export { createApp } from './server/app.js';
+export { createApp } from './server/http/app.js';
 export { createServerContext, DEFAULT_LIMITS, limitsFromEnv, type ServerContext, type ServerLimits, type ServerOptions } from './server/context.js';
 export { startServer, type RunningServer, type StartOptions } from './server/serve.js';
 export { loadNativeAddon, type NativeAddon } from './native/addon.js';
@@ -97,16 +97,19 @@ export {
   type TwoStageRankedTask,
   type TwoStageRankingResult,
 } from './rank/two-stage.js';
-export { HNSW_DEFAULTS, HnswIndex, type HnswParameters } from './index/hnsw-index.js';
-export { describeSpace, meanDirection, TEXTEMB_TEXTS, type EmbeddingSpace } from './index/textemb.js';
-export { classMeanDirections, classMeanGain, sketchEsm, type EsmSketch } from './index/esm-sketch.js';
+export { HNSW_DEFAULTS, HnswIndex, type HnswParameters } from './retrieval/hnsw-index.js';
+export { describeSpace, type EmbeddingSpace } from './embed/space.js';
+export { meanDirection, TEXTEMB_TEXTS } from './retrieval/textemb.js';
+export { classMeanDirections, classMeanGain, sketchEsm } from './retrieval/esm-sketch.js';
+export type { EsmSketch } from './store/esm-sketches.js';
 export { putSourceVectors, sourceVectorsOf, type SourceVectorInput, type SourceVectorRecord } from './store/source-vectors.js';
-export { openSourceIndex, rebuildSourceIndexes, sourceIndexStatus, updateSourceIndexes, type IndexStatus, type IndexUpdate, type SourceIndexOptions } from './store/source-index.js';
-export { attachSourceTexts, type AttachedTexts, type AttachTextsOptions } from './store/source-texts.js';
+export { openSourceIndex, rebuildSourceIndexes, sourceIndexStatus, updateSourceIndexes, type IndexStatus, type IndexUpdate, type SourceIndexOptions } from './retrieval/source-index.js';
+export { attachSourceTexts, type AttachedTexts, type AttachTextsOptions } from './retrieval/source-texts.js';
 export { sketchRegisteredEsms } from './store/esms.js';
 export { JOB_KINDS, type JobKind, type StoredJob } from './store/jobs.js';
 export { registeredDatasetFile, taskFromDataset } from './finetune/sources.js';
-export { JobRunner, type JobEvent, type JobRun, type JobType, type JobView } from './server/jobs.js';
+export { JobRunner, type JobEvent, type JobRun, type JobType, type JobView } from './jobs/runner.js';
+export { JobConflictError, JobError, JobNotFoundError, JobTimeLimitError, JobUnavailableError, QueueFullError, RunnerClosingError } from './jobs/errors.js';
 export { batchRank, type BatchEvent, type BatchRankOptions, type BatchRankResult } from './batch/batch.js';
 export { readManifest, type DatasetTarget, type EmbeddingsTarget, type ManifestTarget } from './batch/manifest.js';
 export { DEFAULT_SHARD_SIZE, planBatch, type BatchPlan } from './batch/plan.js';

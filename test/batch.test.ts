@@ -13,7 +13,7 @@ import { rank } from '../src/rank/rank.js';
 import { typescriptScorer } from '../src/rank/ranking.js';
 import { readBatchUnits, saveBatchUnit, openBatchRun } from '../src/store/batches.js';
 import { openRegistry, type Registry } from '../src/store/database.js';
-import { importEsmFolders } from '../src/store/import.js';
+import { importEsmFolders } from '../src/registry/import.js';
 import { readTree } from './helpers/files.js';
 import { writeRandomPool, writeJson } from './helpers/pool.js';
 import { randomGenerator } from './helpers/random.js';

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PACKAGE_ROOT } from '../src/config.js';
 import { openRegistry } from '../src/store/database.js';
 import { listEsms } from '../src/store/esms.js';
-import { importEsmFolders } from '../src/store/import.js';
+import { importEsmFolders } from '../src/registry/import.js';
 import { runCliAsync } from './helpers/cli.js';
 import { esmModelCard, esmWeightsFile, publishEsm, publishEsmPool } from './helpers/hub/seed.js';
 import { startHubStandin, type HubStandin } from './helpers/hub/standin.js';

@@ -5,8 +5,8 @@ import { fileURLToPath } from 'node:url';
 import { parquetWriteBuffer, type ColumnSource } from 'hyparquet-writer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UserInputError } from '../src/errors.js';
-import { readTextDataset, TEXT_SEPARATOR, type DatasetOptions } from '../src/io/dataset.js';
-import { Reservoir } from '../src/io/sampling.js';
+import { readTextDataset, TEXT_SEPARATOR, type DatasetOptions } from '../src/dataset/text-dataset.js';
+import { Reservoir } from '../src/dataset/sampling.js';
 
 const REVIEWS = fileURLToPath(new URL('fixtures/datasets/reviews.csv', import.meta.url));
 const BY_TITLE_AND_TEXT: DatasetOptions = { textColumns: ['title', 'text'], labelColumn: 'label' };

@@ -9,7 +9,7 @@ import { TextEmbedder } from '../src/embed/embedder.js';
 import { modelFolder } from '../src/embed/model-folder.js';
 import { applyBertPooler, type Pooling } from '../src/embed/pooling.js';
 import { UserInputError } from '../src/errors.js';
-import { readTextDataset, TEXT_SEPARATOR } from '../src/io/dataset.js';
+import { readTextDataset, TEXT_SEPARATOR } from '../src/dataset/text-dataset.js';
 import { readSafetensorsTensors, toFloat32 } from '../src/io/safetensors.js';
 import { lastHiddenState, loadReferenceModel, pooledReference } from './helpers/bert-reference.js';
 import { huggingFaceIds, textOfPieces } from './helpers/hf-truncation.js';

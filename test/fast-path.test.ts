@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { EmbeddingSpaceMap } from '../src/esm/esm.js';
-import { encodeClassLabels, encodeRegressionTargets, type Labels } from '../src/logme/labels.js';
+import { encodeClassLabels, encodeRegressionTargets, type Labels } from '../src/task/labels.js';
 import { loadNativeAddon } from '../src/native/addon.js';
 import { esmLogme, esmLogmeDirect } from '../src/rank/esm-logme.js';
 import { nativeScorer } from '../src/rank/native-scorer.js';

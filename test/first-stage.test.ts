@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { EmbeddingSpaceMap } from '../src/esm/esm.js';
-import { classMeanDirections, classMeanGain, sketchEsm } from '../src/index/esm-sketch.js';
-import { meanDirection } from '../src/index/textemb.js';
-import { encodeLabels, labelColumns } from '../src/logme/labels.js';
+import { classMeanDirections, classMeanGain, sketchEsm } from '../src/retrieval/esm-sketch.js';
+import { meanDirection } from '../src/retrieval/textemb.js';
+import { encodeLabels, labelColumns } from '../src/task/labels.js';
 import { seededUniform, standardNormal } from '../src/random.js';
 import { esmConfig } from './helpers/pool.js';
 import { randomGenerator } from './helpers/random.js';

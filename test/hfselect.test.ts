@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EsmFormatError, loadHfselectEsm, saveHfselectEsm } from '../src/esm/hfselect.js';
 import { findEsmFolders, readEsmFolders } from '../src/esm/pool.js';
 import { serializeSafetensors } from '../src/io/safetensors.js';
-import { encodeClassLabels } from '../src/logme/labels.js';
+import { encodeClassLabels } from '../src/task/labels.js';
 import { rankPool } from '../src/rank/ranking.js';
 import { prepareTarget } from '../src/rank/target.js';
 import { randomEsm } from './helpers/pool.js';

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { HubConfig } from '../src/hub/config.js';
-import { readTextDataset, type DatasetOptions } from '../src/io/dataset.js';
+import { readTextDataset, type DatasetOptions } from '../src/dataset/text-dataset.js';
 import { sha256 } from './helpers/hub/repos.js';
 import { parquetOf, reviews } from './helpers/hub/parquet.js';
 import { addParquetConversion } from './helpers/hub/seed.js';

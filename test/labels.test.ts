@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { encodeClassLabels, encodeRegressionTargets, labelColumns } from '../src/logme/labels.js';
+import { encodeClassLabels, encodeRegressionTargets, labelColumns } from '../src/task/labels.js';
 
 describe('label encoding', () => {
   it('maps string labels to codes in string order', () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { PoolEntry } from '../src/esm/pool.js';
-import { encodeClassLabels } from '../src/logme/labels.js';
+import { encodeClassLabels } from '../src/task/labels.js';
 import { rankPool, type EsmScorer } from '../src/rank/ranking.js';
 import { prepareTarget } from '../src/rank/target.js';
 import { randomEsm } from './helpers/pool.js';

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { UserInputError } from '../src/errors.js';
-import { encodeClassLabels } from '../src/logme/labels.js';
+import { encodeClassLabels } from '../src/task/labels.js';
 import { loadNativeAddon } from '../src/native/addon.js';
 import { esmLogmeDirect } from '../src/rank/esm-logme.js';
 import { prepareTargetFor } from '../src/rank/ranking.js';

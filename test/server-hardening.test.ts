@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { PACKAGE_ROOT } from '../src/config.js';
 import { esmConfigJson, esmWeightsFile } from '../src/esm/hfselect.js';
 import { EmbeddingSpaceMap } from '../src/esm/esm.js';
-import { withoutServerPaths } from '../src/server/redact.js';
+import { withoutServerPaths } from '../src/server/http/redact.js';
 import { startServer, type RunningServer } from '../src/server/serve.js';
 import { registerEsm } from '../src/store/esms.js';
 import { createJob, finishJob } from '../src/store/jobs.js';

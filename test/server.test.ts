@@ -2,13 +2,13 @@ import { mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { encodeLabels } from '../src/logme/labels.js';
+import { encodeLabels } from '../src/task/labels.js';
 import { prepareTargetFor, rankPool } from '../src/rank/ranking.js';
 import { selectScorer } from '../src/rank/scorers.js';
 import { embedTexts } from '../src/embed/embed-dataset.js';
-import { meanDirection } from '../src/index/textemb.js';
+import { meanDirection } from '../src/retrieval/textemb.js';
 import { listEsms, registryPool } from '../src/store/esms.js';
-import { updateSourceIndexes } from '../src/store/source-index.js';
+import { updateSourceIndexes } from '../src/retrieval/source-index.js';
 import { putSourceVectors } from '../src/store/source-vectors.js';
 import { esmConfigJson, esmWeightsFile } from '../src/esm/hfselect.js';
 import { DEMO_TEXTS, json, testServer, type TestServer } from './helpers/server.js';

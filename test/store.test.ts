@@ -8,11 +8,11 @@ import { EsmFormatError, esmWeightsFile, loadHfselectEsm, saveHfselectEsm } from
 import { rank } from '../src/rank/rank.js';
 import { openRegistry, REGISTRY_FILE, type Registry } from '../src/store/database.js';
 import { deleteDataset, getDataset, listDatasets, registerDataset } from '../src/store/datasets.js';
-import { checkRegistry, isHealthy } from '../src/store/doctor.js';
+import { checkRegistry, isHealthy } from '../src/registry/doctor.js';
 import { deleteEmbeddingCacheEntry, getEmbeddingCacheEntry, listEmbeddingCacheEntries, putEmbeddingCacheEntry } from '../src/store/embedding-cache.js';
 import { deleteEsms, exportEsm, getEsm, listEsms, loadRegisteredEsm, registerEsm, registryPool, TRAIN_INFO_FILE } from '../src/store/esms.js';
 import { readVerifiedFile, sha256Hex, weightsPath } from '../src/store/files.js';
-import { importEsmFolders } from '../src/store/import.js';
+import { importEsmFolders } from '../src/registry/import.js';
 import { applyMigrations, MIGRATIONS, schemaVersion } from '../src/store/migrations.js';
 import { getRankingRun, listRankingRuns, recordRankingRun } from '../src/store/rankings.js';
 import { esmConfig, randomEsm } from './helpers/pool.js';

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeTexts, specialTokenLayout } from '../src/embed/truncation.js';
 import { UserInputError } from '../src/errors.js';
 import { loadTokenizer } from '../src/finetune/tokenize.js';
-import { TEXT_SEPARATOR } from '../src/io/dataset.js';
+import { TEXT_SEPARATOR } from '../src/dataset/text-dataset.js';
 import { tinyModel } from './helpers/finetune.js';
 import { huggingFaceIds, textOfPieces } from './helpers/hf-truncation.js';
 

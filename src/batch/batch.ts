@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import { UserInputError } from '../errors.js';
-import type { TaskType } from '../logme/labels.js';
+import type { TaskType } from '../task/labels.js';
 import type { EsmScorer } from '../rank/ranking.js';
 import { selectScorer } from '../rank/scorers.js';
 import { batchUnitKey, completedBatchUnits, finishBatchRun, openBatchRun, readBatchUnits, saveBatchUnit } from '../store/batches.js';

@@ -3,7 +3,7 @@ import { embedDataset } from '../embed/embed-dataset.js';
 import { UserInputError } from '../errors.js';
 import { readEmbeddingFile, readLabelFile } from '../io/embedding-files.js';
 import type { Embeddings } from '../io/embeddings.js';
-import { encodeLabels, type Labels, type TaskType } from '../logme/labels.js';
+import { encodeLabels, type Labels, type TaskType } from '../task/labels.js';
 import { validateTarget } from '../rank/target.js';
 import { sha256Hex } from '../store/files.js';
 import type { ManifestTarget } from './manifest.js';

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { createProgress } from '../cli/progress.js';
 import { findEsmFolders, readEsmFolders, type PoolEntry } from '../esm/pool.js';
 import { readEmbeddingFile } from '../io/embedding-files.js';
-import { encodeLabels } from '../logme/labels.js';
+import { encodeLabels } from '../task/labels.js';
 import { rank } from '../rank/rank.js';
 import { prepareTargetFor, rankPool, type RankingResult } from '../rank/ranking.js';
 import { selectScorer } from '../rank/scorers.js';

@@ -8,7 +8,7 @@ import { trainEsm } from '../esm/train.js';
 import { seededUniform } from '../random.js';
 import { openRegistry } from '../store/database.js';
 import { registryPool } from '../store/esms.js';
-import { importEsmFolders } from '../store/import.js';
+import { importEsmFolders } from '../registry/import.js';
 
 function uniforms(count: number, seed: number, scale: number): Float32Array {
   const uniform = seededUniform(seed);

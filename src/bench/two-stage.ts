@@ -5,14 +5,14 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createProgress } from '../cli/progress.js';
 import { EmbeddingSpaceMap } from '../esm/esm.js';
-import { encodeLabels } from '../logme/labels.js';
+import { encodeLabels } from '../task/labels.js';
 import { rank } from '../rank/rank.js';
 import { prepareTargetFor } from '../rank/ranking.js';
 import { selectScorer } from '../rank/scorers.js';
 import { DEFAULT_CANDIDATES, FIRST_STAGES, type FirstStageName, type TwoStageRankingResult } from '../rank/two-stage.js';
 import { openRegistry, type Registry } from '../store/database.js';
 import { registerEsm, registrySource, registryPool } from '../store/esms.js';
-import { rebuildSourceIndexes } from '../store/source-index.js';
+import { rebuildSourceIndexes } from '../retrieval/source-index.js';
 import { putSourceVectors } from '../store/source-vectors.js';
 import { SyntheticWorld, type SyntheticTarget } from './synthetic-tasks.js';
 

@@ -1,6 +1,6 @@
 import { Command, Option } from 'commander';
 import { openRegistry } from '../store/database.js';
-import { checkRegistry, isHealthy, type DoctorReport } from '../store/doctor.js';
+import { checkRegistry, isHealthy, type DoctorReport } from '../registry/doctor.js';
 import { createProgress } from './progress.js';
 
 /** doctor's exit status when it finds problems (0: healthy; 1 and 2 keep their usual meaning). */

@@ -2,7 +2,7 @@ import { Command, Option } from 'commander';
 import { UserInputError } from '../errors.js';
 import { openRegistry, type Registry } from '../store/database.js';
 import { deleteEsms, exportEsm, getEsm, listEsms, type EsmRecord } from '../store/esms.js';
-import { importEsmFolders, type ImportOutcome } from '../store/import.js';
+import { importEsmFolders, type ImportOutcome } from '../registry/import.js';
 import { addEsmFilterOptions, esmFilterFrom, type EsmFilterFlags } from './esm-filter.js';
 import { hubEsmCommands } from './hub-command.js';
 import { csvLines, OUTPUT_FORMATS, textTable, type OutputFormat } from './format.js';

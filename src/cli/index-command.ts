@@ -1,6 +1,6 @@
 import { Command, Option } from 'commander';
 import { sketchRegisteredEsms } from '../store/esms.js';
-import { rebuildSourceIndexes, sourceIndexStatus } from '../store/source-index.js';
+import { rebuildSourceIndexes, sourceIndexStatus } from '../retrieval/source-index.js';
 import { positiveInteger } from './errors.js';
 import { withRegistry } from './esm-command.js';
 import { textTable } from './format.js';

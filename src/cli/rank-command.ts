@@ -1,6 +1,6 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { UserInputError } from '../errors.js';
-import { HNSW_DEFAULTS } from '../index/hnsw-index.js';
+import { HNSW_DEFAULTS } from '../retrieval/hnsw-index.js';
 import { rank } from '../rank/rank.js';
 import type { RankedTask } from '../rank/ranking.js';
 import { selectScorer } from '../rank/scorers.js';

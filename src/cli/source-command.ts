@@ -1,7 +1,8 @@
 import { Command, Option } from 'commander';
-import { TEXTEMB_TEXTS, describeSpace } from '../index/textemb.js';
+import { describeSpace } from '../embed/space.js';
+import { TEXTEMB_TEXTS } from '../retrieval/textemb.js';
 import { TABLE_FORMATS, type TableFormat } from '../io/tables.js';
-import { attachSourceTexts } from '../store/source-texts.js';
+import { attachSourceTexts } from '../retrieval/source-texts.js';
 import { nonNegativeInteger, positiveInteger } from './errors.js';
 import { registryId, withRegistry } from './esm-command.js';
 import { createProgress } from './progress.js';

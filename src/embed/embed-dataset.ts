@@ -1,7 +1,7 @@
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { modelsDir } from '../config.js';
-import { readTextDataset, type DatasetOptions, type TextDataset } from '../io/dataset.js';
+import { readTextDataset, type DatasetOptions, type TextDataset } from '../dataset/text-dataset.js';
 import type { Embeddings } from '../io/embeddings.js';
 import { embeddingCacheKey, modelFingerprint, type EmbeddingCache } from './cache.js';
 import { DEFAULT_MAX_LENGTH, TextEmbedder, type EmbedderOptions, type EmbedOptions } from './embedder.js';

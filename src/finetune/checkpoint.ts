@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { UserInputError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { parseSafetensors, SafetensorsError, serializeSafetensors, toFloat32, type TensorToWrite } from '../io/safetensors.js';
-import type { ClassLabel, TaskType } from '../logme/labels.js';
+import type { ClassLabel, TaskType } from '../task/labels.js';
 import type { Pooling } from '../embed/pooling.js';
 import { encoderSpecs, headSpecs, SequenceClassifier, type ModelParameter, type ParameterSpec } from './encoder.js';
 import { parseEncoderConfig, type EncoderConfig } from './model-config.js';

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { UserInputError } from '../errors.js';
-import { encodeClassLabels, encodeRegressionTargets, type ClassLabel, type TaskType } from '../logme/labels.js';
+import { encodeClassLabels, encodeRegressionTargets, type ClassLabel, type TaskType } from '../task/labels.js';
 import { seededUniform, shuffleInPlace } from '../random.js';
 import type { TextTokenizer, TokenizedTexts } from './tokenize.js';
 

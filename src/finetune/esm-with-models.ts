@@ -10,7 +10,7 @@ import { UserInputError } from '../errors.js';
 import { trainEsm, type EsmMetadata, type EsmTrainingOptions, type EsmTrainingReport } from '../esm/train.js';
 import type { EmbeddingSpaceMap } from '../esm/esm.js';
 import type { HubClient } from '../hub/client.js';
-import { readTextDataset, type DatasetOptions, type TextDataset } from '../io/dataset.js';
+import { readTextDataset, type DatasetOptions, type TextDataset } from '../dataset/text-dataset.js';
 import type { Embeddings } from '../io/embeddings.js';
 import { loadTensorflow } from '../tf/backend.js';
 import { readModelFolder, WEIGHTS_FILE } from './checkpoint.js';

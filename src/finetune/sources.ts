@@ -4,7 +4,7 @@ import { UserInputError } from '../errors.js';
 import { hubDatasetUri } from '../hub/dataset-uri.js';
 import type { HubDatasetOptions, HubDatasetSource } from '../hub/parquet-dataset.js';
 import { isRepoId } from '../hub/repo-files.js';
-import { readTextDataset, type TextDataset } from '../io/dataset.js';
+import { readTextDataset, type TextDataset } from '../dataset/text-dataset.js';
 import type { RankingResult } from '../rank/ranking.js';
 import type { Registry } from '../store/database.js';
 import { getDataset, listDatasets, type DatasetRecord } from '../store/datasets.js';

@@ -5,7 +5,7 @@ import { UserInputError } from '../errors.js';
 import type { Registry } from '../store/database.js';
 import { registerEsm } from '../store/esms.js';
 import { findHubSource, recordHubSource, writeHubSource } from '../store/hub-sources.js';
-import { updateSourceIndexes } from '../store/source-index.js';
+import { updateSourceIndexes } from '../retrieval/source-index.js';
 import { hubClient, type HubClient } from './client.js';
 import { hubConfig, type HubConfig } from './config.js';
 import { announcedFile, downloadVerified, FileRejection } from './download.js';

@@ -3,7 +3,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { basename, dirname, extname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { UserInputError } from '../errors.js';
-import type { TaskType } from '../logme/labels.js';
+import type { TaskType } from '../task/labels.js';
 import { writeFileAtomic } from './atomic.js';
 import type { Embeddings } from './embeddings.js';
 

@@ -7,7 +7,7 @@ import { UserInputError } from '../errors.js';
 
 /**
  * Tabular dataset files read as a stream of rows, so every format shares one validation
- * (src/io/dataset.ts) and none is read into memory at once: CSV and TSV (csv-parse), JSON Lines
+ * (src/dataset/text-dataset.ts) and none is read into memory at once: CSV and TSV (csv-parse), JSON Lines
  * (line by line) and Parquet (hyparquet, one row group at a time; Hugging Face dataset exports).
  */
 export const TABLE_FORMATS = ['csv', 'tsv', 'jsonl', 'parquet'] as const;

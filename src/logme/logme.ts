@@ -2,7 +2,7 @@ import { UserInputError } from '../errors.js';
 import { crossProduct, outerProduct, transposeTimesVector, type Matrix } from '../linalg/matrix.js';
 import { symmetricSpectrum } from '../linalg/spectrum.js';
 import { evidenceFromSpectrum } from './evidence.js';
-import { labelColumns, type Labels } from './labels.js';
+import { labelColumns, type Labels } from '../task/labels.js';
 
 export function squaredNorm(v: Float64Array): number {
   let s = 0;

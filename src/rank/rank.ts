@@ -2,7 +2,7 @@ import { UserInputError } from '../errors.js';
 import { folderPool, type EsmPool } from '../esm/pool.js';
 import { readEmbeddingFile, readLabelFile } from '../io/embedding-files.js';
 import type { Embeddings } from '../io/embeddings.js';
-import { encodeLabels, type TaskType } from '../logme/labels.js';
+import { encodeLabels, type TaskType } from '../task/labels.js';
 import { prepareTargetFor, type RankPoolOptions } from './ranking.js';
 import { selectScorer } from './scorers.js';
 import { rankTwoStage, type TwoStageOptions, type TwoStageRankingResult } from './two-stage.js';

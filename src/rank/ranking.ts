@@ -4,7 +4,7 @@ import type { EsmConfig } from '../esm/config.js';
 import type { EmbeddingSpaceMap } from '../esm/esm.js';
 import type { PoolEntry } from '../esm/pool.js';
 import type { Embeddings } from '../io/embeddings.js';
-import type { Labels, TaskType } from '../logme/labels.js';
+import type { Labels, TaskType } from '../task/labels.js';
 import { esmLogme } from './esm-logme.js';
 import { prepareTarget, type PreparedTarget } from './target.js';
 

@@ -3,7 +3,7 @@ import { firstNonFinite } from '../esm/esm.js';
 import type { Embeddings } from '../io/embeddings.js';
 import { pivotedCholesky, type PivotedCholesky } from '../linalg/cholesky.js';
 import { zeros } from '../linalg/matrix.js';
-import { labelColumns, type Labels } from '../logme/labels.js';
+import { labelColumns, type Labels } from '../task/labels.js';
 import { squaredNorm } from '../logme/logme.js';
 
 /**

@@ -2,13 +2,16 @@ import { join, resolve } from 'node:path';
 import { dataDir as defaultDataDir, modelsDir as defaultModelsDir } from '../config.js';
 import { hubConfig, type HubConfig } from '../hub/config.js';
 import { openRegistry, type Registry } from '../store/database.js';
-import { finetuneJobType } from './finetune-job.js';
-import { JobRunner } from './jobs.js';
-import { Metrics } from './metrics.js';
-import { pullJobType } from './pull-job.js';
-import { rankingJobType } from './ranking-job.js';
-import { withoutServerPaths } from './redact.js';
-import { WorkerPool } from './worker-pool.js';
+import type { JobKind } from '../store/jobs.js';
+import { finetuneJobType } from '../jobs/finetune-job.js';
+import { JobRunner } from '../jobs/runner.js';
+import { checkBearerToken } from './http/auth.js';
+import { ServiceMetrics } from './http/metrics.js';
+import { hubProblem, problemFor, type Problem } from './http/problem.js';
+import { pullJobType } from '../jobs/pull-job.js';
+import { rankingJobType } from '../jobs/ranking-job.js';
+import { withoutServerPaths } from './http/redact.js';
+import { WorkerPool } from '../jobs/worker-pool.js';
 
 /** What the service accepts; each is settable by an environment variable (`limitsFromEnv`). */
 export interface ServerLimits {
@@ -105,14 +108,14 @@ export interface ServerContext {
   readonly registry: Registry;
   readonly dataDir: string;
   readonly modelsDir: string;
-  /** `POST /v1/sources` imports only from under here. */
+  /** `POST /v1/esms` imports only from under here. */
   readonly importRoot: string;
   readonly token: string | undefined;
   readonly limits: ServerLimits;
   readonly jobs: JobRunner;
   /** Where the CPU work of requests runs: parsing bodies, reading uploads, ranking jobs. */
   readonly workers: WorkerPool;
-  readonly metrics: Metrics;
+  readonly metrics: ServiceMetrics;
   readonly log: (line: string) => void;
   /** The Hugging Face Hub's configuration (read from the environment when first needed). */
   hubConfig(): HubConfig;
@@ -120,16 +123,23 @@ export interface ServerContext {
   close(graceMs: number): Promise<void>;
 }
 
-/** Where `POST /v1/sources` imports from, relative to the data dir. */
+/** Where `POST /v1/esms` imports from, relative to the data dir. */
 export const IMPORTS_DIR = 'imports';
 
+/** What a failed job records: the problem document its error is answered as (a pull's, as a Hub failure). */
+function jobFailure(error: unknown, kind: JobKind): { record: Problem; internal: boolean } {
+  const { problem } = problemFor(kind === 'pull' ? hubProblem(error) : error);
+  return { record: problem, internal: problem.status >= 500 };
+}
+
 export function createServerContext(options: ServerOptions = {}): ServerContext {
+  if (options.token) checkBearerToken(options.token);
   const registry = openRegistry({ dataDir: options.dataDir ?? defaultDataDir() });
   const modelsDir = resolve(options.modelsDir ?? defaultModelsDir());
   const sink = options.log ?? ((line: string) => process.stderr.write(`esmselect: ${line}\n`));
   const log = (line: string) => sink(withoutServerPaths({ dataDir: registry.dataDir, modelsDir }, line));
   const limits = { ...DEFAULT_LIMITS, ...options.limits };
-  const metrics = new Metrics(registry);
+  const metrics = new ServiceMetrics(registry);
   const workers = options.workers ?? new WorkerPool();
   const hub = () => options.hub ?? hubConfig();
   const types = [rankingJobType({ registry, modelsDir, workers, onScored: (n) => metrics.countScored(n) }), finetuneJobType({ registry, modelsDir, log }), pullJobType({ registry, hub })];
@@ -138,7 +148,7 @@ export function createServerContext(options: ServerOptions = {}): ServerContext 
     finetune: { queued: limits.queuedFinetunes, runMs: limits.finetuneMs, settings: { queued: limitVariable('queuedFinetunes'), runMs: limitVariable('finetuneMs') } },
     pull: { queued: limits.queuedPulls, runMs: limits.pullMs, settings: { queued: limitVariable('queuedPulls'), runMs: limitVariable('pullMs') } },
   };
-  const jobs = new JobRunner({ registry, types, syncWaiting: limits.syncWaiting, bounds, log });
+  const jobs = new JobRunner({ registry, types, syncWaiting: limits.syncWaiting, bounds, failure: jobFailure, log });
   if (options.startJobs ?? true) {
     const requeued = jobs.start();
     if (requeued.length) log(`${requeued.length} job(s) were running when the server last stopped; they run again (fine-tunes from their last checkpoint): ${requeued.join(', ')}`);

@@ -5,7 +5,7 @@ import { writeFileAtomic } from '../io/atomic.js';
 import type { Registry } from '../store/database.js';
 import { registerDataset } from '../store/datasets.js';
 import { sha256Hex } from '../store/files.js';
-import { importEsmFolders, type ImportSummary } from '../store/import.js';
+import { importEsmFolders, type ImportSummary } from '../registry/import.js';
 
 /** The demo pool shipped with the package (demo/README.md says what it is; scripts/make-demo-pool.ts makes it). */
 export const DEMO_ESMS_DIR = join(PACKAGE_ROOT, 'demo', 'esms');

@@ -1,5 +1,5 @@
 import { UserInputError } from '../errors.js';
-import type { TaskType } from '../logme/labels.js';
+import type { TaskType } from '../task/labels.js';
 import type { Registry } from './database.js';
 import { sha256Hex } from './files.js';
 

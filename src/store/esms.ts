@@ -6,15 +6,15 @@ import type { EmbeddingSpaceMap } from '../esm/esm.js';
 import { esmConfigJson, esmFromFiles, EsmFormatError, esmWeightsFile, saveHfselectEsm } from '../esm/hfselect.js';
 import type { EsmPool, PoolEntry } from '../esm/pool.js';
 import type { EsmTrainingReport } from '../esm/train.js';
-import { sketchEsm, type EsmSketch } from '../index/esm-sketch.js';
+import { SKETCH_SHAPE, sketchEsm } from '../retrieval/esm-sketch.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import type { RejectedEsm } from '../rank/ranking.js';
 import type { RetrievablePool } from '../rank/two-stage.js';
 import type { Registry } from './database.js';
-import { dropUnusedEsmSketches, hasEsmSketch, idsWithoutSketch, putEsmSketch } from './esm-sketches.js';
+import { dropUnusedEsmSketches, hasEsmSketch, idsWithoutSketch, putEsmSketch, type EsmSketch } from './esm-sketches.js';
 import { readVerifiedFile, sha256Hex, storedFileExists, storeFile, weightsPath } from './files.js';
-import { retrieveFromRegistry } from './retrieval.js';
-import { updateSourceIndexes } from './source-index.js';
+import { retrieveFromRegistry } from '../retrieval/first-stage.js';
+import { updateSourceIndexes } from '../retrieval/source-index.js';
 
 /** One registered ESM; field names follow hfselect's ESMConfig and the `source_tasks` columns. */
 export interface EsmRecord {
@@ -132,7 +132,7 @@ export async function registerEsm(registry: Registry, esm: EmbeddingSpaceMap, pr
   const relative = weightsPath(sha256);
   const canonical = JSON.parse(config) as EsmConfig;
   // The class-means first stage's summary of the weights, made once per weights file (outside the lock: rows·D² work).
-  const sketch = hasEsmSketch(registry, sha256) ? null : (prepared?.sketch ?? sketchEsm(esm));
+  const sketch = hasEsmSketch(registry, sha256, SKETCH_SHAPE) ? null : (prepared?.sketch ?? sketchEsm(esm));
   const selectIdentity = registry.db.prepare('SELECT * FROM source_tasks WHERE identity = ?');
   for (let attempt = 1; attempt <= WRITE_ATTEMPTS; attempt++) {
     // Registered before its file was checked: writing the file then means it was missing or corrupt
@@ -306,12 +306,12 @@ export function registryPool(registry: Registry, filter: EsmFilter = {}): Retrie
  * the reason; they stay unindexed for that stage.
  */
 export async function sketchRegisteredEsms(registry: Registry, onProgress?: (progress: { done: number; total: number }) => void): Promise<{ sketched: number; rejected: RejectedEsm[] }> {
-  const ids = idsWithoutSketch(registry);
+  const ids = idsWithoutSketch(registry, SKETCH_SHAPE);
   const rejected: RejectedEsm[] = [];
   let sketched = 0;
   for (const [i, id] of ids.entries()) {
     const record = getEsm(registry, id);
-    if (!hasEsmSketch(registry, record.weights_sha256)) {
+    if (!hasEsmSketch(registry, record.weights_sha256, SKETCH_SHAPE)) {
       try {
         const sketch = sketchEsm(await loadRegisteredEsm(registry, record));
         registry.write(() => putEsmSketch(registry, record.weights_sha256, sketch));

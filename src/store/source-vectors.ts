@@ -1,8 +1,8 @@
 import { UserInputError } from '../errors.js';
-import { vectorSha256, type IndexPoint } from '../index/hnsw-index.js';
-import { describeSpace, type EmbeddingSpace } from '../index/textemb.js';
+import { describeSpace, type EmbeddingSpace } from '../embed/space.js';
 import { float32View } from '../io/embeddings.js';
 import type { Registry } from './database.js';
+import { sha256Hex } from './files.js';
 
 /** A source task's TextEmb vector and where it came from. */
 export interface SourceVectorInput extends EmbeddingSpace {
@@ -21,6 +21,13 @@ export interface SourceVectorRecord extends EmbeddingSpace {
   readonly dataset_id: number | null;
   readonly vector_sha256: string;
   readonly created_at: string;
+}
+
+/** A source vector as the HNSW index of its space takes it: the registry id as label, and the vector's checksum. */
+export interface SourceVectorPoint {
+  readonly label: number;
+  readonly vector: Float32Array;
+  readonly sha256: string;
 }
 
 function blob(vector: Float32Array): Buffer {
@@ -54,7 +61,7 @@ export function putSourceVectors(registry: Registry, identities: readonly string
       texts_sha256: input.texts_sha256,
       dataset_id: input.dataset_id ?? null,
       vector: blob(input.vector),
-      vector_sha256: vectorSha256(input.vector),
+      vector_sha256: sha256Hex(blob(input.vector)),
     };
     for (const identity of identities) put.run({ ...row, identity });
   });
@@ -79,6 +86,11 @@ export function sourceSpaces(registry: Registry): EmbeddingSpace[] {
     .all() as EmbeddingSpace[];
 }
 
+/** The spaces any source vector was ever recorded in (vectors outlive their ESMs, so this covers stale indexes too). */
+export function recordedSpaces(registry: Registry): EmbeddingSpace[] {
+  return registry.db.prepare('SELECT DISTINCT model, pooling FROM source_vectors ORDER BY model, pooling').all() as EmbeddingSpace[];
+}
+
 /** What the index of a space must hold: registry id → vector SHA-256, for every registered ESM with a vector there. */
 export function spaceLabels(registry: Registry, space: EmbeddingSpace): Map<number, string> {
   const rows = registry.db
@@ -89,7 +101,7 @@ export function spaceLabels(registry: Registry, space: EmbeddingSpace): Map<numb
 }
 
 /** The vectors of some registered ESMs of a space (all when `ids` is absent), read in id order. */
-export function* spacePoints(registry: Registry, space: EmbeddingSpace, ids?: readonly number[]): Generator<IndexPoint> {
+export function* spacePoints(registry: Registry, space: EmbeddingSpace, ids?: readonly number[]): Generator<SourceVectorPoint> {
   const rows = registry.db
     .prepare(
       'SELECT st.id, sv.vector, sv.vector_sha256 FROM source_vectors sv JOIN source_tasks st ON st.identity = sv.identity WHERE sv.model = ? AND sv.pooling = ? ORDER BY st.id',

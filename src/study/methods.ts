@@ -1,10 +1,10 @@
 import { embedTexts } from '../embed/embed-dataset.js';
 import { readModelFolder } from '../finetune/checkpoint.js';
 import { embedWithEncoder } from '../finetune/trainer.js';
-import { meanDirection } from '../index/textemb.js';
+import { meanDirection } from '../retrieval/textemb.js';
 import type { Embeddings } from '../io/embeddings.js';
 import type { Matrix } from '../linalg/matrix.js';
-import { encodeLabels } from '../logme/labels.js';
+import { encodeLabels } from '../task/labels.js';
 import { logme } from '../logme/logme.js';
 import { rank } from '../rank/rank.js';
 import type { EsmScorer } from '../rank/ranking.js';

@@ -7,7 +7,7 @@
 import { loadHfselectEsm, esmWeightsFile } from '../../src/esm/hfselect.js';
 import { openRegistry } from '../../src/store/database.js';
 import { sha256Hex, storeFile, weightsPath } from '../../src/store/files.js';
-import { importEsmFolders } from '../../src/store/import.js';
+import { importEsmFolders } from '../../src/registry/import.js';
 
 const [mode, path] = process.argv.slice(2);
 const registry = openRegistry();

@@ -1,10 +1,10 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createApp } from '../../src/server/app.js';
+import { createApp } from '../../src/server/http/app.js';
 import { createServerContext, type ServerContext, type ServerOptions } from '../../src/server/context.js';
 import { seedDemoPool } from '../../src/server/demo.js';
-import { WorkerPool } from '../../src/server/worker-pool.js';
+import { WorkerPool } from '../../src/jobs/worker-pool.js';
 
 export interface TestServer {
   readonly context: ServerContext;
