@@ -11,9 +11,9 @@ import { DEMO_TEXTS, json, testServer, type TestServer } from './helpers/server.
 let server: TestServer | undefined;
 afterAll(async () => server?.context.close(1000));
 
-/** Thousands of short texts: a job that spends seconds in batch after batch of ONNX inference. */
-const TEXTS = Array.from({ length: 3000 }, (_, i) => `${DEMO_TEXTS.texts[i % 6]} ${i}`);
-const LABELS = Array.from({ length: 3000 }, (_, i) => DEMO_TEXTS.labels[i % 6]);
+/** Thousands of texts of some 100 tokens: a job that spends many seconds in batch after batch of ONNX inference. */
+const TEXTS = Array.from({ length: 4000 }, (_, i) => `${Array.from({ length: 16 }, (_, j) => DEMO_TEXTS.texts[(i + j) % 6]).join(' ')} ${i}`);
+const LABELS = Array.from({ length: 4000 }, (_, i) => DEMO_TEXTS.labels[i % 6]);
 
 async function stateOf(app: TestServer['app'], id: string): Promise<string> {
   for (;;) {
