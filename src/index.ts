@@ -35,20 +35,9 @@ export { folderPool, type EsmPool } from './esm/pool.js';
 export { openRegistry, Registry, REGISTRY_FILE, type OpenRegistryOptions } from './store/database.js';
 export { applyMigrations, MIGRATIONS, schemaVersion, type Migration } from './store/migrations.js';
 export { readVerifiedFile, sha256Hex, type VerifiedFile } from './store/files.js';
-export {
-  deleteEsms,
-  esmIdentity,
-  exportEsm,
-  getEsm,
-  listEsms,
-  loadRegisteredEsm,
-  pageEsms,
-  registerEsm,
-  registryPool,
-  type EsmFilter,
-  type EsmRecord,
-  type RegisterOutcome,
-} from './store/esms.js';
+export { deleteEsms, exportEsm, loadRegisteredEsm, registerEsm, type RegisterOutcome } from './registry/esms.js';
+export { registryPool } from './registry/pool.js';
+export { esmIdentity, getEsm, listEsms, pageEsms, type EsmFilter, type EsmRecord } from './store/esms.js';
 export { importEsmFolders, type ImportOptions, type ImportOutcome, type ImportSummary } from './registry/import.js';
 export { checkRegistry, isHealthy, type BrokenEntry, type DoctorOptions, type DoctorReport, type TemporaryFile } from './registry/doctor.js';
 export { datasetFingerprint, deleteDataset, getDataset, listDatasets, registerDataset, type DatasetInput, type DatasetRecord } from './store/datasets.js';
@@ -105,7 +94,7 @@ export type { EsmSketch } from './store/esm-sketches.js';
 export { putSourceVectors, sourceVectorsOf, type SourceVectorInput, type SourceVectorRecord } from './store/source-vectors.js';
 export { openSourceIndex, rebuildSourceIndexes, sourceIndexStatus, updateSourceIndexes, type IndexStatus, type IndexUpdate, type SourceIndexOptions } from './retrieval/source-index.js';
 export { attachSourceTexts, type AttachedTexts, type AttachTextsOptions } from './retrieval/source-texts.js';
-export { sketchRegisteredEsms } from './store/esms.js';
+export { sketchRegisteredEsms } from './registry/esms.js';
 export { JOB_KINDS, type JobKind, type StoredJob } from './store/jobs.js';
 export { registeredDatasetFile, taskFromDataset } from './finetune/sources.js';
 export { JobRunner, type JobEvent, type JobRun, type JobType, type JobView } from './server/jobs.js';
@@ -120,9 +109,10 @@ export { startBatchWorker, type BatchWorkerOptions, type RunningBatchWorker, typ
 export { findBatchRun, readBatchUnits, type BatchRun, type BatchUnit } from './store/batches.js';
 export { DEFAULT_HUB_ENDPOINT, hubConfig, HubOfflineError, type HubConfig } from './hub/config.js';
 export { HubError } from './hub/errors.js';
-export { DEFAULT_CONCURRENCY, MAX_CONFIG_BYTES, MAX_WEIGHTS_BYTES, pullEsms, type PullOptions, type PullOutcome, type PullProgress, type PullStatus, type PullSummary } from './hub/pull.js';
-export { pushEsm, type PushOptions, type PushResult } from './hub/push.js';
+export { MAX_CONFIG_BYTES, MAX_WEIGHTS_BYTES } from './hub/size-limits.js';
+export { DEFAULT_CONCURRENCY, pullEsms, type PullOptions, type PullOutcome, type PullProgress, type PullStatus, type PullSummary } from './registry/pull.js';
+export { pushEsm, type PushOptions, type PushResult } from './registry/push.js';
 export { esmModelCard } from './hub/card.js';
 export { findEsmRepoIds, getEsmCoverage, searchEsms, type HubEsm, type SearchOptions } from './hub/search.js';
-export { computeTaskRanking, pullHubPool, type ComputeTaskRankingOptions, type HubPoolOptions, type PoolFilters, type TaskRanking } from './hub/task-ranking.js';
+export { computeTaskRanking, pullHubPool, type ComputeTaskRankingOptions, type HubPoolOptions, type PoolFilters, type TaskRanking } from './registry/task-ranking.js';
 export { findHubSource, hubSourcesOf, type HubSource } from './store/hub-sources.js';

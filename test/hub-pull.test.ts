@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { hubConfig, HubOfflineError } from '../src/hub/config.js';
-import { maxWeightsBytes, pullEsms, type PullSummary } from '../src/hub/pull.js';
+import { maxWeightsBytes, pullEsms, type PullSummary } from '../src/registry/pull.js';
 import Database from 'better-sqlite3';
 import { openRegistry, type Registry } from '../src/store/database.js';
 import { applyMigrations, MIGRATIONS } from '../src/store/migrations.js';

@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { EmbeddingSpaceMap } from '../src/esm/esm.js';
 import type { TextTask } from '../src/finetune/data.js';
 import { registerDataset } from '../src/store/datasets.js';
-import { registerEsm } from '../src/store/esms.js';
+import { registerEsm } from '../src/registry/esms.js';
 import { startServer } from '../src/server/serve.js';
 import { esmConfig } from './helpers/pool.js';
 import { randomGenerator } from './helpers/random.js';

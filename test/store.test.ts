@@ -10,7 +10,9 @@ import { openRegistry, REGISTRY_FILE, type Registry } from '../src/store/databas
 import { deleteDataset, getDataset, listDatasets, registerDataset } from '../src/store/datasets.js';
 import { checkRegistry, isHealthy } from '../src/registry/doctor.js';
 import { deleteEmbeddingCacheEntry, getEmbeddingCacheEntry, listEmbeddingCacheEntries, putEmbeddingCacheEntry } from '../src/store/embedding-cache.js';
-import { deleteEsms, exportEsm, getEsm, listEsms, loadRegisteredEsm, registerEsm, registryPool, TRAIN_INFO_FILE } from '../src/store/esms.js';
+import { deleteEsms, exportEsm, loadRegisteredEsm, registerEsm, TRAIN_INFO_FILE } from '../src/registry/esms.js';
+import { registryPool } from '../src/registry/pool.js';
+import { getEsm, listEsms } from '../src/store/esms.js';
 import { readVerifiedFile, sha256Hex, weightsPath } from '../src/store/files.js';
 import { importEsmFolders } from '../src/registry/import.js';
 import { applyMigrations, MIGRATIONS, schemaVersion } from '../src/store/migrations.js';

@@ -1,7 +1,8 @@
 import { Command, Option } from 'commander';
 import { UserInputError } from '../errors.js';
 import { openRegistry, type Registry } from '../store/database.js';
-import { deleteEsms, exportEsm, getEsm, listEsms, type EsmRecord } from '../store/esms.js';
+import { deleteEsms, exportEsm } from '../registry/esms.js';
+import { getEsm, listEsms, type EsmRecord } from '../store/esms.js';
 import { importEsmFolders, type ImportOutcome } from '../registry/import.js';
 import { addEsmFilterOptions, esmFilterFrom, type EsmFilterFlags } from './esm-filter.js';
 import { hubEsmCommands } from './hub-command.js';

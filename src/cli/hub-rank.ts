@@ -1,6 +1,6 @@
 import { UserInputError } from '../errors.js';
 import { hubConfig, requireOnline } from '../hub/config.js';
-import { pullHubPool } from '../hub/task-ranking.js';
+import { pullHubPool } from '../registry/task-ranking.js';
 import type { Registry } from '../store/database.js';
 import type { EsmFilter } from '../store/esms.js';
 import { esmFilterFrom, type EsmFilterFlags } from './esm-filter.js';

@@ -1,5 +1,5 @@
 import { Command, Option } from 'commander';
-import { sketchRegisteredEsms } from '../store/esms.js';
+import { sketchRegisteredEsms } from '../registry/esms.js';
 import { rebuildSourceIndexes, sourceIndexStatus } from '../retrieval/source-index.js';
 import { positiveInteger } from './errors.js';
 import { withRegistry } from './esm-command.js';

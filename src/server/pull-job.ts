@@ -1,6 +1,6 @@
 import type { z } from 'zod';
 import type { HubConfig } from '../hub/config.js';
-import { pullEsms, type PullOutcome, type PullSummary } from '../hub/pull.js';
+import { pullEsms, type PullOutcome, type PullSummary } from '../registry/pull.js';
 import type { Registry } from '../store/database.js';
 import type { JobProgress } from '../store/jobs.js';
 import { hubProblem } from './hub-problems.js';

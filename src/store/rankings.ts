@@ -106,3 +106,7 @@ export function listRankingRuns(registry: Registry, filter: { datasetId?: number
     .all({ dataset: filter.datasetId ?? null, limit: filter.limit ?? -1 }) as Pick<RunRow, 'id' | 'dataset_id' | 'esm_source' | 'esm_filter' | 'created_at'>[];
   return rows.map((row) => ({ ...row, esm_filter: row.esm_filter === null ? null : (JSON.parse(row.esm_filter) as EsmFilter) }));
 }
+
+export function countRankingRuns(registry: Registry): number {
+  return registry.db.prepare('SELECT count(*) FROM ranking_runs').pluck().get() as number;
+}

@@ -4,7 +4,8 @@ import { rank, type RankOptions } from '../rank/rank.js';
 import type { TwoStageRankingResult } from '../rank/two-stage.js';
 import { openRegistry, type Registry } from '../store/database.js';
 import { RegistryEmbeddingCache } from '../store/embedding-cache.js';
-import { listEsmIds, registryPool, type EsmFilter } from '../store/esms.js';
+import { listEsmIds, type EsmFilter } from '../store/esms.js';
+import { registryPool } from './pool.js';
 import { pullEsms, type PullOptions, type PullSummary } from './pull.js';
 
 /**
