@@ -172,7 +172,7 @@ describe('two-stage ranking', () => {
     const ids = listEsms(registry).map((r) => r.id);
     // Three sources lose their vector: their ESM comes back under new ids without one.
     const unindexed = ids.slice(0, 3);
-    registry.db.prepare(`DELETE FROM source_vectors WHERE identity IN (SELECT identity FROM source_tasks WHERE id IN (${unindexed.join(',')}))`).run();
+    registry.db.prepare(`DELETE FROM source_vectors WHERE identity IN (SELECT identity FROM esms WHERE id IN (${unindexed.join(',')}))`).run();
     updateSourceIndexes(registry);
     const k = 5;
     const result = await rank({ ...given, esms: registryPool(registry), candidates: k, efSearch: 50 });

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { EmbeddingSpaceMap } from '../src/esm/esm.js';
-import { EsmFormatError, esmWeightsFile, loadHfselectEsm, saveHfselectEsm } from '../src/esm/hfselect.js';
+import { esmConfigJson, EsmFormatError, esmWeightsFile, loadHfselectEsm, saveHfselectEsm } from '../src/esm/hfselect.js';
 import { rank } from '../src/rank/rank.js';
 import { openRegistry, REGISTRY_FILE, type Registry } from '../src/store/database.js';
 import { deleteDataset, getDataset, listDatasets, registerDataset } from '../src/store/datasets.js';
@@ -12,8 +12,8 @@ import { checkRegistry, isHealthy } from '../src/registry/doctor.js';
 import { deleteEmbeddingCacheEntry, getEmbeddingCacheEntry, listEmbeddingCacheEntries, putEmbeddingCacheEntry } from '../src/store/embedding-cache.js';
 import { deleteEsms, exportEsm, loadRegisteredEsm, registerEsm, TRAIN_INFO_FILE } from '../src/registry/esms.js';
 import { registryPool } from '../src/registry/pool.js';
-import { getEsm, listEsms } from '../src/store/esms.js';
-import { readVerifiedFile, sha256Hex, weightsPath } from '../src/store/files.js';
+import { esmIdentity, getEsm, listEsms } from '../src/store/esms.js';
+import { readVerifiedFile, sha256Hex, storeFile, weightsPath } from '../src/store/files.js';
 import { importEsmFolders } from '../src/registry/import.js';
 import { applyMigrations, MIGRATIONS, schemaVersion } from '../src/store/migrations.js';
 import { getRankingRun, listRankingRuns, recordRankingRun } from '../src/store/rankings.js';
@@ -66,6 +66,47 @@ describe('opening the registry', () => {
       expect(() => old.prepare("INSERT INTO jobs (id, kind, state, request) VALUES ('x', 'sculpture', 'queued', '{}')").run()).toThrow(/CHECK constraint/);
     } finally {
       old.close();
+    }
+  });
+
+  it('keeps the ESMs of a registry from before the esms table, with their ranking results and Hub provenance', async () => {
+    const dataDir = join(dir, 'old-esms');
+    await mkdir(dataDir, { recursive: true });
+    const esm = randomEsm('org/old-task', 8, 11);
+    const weights = esmWeightsFile(esm);
+    const sha256 = sha256Hex(weights);
+    await storeFile(dataDir, weightsPath(sha256), weights, sha256);
+    const old = new Database(join(dataDir, REGISTRY_FILE));
+    try {
+      applyMigrations(old, MIGRATIONS.slice(0, 6));
+      const config = esmConfigJson(esm);
+      old
+        .prepare(
+          `INSERT INTO source_tasks (id, identity, task_id, base_model_name, esm_architecture, esm_embedding_dim, config, weights_path, weights_sha256, weights_bytes, origin)
+           VALUES (5, ?, 'org/old-task', 'test/encoder', 'linear', 8, ?, ?, ?, ?, 'old')`,
+        )
+        .run(esmIdentity(config, sha256), config, weightsPath(sha256), sha256, weights.byteLength);
+      old.prepare("INSERT INTO ranking_runs (id, esm_source, target, scorer, considered, scored, rejected, seconds) VALUES (1, 'registry', 't', 'logme', 1, 1, '[]', 0)").run();
+      old.prepare("INSERT INTO ranking_results (run_id, rank, source_task_id, score, task) VALUES (1, 1, 5, 0.5, 'org/old-task')").run();
+      old.prepare("INSERT INTO hub_sources (repo_id, commit_sha, source_task_id, tags) VALUES ('org/old-esm', 'abc', 5, '[]')").run();
+    } finally {
+      old.close();
+    }
+
+    const migrated = openRegistry({ dataDir });
+    try {
+      expect(schemaVersion(migrated.db)).toBe(MIGRATIONS.length);
+      expect(listEsms(migrated).map((r) => [r.id, r.task_id, r.origin])).toEqual([[5, 'org/old-task', 'old']]);
+      const loaded = await loadRegisteredEsm(migrated, getEsm(migrated, 5));
+      expect(loaded.weight).toEqual(esm.weight);
+      // The references follow the rename: deleting the ESM unlinks its ranking results and drops its provenance.
+      expect(() => migrated.db.prepare("INSERT INTO hub_sources (repo_id, commit_sha, source_task_id, tags) VALUES ('org/none', 'abc', 99, '[]')").run()).toThrow(/FOREIGN KEY/);
+      deleteEsms(migrated, [5]);
+      expect(migrated.db.prepare('SELECT source_task_id FROM ranking_results').pluck().all()).toEqual([null]);
+      expect(migrated.db.prepare('SELECT count(*) FROM hub_sources').pluck().get()).toBe(0);
+      expect(migrated.db.prepare("SELECT name FROM sqlite_master WHERE name LIKE 'source_tasks%'").all()).toEqual([]);
+    } finally {
+      migrated.close();
     }
   });
 

@@ -7,11 +7,11 @@ import { dropUnusedEsmSketches } from './esm-sketches.js';
 import { sha256Hex } from './files.js';
 
 /**
- * The SQL of registered ESMs (the `source_tasks` table). Registering one (weights file, row, sketch,
+ * The SQL of registered ESMs (the `esms` table). Registering one (weights file, row, sketch,
  * index), loading, deleting and exporting it are the registry's services (src/registry/esms.ts).
  */
 
-/** One registered ESM; field names follow hfselect's ESMConfig and the `source_tasks` columns. */
+/** One registered ESM; field names follow hfselect's ESMConfig and the `esms` columns. */
 export interface EsmRecord {
   readonly id: number;
   /** SHA-256 of the canonical config and weights (`esmIdentity`): equal identity, same ESM. */
@@ -91,7 +91,7 @@ export function parseRegistrySource(source: string): number | null {
 }
 
 function selectRow(registry: Registry, id: number): Row | undefined {
-  return registry.db.prepare('SELECT * FROM source_tasks WHERE id = ?').get(id) as Row | undefined;
+  return registry.db.prepare('SELECT * FROM esms WHERE id = ?').get(id) as Row | undefined;
 }
 
 function optionalString(value: unknown): string | null {
@@ -115,7 +115,7 @@ export function insertEsm(registry: Registry, esm: NewEsm): EsmRecord {
   const canonical = JSON.parse(esm.config) as EsmConfig;
   const { lastInsertRowid } = registry.db
     .prepare(
-      `INSERT INTO source_tasks (identity, task_id, task_subset, task_split, text_column, label_column, language, num_examples,
+      `INSERT INTO esms (identity, task_id, task_subset, task_split, text_column, label_column, language, num_examples,
          base_model_name, pooling, esm_architecture, esm_embedding_dim, config, weights_path, weights_sha256, weights_bytes, origin, training)
        VALUES (@identity, @task_id, @task_subset, @task_split, @text_column, @label_column, @language, @num_examples,
          @base_model_name, @pooling, @esm_architecture, @esm_embedding_dim, @config, @weights_path, @weights_sha256, @weights_bytes, @origin, @training)`,
@@ -164,41 +164,41 @@ function filterClause(filter: EsmFilter): { where: string; params: unknown[] } {
 
 export function listEsms(registry: Registry, filter: EsmFilter = {}): EsmRecord[] {
   const { where, params } = filterClause(filter);
-  return (registry.db.prepare(`SELECT * FROM source_tasks ${where} ORDER BY id`).all(...params) as Row[]).map(toRecord);
+  return (registry.db.prepare(`SELECT * FROM esms ${where} ORDER BY id`).all(...params) as Row[]).map(toRecord);
 }
 
 /** One page of `listEsms`, in id order, with the number of ESMs matching the filter. */
 export function pageEsms(registry: Registry, filter: EsmFilter, page: { limit: number; offset: number }): { total: number; records: EsmRecord[] } {
   const { where, params } = filterClause(filter);
-  const total = registry.db.prepare(`SELECT count(*) FROM source_tasks ${where}`).pluck().get(...params) as number;
-  const rows = registry.db.prepare(`SELECT * FROM source_tasks ${where} ORDER BY id LIMIT ? OFFSET ?`).all(...params, page.limit, page.offset) as Row[];
+  const total = registry.db.prepare(`SELECT count(*) FROM esms ${where}`).pluck().get(...params) as number;
+  const rows = registry.db.prepare(`SELECT * FROM esms ${where} ORDER BY id LIMIT ? OFFSET ?`).all(...params, page.limit, page.offset) as Row[];
   return { total, records: rows.map(toRecord) };
 }
 
 /** The number of registered ESMs. */
 export function countEsms(registry: Registry): number {
-  return registry.db.prepare('SELECT count(*) FROM source_tasks').pluck().get() as number;
+  return registry.db.prepare('SELECT count(*) FROM esms').pluck().get() as number;
 }
 
 /** Where each registered ESM's weights are, in id order: what `esmselect doctor` checks. */
 export function listEsmWeights(registry: Registry): Pick<EsmRecord, 'id' | 'weights_path' | 'weights_sha256'>[] {
-  return registry.db.prepare('SELECT id, weights_path, weights_sha256 FROM source_tasks ORDER BY id').all() as Pick<EsmRecord, 'id' | 'weights_path' | 'weights_sha256'>[];
+  return registry.db.prepare('SELECT id, weights_path, weights_sha256 FROM esms ORDER BY id').all() as Pick<EsmRecord, 'id' | 'weights_path' | 'weights_sha256'>[];
 }
 
 /** The weights files some row points at. */
 export function referencedWeights(registry: Registry): Set<string> {
-  return new Set(registry.db.prepare('SELECT weights_path FROM source_tasks').pluck().all() as string[]);
+  return new Set(registry.db.prepare('SELECT weights_path FROM esms').pluck().all() as string[]);
 }
 
 /** The ids matching a filter, without their configs: what a pool of any size can hold in memory. */
 export function listEsmIds(registry: Registry, filter: EsmFilter = {}): number[] {
   const { where, params } = filterClause(filter);
-  return registry.db.prepare(`SELECT id FROM source_tasks ${where} ORDER BY id`).pluck().all(...params) as number[];
+  return registry.db.prepare(`SELECT id FROM esms ${where} ORDER BY id`).pluck().all(...params) as number[];
 }
 
 /** The registered ESM with this identity (`esmIdentity`: the same ESM in any registry), if there is one. */
 export function findEsmByIdentity(registry: Registry, identity: string): EsmRecord | undefined {
-  const row = registry.db.prepare('SELECT * FROM source_tasks WHERE identity = ?').get(identity) as Row | undefined;
+  const row = registry.db.prepare('SELECT * FROM esms WHERE identity = ?').get(identity) as Row | undefined;
   return row && toRecord(row);
 }
 
@@ -221,7 +221,7 @@ export function getEsm(registry: Registry, id: number): EsmRecord {
  */
 export function removeUnreferencedWeights(registry: Registry, paths: readonly string[]): string[] {
   return registry.write(() => {
-    const used = registry.db.prepare('SELECT 1 FROM source_tasks WHERE weights_path = ? LIMIT 1').pluck();
+    const used = registry.db.prepare('SELECT 1 FROM esms WHERE weights_path = ? LIMIT 1').pluck();
     return [...new Set(paths)].filter((relative) => {
       if (used.get(relative)) return false;
       try {
@@ -243,7 +243,7 @@ export function removeUnreferencedWeights(registry: Registry, paths: readonly st
 export function deleteEsmRows(registry: Registry, ids: readonly number[]): EsmRecord[] {
   return registry.write(() => {
     const found = ids.map((id) => getEsm(registry, id));
-    const remove = registry.db.prepare('DELETE FROM source_tasks WHERE id = ?');
+    const remove = registry.db.prepare('DELETE FROM esms WHERE id = ?');
     for (const { id } of found) remove.run(id);
     dropUnusedEsmSketches(registry);
     return found;

@@ -67,7 +67,7 @@ export function recordRankingRun(registry: Registry, input: RankingRunInput): nu
       );
     const runId = Number(lastInsertRowid);
     const insert = registry.db.prepare('INSERT INTO ranking_results (run_id, rank, source_task_id, score, task) VALUES (?, ?, ?, ?, ?)');
-    const exists = registry.db.prepare('SELECT 1 FROM source_tasks WHERE id = ?').pluck();
+    const exists = registry.db.prepare('SELECT 1 FROM esms WHERE id = ?').pluck();
     for (const task of result.ranking) {
       const id = parseRegistrySource(task.source);
       insert.run(runId, task.rank, id !== null && exists.get(id) ? id : null, task.score, JSON.stringify(task));
