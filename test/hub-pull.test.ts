@@ -64,8 +64,8 @@ describe('esm pull', () => {
       expect(record.origin).toBe(`hf://${source.repo_id}@${head}`);
     }
     // The Hub's pool for the base model, as the registry selects it.
-    expect(listEsms(registry, { hubBaseModel: BASE }).length).toBe(6);
-    expect(listEsms(registry, { hubBaseModel: 'other/model' })).toEqual([]);
+    expect(listEsms(registry, { hub_base_model: BASE }).length).toBe(6);
+    expect(listEsms(registry, { hub_base_model: 'other/model' })).toEqual([]);
 
     const before = resolveRequests('first').length;
     const second = await pullEsms(registry, { baseModel: 'bert-base-uncased', task: 'first/', hub: config() });

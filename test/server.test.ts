@@ -106,7 +106,7 @@ describe('POST /v1/rankings', () => {
     expect(response.status).toBe(200);
     const { result } = (await response.json()) as Record<string, any>;
     const data = Float32Array.from(embeddings.flat());
-    const pool = registryPool(context.registry, { task: 'source-1' });
+    const pool = registryPool(context.registry, { task_id: 'source-1' });
     const { scorer } = await selectScorer();
     const target = await prepareTargetFor(scorer, { rows: 40, dim: 32, data }, encodeLabels(labels, 'classification'));
     const expected = await rankPool(target, pool.entries(), pool.total, { scorer });

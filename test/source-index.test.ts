@@ -200,7 +200,7 @@ describe('two-stage ranking', () => {
 
   it('honours a registry filter in the first stage', async () => {
     const given = target(11);
-    const pool = registryPool(registry, { task: 'task-1' });
+    const pool = registryPool(registry, { task_id: 'task-1' });
     const result = await rank({ ...given, esms: pool, candidates: 3 });
     expect(result.ranking.every((t) => t.task_id.includes('task-1'))).toBe(true);
     expect(result.stages.first).toMatchObject({ considered: pool.total, indexed: pool.total, selected: 3 });

@@ -278,7 +278,7 @@ describe('managing ESMs', () => {
     await importEsmFolders(registry, [join(smallPool, 'esms')]);
     await registerEsm(registry, randomEsm('other/task', 16, 9), { origin: 'test' });
     const fromFolders = await rank({ embeddings: join(smallPool, 'target'), esms: [join(smallPool, 'esms')] });
-    const fromRegistry = await rank({ embeddings: join(smallPool, 'target'), esms: registryPool(registry, { task: 'synthetic/' }) });
+    const fromRegistry = await rank({ embeddings: join(smallPool, 'target'), esms: registryPool(registry, { task_id: 'synthetic/' }) });
     expect(fromRegistry.considered).toBe(8);
     expect(fromRegistry.ranking.map((t) => [t.task_id, t.score])).toEqual(fromFolders.ranking.map((t) => [t.task_id, t.score]));
     expect(fromRegistry.ranking.every((t) => /^registry#\d+$/.test(t.source))).toBe(true);
@@ -323,7 +323,7 @@ describe('datasets, embedding cache and ranking runs', () => {
   it('stores ranking runs with their results, keeping results when an ESM or the dataset goes', async () => {
     await importEsmFolders(registry, [join(smallPool, 'esms')]);
     const dataset = registerDataset(registry, { name: 'target' });
-    const filter = { task: 'synthetic' };
+    const filter = { task_id: 'synthetic' };
     const result = await rank({ embeddings: join(smallPool, 'target'), esms: registryPool(registry, filter), top: 3 });
     const runId = recordRankingRun(registry, { result, datasetId: dataset.id, esmSource: 'registry', filter });
     const stored = getRankingRun(registry, runId);
@@ -338,5 +338,8 @@ describe('datasets, embedding cache and ranking runs', () => {
     expect(getRankingRun(registry, runId).result.ranking).toEqual(result.ranking);
     expect(listRankingRuns(registry)).toEqual([expect.objectContaining({ id: runId, dataset_id: null })]);
     expect(() => getRankingRun(registry, runId + 1)).toThrow(/no ranking run/);
+    // A run recorded before the filter took hfselect's field names reads with them.
+    registry.db.prepare('UPDATE ranking_runs SET esm_filter = ? WHERE id = ?').run(JSON.stringify({ task: 'synthetic', dim: 16, hubRepos: ['a/b'] }), runId);
+    expect(getRankingRun(registry, runId).esm_filter).toEqual({ task_id: 'synthetic', esm_embedding_dim: 16, esm_repo_ids: ['a/b'] });
   });
 });

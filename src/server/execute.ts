@@ -70,8 +70,8 @@ export type InlineTarget = { readonly texts: string[]; readonly labels: unknown[
 
 /** The API's filter names (hfselect's ESMConfig fields) as the registry's. */
 export function esmFilter(filters: SourceFilter): EsmFilter {
-  const { base_model_name: baseModel, language, task_id: task, esm_architecture: architecture, esm_embedding_dim: dim } = filters;
-  return Object.fromEntries(Object.entries({ baseModel, language, task, architecture, dim }).filter(([, v]) => v !== undefined));
+  const { base_model_name, language, task_id, esm_architecture, esm_embedding_dim } = filters;
+  return Object.fromEntries(Object.entries({ base_model_name, language, task_id, esm_architecture, esm_embedding_dim }).filter(([, v]) => v !== undefined));
 }
 
 export function embeddingsFromRows(rows: readonly (readonly number[])[]): Embeddings {

@@ -39,22 +39,41 @@ export interface EsmRecord {
   readonly created_at: string;
 }
 
-/** Selects ESMs for `list` and for ranking; every given field must match. */
+/**
+ * Selects ESMs for `list` and for ranking; every given field must match. The fields are hfselect's
+ * ESMConfig names, as the HTTP API has them.
+ */
 export interface EsmFilter {
-  readonly baseModel?: string;
+  readonly base_model_name?: string;
   /** Case-insensitive. */
   readonly language?: string;
   /** A case-insensitive substring of the task id. */
-  readonly task?: string;
-  readonly architecture?: string;
-  readonly dim?: number;
+  readonly task_id?: string;
+  readonly esm_architecture?: string;
+  readonly esm_embedding_dim?: number;
   /**
    * Only ESMs pulled from Hub repos tagged `base_model:<this>` (the base model's current name on the
    * Hub): the pool hfselect's `find_esm_repo_ids` finds for it.
    */
-  readonly hubBaseModel?: string;
+  readonly hub_base_model?: string;
   /** Only ESMs pulled from these Hub repos (hfselect's `esm_repo_ids`). */
-  readonly hubRepos?: readonly string[];
+  readonly esm_repo_ids?: readonly string[];
+}
+
+/** The camelCase names an EsmFilter had before, as ranking runs recorded them: read as the names above. */
+const FORMER_FILTER_NAMES: Readonly<Record<string, keyof EsmFilter>> = {
+  baseModel: 'base_model_name',
+  task: 'task_id',
+  architecture: 'esm_architecture',
+  dim: 'esm_embedding_dim',
+  hubBaseModel: 'hub_base_model',
+  hubRepos: 'esm_repo_ids',
+};
+
+/** A filter as stored (JSON), with former field names read as the current ones. */
+export function parseEsmFilter(json: string): EsmFilter {
+  const stored = JSON.parse(json) as Record<string, unknown>;
+  return Object.fromEntries(Object.entries(stored).map(([key, value]) => [FORMER_FILTER_NAMES[key] ?? key, value]));
 }
 
 type Row = Omit<EsmRecord, 'text_column' | 'config' | 'training'> & { text_column: string | null; config: string; training: string | null };
@@ -150,15 +169,15 @@ function filterClause(filter: EsmFilter): { where: string; params: unknown[] } {
     conditions.push(condition);
     params.push(value);
   };
-  if (filter.baseModel !== undefined) add('base_model_name = ?', filter.baseModel);
+  if (filter.base_model_name !== undefined) add('base_model_name = ?', filter.base_model_name);
   if (filter.language !== undefined) add('lower(language) = lower(?)', filter.language);
-  if (filter.task !== undefined) add('instr(lower(task_id), lower(?)) > 0', filter.task);
-  if (filter.architecture !== undefined) add('esm_architecture = ?', filter.architecture);
-  if (filter.dim !== undefined) add('esm_embedding_dim = ?', filter.dim);
-  if (filter.hubBaseModel !== undefined) {
-    add("id IN (SELECT h.source_task_id FROM hub_sources h, json_each(h.tags) t WHERE t.value = 'base_model:' || ?)", filter.hubBaseModel);
+  if (filter.task_id !== undefined) add('instr(lower(task_id), lower(?)) > 0', filter.task_id);
+  if (filter.esm_architecture !== undefined) add('esm_architecture = ?', filter.esm_architecture);
+  if (filter.esm_embedding_dim !== undefined) add('esm_embedding_dim = ?', filter.esm_embedding_dim);
+  if (filter.hub_base_model !== undefined) {
+    add("id IN (SELECT h.source_task_id FROM hub_sources h, json_each(h.tags) t WHERE t.value = 'base_model:' || ?)", filter.hub_base_model);
   }
-  if (filter.hubRepos !== undefined) add('id IN (SELECT source_task_id FROM hub_sources WHERE repo_id IN (SELECT value FROM json_each(?)))', JSON.stringify(filter.hubRepos));
+  if (filter.esm_repo_ids !== undefined) add('id IN (SELECT source_task_id FROM hub_sources WHERE repo_id IN (SELECT value FROM json_each(?)))', JSON.stringify(filter.esm_repo_ids));
   return { where: conditions.length ? `WHERE ${conditions.join(' AND ')}` : '', params };
 }
 
