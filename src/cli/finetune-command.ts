@@ -19,7 +19,7 @@ import { registerEsm } from '../registry/esms.js';
 import { getEsm } from '../store/esms.js';
 import { nonNegativeInteger, positiveInteger, positiveNumber } from './errors.js';
 import { downloadProgress } from './download-progress.js';
-import { registryId, withRegistry } from './esm-command.js';
+import { registryId, withRegistry } from './registry-access.js';
 import { createProgress, type ProgressReporter } from './progress.js';
 
 interface FinetuneFlags {
