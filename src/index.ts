@@ -69,7 +69,7 @@ export { SequenceClassifier, type TokenBatch } from './finetune/encoder.js';
 export { findRankedSourceDataset, findSourceDataset, readRegisteredTask, sourceFromRanking, type RankedSource } from './finetune/sources.js';
 export { readJobRecord, runFinetune, type FinetuneEvent, type FinetuneResult, type FinetuneRunOptions, type FinetuneSpec, type JobRecord, type JobStatus } from './finetune/job.js';
 export { MASK_NAMES, MASK_SCOPES, type MaskingStrategy, type MaskName } from './finetune/masking/strategy.js';
-export type { ClassificationMetrics, Metrics, RegressionMetrics } from './finetune/metrics.js';
+export type { ClassificationMetrics, EvaluationMetrics, RegressionMetrics } from './finetune/metrics.js';
 export { resolveStageSettings, stageSettingsSchema, type StageSettings, type StageSettingsInput } from './finetune/settings.js';
 export { loadTokenizer, padBatch } from './finetune/tokenize.js';
 export { embedSequences, embedWithEncoder, evaluate, trainClassifier, type EpochResult, type StageReport, type StepProgress } from './finetune/trainer.js';
