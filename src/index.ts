@@ -24,7 +24,7 @@ export { poolingFor, type Pooling } from './embed/pooling.js';
 export { readTextDataset, TEXT_SEPARATOR, type DatasetOptions, type TextDataset } from './dataset/text-dataset.js';
 export { openTable, TABLE_FORMATS, tableFormatOf, type Table, type TableFormat, type TableRow } from './io/tables.js';
 // Base models and datasets from the Hugging Face Hub (model pull, hf://datasets/ORG/NAME), and ESMs trained from two models.
-export { ensureModel, POOLER_FILE, PULL_RECORD, pullModel, type PulledModel, type PullModelOptions, type PullRecord } from './hub/pull-model.js';
+export { ensureModel, POOLER_FILE, PULL_RECORD, pullModel, type PulledModel, type PullModelOptions, type PullRecord } from './embed/pull-model.js';
 export { openHubDataset, PARQUET_BRANCH, type HubDatasetOptions, type HubDatasetSource } from './hub/parquet-dataset.js';
 export { hubDatasetId, hubDatasetUri, isHubDataset } from './hub/dataset-uri.js';
 export { embedWithTensorflow, trainEsmWithModels, type EmbeddingEngine, type TrainedWithModels, type TrainWithModelsOptions } from './finetune/esm-with-models.js';
