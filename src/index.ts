@@ -24,7 +24,7 @@ export { poolingFor, type Pooling } from './embed/pooling.js';
 export { readTextDataset, TEXT_SEPARATOR, type DatasetOptions, type TextDataset } from './dataset/text-dataset.js';
 export { openTable, TABLE_FORMATS, tableFormatOf, type Table, type TableFormat, type TableRow } from './io/tables.js';
 // Base models and datasets from the Hugging Face Hub (model pull, hf://datasets/ORG/NAME), and ESMs trained from two models.
-export { ensureModel, POOLER_FILE, PULL_RECORD, pullModel, type PulledModel, type PullModelOptions, type PullRecord } from './hub/pull-model.js';
+export { ensureModel, POOLER_FILE, PULL_RECORD, pullModel, type PulledModel, type PullModelOptions, type PullRecord } from './embed/pull-model.js';
 export { openHubDataset, PARQUET_BRANCH, type HubDatasetOptions, type HubDatasetSource } from './hub/parquet-dataset.js';
 export { hubDatasetId, hubDatasetUri, isHubDataset } from './hub/dataset-uri.js';
 export { embedWithTensorflow, trainEsmWithModels, type EmbeddingEngine, type TrainedWithModels, type TrainWithModelsOptions } from './finetune/esm-with-models.js';
@@ -35,20 +35,9 @@ export { folderPool, type EsmPool } from './esm/pool.js';
 export { openRegistry, Registry, REGISTRY_FILE, type OpenRegistryOptions } from './store/database.js';
 export { applyMigrations, MIGRATIONS, schemaVersion, type Migration } from './store/migrations.js';
 export { readVerifiedFile, sha256Hex, type VerifiedFile } from './store/files.js';
-export {
-  deleteEsms,
-  esmIdentity,
-  exportEsm,
-  getEsm,
-  listEsms,
-  loadRegisteredEsm,
-  pageEsms,
-  registerEsm,
-  registryPool,
-  type EsmFilter,
-  type EsmRecord,
-  type RegisterOutcome,
-} from './store/esms.js';
+export { deleteEsms, exportEsm, loadRegisteredEsm, registerEsm, type RegisterOutcome } from './registry/esms.js';
+export { registryPool } from './registry/pool.js';
+export { esmIdentity, getEsm, listEsms, pageEsms, type EsmFilter, type EsmRecord } from './store/esms.js';
 export { importEsmFolders, type ImportOptions, type ImportOutcome, type ImportSummary } from './registry/import.js';
 export { checkRegistry, isHealthy, type BrokenEntry, type DoctorOptions, type DoctorReport, type TemporaryFile } from './registry/doctor.js';
 export { datasetFingerprint, deleteDataset, getDataset, listDatasets, registerDataset, type DatasetInput, type DatasetRecord } from './store/datasets.js';
@@ -80,7 +69,7 @@ export { SequenceClassifier, type TokenBatch } from './finetune/encoder.js';
 export { findRankedSourceDataset, findSourceDataset, readRegisteredTask, sourceFromRanking, type RankedSource } from './finetune/sources.js';
 export { readJobRecord, runFinetune, type FinetuneEvent, type FinetuneResult, type FinetuneRunOptions, type FinetuneSpec, type JobRecord, type JobStatus } from './finetune/job.js';
 export { MASK_NAMES, MASK_SCOPES, type MaskingStrategy, type MaskName } from './finetune/masking/strategy.js';
-export type { ClassificationMetrics, Metrics, RegressionMetrics } from './finetune/metrics.js';
+export type { ClassificationMetrics, EvaluationMetrics, RegressionMetrics } from './finetune/metrics.js';
 export { resolveStageSettings, stageSettingsSchema, type StageSettings, type StageSettingsInput } from './finetune/settings.js';
 export { loadTokenizer, padBatch } from './finetune/tokenize.js';
 export { embedSequences, embedWithEncoder, evaluate, trainClassifier, type EpochResult, type StageReport, type StepProgress } from './finetune/trainer.js';
@@ -105,7 +94,7 @@ export type { EsmSketch } from './store/esm-sketches.js';
 export { putSourceVectors, sourceVectorsOf, type SourceVectorInput, type SourceVectorRecord } from './store/source-vectors.js';
 export { openSourceIndex, rebuildSourceIndexes, sourceIndexStatus, updateSourceIndexes, type IndexStatus, type IndexUpdate, type SourceIndexOptions } from './retrieval/source-index.js';
 export { attachSourceTexts, type AttachedTexts, type AttachTextsOptions } from './retrieval/source-texts.js';
-export { sketchRegisteredEsms } from './store/esms.js';
+export { sketchRegisteredEsms } from './registry/esms.js';
 export { JOB_KINDS, type JobKind, type StoredJob } from './store/jobs.js';
 export { registeredDatasetFile, taskFromDataset } from './finetune/sources.js';
 export { JobRunner, type JobEvent, type JobRun, type JobType, type JobView } from './jobs/runner.js';
@@ -121,9 +110,10 @@ export { startBatchWorker, type BatchWorkerOptions, type RunningBatchWorker, typ
 export { findBatchRun, readBatchUnits, type BatchRun, type BatchUnit } from './store/batches.js';
 export { DEFAULT_HUB_ENDPOINT, hubConfig, HubOfflineError, type HubConfig } from './hub/config.js';
 export { HubError } from './hub/errors.js';
-export { DEFAULT_CONCURRENCY, MAX_CONFIG_BYTES, MAX_WEIGHTS_BYTES, pullEsms, type PullOptions, type PullOutcome, type PullProgress, type PullStatus, type PullSummary } from './hub/pull.js';
-export { pushEsm, type PushOptions, type PushResult } from './hub/push.js';
+export { MAX_CONFIG_BYTES, MAX_WEIGHTS_BYTES } from './hub/size-limits.js';
+export { DEFAULT_CONCURRENCY, pullEsms, type PullOptions, type PullOutcome, type PullProgress, type PullStatus, type PullSummary } from './registry/pull.js';
+export { pushEsm, type PushOptions, type PushResult } from './registry/push.js';
 export { esmModelCard } from './hub/card.js';
 export { findEsmRepoIds, getEsmCoverage, searchEsms, type HubEsm, type SearchOptions } from './hub/search.js';
-export { computeTaskRanking, pullHubPool, type ComputeTaskRankingOptions, type HubPoolOptions, type PoolFilters, type TaskRanking } from './hub/task-ranking.js';
+export { computeTaskRanking, pullHubPool, type ComputeTaskRankingOptions, type HubPoolOptions, type PoolFilters, type TaskRanking } from './registry/task-ranking.js';
 export { findHubSource, hubSourcesOf, type HubSource } from './store/hub-sources.js';

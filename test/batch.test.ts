@@ -210,7 +210,7 @@ describe('batchRank', () => {
     try {
       await importEsmFolders(data, [pool]);
       const fromFolders = await batchRank(options(manifest, join(dir, 'out-folders')));
-      const fromRegistry = await batchRank({ ...options(manifest, join(dir, 'out-registry')), registry: data, esms: { registry: { dim: D } } });
+      const fromRegistry = await batchRank({ ...options(manifest, join(dir, 'out-registry')), registry: data, esms: { registry: { esm_embedding_dim: D } } });
       expect(fromRegistry).toMatchObject({ esms: 10, computed: 12 });
       expect(fromFolders.esms).toBe(12);
       for (const name of ['alpha', 'beta', 'gamma']) {

@@ -64,7 +64,7 @@ describe('esmselect finetune', () => {
     expect(result.intermediate).toEqual(killed!.completed.intermediate);
     expect(result.target.metrics.accuracy).toBeGreaterThan(result.target.initialMetrics.accuracy);
     expect(await readFile(join(out, 'intermediate', 'model.safetensors'))).toEqual(intermediateWeights);
-    expect((await readJobRecord(out))?.status).toBe('completed');
+    expect((await readJobRecord(out))?.status).toBe('succeeded');
   });
 
   it('reports progress by stage, epoch and loss, registers the ESM, and says what it made', async () => {

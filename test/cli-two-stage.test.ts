@@ -34,13 +34,13 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-describe('esmselect source attach-texts, index, rank --candidates', () => {
+describe('esmselect esm attach-texts, index, rank --candidates', () => {
   it('indexes source texts, ranks in two stages with similarities and stage counts, and rebuilds a corrupt index', async () => {
     expect((await cli('esm', 'import', join(dir, 'esms'))).code).toBe(0);
-    const attached = await cli('source', 'attach-texts', '1', '2', '--dataset', reviews);
+    const attached = await cli('esm', 'attach-texts', '1', '2', '--dataset', reviews);
     expect(attached.code).toBe(0);
     expect(attached.stdout).toMatch(/^attached 20 of 20 texts to #1 #2 in tiny-bert \(pooler_output pooling\)\nindex tiny-bert \(pooler_output pooling\): rebuilt \(missing\)\n$/);
-    expect((await cli('source', 'attach-texts', '3', '--dataset', reviews, '--text-col', 'title')).stdout).toMatch(/\+1 −0/);
+    expect((await cli('esm', 'attach-texts', '3', '--dataset', reviews, '--text-col', 'title')).stdout).toMatch(/\+1 −0/);
 
     const status = JSON.parse((await cli('index', 'status', '--format', 'json')).stdout);
     expect(status).toEqual([expect.objectContaining({ space: 'tiny-bert (pooler_output pooling)', vectors: 3, points: 3, deleted: 0, state: 'ok' })]);
@@ -77,15 +77,19 @@ describe('esmselect source attach-texts, index, rank --candidates', () => {
     expect(rebuilt.stdout).toMatch(/^rebuilt tiny-bert \(pooler_output pooling\): 3 vectors, M 8, efConstruction 200\nrebuilt 1 index; sketched 0 ESM weight files\n$/);
 
     // The first attach registered reviews.csv as dataset #1: its id brings the file and its columns.
-    const fromRegistered = await cli('source', 'attach-texts', '4', '--dataset', '1');
+    const fromRegistered = await cli('esm', 'attach-texts', '4', '--dataset', '1');
     expect(fromRegistered.stdout).toMatch(/^attached 20 of 20 texts to #4 in tiny-bert \(pooler_output pooling\), embeddings from the cache\nindex .*: \+1 −0\n$/);
   });
 
   it('says which input is wrong, in one line', async () => {
-    const missing = await cli('source', 'attach-texts', '99', '--dataset', reviews);
+    const missing = await cli('esm', 'attach-texts', '99', '--dataset', reviews);
     expect(missing.code).toBe(2);
     expect(missing.lines).toEqual(['esmselect: esm: there is no ESM #99 in the registry']);
-    expect((await cli('source', 'attach-texts', '1', '--dataset', '42')).lines).toEqual(['esmselect: dataset: there is no dataset #42 in the registry']);
+    expect((await cli('esm', 'attach-texts', '1', '--dataset', '42')).lines).toEqual(['esmselect: dataset: there is no dataset #42 in the registry']);
+    // The former spelling still runs the command, and says it is deprecated.
+    const former = await cli('source', 'attach-texts', '99', '--dataset', reviews);
+    expect(former.code).toBe(2);
+    expect(former.lines).toEqual(['esmselect: "source attach-texts" is deprecated; use "esm attach-texts"', 'esmselect: esm: there is no ESM #99 in the registry']);
     const badK = await cli('rank', '--embeddings', 'x.npy', '--esms', 'registry', '--candidates', 'many');
     expect(badK.code).not.toBe(0);
     expect(badK.lines.join('\n')).toMatch(/--candidates.*expected a positive integer or "all"/);

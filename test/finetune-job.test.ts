@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -79,7 +79,7 @@ describe('runFinetune', () => {
     expect(result.esm.heldOutR2).toBeGreaterThan(0);
 
     const record = await readJobRecord(outputDir);
-    expect(record?.status).toBe('completed');
+    expect(record?.status).toBe('succeeded');
     expect(events.filter((e) => e.type === 'stage').map((e) => `${e.stage}:${e.status}`)).toEqual([
       'intermediate:started',
       'intermediate:completed',
@@ -112,7 +112,14 @@ describe('runFinetune', () => {
     expect(await readFile(join(outputDir, 'intermediate', 'model.safetensors'))).toEqual(intermediateWeights);
     expect(result.intermediate).toEqual(cancelled?.completed.intermediate);
     expect(accuracyOf(result.target.metrics)).toBeGreaterThanOrEqual(0.8);
-    expect((await readJobRecord(outputDir))?.status).toBe('completed');
+    expect((await readJobRecord(outputDir))?.status).toBe('succeeded');
+  });
+
+  it('reads a job.json from before one status vocabulary, whose finished job said completed, as succeeded', async () => {
+    const outputDir = join(scratch, 'old-job');
+    await mkdir(outputDir, { recursive: true });
+    await writeFile(join(outputDir, 'job.json'), JSON.stringify({ version: 1, id: 'old-job', status: 'completed', completed: {} }));
+    expect((await readJobRecord(outputDir))?.status).toBe('succeeded');
   });
 });
 

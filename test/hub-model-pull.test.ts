@@ -6,7 +6,7 @@ import { TextEmbedder } from '../src/embed/embedder.js';
 import { readModelFolder } from '../src/finetune/checkpoint.js';
 import { hubClient } from '../src/hub/client.js';
 import { hubConfig } from '../src/hub/config.js';
-import { ensureModel, pullModel, type PullModelOptions } from '../src/hub/pull-model.js';
+import { ensureModel, pullModel, type PullModelOptions } from '../src/embed/pull-model.js';
 import { downloadVerified } from '../src/hub/verified-download.js';
 import { parseSafetensors } from '../src/io/safetensors.js';
 import { MODELS_ROOT } from './helpers/finetune.js';

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { EmbeddingSpaceMap } from '../src/esm/esm.js';
 import { esmFromFiles, esmWeightsFile, esmWeightsHeader } from '../src/esm/hfselect.js';
-import { prepareEsm, preparedMap, type PreparedEsm } from '../src/hub/prepare.js';
+import { prepareEsm, preparedMap, type PreparedEsm } from '../src/registry/prepare.js';
 import { serializeSafetensors } from '../src/io/safetensors.js';
 import { esmConfig, randomEsm } from './helpers/pool.js';
 

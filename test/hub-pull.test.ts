@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { hubConfig, HubOfflineError } from '../src/hub/config.js';
-import { maxWeightsBytes, pullEsms, type PullSummary } from '../src/hub/pull.js';
+import { maxWeightsBytes, pullEsms, type PullSummary } from '../src/registry/pull.js';
 import Database from 'better-sqlite3';
 import { openRegistry, type Registry } from '../src/store/database.js';
 import { applyMigrations, MIGRATIONS } from '../src/store/migrations.js';
@@ -64,8 +64,8 @@ describe('esm pull', () => {
       expect(record.origin).toBe(`hf://${source.repo_id}@${head}`);
     }
     // The Hub's pool for the base model, as the registry selects it.
-    expect(listEsms(registry, { hubBaseModel: BASE }).length).toBe(6);
-    expect(listEsms(registry, { hubBaseModel: 'other/model' })).toEqual([]);
+    expect(listEsms(registry, { hub_base_model: BASE }).length).toBe(6);
+    expect(listEsms(registry, { hub_base_model: 'other/model' })).toEqual([]);
 
     const before = resolveRequests('first').length;
     const second = await pullEsms(registry, { baseModel: 'bert-base-uncased', task: 'first/', hub: config() });
@@ -218,7 +218,7 @@ describe('esm pull', () => {
       const here = await pullEsms(other, { task: 'threads/', hub: config(), threads: 0 });
       expect(inWorkers).toMatchObject({ imported: 5, rejected: 1 });
       expect(reasons(inWorkers)).toEqual(reasons(here));
-      const contents = (r: Registry) => r.db.prepare('SELECT s.identity, k.sketch FROM source_tasks s JOIN esm_sketches k ON k.weights_sha256 = s.weights_sha256 ORDER BY s.identity').all();
+      const contents = (r: Registry) => r.db.prepare('SELECT s.identity, k.sketch FROM esms s JOIN esm_sketches k ON k.weights_sha256 = s.weights_sha256 ORDER BY s.identity').all();
       expect(contents(registry)).toEqual(contents(other));
       expect(contents(registry)).toHaveLength(5);
     } finally {
@@ -258,7 +258,7 @@ describe('the registry schema for the Hub (migration 6)', () => {
       applyMigrations(db, MIGRATIONS.slice(0, 5));
       db.prepare("INSERT INTO jobs (id, kind, state, request, restarts) VALUES ('a', 'ranking', 'succeeded', '{}', 2), ('b', 'finetune', 'queued', '{}', 0)").run();
       expect(() => db.prepare("INSERT INTO jobs (id, kind, state, request) VALUES ('c', 'pull', 'queued', '{}')").run()).toThrow(/CHECK/);
-      expect(applyMigrations(db)).toEqual([6]);
+      expect(applyMigrations(db, MIGRATIONS.slice(0, 6))).toEqual([6]);
       expect(db.prepare('SELECT id, kind, state, restarts FROM jobs ORDER BY id').all()).toEqual([
         { id: 'a', kind: 'ranking', state: 'succeeded', restarts: 2 },
         { id: 'b', kind: 'finetune', state: 'queued', restarts: 0 },

@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { EmbeddingSpaceMap } from '../src/esm/esm.js';
 import type { TextTask } from '../src/finetune/data.js';
 import { registerDataset } from '../src/store/datasets.js';
-import { registerEsm } from '../src/store/esms.js';
+import { registerEsm } from '../src/registry/esms.js';
 import { startServer } from '../src/server/serve.js';
 import { esmConfig } from './helpers/pool.js';
 import { randomGenerator } from './helpers/random.js';
@@ -378,7 +378,7 @@ describe('fine-tune jobs', () => {
     expect(done.epochs.map((e: { stage: string; epoch: number }) => `${e.stage}:${e.epoch}`)).toEqual(['intermediate:1', 'intermediate:2', ...Array.from({ length: 12 }, (_, i) => `target:${i + 1}`)]);
     expect(readFileSync(checkpoint)).toEqual(intermediateWeights);
     // The ESM registered by the first run is the one the result names; no second was added.
-    const finetuned = server.context.registry.db.prepare("SELECT id, task_id FROM source_tasks WHERE origin = 'finetuned'").all();
+    const finetuned = server.context.registry.db.prepare("SELECT id, task_id FROM esms WHERE origin = 'finetuned'").all();
     expect(finetuned).toEqual([{ id: done.result.esm.source_id, task_id: 'sources/topic.csv' }]);
   });
 });

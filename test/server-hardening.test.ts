@@ -8,7 +8,7 @@ import { esmConfigJson, esmWeightsFile } from '../src/esm/hfselect.js';
 import { EmbeddingSpaceMap } from '../src/esm/esm.js';
 import { withoutServerPaths } from '../src/server/http/redact.js';
 import { startServer, type RunningServer } from '../src/server/serve.js';
-import { registerEsm } from '../src/store/esms.js';
+import { registerEsm } from '../src/registry/esms.js';
 import { createJob, finishJob } from '../src/store/jobs.js';
 import { randomEsm } from './helpers/pool.js';
 import { DEMO_TEXTS, json, readEvents, testServer, type TestServer } from './helpers/server.js';

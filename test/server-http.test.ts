@@ -92,7 +92,7 @@ describe('the real server', () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'esmselect-startup-'));
     const healthy: string[] = [];
     const first = await startServer({ dataDir, port: 0, log: (line) => healthy.push(line) });
-    const weights = first.context.registry.db.prepare('SELECT weights_path FROM source_tasks ORDER BY id').pluck().all() as string[];
+    const weights = first.context.registry.db.prepare('SELECT weights_path FROM esms ORDER BY id').pluck().all() as string[];
     await first.close();
     expect(healthy.some((line) => line.startsWith('registry check'))).toBe(false);
 

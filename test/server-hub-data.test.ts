@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { EmbeddingSpaceMap } from '../src/esm/esm.js';
-import { registerEsm } from '../src/store/esms.js';
+import { registerEsm } from '../src/registry/esms.js';
 import { parquetOf, reviews } from './helpers/hub/parquet.js';
 import { addParquetConversion } from './helpers/hub/seed.js';
 import { startHubStandin, type HubStandin } from './helpers/hub/standin.js';

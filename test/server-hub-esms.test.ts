@@ -52,7 +52,7 @@ describe('POST /v1/sources/pull', () => {
       expect(events.at(-1)!.event).toBe('succeeded');
       // Each repo's outcome is an event of its own (unless the stream began after it).
       expect(events.filter((e) => e.event === 'repo').length).toBeLessThanOrEqual(5);
-      expect(listEsms(s.context.registry, { hubBaseModel: 'google-bert/bert-base-uncased' })).toHaveLength(5);
+      expect(listEsms(s.context.registry, { hub_base_model: 'google-bert/bert-base-uncased' })).toHaveLength(5);
 
       const again = await s.app.request('/v1/sources/pull', json({ repos: ['bert/esm-0001', 'other/esm-0000'] }));
       const second = await ended(s, again.headers.get('location')!);

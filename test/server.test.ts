@@ -7,7 +7,8 @@ import { prepareTargetFor, rankPool } from '../src/rank/ranking.js';
 import { selectScorer } from '../src/rank/scorers.js';
 import { embedTexts } from '../src/embed/embed-dataset.js';
 import { meanDirection } from '../src/retrieval/textemb.js';
-import { listEsms, registryPool } from '../src/store/esms.js';
+import { registryPool } from '../src/registry/pool.js';
+import { listEsms } from '../src/store/esms.js';
 import { updateSourceIndexes } from '../src/retrieval/source-index.js';
 import { putSourceVectors } from '../src/store/source-vectors.js';
 import { esmConfigJson, esmWeightsFile } from '../src/esm/hfselect.js';
@@ -105,7 +106,7 @@ describe('POST /v1/rankings', () => {
     expect(response.status).toBe(200);
     const { result } = (await response.json()) as Record<string, any>;
     const data = Float32Array.from(embeddings.flat());
-    const pool = registryPool(context.registry, { task: 'source-1' });
+    const pool = registryPool(context.registry, { task_id: 'source-1' });
     const { scorer } = await selectScorer();
     const target = await prepareTargetFor(scorer, { rows: 40, dim: 32, data }, encodeLabels(labels, 'classification'));
     const expected = await rankPool(target, pool.entries(), pool.total, { scorer });

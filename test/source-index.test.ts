@@ -10,7 +10,9 @@ import { rank } from '../src/rank/rank.js';
 import { prepareTarget } from '../src/rank/target.js';
 import { rankTwoStage } from '../src/rank/two-stage.js';
 import { openRegistry, type Registry } from '../src/store/database.js';
-import { deleteEsms, listEsms, registerEsm, registryPool } from '../src/store/esms.js';
+import { deleteEsms, registerEsm } from '../src/registry/esms.js';
+import { registryPool } from '../src/registry/pool.js';
+import { listEsms } from '../src/store/esms.js';
 import { importEsmFolders } from '../src/registry/import.js';
 import { getRankingRun, recordRankingRun } from '../src/store/rankings.js';
 import { indexPath, openSourceIndex, sourceIndexStatus, updateSourceIndexes } from '../src/retrieval/source-index.js';
@@ -170,7 +172,7 @@ describe('two-stage ranking', () => {
     const ids = listEsms(registry).map((r) => r.id);
     // Three sources lose their vector: their ESM comes back under new ids without one.
     const unindexed = ids.slice(0, 3);
-    registry.db.prepare(`DELETE FROM source_vectors WHERE identity IN (SELECT identity FROM source_tasks WHERE id IN (${unindexed.join(',')}))`).run();
+    registry.db.prepare(`DELETE FROM source_vectors WHERE identity IN (SELECT identity FROM esms WHERE id IN (${unindexed.join(',')}))`).run();
     updateSourceIndexes(registry);
     const k = 5;
     const result = await rank({ ...given, esms: registryPool(registry), candidates: k, efSearch: 50 });
@@ -198,7 +200,7 @@ describe('two-stage ranking', () => {
 
   it('honours a registry filter in the first stage', async () => {
     const given = target(11);
-    const pool = registryPool(registry, { task: 'task-1' });
+    const pool = registryPool(registry, { task_id: 'task-1' });
     const result = await rank({ ...given, esms: pool, candidates: 3 });
     expect(result.ranking.every((t) => t.task_id.includes('task-1'))).toBe(true);
     expect(result.stages.first).toMatchObject({ considered: pool.total, indexed: pool.total, selected: 3 });

@@ -4,14 +4,16 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { EmbeddingSpaceMap } from '../src/esm/esm.js';
-import { EsmFormatError, esmWeightsFile, loadHfselectEsm, saveHfselectEsm } from '../src/esm/hfselect.js';
+import { esmConfigJson, EsmFormatError, esmWeightsFile, loadHfselectEsm, saveHfselectEsm } from '../src/esm/hfselect.js';
 import { rank } from '../src/rank/rank.js';
 import { openRegistry, REGISTRY_FILE, type Registry } from '../src/store/database.js';
 import { deleteDataset, getDataset, listDatasets, registerDataset } from '../src/store/datasets.js';
 import { checkRegistry, isHealthy } from '../src/registry/doctor.js';
 import { deleteEmbeddingCacheEntry, getEmbeddingCacheEntry, listEmbeddingCacheEntries, putEmbeddingCacheEntry } from '../src/store/embedding-cache.js';
-import { deleteEsms, exportEsm, getEsm, listEsms, loadRegisteredEsm, registerEsm, registryPool, TRAIN_INFO_FILE } from '../src/store/esms.js';
-import { readVerifiedFile, sha256Hex, weightsPath } from '../src/store/files.js';
+import { deleteEsms, exportEsm, loadRegisteredEsm, registerEsm, TRAIN_INFO_FILE } from '../src/registry/esms.js';
+import { registryPool } from '../src/registry/pool.js';
+import { esmIdentity, getEsm, listEsms, type EsmFilter } from '../src/store/esms.js';
+import { readVerifiedFile, sha256Hex, storeFile, weightsPath } from '../src/store/files.js';
 import { importEsmFolders } from '../src/registry/import.js';
 import { applyMigrations, MIGRATIONS, schemaVersion } from '../src/store/migrations.js';
 import { getRankingRun, listRankingRuns, recordRankingRun } from '../src/store/rankings.js';
@@ -64,6 +66,47 @@ describe('opening the registry', () => {
       expect(() => old.prepare("INSERT INTO jobs (id, kind, state, request) VALUES ('x', 'sculpture', 'queued', '{}')").run()).toThrow(/CHECK constraint/);
     } finally {
       old.close();
+    }
+  });
+
+  it('keeps the ESMs of a registry from before the esms table, with their ranking results and Hub provenance', async () => {
+    const dataDir = join(dir, 'old-esms');
+    await mkdir(dataDir, { recursive: true });
+    const esm = randomEsm('org/old-task', 8, 11);
+    const weights = esmWeightsFile(esm);
+    const sha256 = sha256Hex(weights);
+    await storeFile(dataDir, weightsPath(sha256), weights, sha256);
+    const old = new Database(join(dataDir, REGISTRY_FILE));
+    try {
+      applyMigrations(old, MIGRATIONS.slice(0, 6));
+      const config = esmConfigJson(esm);
+      old
+        .prepare(
+          `INSERT INTO source_tasks (id, identity, task_id, base_model_name, esm_architecture, esm_embedding_dim, config, weights_path, weights_sha256, weights_bytes, origin)
+           VALUES (5, ?, 'org/old-task', 'test/encoder', 'linear', 8, ?, ?, ?, ?, 'old')`,
+        )
+        .run(esmIdentity(config, sha256), config, weightsPath(sha256), sha256, weights.byteLength);
+      old.prepare("INSERT INTO ranking_runs (id, esm_source, target, scorer, considered, scored, rejected, seconds) VALUES (1, 'registry', 't', 'logme', 1, 1, '[]', 0)").run();
+      old.prepare("INSERT INTO ranking_results (run_id, rank, source_task_id, score, task) VALUES (1, 1, 5, 0.5, 'org/old-task')").run();
+      old.prepare("INSERT INTO hub_sources (repo_id, commit_sha, source_task_id, tags) VALUES ('org/old-esm', 'abc', 5, '[]')").run();
+    } finally {
+      old.close();
+    }
+
+    const migrated = openRegistry({ dataDir });
+    try {
+      expect(schemaVersion(migrated.db)).toBe(MIGRATIONS.length);
+      expect(listEsms(migrated).map((r) => [r.id, r.task_id, r.origin])).toEqual([[5, 'org/old-task', 'old']]);
+      const loaded = await loadRegisteredEsm(migrated, getEsm(migrated, 5));
+      expect(loaded.weight).toEqual(esm.weight);
+      // The references follow the rename: deleting the ESM unlinks its ranking results and drops its provenance.
+      expect(() => migrated.db.prepare("INSERT INTO hub_sources (repo_id, commit_sha, source_task_id, tags) VALUES ('org/none', 'abc', 99, '[]')").run()).toThrow(/FOREIGN KEY/);
+      deleteEsms(migrated, [5]);
+      expect(migrated.db.prepare('SELECT source_task_id FROM ranking_results').pluck().all()).toEqual([null]);
+      expect(migrated.db.prepare('SELECT count(*) FROM hub_sources').pluck().get()).toBe(0);
+      expect(migrated.db.prepare("SELECT name FROM sqlite_master WHERE name LIKE 'source_tasks%'").all()).toEqual([]);
+    } finally {
+      migrated.close();
     }
   });
 
@@ -132,15 +175,15 @@ describe('registering ESMs', () => {
     await add('glue/mnli', 8, { language: 'de' });
     await add('imdb', 8, { base_model_name: 'other/model' });
     await add('GLUE/qnli', 4, {});
-    const ids = (filter: object) => listEsms(registry, filter).map((r) => r.task_id);
+    const ids = (filter: EsmFilter) => listEsms(registry, filter).map((r) => r.task_id);
     expect(ids({})).toEqual(['glue/sst2', 'glue/mnli', 'imdb', 'GLUE/qnli']);
-    expect(ids({ task: 'glue' })).toEqual(['glue/sst2', 'glue/mnli', 'GLUE/qnli']);
-    expect(ids({ baseModel: 'other/model' })).toEqual(['imdb']);
+    expect(ids({ task_id: 'glue' })).toEqual(['glue/sst2', 'glue/mnli', 'GLUE/qnli']);
+    expect(ids({ base_model_name: 'other/model' })).toEqual(['imdb']);
     expect(ids({ language: 'DE' })).toEqual(['glue/mnli']);
-    expect(ids({ dim: 4 })).toEqual(['GLUE/qnli']);
-    expect(ids({ task: 'glue', dim: 8, language: 'en' })).toEqual(['glue/sst2']);
-    expect(ids({ architecture: 'mlp' })).toEqual([]);
-    expect(ids({ task: '%' })).toEqual([]);
+    expect(ids({ esm_embedding_dim: 4 })).toEqual(['GLUE/qnli']);
+    expect(ids({ task_id: 'glue', esm_embedding_dim: 8, language: 'en' })).toEqual(['glue/sst2']);
+    expect(ids({ esm_architecture: 'mlp' })).toEqual([]);
+    expect(ids({ task_id: '%' })).toEqual([]);
   });
 });
 
@@ -235,7 +278,7 @@ describe('managing ESMs', () => {
     await importEsmFolders(registry, [join(smallPool, 'esms')]);
     await registerEsm(registry, randomEsm('other/task', 16, 9), { origin: 'test' });
     const fromFolders = await rank({ embeddings: join(smallPool, 'target'), esms: [join(smallPool, 'esms')] });
-    const fromRegistry = await rank({ embeddings: join(smallPool, 'target'), esms: registryPool(registry, { task: 'synthetic/' }) });
+    const fromRegistry = await rank({ embeddings: join(smallPool, 'target'), esms: registryPool(registry, { task_id: 'synthetic/' }) });
     expect(fromRegistry.considered).toBe(8);
     expect(fromRegistry.ranking.map((t) => [t.task_id, t.score])).toEqual(fromFolders.ranking.map((t) => [t.task_id, t.score]));
     expect(fromRegistry.ranking.every((t) => /^registry#\d+$/.test(t.source))).toBe(true);
@@ -280,7 +323,7 @@ describe('datasets, embedding cache and ranking runs', () => {
   it('stores ranking runs with their results, keeping results when an ESM or the dataset goes', async () => {
     await importEsmFolders(registry, [join(smallPool, 'esms')]);
     const dataset = registerDataset(registry, { name: 'target' });
-    const filter = { task: 'synthetic' };
+    const filter = { task_id: 'synthetic' };
     const result = await rank({ embeddings: join(smallPool, 'target'), esms: registryPool(registry, filter), top: 3 });
     const runId = recordRankingRun(registry, { result, datasetId: dataset.id, esmSource: 'registry', filter });
     const stored = getRankingRun(registry, runId);
@@ -295,5 +338,8 @@ describe('datasets, embedding cache and ranking runs', () => {
     expect(getRankingRun(registry, runId).result.ranking).toEqual(result.ranking);
     expect(listRankingRuns(registry)).toEqual([expect.objectContaining({ id: runId, dataset_id: null })]);
     expect(() => getRankingRun(registry, runId + 1)).toThrow(/no ranking run/);
+    // A run recorded before the filter took hfselect's field names reads with them.
+    registry.db.prepare('UPDATE ranking_runs SET esm_filter = ? WHERE id = ?').run(JSON.stringify({ task: 'synthetic', dim: 16, hubRepos: ['a/b'] }), runId);
+    expect(getRankingRun(registry, runId).esm_filter).toEqual({ task_id: 'synthetic', esm_embedding_dim: 16, esm_repo_ids: ['a/b'] });
   });
 });

@@ -6,7 +6,8 @@ import { parseEsmConfig } from '../esm/config.js';
 import { CONFIG_FILE, EsmFormatError, loadHfselectEsm, WEIGHTS_FILE } from '../esm/hfselect.js';
 import { findEsmFolders, type PoolEntry } from '../esm/pool.js';
 import type { Registry } from '../store/database.js';
-import { findEsmByIdentity, listEsms, loadRegisteredEsm, registrySource, type EsmFilter } from '../store/esms.js';
+import { loadRegisteredEsm } from '../registry/esms.js';
+import { findEsmByIdentity, listEsms, registrySource, type EsmFilter } from '../store/esms.js';
 
 /**
  * How a worker finds an ESM: a folder (the same path on every machine: shared storage), or a

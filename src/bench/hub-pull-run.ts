@@ -13,9 +13,9 @@ import { CONFIG_FILE, esmFromFiles, WEIGHTS_FILE } from '../esm/hfselect.js';
 import { hubClient } from '../hub/client.js';
 import { hubConfig } from '../hub/config.js';
 import { findEsmRepos } from '../hub/esm-repos.js';
-import { pullEsms } from '../hub/pull.js';
+import { pullEsms } from '../registry/pull.js';
 import { openRegistry, type Registry } from '../store/database.js';
-import { registerEsm } from '../store/esms.js';
+import { registerEsm } from '../registry/esms.js';
 
 export const BENCH_BASE_MODEL = 'bench/encoder';
 export const WAYS = ['hfselect', 'esmselect'] as const;

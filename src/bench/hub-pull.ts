@@ -6,8 +6,9 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { PACKAGE_ROOT } from '../config.js';
 import { UserInputError } from '../errors.js';
-import { DEFAULT_CONCURRENCY } from '../hub/pull.js';
+import { DEFAULT_CONCURRENCY } from '../registry/pull.js';
 import { openRegistry } from '../store/database.js';
+import { listEsms } from '../store/esms.js';
 import type { WayRun } from './hub-pull-run.js';
 
 /**
@@ -39,7 +40,9 @@ function runWay(way: WayRun['way'], endpoint: string, dataDir: string, concurren
 function identities(dataDir: string): string[] {
   const registry = openRegistry({ dataDir });
   try {
-    return registry.db.prepare('SELECT identity FROM source_tasks ORDER BY identity').pluck().all() as string[];
+    return listEsms(registry)
+      .map((esm) => esm.identity)
+      .sort();
   } finally {
     registry.close();
   }

@@ -7,7 +7,7 @@ import { folderPool, type PoolEntry } from '../esm/pool.js';
 import { trainEsm } from '../esm/train.js';
 import { seededUniform } from '../random.js';
 import { openRegistry } from '../store/database.js';
-import { registryPool } from '../store/esms.js';
+import { registryPool } from '../registry/pool.js';
 import { importEsmFolders } from '../registry/import.js';
 
 function uniforms(count: number, seed: number, scale: number): Float32Array {

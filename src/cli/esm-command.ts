@@ -1,29 +1,14 @@
 import { Command, Option } from 'commander';
-import { UserInputError } from '../errors.js';
-import { openRegistry, type Registry } from '../store/database.js';
-import { deleteEsms, exportEsm, getEsm, listEsms, type EsmRecord } from '../store/esms.js';
+import { deleteEsms, exportEsm } from '../registry/esms.js';
+import { getEsm, listEsms, type EsmRecord } from '../store/esms.js';
 import { importEsmFolders, type ImportOutcome } from '../registry/import.js';
 import { addEsmFilterOptions, esmFilterFrom, type EsmFilterFlags } from './esm-filter.js';
 import { hubEsmCommands } from './hub-command.js';
 import { csvLines, OUTPUT_FORMATS, textTable, type OutputFormat } from './format.js';
 import { trainCommand } from './esm-train-command.js';
+import { attachTextsCommand } from './attach-texts-command.js';
 import { createProgress } from './progress.js';
-
-/** Opens the registry for one command and closes it however the command ends. */
-export async function withRegistry<T>(work: (registry: Registry) => Promise<T> | T): Promise<T> {
-  const registry = openRegistry();
-  try {
-    return await work(registry);
-  } finally {
-    registry.close();
-  }
-}
-
-export function registryId(value: string): number {
-  const id = Number(value.replace(/^(registry)?#/, ''));
-  if (!Number.isSafeInteger(id) || id <= 0) throw new UserInputError(`esm: "${value}" is not an ESM id (a positive integer, as esm list shows)`, 'esm');
-  return id;
-}
+import { registryId, withRegistry } from './registry-access.js';
 
 const LIST_HEADERS = ['ID', 'Task ID', 'Subset', 'Split', 'Base model', 'Language', 'Dim', 'Examples', 'Created'];
 
@@ -107,7 +92,8 @@ export function esmCommand(): Command {
     .addCommand(importCommand())
     .addCommand(trainCommand())
     .addCommand(exportCommand())
-    .addCommand(deleteCommand());
+    .addCommand(deleteCommand())
+    .addCommand(attachTextsCommand());
   for (const sub of hubEsmCommands()) command.addCommand(sub);
   for (const sub of command.commands) sub.exitOverride();
   return command;

@@ -22,8 +22,8 @@ export function addEsmFilterOptions(command: Command): Command {
 }
 
 export function esmFilterFrom(flags: EsmFilterFlags): EsmFilter {
-  const { baseModel, language, task, architecture, dim } = flags;
-  return Object.fromEntries(Object.entries({ baseModel, language, task, architecture, dim }).filter(([, v]) => v !== undefined));
+  const { baseModel: base_model_name, language, task: task_id, architecture: esm_architecture, dim: esm_embedding_dim } = flags;
+  return Object.fromEntries(Object.entries({ base_model_name, language, task_id, esm_architecture, esm_embedding_dim }).filter(([, v]) => v !== undefined));
 }
 
 /** `--esms registry` selects the registered ESMs, narrowed by the filter options, instead of folders. */

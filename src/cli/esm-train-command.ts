@@ -8,7 +8,7 @@ import { readEmbeddingFile } from '../io/embedding-files.js';
 import { TABLE_FORMATS, type TableFormat } from '../io/tables.js';
 import { openRegistry, type Registry } from '../store/database.js';
 import { RegistryEmbeddingCache } from '../store/embedding-cache.js';
-import { exportEsm, registerEsm } from '../store/esms.js';
+import { exportEsm, registerEsm } from '../registry/esms.js';
 import { describeDataset } from './dataset-options.js';
 import { downloadProgress } from './download-progress.js';
 import { fraction, nonNegativeInteger, nonNegativeNumber, positiveInteger, positiveNumber } from './errors.js';

@@ -6,7 +6,7 @@ import { dataDir } from '../config.js';
 import { UserInputError } from '../errors.js';
 import type { TextTask } from '../finetune/data.js';
 import { MASK_NAMES, type MaskName } from '../finetune/masking/strategy.js';
-import type { Metrics } from '../finetune/metrics.js';
+import type { EvaluationMetrics } from '../finetune/metrics.js';
 import { newJobId, readJobRecord, runFinetune, type FinetuneEvent, type FinetuneResult, type FinetuneRunOptions, type FinetuneSpec } from '../finetune/job.js';
 import type { StageSettingsInput } from '../finetune/settings.js';
 import { findSourceDataset, locateSourceData, readHubSourceTask, readRegisteredTask, taskFromDataset } from '../finetune/sources.js';
@@ -15,10 +15,11 @@ import type { StageReport } from '../finetune/trainer.js';
 import { readTextDataset, type TextDataset } from '../dataset/text-dataset.js';
 import { TABLE_FORMATS, type TableFormat } from '../io/tables.js';
 import type { TaskType } from '../task/labels.js';
-import { getEsm, registerEsm } from '../store/esms.js';
+import { registerEsm } from '../registry/esms.js';
+import { getEsm } from '../store/esms.js';
 import { nonNegativeInteger, positiveInteger, positiveNumber } from './errors.js';
 import { downloadProgress } from './download-progress.js';
-import { registryId, withRegistry } from './esm-command.js';
+import { registryId, withRegistry } from './registry-access.js';
 import { createProgress, type ProgressReporter } from './progress.js';
 
 interface FinetuneFlags {
@@ -237,7 +238,7 @@ async function resumedSpec(flags: FinetuneFlags): Promise<FinetuneSpec> {
   };
 }
 
-function formatMetrics(metrics: Metrics): string {
+function formatMetrics(metrics: EvaluationMetrics): string {
   return 'accuracy' in metrics ? `accuracy ${metrics.accuracy.toFixed(4)}, macro-F1 ${metrics.macroF1.toFixed(4)}` : `Pearson ${metrics.pearson.toFixed(4)}, Spearman ${metrics.spearman.toFixed(4)}, MSE ${metrics.mse.toPrecision(4)}`;
 }
 

@@ -1,7 +1,7 @@
 import { Command, Option } from 'commander';
 import type { HubFetchOptions } from '../hub/fetch.js';
-import { DEFAULT_CONCURRENCY, pullEsms, type PullOptions, type PullOutcome, type PullSummary } from '../hub/pull.js';
-import { pushEsm } from '../hub/push.js';
+import { DEFAULT_CONCURRENCY, pullEsms, type PullOptions, type PullOutcome, type PullSummary } from '../registry/pull.js';
+import { pushEsm } from '../registry/push.js';
 import { getEsmCoverage, searchEsms } from '../hub/search.js';
 import { UserInputError } from '../errors.js';
 import { openRegistry, type Registry } from '../store/database.js';

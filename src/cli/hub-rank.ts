@@ -1,6 +1,6 @@
 import { UserInputError } from '../errors.js';
 import { hubConfig, requireOnline } from '../hub/config.js';
-import { pullHubPool } from '../hub/task-ranking.js';
+import { pullHubPool } from '../registry/task-ranking.js';
 import type { Registry } from '../store/database.js';
 import type { EsmFilter } from '../store/esms.js';
 import { esmFilterFrom, type EsmFilterFlags } from './esm-filter.js';
@@ -33,7 +33,7 @@ export function checkHubUsable(flags: EsmFilterFlags & { model?: string }): void
  * `--base-model` names the Hub's base model here; the other filters narrow the pool.
  */
 export async function hubPoolFilter(registry: Registry, flags: EsmFilterFlags & { model?: string }): Promise<EsmFilter> {
-  const { baseModel: _hub, ...filters } = esmFilterFrom(flags);
+  const { base_model_name: _hub, ...filters } = esmFilterFrom(flags);
   const progress = createProgress('Pulling ESMs', 'repos');
   const { filter, pull } = await pullHubPool(registry, {
     modelName: hubBaseModel(flags),

@@ -1,8 +1,8 @@
 import { Command, Option } from 'commander';
-import { sketchRegisteredEsms } from '../store/esms.js';
+import { sketchRegisteredEsms } from '../registry/esms.js';
 import { rebuildSourceIndexes, sourceIndexStatus } from '../retrieval/source-index.js';
 import { positiveInteger } from './errors.js';
-import { withRegistry } from './esm-command.js';
+import { withRegistry } from './registry-access.js';
 import { textTable } from './format.js';
 import { createProgress } from './progress.js';
 

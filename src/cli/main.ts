@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
+import { deprecatedSourceCommand } from './attach-texts-command.js';
 import { batchCommand } from './batch-command.js';
 import { doctorCommand } from './doctor-command.js';
 import { reportError } from './errors.js';
@@ -10,7 +11,6 @@ import { indexCommand } from './index-command.js';
 import { modelCommand } from './model-command.js';
 import { rankCommand } from './rank-command.js';
 import { serveCommand } from './serve-command.js';
-import { sourceCommand } from './source-command.js';
 import { workerCommand } from './worker-command.js';
 
 const program = new Command('esmselect')
@@ -24,7 +24,7 @@ const program = new Command('esmselect')
   .addCommand(serveCommand())
   .addCommand(finetuneCommand())
   .addCommand(indexCommand())
-  .addCommand(sourceCommand())
+  .addCommand(deprecatedSourceCommand(), { hidden: true })
   .addCommand(batchCommand())
   .addCommand(workerCommand());
 for (const command of program.commands) command.exitOverride();

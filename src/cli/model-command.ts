@@ -16,7 +16,7 @@ function pullCommand(): Command {
     .option('--weights', 'also download the whole model.safetensors (fine-tuning and esm train --tuned-model need it)')
     .action(async (name: string, flags: PullFlags) => {
       const progress = downloadProgress();
-      const { pullModel } = await import('../hub/pull-model.js');
+      const { pullModel } = await import('../embed/pull-model.js');
       try {
         const pulled = await pullModel(name, {
           revision: flags.revision,

@@ -6,7 +6,7 @@ import type { RankedTask } from '../rank/ranking.js';
 import { selectScorer } from '../rank/scorers.js';
 import { DEFAULT_CANDIDATES, DEFAULT_FIRST_STAGE, FIRST_STAGES, type Candidates, type FirstStageName, type StageCounts } from '../rank/two-stage.js';
 import { openRegistry } from '../store/database.js';
-import { registryPool } from '../store/esms.js';
+import { registryPool } from '../registry/pool.js';
 import { addDatasetOptions, embedFromFlags, type DatasetFlags } from './dataset-options.js';
 import { positiveInteger } from './errors.js';
 import { addEsmFilterOptions, esmFilterFrom, REGISTRY, registrySelected, type EsmFilterFlags } from './esm-filter.js';

@@ -13,7 +13,14 @@ export interface EsmFilter {
   readonly esm_architecture?: string;
   /** Only ESMs of this embedding dimension. */
   readonly esm_embedding_dim?: number;
+  /**
+   * Only ESMs pulled from Hub repos tagged `base_model:<this>` (the base model's current name on the
+   * Hub): the pool hfselect's `find_esm_repo_ids` finds for it.
+   */
+  readonly hub_base_model?: string;
+  /** Only ESMs pulled from these Hub repos (hfselect's `esm_repo_ids`). */
+  readonly esm_repo_ids?: readonly string[];
 }
 
-/** The fields of an EsmFilter, in the order the API lists them. */
+/** The fields of an EsmFilter that the API takes, in the order it lists them. */
 export const ESM_FILTER_FIELDS = ['base_model_name', 'language', 'task_id', 'esm_architecture', 'esm_embedding_dim'] as const satisfies readonly (keyof EsmFilter)[];

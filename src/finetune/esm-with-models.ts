@@ -116,7 +116,7 @@ export async function trainEsmWithModels(options: TrainWithModelsOptions): Promi
   const folders = await Promise.all(
     [options.baseModel, options.tunedModel].map(async (name) => {
       if (options.pullMissing === false) return modelFolder(name, root);
-      const { ensureModel } = await import('../hub/pull-model.js');
+      const { ensureModel } = await import('../embed/pull-model.js');
       const { folder, pulled } = await ensureModel(name, { modelsDir: root, hub: options.hub, onNote: options.onNote, onProgress: options.onDownload, signal: options.signal });
       if (pulled) options.onNote?.(`pulled ${name} from the Hub (${pulled.record.repo}@${pulled.record.commit.slice(0, 12)})`);
       return folder;

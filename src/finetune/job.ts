@@ -81,7 +81,8 @@ export interface FinetuneResult {
   readonly restored: readonly JobStep[];
 }
 
-export type JobStatus = 'running' | 'completed' | 'failed' | 'cancelled';
+/** The job statuses of the registry's jobs table (a fine-tune run is never queued: it starts when called). */
+export type JobStatus = 'running' | 'succeeded' | 'failed' | 'cancelled';
 
 /** job.json: the job's definition and how far it got; a resumed run continues after the last completed step. */
 export interface JobRecord {
@@ -113,9 +114,10 @@ export async function readJobRecord(outputDir: string): Promise<JobRecord | null
     throw error;
   }
   try {
-    const record = JSON.parse(text) as JobRecord;
+    const record = JSON.parse(text) as Omit<JobRecord, 'status'> & { status: JobStatus | 'completed' };
     if (record.version !== 1) throw new Error(`version ${String(record.version)}`);
-    return record;
+    // Before one status vocabulary, a finished job said `completed`.
+    return { ...record, status: record.status === 'completed' ? 'succeeded' : record.status };
   } catch (error) {
     throw new UserInputError(`resume: ${join(outputDir, JOB_FILE)} is not a job record (${(error as Error).message})`, 'resume');
   }
@@ -240,7 +242,7 @@ export async function runFinetune(spec: FinetuneSpec, options: FinetuneRunOption
       emit({ type: 'stage', stage: 'target', status: 'restored' });
     } else await runStage('target', await readModelFolder(checkpoints.intermediate), spec.target, targetSettings);
 
-    record.status = 'completed';
+    record.status = 'succeeded';
     await writeJobRecord(outputDir, record);
     return { id: record.id, outputDir, backend: description, intermediate: completed.intermediate!, esm: completed.esm, target: completed.target!, checkpoints, restored };
   } catch (error) {

@@ -12,7 +12,8 @@ export interface RegressionMetrics {
   readonly mse: number;
 }
 
-export type Metrics = ClassificationMetrics | RegressionMetrics;
+/** How a fine-tuned model did on held-out data (a classification or a regression task). */
+export type EvaluationMetrics = ClassificationMetrics | RegressionMetrics;
 
 export function accuracy(predicted: ArrayLike<number>, actual: ArrayLike<number>): number {
   let correct = 0;

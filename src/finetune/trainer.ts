@@ -9,7 +9,7 @@ import type { SequenceClassifier, TokenBatch } from './encoder.js';
 import type { DropoutSeeds } from './layers.js';
 import { crossEntropy, meanSquaredError } from './losses.js';
 import { createMaskingStrategy } from './masking/create.js';
-import { classificationMetrics, regressionMetrics, type Metrics } from './metrics.js';
+import { classificationMetrics, regressionMetrics, type EvaluationMetrics } from './metrics.js';
 import type { PreparedSplit, PreparedTask } from './data.js';
 import { maskSettings, type SelectionMetric, type StageSettings } from './settings.js';
 import { padBatch, type TokenizedTexts } from './tokenize.js';
@@ -37,7 +37,7 @@ export interface EpochResult {
   /** Mean training loss over the epoch's examples. */
   readonly trainLoss: number;
   /** On the held-out split, after the epoch. */
-  readonly metrics: Metrics;
+  readonly metrics: EvaluationMetrics;
   readonly seconds: number;
 }
 
@@ -49,11 +49,11 @@ export interface StageReport {
   readonly trainExamples: number;
   readonly evaluationExamples: number;
   /** The held-out metrics before training (the fresh head on the stage's starting weights). */
-  readonly initialMetrics: Metrics;
+  readonly initialMetrics: EvaluationMetrics;
   readonly epochs: readonly EpochResult[];
   /** The epoch whose weights the stage ends with (the best by `selectBy`). */
   readonly bestEpoch: number;
-  readonly metrics: Metrics;
+  readonly metrics: EvaluationMetrics;
   readonly stoppedEarly: boolean;
   readonly steps: number;
   readonly seconds: number;
@@ -75,7 +75,7 @@ function lengthSortedBatches(sequences: TokenizedTexts, batchSize: number): Int3
 }
 
 /** Held-out metrics of the model (no dropout): accuracy and macro-F1, or Pearson, Spearman and MSE. */
-export function evaluate(model: SequenceClassifier, data: PreparedTask, split: PreparedSplit, batchSize: number): Metrics {
+export function evaluate(model: SequenceClassifier, data: PreparedTask, split: PreparedSplit, batchSize: number): EvaluationMetrics {
   const predictions = new Float32Array(split.size * (data.task === 'classification' ? 1 : data.numLabels));
   for (const rows of lengthSortedBatches(split.sequences, batchSize)) {
     const outputs = tf.tidy(() => {
@@ -114,7 +114,7 @@ export function embedWithEncoder(from: ModelFolder, pooling: Pooling, sequences:
 }
 
 /** The number the best epoch is chosen by; NaN (e.g. a constant prediction's correlation) never wins. */
-function score(metrics: Metrics, metric: SelectionMetric): number {
+function score(metrics: EvaluationMetrics, metric: SelectionMetric): number {
   const value = (metrics as unknown as Record<string, number | undefined>)[metric];
   return value === undefined || Number.isNaN(value) ? -Infinity : value;
 }
@@ -167,7 +167,7 @@ export async function trainStage(model: SequenceClassifier, data: PreparedTask, 
   const evaluationBatch = settings.batchSize * 2;
 
   const epochs: EpochResult[] = [];
-  let best: { epoch: number; score: number; weights: Map<string, Float32Array> | null; metrics: Metrics } | null = null;
+  let best: { epoch: number; score: number; weights: Map<string, Float32Array> | null; metrics: EvaluationMetrics } | null = null;
   let stoppedEarly = false;
   let stepLoss = 0;
   let stepExamples = 0;

@@ -4,8 +4,8 @@ import { hubClient, type HubClient } from './client.js';
 import { hubConfig, type HubConfig } from './config.js';
 import { announcedFile, downloadVerified } from './download.js';
 import { baseModelOf, esmCoverage, findEsmRepos, matchesTask, taskIdOf, type EsmRepo } from './esm-repos.js';
-import { MAX_CONFIG_BYTES } from './pull.js';
 import { printable, repoIdProblem } from './names.js';
+import { MAX_CONFIG_BYTES } from './size-limits.js';
 
 /** One ESM on the Hub as `esm search` shows it; every text made printable (it comes from strangers). */
 export interface HubEsm {

@@ -10,6 +10,11 @@ const MIB = 2 ** 20;
 /** Configuration and tokenizer files (config.json, tokenizer.json, vocab.txt, …); real ones are a few MB. */
 export const MAX_SMALL_FILE_BYTES = 64 * MIB;
 
+/** An ESM's config.json larger than this is refused unread (hfselect's are under 2 KB). */
+export const MAX_CONFIG_BYTES = MIB;
+/** An ESM's weights file larger than this is refused whatever its config says: D up to about 8,000. */
+export const MAX_WEIGHTS_BYTES = 256 * MIB;
+
 /** A size limit and the environment variable that raises it, named in the refusal. */
 export interface SizeLimit {
   readonly bytes: number;

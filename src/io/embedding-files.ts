@@ -1,11 +1,10 @@
-import { createReadStream } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { basename, dirname, extname, join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { UserInputError } from '../errors.js';
 import type { TaskType } from '../task/labels.js';
 import { writeFileAtomic } from './atomic.js';
 import type { Embeddings } from './embeddings.js';
+import { jsonLines } from './jsonl.js';
 
 /**
  * Embedding files the CLI and library read and write:
@@ -120,17 +119,7 @@ async function readNpy(path: string): Promise<EmbeddingFile> {
 async function readJsonl(path: string): Promise<EmbeddingFile> {
   const vectors: number[][] = [];
   const labels: unknown[] = [];
-  let lineNumber = 0;
-  const lines = createInterface({ input: createReadStream(path, 'utf8'), crlfDelay: Infinity });
-  for await (const line of lines) {
-    lineNumber++;
-    if (line.trim() === '') continue;
-    let value: unknown;
-    try {
-      value = JSON.parse(line);
-    } catch {
-      fail(path, `line ${lineNumber} is not valid JSON`);
-    }
+  for await (const { line: lineNumber, value } of jsonLines(path, (problem) => fail(path, problem))) {
     const record = value as { embedding?: unknown; label?: unknown };
     const vector = Array.isArray(value) ? value : record?.embedding;
     if (!Array.isArray(vector) || !vector.every((x) => typeof x === 'number')) {

@@ -1,9 +1,10 @@
-import { createReadStream, type ReadStream } from 'node:fs';
-import { open, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { extname } from 'node:path';
 import { CsvError, parse } from 'csv-parse';
 import { asyncBufferFromFile, parquetMetadataAsync, parquetReadObjects, parquetSchema } from 'hyparquet';
 import { UserInputError } from '../errors.js';
+import { jsonLines } from './jsonl.js';
+import { readBytes, strictUtf8Or } from './utf8-files.js';
 
 /**
  * Tabular dataset files read as a stream of rows, so every format shares one validation
@@ -49,29 +50,6 @@ export function tableFormatOf(name: string): TableFormat | undefined {
 
 function fail(path: string, problem: string): never {
   throw new UserInputError(`dataset: ${path}: ${problem}`, 'dataset');
-}
-
-/** ignoreBOM: a U+FEFF inside the data is data; only the file's leading one is dropped (readBytes). */
-const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
-
-/** The UTF-8 byte-order mark, which Excel's "CSV UTF-8" and Notepad write at the start of a file. */
-const UTF8_BOM = Buffer.from([0xef, 0xbb, 0xbf]);
-
-/**
- * The file's bytes after a leading UTF-8 byte-order mark, as Python's "utf-8-sig" reads them. (The
- * CSV parser's own `bom` option would switch it to decoding fields leniently, and a UTF-16 mark to
- * UTF-16; a UTF-16 file stays refused as not UTF-8.)
- */
-async function readBytes(path: string): Promise<ReadStream> {
-  const handle = await open(path, 'r');
-  let start = 0;
-  try {
-    const { bytesRead, buffer } = await handle.read(Buffer.alloc(UTF8_BOM.length), 0, UTF8_BOM.length, 0);
-    if (bytesRead === UTF8_BOM.length && buffer.equals(UTF8_BOM)) start = UTF8_BOM.length;
-  } finally {
-    await handle.close();
-  }
-  return createReadStream(path, { start });
 }
 
 /** Decodes UTF-8 strictly; a byte sequence that is not UTF-8 is the user's error, named by `where`. */
@@ -132,56 +110,11 @@ async function openDelimited(path: string, format: 'csv' | 'tsv'): Promise<Table
   };
 }
 
-/** Lines as bytes: splitting on 0x0A is safe before decoding, since UTF-8 never uses it inside a character. */
-async function* byteLines(path: string): AsyncGenerator<Uint8Array> {
-  let pending = Buffer.alloc(0);
-  for await (const chunk of (await readBytes(path)) as AsyncIterable<Buffer>) {
-    let buffer = pending.length ? Buffer.concat([pending, chunk]) : chunk;
-    let newline: number;
-    while ((newline = buffer.indexOf(0x0a)) >= 0) {
-      yield buffer.subarray(0, newline);
-      buffer = buffer.subarray(newline + 1);
-    }
-    pending = Buffer.from(buffer);
-  }
-  if (pending.length) yield pending;
-}
-
 async function* jsonlRows(path: string): AsyncGenerator<TableRow> {
-  let line = 0;
   let row = 0;
-  for await (const bytes of byteLines(path)) {
-    line++;
-    const text = strictUtf8Or(bytes);
-    if (text === undefined) fail(path, `line ${line}${badUtf8Columns(bytes)} is not valid UTF-8 (re-save the file as UTF-8)`);
-    if (text.trim() === '') continue;
-    let value: unknown;
-    try {
-      value = JSON.parse(text);
-    } catch {
-      fail(path, `line ${line} is not valid JSON`);
-    }
+  for await (const { line, value } of jsonLines(path, (problem) => fail(path, problem))) {
     if (typeof value !== 'object' || value === null || Array.isArray(value)) fail(path, `line ${line} is not a JSON object`);
     yield { row: ++row, values: value as Record<string, unknown> };
-  }
-}
-
-function strictUtf8Or(bytes: Uint8Array): string | undefined {
-  try {
-    return strictUtf8.decode(bytes);
-  } catch {
-    return undefined;
-  }
-}
-
-/** Which fields of a JSONL line hold the bad bytes: decoded leniently, they show U+FFFD. */
-function badUtf8Columns(bytes: Uint8Array): string {
-  try {
-    const value = JSON.parse(new TextDecoder('utf-8').decode(bytes)) as Record<string, unknown>;
-    const columns = Object.entries(value).filter(([, v]) => typeof v === 'string' && v.includes('\uFFFD'));
-    return columns.length ? `, column ${columns.map(([k]) => `"${k}"`).join(', ')},` : '';
-  } catch {
-    return '';
   }
 }
 

@@ -11,7 +11,7 @@ import type { EsmTrainingReport } from '../esm/train.js';
 import { UserInputError } from '../errors.js';
 import { runFinetune, type FinetuneEvent, type FinetuneResult } from '../finetune/job.js';
 import { openRegistry } from '../store/database.js';
-import { registerEsm } from '../store/esms.js';
+import { registerEsm } from '../registry/esms.js';
 import { readFinetuneTasks, type FinetuneRequest } from './finetune-request.js';
 
 /** What the server tells the process. */

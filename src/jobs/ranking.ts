@@ -12,7 +12,7 @@ import { selectScorer } from '../rank/scorers.js';
 import { rankTwoStage, type TwoStageRankingResult } from '../rank/two-stage.js';
 import type { Registry } from '../store/database.js';
 import { RegistryEmbeddingCache } from '../store/embedding-cache.js';
-import { registryPool, type EsmFilter as RegistryFilter } from '../store/esms.js';
+import { registryPool } from '../registry/pool.js';
 import type { JobProgress } from '../store/jobs.js';
 import { recordRankingRun } from '../store/rankings.js';
 
@@ -66,12 +66,6 @@ export function readHubTarget(target: Omit<HubTargetSpec, 'revision' | 'subset' 
 
 /** The inline target as INLINE_INPUT holds it (the request's other fields are in the job's spec). */
 export type InlineTarget = { readonly texts: string[]; readonly labels: unknown[] } | { readonly embeddings: number[][]; readonly labels: unknown[] };
-
-/** An EsmFilter as the registry's queries name its fields (until they take EsmFilter itself). */
-export function registryFilter(filters: EsmFilter): RegistryFilter {
-  const { base_model_name: baseModel, language, task_id: task, esm_architecture: architecture, esm_embedding_dim: dim } = filters;
-  return Object.fromEntries(Object.entries({ baseModel, language, task, architecture, dim }).filter(([, v]) => v !== undefined));
-}
 
 export function embeddingsFromRows(rows: readonly (readonly number[])[]): Embeddings {
   const dim = rows[0].length;
@@ -158,7 +152,7 @@ export async function executeRanking(spec: RankingSpec, options: ExecuteOptions)
   // The fastest exact scorer available (native when its addon is built); chosen per job, which is cheap.
   const { scorer } = await selectScorer();
   const target = await prepareTargetFor(scorer, embeddings!, encodeLabels(labels, spec.task_type));
-  const filter = registryFilter(spec.filters);
+  const filter = spec.filters;
   const pool = registryPool(registry, filter);
   report('scoring', 0, pool.total);
   const result = await rankTwoStage(target, pool, {

@@ -1,4 +1,4 @@
-import type { Matrix } from './matrix.js';
+import { EPS, type Matrix } from './matrix.js';
 
 /** G[perm][perm] ≈ RᵀR with R upper-trapezoidal, rank × m (row-major, zeros below the diagonal). */
 export interface PivotedCholesky {
@@ -6,8 +6,6 @@ export interface PivotedCholesky {
   readonly rank: number;
   readonly perm: Int32Array;
 }
-
-const EPS = 2 ** -52;
 
 /**
  * Cholesky factorisation with complete pivoting of a symmetric positive semi-definite matrix

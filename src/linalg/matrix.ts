@@ -5,6 +5,9 @@ export interface Matrix {
   readonly data: Float64Array;
 }
 
+/** float64's machine epsilon (numpy's `finfo(float64).eps`, `Number.EPSILON`): the unit of the rank and convergence tolerances. */
+export const EPS = 2 ** -52;
+
 export function zeros(rows: number, cols: number): Matrix {
   return { rows, cols, data: new Float64Array(rows * cols) };
 }

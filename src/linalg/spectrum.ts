@@ -1,4 +1,4 @@
-import type { Matrix } from './matrix.js';
+import { EPS, type Matrix } from './matrix.js';
 
 /** Eigenvalues of a symmetric matrix and the projections of some vectors onto its eigenvectors. */
 export interface Spectrum {
@@ -84,8 +84,6 @@ export function tridiagonalize(g: Float64Array, n: number, d: Float64Array, e: F
   if (n >= 2) e[n - 2] = g[(n - 2) * n + n - 1];
   if (n >= 1) e[n - 1] = 0;
 }
-
-const EPS = 2 ** -52;
 
 /**
  * Eigenvalues of the symmetric tridiagonal matrix (d, e) by the implicit QL method with Wilkinson

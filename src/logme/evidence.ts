@@ -1,3 +1,4 @@
+import { EPS } from '../linalg/matrix.js';
 import type { Spectrum } from '../linalg/spectrum.js';
 
 /** hfselect's guard against division by zero in the α, β updates. */
@@ -65,8 +66,6 @@ export function fixedPointEvidence(sigma: Float64Array, x2: Float64Array, yNormS
  * - `samples`: FFᵀ (N×N), used when N ≤ D (hfselect's thin SVD); projections are Uᵀy, all kept.
  */
 export type GramKind = 'features' | 'samples';
-
-const EPS = 2 ** -52;
 
 /**
  * LogME score of F: the mean evidence over the label columns whose projections are in `spectrum`.

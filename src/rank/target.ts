@@ -2,7 +2,7 @@ import { UserInputError } from '../errors.js';
 import { firstNonFinite } from '../esm/esm.js';
 import type { Embeddings } from '../io/embeddings.js';
 import { pivotedCholesky, type PivotedCholesky } from '../linalg/cholesky.js';
-import { zeros } from '../linalg/matrix.js';
+import { mirrorUpperToLower, zeros } from '../linalg/matrix.js';
 import { labelColumns, type Labels } from '../task/labels.js';
 import { squaredNorm } from '../logme/logme.js';
 
@@ -45,7 +45,8 @@ export function validateTarget(embeddings: Embeddings, labels: Labels): void {
 /** X̃ᵀX̃ for X̃ = [X, 1], accumulated in float64. */
 function augmentedGram({ rows, dim, data }: Embeddings): Float64Array {
   const m = dim + 1;
-  const g = zeros(m, m).data;
+  const gram = zeros(m, m);
+  const g = gram.data;
   const row = new Float64Array(m);
   row[dim] = 1;
   for (let i = 0; i < rows; i++) {
@@ -57,7 +58,7 @@ function augmentedGram({ rows, dim, data }: Embeddings): Float64Array {
       for (let k = j; k < m; k++) g[base + k] += v * row[k];
     }
   }
-  for (let j = 0; j < m; j++) for (let k = j + 1; k < m; k++) g[k * m + j] = g[j * m + k];
+  mirrorUpperToLower(gram);
   return g;
 }
 

@@ -2,10 +2,12 @@ import { readdir, rm, stat } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { temporaryFileOwner } from '../io/atomic.js';
 import type { Registry } from '../store/database.js';
-import type { EmbeddingCacheEntry } from '../store/embedding-cache.js';
-import { removeUnreferencedWeights, registrySource } from '../store/esms.js';
+import { countDatasets } from '../store/datasets.js';
+import { listEmbeddingCacheEntries } from '../store/embedding-cache.js';
+import { listEsmWeights, referencedWeights, registrySource, removeUnreferencedWeights } from '../store/esms.js';
 import { ESMS_DIR, readVerifiedFile, type VerifiedFile } from '../store/files.js';
 import { schemaVersion } from '../store/migrations.js';
+import { countRankingRuns } from '../store/rankings.js';
 
 /** A row whose file is missing or fails its checksum: refused wherever it would be used. */
 export interface BrokenEntry {
@@ -85,10 +87,8 @@ export function isHealthy(report: DoctorReport): boolean {
  * (and is refused by ranking and export) until it is deleted, or re-imported, which restores its file.
  */
 export async function checkRegistry(registry: Registry, options: DoctorOptions = {}): Promise<DoctorReport> {
-  const { db } = registry;
-  const count = (table: string) => db.prepare(`SELECT count(*) FROM ${table}`).pluck().get() as number;
-  const esms = db.prepare('SELECT id, weights_path, weights_sha256 FROM source_tasks ORDER BY id').all() as { id: number; weights_path: string; weights_sha256: string }[];
-  const cache = db.prepare('SELECT key, path, sha256 FROM embedding_cache ORDER BY key').all() as Pick<EmbeddingCacheEntry, 'key' | 'path' | 'sha256'>[];
+  const esms = listEsmWeights(registry);
+  const cache = listEmbeddingCacheEntries(registry);
   const checks = [
     ...esms.map((e) => ({ kind: 'esm' as const, entry: registrySource(e.id), path: e.weights_path, sha256: e.weights_sha256 })),
     ...cache.map((c) => ({ kind: 'embedding-cache' as const, entry: c.key, path: c.path, sha256: c.sha256 })),
@@ -101,7 +101,7 @@ export async function checkRegistry(registry: Registry, options: DoctorOptions =
     options.onProgress?.({ done: i + 1, total: checks.length });
   }
 
-  const referenced = new Set(db.prepare('SELECT weights_path FROM source_tasks').pluck().all() as string[]);
+  const referenced = referencedWeights(registry);
   const orphans: string[] = [];
   const temporary: TemporaryFile[] = [];
   for (const path of await filesUnder(registry.dataDir)) {
@@ -121,9 +121,9 @@ export async function checkRegistry(registry: Registry, options: DoctorOptions =
   }
   return {
     registry: registry.path,
-    schemaVersion: schemaVersion(db),
-    integrity: (db.pragma('quick_check') as { quick_check: string }[]).map((r) => r.quick_check),
-    counts: { esms: esms.length, datasets: count('datasets'), embeddingCacheEntries: cache.length, rankingRuns: count('ranking_runs') },
+    schemaVersion: schemaVersion(registry.db),
+    integrity: registry.quickCheck(),
+    counts: { esms: esms.length, datasets: countDatasets(registry), embeddingCacheEntries: cache.length, rankingRuns: countRankingRuns(registry) },
     broken,
     orphans: orphans.filter((o) => !removed.includes(o)),
     temporary: temporary.filter((t) => !removed.includes(t.path)),

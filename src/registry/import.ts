@@ -3,7 +3,7 @@ import { join, sep } from 'node:path';
 import { CONFIG_FILE, EsmFormatError, loadHfselectEsm, WEIGHTS_FILE } from '../esm/hfselect.js';
 import { findEsmFolders } from '../esm/pool.js';
 import type { Registry } from '../store/database.js';
-import { registerEsm } from '../store/esms.js';
+import { registerEsm } from './esms.js';
 import { updateSourceIndexes } from '../retrieval/source-index.js';
 
 export interface ImportOutcome {

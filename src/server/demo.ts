@@ -4,6 +4,7 @@ import { PACKAGE_ROOT } from '../config.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import type { Registry } from '../store/database.js';
 import { registerDataset } from '../store/datasets.js';
+import { countEsms } from '../store/esms.js';
 import { sha256Hex } from '../store/files.js';
 import { importEsmFolders, type ImportSummary } from '../registry/import.js';
 
@@ -39,7 +40,7 @@ async function registerDemoDatasets(registry: Registry): Promise<number> {
  * importing is idempotent anyway.
  */
 export async function seedDemoPool(registry: Registry): Promise<(ImportSummary & { readonly datasets: number }) | null> {
-  const esms = registry.db.prepare('SELECT count(*) FROM source_tasks').pluck().get() as number;
+  const esms = countEsms(registry);
   if (esms > 0) return null;
   const summary = await importEsmFolders(registry, [DEMO_ESMS_DIR]);
   return { ...summary, datasets: await registerDemoDatasets(registry) };

@@ -60,6 +60,11 @@ export class Registry {
     return this.db.transaction(work).immediate();
   }
 
+  /** SQLite's `PRAGMA quick_check`: `['ok']`, or the problems it found. */
+  quickCheck(): string[] {
+    return (this.db.pragma('quick_check') as { quick_check: string }[]).map((r) => r.quick_check);
+  }
+
   close(): void {
     this.db.close();
   }

@@ -95,3 +95,7 @@ export function deleteDataset(registry: Registry, id: number): string[] {
     return paths;
   });
 }
+
+export function countDatasets(registry: Registry): number {
+  return registry.db.prepare('SELECT count(*) FROM datasets').pluck().get() as number;
+}

@@ -35,13 +35,13 @@ export function putEsmSketch(registry: Registry, weightsSha256: string, sketch: 
 
 /** Drops the sketches no registered ESM uses any more; call it inside the transaction that deletes ESMs. */
 export function dropUnusedEsmSketches(registry: Registry): void {
-  registry.db.prepare('DELETE FROM esm_sketches WHERE weights_sha256 NOT IN (SELECT weights_sha256 FROM source_tasks)').run();
+  registry.db.prepare('DELETE FROM esm_sketches WHERE weights_sha256 NOT IN (SELECT weights_sha256 FROM esms)').run();
 }
 
 /** The registry ids of ESMs whose weights have no current sketch (registered before sketches existed). */
 export function idsWithoutSketch(registry: Registry, shape: SketchShape): number[] {
   return registry.db
-    .prepare('SELECT st.id FROM source_tasks st LEFT JOIN esm_sketches sk ON sk.weights_sha256 = st.weights_sha256 AND sk.rows = ? AND sk.seed = ? WHERE sk.weights_sha256 IS NULL ORDER BY st.id')
+    .prepare('SELECT st.id FROM esms st LEFT JOIN esm_sketches sk ON sk.weights_sha256 = st.weights_sha256 AND sk.rows = ? AND sk.seed = ? WHERE sk.weights_sha256 IS NULL ORDER BY st.id')
     .pluck()
     .all(shape.rows, shape.seed) as number[];
 }
@@ -50,7 +50,7 @@ export function idsWithoutSketch(registry: Registry, shape: SketchShape): number
 export function* registeredSketches(registry: Registry, shape: SketchShape, dim: number): Generator<{ readonly id: number; readonly sketch: EsmSketch }> {
   const rows = registry.db
     .prepare(
-      `SELECT st.id, sk.frobenius_sq, sk.sketch FROM source_tasks st JOIN esm_sketches sk ON sk.weights_sha256 = st.weights_sha256
+      `SELECT st.id, sk.frobenius_sq, sk.sketch FROM esms st JOIN esm_sketches sk ON sk.weights_sha256 = st.weights_sha256
        WHERE sk.rows = ? AND sk.seed = ? AND sk.dim = ?`,
     )
     .raw()

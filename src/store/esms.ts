@@ -1,22 +1,18 @@
+import type { EsmFilter } from '../esm/filter.js';
 import { unlinkSync } from 'node:fs';
-import { join } from 'node:path';
 import { UserInputError } from '../errors.js';
 import type { EsmConfig } from '../esm/config.js';
-import type { EmbeddingSpaceMap } from '../esm/esm.js';
-import { esmConfigJson, esmFromFiles, EsmFormatError, esmWeightsFile, saveHfselectEsm } from '../esm/hfselect.js';
-import type { EsmPool, PoolEntry } from '../esm/pool.js';
 import type { EsmTrainingReport } from '../esm/train.js';
-import { SKETCH_SHAPE, sketchEsm } from '../retrieval/esm-sketch.js';
-import { writeFileAtomic } from '../io/atomic.js';
-import type { RejectedEsm } from '../rank/ranking.js';
-import type { RetrievablePool } from '../rank/two-stage.js';
 import type { Registry } from './database.js';
-import { dropUnusedEsmSketches, hasEsmSketch, idsWithoutSketch, putEsmSketch, type EsmSketch } from './esm-sketches.js';
-import { readVerifiedFile, sha256Hex, storedFileExists, storeFile, weightsPath } from './files.js';
-import { retrieveFromRegistry } from '../retrieval/first-stage.js';
-import { updateSourceIndexes } from '../retrieval/source-index.js';
+import { dropUnusedEsmSketches } from './esm-sketches.js';
+import { sha256Hex } from './files.js';
 
-/** One registered ESM; field names follow hfselect's ESMConfig and the `source_tasks` columns. */
+/**
+ * The SQL of registered ESMs (the `esms` table). Registering one (weights file, row, sketch,
+ * index), loading, deleting and exporting it are the registry's services (src/registry/esms.ts).
+ */
+
+/** One registered ESM; field names follow hfselect's ESMConfig and the `esms` columns. */
 export interface EsmRecord {
   readonly id: number;
   /** SHA-256 of the canonical config and weights (`esmIdentity`): equal identity, same ESM. */
@@ -44,22 +40,26 @@ export interface EsmRecord {
   readonly created_at: string;
 }
 
-/** Selects ESMs for `list` and for ranking; every given field must match. */
-export interface EsmFilter {
-  readonly baseModel?: string;
-  /** Case-insensitive. */
-  readonly language?: string;
-  /** A case-insensitive substring of the task id. */
-  readonly task?: string;
-  readonly architecture?: string;
-  readonly dim?: number;
-  /**
-   * Only ESMs pulled from Hub repos tagged `base_model:<this>` (the base model's current name on the
-   * Hub): the pool hfselect's `find_esm_repo_ids` finds for it.
-   */
-  readonly hubBaseModel?: string;
-  /** Only ESMs pulled from these Hub repos (hfselect's `esm_repo_ids`). */
-  readonly hubRepos?: readonly string[];
+/**
+ * Selects ESMs for `list` and for ranking; every given field must match. The fields are hfselect's
+ * ESMConfig names, as the HTTP API has them.
+ */
+export type { EsmFilter };
+
+/** The camelCase names an EsmFilter had before, as ranking runs recorded them: read as the names above. */
+const FORMER_FILTER_NAMES: Readonly<Record<string, keyof EsmFilter>> = {
+  baseModel: 'base_model_name',
+  task: 'task_id',
+  architecture: 'esm_architecture',
+  dim: 'esm_embedding_dim',
+  hubBaseModel: 'hub_base_model',
+  hubRepos: 'esm_repo_ids',
+};
+
+/** A filter as stored (JSON), with former field names read as the current ones. */
+export function parseEsmFilter(json: string): EsmFilter {
+  const stored = JSON.parse(json) as Record<string, unknown>;
+  return Object.fromEntries(Object.entries(stored).map(([key, value]) => [FORMER_FILTER_NAMES[key] ?? key, value]));
 }
 
 type Row = Omit<EsmRecord, 'text_column' | 'config' | 'training'> & { text_column: string | null; config: string; training: string | null };
@@ -95,94 +95,57 @@ export function parseRegistrySource(source: string): number | null {
   return match ? Number(match[1]) : null;
 }
 
-export type RegisterOutcome =
-  | { readonly status: 'imported'; readonly record: EsmRecord }
-  /** Already registered; `restored` when its weights file was missing or corrupt and was written again. */
-  | { readonly status: 'skipped'; readonly record: EsmRecord; readonly restored: boolean };
-
-const WRITE_ATTEMPTS = 3;
-
 function selectRow(registry: Registry, id: number): Row | undefined {
-  return registry.db.prepare('SELECT * FROM source_tasks WHERE id = ?').get(id) as Row | undefined;
+  return registry.db.prepare('SELECT * FROM esms WHERE id = ?').get(id) as Row | undefined;
 }
 
 function optionalString(value: unknown): string | null {
   return typeof value === 'string' ? value : null;
 }
 
-export interface RegisterOptions {
-  /** Runs inside the transaction that registers (or finds) the ESM: rows that must commit with it. */
-  readonly withRecord?: (record: EsmRecord) => void;
-  /** The canonical weights file, its SHA-256 and the sketch, computed already (in a worker thread). */
-  readonly prepared?: { readonly weightsFile: Uint8Array; readonly sha256: string; readonly sketch: EsmSketch };
+/** What registering an ESM stores beside its canonical config: where its weights are and where it came from. */
+export interface NewEsm {
+  readonly identity: string;
+  /** The canonical config.json (`esmConfigJson`); its fields fill the columns. */
+  readonly config: string;
+  readonly weights_path: string;
+  readonly weights_sha256: string;
+  readonly weights_bytes: number;
+  readonly origin: string;
+  readonly training?: EsmTrainingReport;
 }
 
-/**
- * Adds an ESM to the registry unless it is there already (same `esmIdentity`). The weights file is
- * complete and fsynced at its content address before the row that points at it is committed, so a
- * crash leaves at most a file no row uses (reported by `esmselect doctor`), never a row without
- * its file. Each ESM is its own transaction.
- */
-export async function registerEsm(registry: Registry, esm: EmbeddingSpaceMap, provenance: { origin: string; training?: EsmTrainingReport }, options: RegisterOptions = {}): Promise<RegisterOutcome> {
-  const { withRecord, prepared } = options;
-  const config = esmConfigJson(esm);
-  const weights = prepared?.weightsFile ?? esmWeightsFile(esm);
-  const sha256 = prepared?.sha256 ?? sha256Hex(weights);
-  const identity = esmIdentity(config, sha256);
-  const relative = weightsPath(sha256);
-  const canonical = JSON.parse(config) as EsmConfig;
-  // The class-means first stage's summary of the weights, made once per weights file (outside the lock: rows·D² work).
-  const sketch = hasEsmSketch(registry, sha256, SKETCH_SHAPE) ? null : (prepared?.sketch ?? sketchEsm(esm));
-  const selectIdentity = registry.db.prepare('SELECT * FROM source_tasks WHERE identity = ?');
-  for (let attempt = 1; attempt <= WRITE_ATTEMPTS; attempt++) {
-    // Registered before its file was checked: writing the file then means it was missing or corrupt
-    // (rather than a concurrent writer of the same new ESM having got there first).
-    const registeredBefore = selectIdentity.get(identity) !== undefined;
-    const wrote = await storeFile(registry.dataDir, relative, weights, sha256);
-    const outcome = registry.write((): RegisterOutcome | null => {
-      // Under the write lock: a delete or `doctor --cleanup` may have removed an unused file since.
-      if (!storedFileExists(registry.dataDir, relative)) return null;
-      if (sketch) putEsmSketch(registry, sha256, sketch);
-      const existing = selectIdentity.get(identity) as Row | undefined;
-      if (existing) {
-        const record = toRecord(existing);
-        withRecord?.(record);
-        return { status: 'skipped', record, restored: registeredBefore && wrote };
-      }
-      const { lastInsertRowid } = registry.db
-        .prepare(
-          `INSERT INTO source_tasks (identity, task_id, task_subset, task_split, text_column, label_column, language, num_examples,
-             base_model_name, pooling, esm_architecture, esm_embedding_dim, config, weights_path, weights_sha256, weights_bytes, origin, training)
-           VALUES (@identity, @task_id, @task_subset, @task_split, @text_column, @label_column, @language, @num_examples,
-             @base_model_name, @pooling, @esm_architecture, @esm_embedding_dim, @config, @weights_path, @weights_sha256, @weights_bytes, @origin, @training)`,
-        )
-        .run({
-          identity,
-          task_id: canonical.task_id,
-          task_subset: canonical.task_subset ?? null,
-          task_split: canonical.task_split ?? null,
-          text_column: canonical.text_column == null ? null : JSON.stringify(canonical.text_column),
-          label_column: canonical.label_column ?? null,
-          language: canonical.language ?? null,
-          num_examples: Number.isSafeInteger(canonical.num_examples) ? canonical.num_examples : null,
-          base_model_name: canonical.base_model_name,
-          pooling: optionalString(canonical.pooling),
-          esm_architecture: canonical.esm_architecture,
-          esm_embedding_dim: canonical.esm_embedding_dim,
-          config,
-          weights_path: relative,
-          weights_sha256: sha256,
-          weights_bytes: weights.byteLength,
-          origin: provenance.origin,
-          training: provenance.training ? JSON.stringify(provenance.training) : null,
-        });
-      const record = toRecord(selectRow(registry, Number(lastInsertRowid))!);
-      withRecord?.(record);
-      return { status: 'imported', record };
+/** Inserts the row of a new ESM (its identity not registered yet); to be called inside a write transaction. */
+export function insertEsm(registry: Registry, esm: NewEsm): EsmRecord {
+  const canonical = JSON.parse(esm.config) as EsmConfig;
+  const { lastInsertRowid } = registry.db
+    .prepare(
+      `INSERT INTO esms (identity, task_id, task_subset, task_split, text_column, label_column, language, num_examples,
+         base_model_name, pooling, esm_architecture, esm_embedding_dim, config, weights_path, weights_sha256, weights_bytes, origin, training)
+       VALUES (@identity, @task_id, @task_subset, @task_split, @text_column, @label_column, @language, @num_examples,
+         @base_model_name, @pooling, @esm_architecture, @esm_embedding_dim, @config, @weights_path, @weights_sha256, @weights_bytes, @origin, @training)`,
+    )
+    .run({
+      identity: esm.identity,
+      task_id: canonical.task_id,
+      task_subset: canonical.task_subset ?? null,
+      task_split: canonical.task_split ?? null,
+      text_column: canonical.text_column == null ? null : JSON.stringify(canonical.text_column),
+      label_column: canonical.label_column ?? null,
+      language: canonical.language ?? null,
+      num_examples: Number.isSafeInteger(canonical.num_examples) ? canonical.num_examples : null,
+      base_model_name: canonical.base_model_name,
+      pooling: optionalString(canonical.pooling),
+      esm_architecture: canonical.esm_architecture,
+      esm_embedding_dim: canonical.esm_embedding_dim,
+      config: esm.config,
+      weights_path: esm.weights_path,
+      weights_sha256: esm.weights_sha256,
+      weights_bytes: esm.weights_bytes,
+      origin: esm.origin,
+      training: esm.training ? JSON.stringify(esm.training) : null,
     });
-    if (outcome) return outcome;
-  }
-  throw new Error(`${relative} was removed ${WRITE_ATTEMPTS} times while registering ${esm.taskId}`);
+  return toRecord(selectRow(registry, Number(lastInsertRowid))!);
 }
 
 function filterClause(filter: EsmFilter): { where: string; params: unknown[] } {
@@ -192,40 +155,61 @@ function filterClause(filter: EsmFilter): { where: string; params: unknown[] } {
     conditions.push(condition);
     params.push(value);
   };
-  if (filter.baseModel !== undefined) add('base_model_name = ?', filter.baseModel);
+  if (filter.base_model_name !== undefined) add('base_model_name = ?', filter.base_model_name);
   if (filter.language !== undefined) add('lower(language) = lower(?)', filter.language);
-  if (filter.task !== undefined) add('instr(lower(task_id), lower(?)) > 0', filter.task);
-  if (filter.architecture !== undefined) add('esm_architecture = ?', filter.architecture);
-  if (filter.dim !== undefined) add('esm_embedding_dim = ?', filter.dim);
-  if (filter.hubBaseModel !== undefined) {
-    add("id IN (SELECT h.source_task_id FROM hub_sources h, json_each(h.tags) t WHERE t.value = 'base_model:' || ?)", filter.hubBaseModel);
+  if (filter.task_id !== undefined) add('instr(lower(task_id), lower(?)) > 0', filter.task_id);
+  if (filter.esm_architecture !== undefined) add('esm_architecture = ?', filter.esm_architecture);
+  if (filter.esm_embedding_dim !== undefined) add('esm_embedding_dim = ?', filter.esm_embedding_dim);
+  if (filter.hub_base_model !== undefined) {
+    add("id IN (SELECT h.source_task_id FROM hub_sources h, json_each(h.tags) t WHERE t.value = 'base_model:' || ?)", filter.hub_base_model);
   }
-  if (filter.hubRepos !== undefined) add('id IN (SELECT source_task_id FROM hub_sources WHERE repo_id IN (SELECT value FROM json_each(?)))', JSON.stringify(filter.hubRepos));
+  if (filter.esm_repo_ids !== undefined) add('id IN (SELECT source_task_id FROM hub_sources WHERE repo_id IN (SELECT value FROM json_each(?)))', JSON.stringify(filter.esm_repo_ids));
   return { where: conditions.length ? `WHERE ${conditions.join(' AND ')}` : '', params };
 }
 
 export function listEsms(registry: Registry, filter: EsmFilter = {}): EsmRecord[] {
   const { where, params } = filterClause(filter);
-  return (registry.db.prepare(`SELECT * FROM source_tasks ${where} ORDER BY id`).all(...params) as Row[]).map(toRecord);
+  return (registry.db.prepare(`SELECT * FROM esms ${where} ORDER BY id`).all(...params) as Row[]).map(toRecord);
 }
 
 /** One page of `listEsms`, in id order, with the number of ESMs matching the filter. */
 export function pageEsms(registry: Registry, filter: EsmFilter, page: { limit: number; offset: number }): { total: number; records: EsmRecord[] } {
   const { where, params } = filterClause(filter);
-  const total = registry.db.prepare(`SELECT count(*) FROM source_tasks ${where}`).pluck().get(...params) as number;
-  const rows = registry.db.prepare(`SELECT * FROM source_tasks ${where} ORDER BY id LIMIT ? OFFSET ?`).all(...params, page.limit, page.offset) as Row[];
+  const total = registry.db.prepare(`SELECT count(*) FROM esms ${where}`).pluck().get(...params) as number;
+  const rows = registry.db.prepare(`SELECT * FROM esms ${where} ORDER BY id LIMIT ? OFFSET ?`).all(...params, page.limit, page.offset) as Row[];
   return { total, records: rows.map(toRecord) };
+}
+
+/** The number of registered ESMs. */
+export function countEsms(registry: Registry): number {
+  return registry.db.prepare('SELECT count(*) FROM esms').pluck().get() as number;
+}
+
+/** Where each registered ESM's weights are, in id order: what `esmselect doctor` checks. */
+export function listEsmWeights(registry: Registry): Pick<EsmRecord, 'id' | 'weights_path' | 'weights_sha256'>[] {
+  return registry.db.prepare('SELECT id, weights_path, weights_sha256 FROM esms ORDER BY id').all() as Pick<EsmRecord, 'id' | 'weights_path' | 'weights_sha256'>[];
+}
+
+/** The weights files some row points at. */
+export function referencedWeights(registry: Registry): Set<string> {
+  return new Set(registry.db.prepare('SELECT weights_path FROM esms').pluck().all() as string[]);
 }
 
 /** The ids matching a filter, without their configs: what a pool of any size can hold in memory. */
 export function listEsmIds(registry: Registry, filter: EsmFilter = {}): number[] {
   const { where, params } = filterClause(filter);
-  return registry.db.prepare(`SELECT id FROM source_tasks ${where} ORDER BY id`).pluck().all(...params) as number[];
+  return registry.db.prepare(`SELECT id FROM esms ${where} ORDER BY id`).pluck().all(...params) as number[];
 }
 
 /** The registered ESM with this identity (`esmIdentity`: the same ESM in any registry), if there is one. */
 export function findEsmByIdentity(registry: Registry, identity: string): EsmRecord | undefined {
-  const row = registry.db.prepare('SELECT * FROM source_tasks WHERE identity = ?').get(identity) as Row | undefined;
+  const row = registry.db.prepare('SELECT * FROM esms WHERE identity = ?').get(identity) as Row | undefined;
+  return row && toRecord(row);
+}
+
+/** The registered ESM with this id, if there is one. */
+export function findEsm(registry: Registry, id: number): EsmRecord | undefined {
+  const row = selectRow(registry, id);
   return row && toRecord(row);
 }
 
@@ -236,104 +220,13 @@ export function getEsm(registry: Registry, id: number): EsmRecord {
 }
 
 /**
- * The ESM of a record, read from its weights file after checking the file's SHA-256: a missing or
- * corrupt file throws EsmFormatError, so a damaged entry is refused, never used.
- */
-export async function loadRegisteredEsm(registry: Registry, record: EsmRecord): Promise<EmbeddingSpaceMap> {
-  const source = registrySource(record.id);
-  const file = await readVerifiedFile(registry.dataDir, record.weights_path, record.weights_sha256);
-  if ('problem' in file) throw new EsmFormatError(source, `${file.problem}; see esmselect doctor`);
-  return esmFromFiles(source, JSON.stringify(record.config), file.bytes);
-}
-
-/** Registered ESMs by id as a pool, read one at a time; missing or corrupt ones come out rejected. */
-function idsPool(registry: Registry, ids: readonly number[]): EsmPool {
-  return {
-    total: ids.length,
-    async *entries(): AsyncGenerator<PoolEntry> {
-      for (const id of ids) {
-        const source = registrySource(id);
-        const row = selectRow(registry, id);
-        if (!row) {
-          yield { source, problem: 'deleted from the registry while ranking' };
-          continue;
-        }
-        try {
-          yield { source, esm: await loadRegisteredEsm(registry, toRecord(row)) };
-        } catch (error) {
-          if (!(error instanceof EsmFormatError)) throw error;
-          yield { source, problem: error.problem };
-        }
-      }
-    },
-  };
-}
-
-/**
- * The registered ESMs matching `filter` as a pool for ranking, read one at a time. Entries whose
- * weights are missing or fail their checksum come out as rejected, with the reason. A first stage
- * (TextEmb through the HNSW index, or ESM class means) can pre-select its members for two-stage ranking.
- */
-export function registryPool(registry: Registry, filter: EsmFilter = {}): RetrievablePool {
-  const ids = listEsmIds(registry, filter);
-  return {
-    ...idsPool(registry, ids),
-    async retrieve(query) {
-      const found = retrieveFromRegistry(registry, ids, query);
-      return {
-        candidates: found.candidates.map(({ id, similarity }) => ({ source: registrySource(id), similarity })),
-        indexed: found.indexed,
-        unindexed: found.unindexed.map(registrySource),
-        notes: found.notes,
-      };
-    },
-    subset(sources) {
-      return idsPool(
-        registry,
-        sources.map((source) => {
-          const id = parseRegistrySource(source);
-          if (id === null) throw new Error(`${source} is not a registry source`);
-          return id;
-        }),
-      );
-    },
-  };
-}
-
-/**
- * Sketches the weights of registered ESMs that have no current sketch (registered before sketches
- * existed), for the class-means first stage. ESMs whose weights cannot be read are returned with
- * the reason; they stay unindexed for that stage.
- */
-export async function sketchRegisteredEsms(registry: Registry, onProgress?: (progress: { done: number; total: number }) => void): Promise<{ sketched: number; rejected: RejectedEsm[] }> {
-  const ids = idsWithoutSketch(registry, SKETCH_SHAPE);
-  const rejected: RejectedEsm[] = [];
-  let sketched = 0;
-  for (const [i, id] of ids.entries()) {
-    const record = getEsm(registry, id);
-    if (!hasEsmSketch(registry, record.weights_sha256, SKETCH_SHAPE)) {
-      try {
-        const sketch = sketchEsm(await loadRegisteredEsm(registry, record));
-        registry.write(() => putEsmSketch(registry, record.weights_sha256, sketch));
-        sketched++;
-      } catch (error) {
-        if (!(error instanceof EsmFormatError)) throw error;
-        rejected.push({ source: registrySource(id), problem: error.problem });
-      }
-    }
-    onProgress?.({ done: i + 1, total: ids.length });
-  }
-  return { sketched, rejected };
-}
-
-/**
  * Removes the given weights files that no row points at, under the write lock, so that a writer
  * registering the same content either commits first (and the file stays) or finds it gone and
  * writes it again. Returns the paths removed.
  */
 export function removeUnreferencedWeights(registry: Registry, paths: readonly string[]): string[] {
   return registry.write(() => {
-    const used = registry.db.prepare('SELECT 1 FROM source_tasks WHERE weights_path = ? LIMIT 1').pluck();
+    const used = registry.db.prepare('SELECT 1 FROM esms WHERE weights_path = ? LIMIT 1').pluck();
     return [...new Set(paths)].filter((relative) => {
       if (used.get(relative)) return false;
       try {
@@ -347,45 +240,17 @@ export function removeUnreferencedWeights(registry: Registry, paths: readonly st
   });
 }
 
+
 /**
- * Deletes ESMs, rows and weights files together: the rows (and sketches no other row shares) in one
- * transaction (all or none; an unknown id deletes nothing), then each file no other row shares. A
- * crash between the two leaves an unused file for `doctor --cleanup`, never a row without its file.
- * Their points in the HNSW indexes are then marked deleted.
+ * Deletes the rows of ESMs (and the sketches no other row shares) in one transaction: all or none,
+ * an unknown id deletes nothing. Their weights files are left for `removeUnreferencedWeights`.
  */
-export function deleteEsms(registry: Registry, ids: readonly number[]): EsmRecord[] {
-  const records = registry.write(() => {
+export function deleteEsmRows(registry: Registry, ids: readonly number[]): EsmRecord[] {
+  return registry.write(() => {
     const found = ids.map((id) => getEsm(registry, id));
-    const remove = registry.db.prepare('DELETE FROM source_tasks WHERE id = ?');
+    const remove = registry.db.prepare('DELETE FROM esms WHERE id = ?');
     for (const { id } of found) remove.run(id);
     dropUnusedEsmSketches(registry);
     return found;
   });
-  removeUnreferencedWeights(
-    registry,
-    records.map((r) => r.weights_path),
-  );
-  updateSourceIndexes(registry);
-  return records;
-}
-
-/** hfselect keeps training details beside the ESM in train_info.json; so do we, with our report. */
-export const TRAIN_INFO_FILE = 'train_info.json';
-
-/**
- * Writes a registered ESM as an hfselect folder (config.json + model.safetensors, loadable with
- * `ESM.from_pretrained` and publishable), plus train_info.json for ESMs trained here.
- */
-export async function exportEsm(registry: Registry, id: number, folder: string): Promise<EsmRecord> {
-  const record = getEsm(registry, id);
-  let esm: EmbeddingSpaceMap;
-  try {
-    esm = await loadRegisteredEsm(registry, record);
-  } catch (error) {
-    if (error instanceof EsmFormatError) throw new UserInputError(`esm: ${error.message}`, 'esm');
-    throw error;
-  }
-  await saveHfselectEsm(esm, folder);
-  if (record.training) await writeFileAtomic(join(folder, TRAIN_INFO_FILE), `${JSON.stringify(record.training, null, 2)}\n`);
-  return record;
 }

@@ -248,6 +248,22 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX jobs_kind_state ON jobs (kind, state, created_at);
     `,
   },
+  {
+    version: 7,
+    name: 'source_tasks is named esms, the registry noun everywhere else',
+    sql: `
+      -- A row of source_tasks is an ESM (a source task seen through one base model), and the API, the
+      -- CLI and the types call it so. RENAME also rewrites the references to it (ranking_results,
+      -- hub_sources); their source_task_id columns keep their names (they name the ranked task's ESM).
+      ALTER TABLE source_tasks RENAME TO esms;
+      DROP INDEX source_tasks_base_model;
+      DROP INDEX source_tasks_task_id;
+      DROP INDEX source_tasks_weights;
+      CREATE INDEX esms_base_model ON esms (base_model_name, esm_embedding_dim);
+      CREATE INDEX esms_task_id ON esms (task_id);
+      CREATE INDEX esms_weights ON esms (weights_path);
+    `,
+  },
 ];
 
 function checkOrder(migrations: readonly Migration[]): void {

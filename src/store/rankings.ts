@@ -2,7 +2,7 @@ import { UserInputError } from '../errors.js';
 import type { RankedTask, RankingResult, RejectedEsm } from '../rank/ranking.js';
 import type { StageCounts } from '../rank/two-stage.js';
 import type { Registry } from './database.js';
-import { parseRegistrySource, type EsmFilter } from './esms.js';
+import { parseEsmFilter, parseRegistrySource, type EsmFilter } from './esms.js';
 
 /** A ranking as `rankPool` or, with its stage counts, `rankTwoStage` returns it. */
 export type RecordedRanking = RankingResult & { readonly stages?: StageCounts };
@@ -67,7 +67,7 @@ export function recordRankingRun(registry: Registry, input: RankingRunInput): nu
       );
     const runId = Number(lastInsertRowid);
     const insert = registry.db.prepare('INSERT INTO ranking_results (run_id, rank, source_task_id, score, task) VALUES (?, ?, ?, ?, ?)');
-    const exists = registry.db.prepare('SELECT 1 FROM source_tasks WHERE id = ?').pluck();
+    const exists = registry.db.prepare('SELECT 1 FROM esms WHERE id = ?').pluck();
     for (const task of result.ranking) {
       const id = parseRegistrySource(task.source);
       insert.run(runId, task.rank, id !== null && exists.get(id) ? id : null, task.score, JSON.stringify(task));
@@ -84,7 +84,7 @@ export function getRankingRun(registry: Registry, id: number): RankingRun {
     id: row.id,
     dataset_id: row.dataset_id,
     esm_source: row.esm_source,
-    esm_filter: row.esm_filter === null ? null : (JSON.parse(row.esm_filter) as EsmFilter),
+    esm_filter: row.esm_filter === null ? null : parseEsmFilter(row.esm_filter),
     created_at: row.created_at,
     result: {
       ranking: tasks.map((task) => JSON.parse(task) as RankedTask),
@@ -104,5 +104,9 @@ export function listRankingRuns(registry: Registry, filter: { datasetId?: number
   const rows = registry.db
     .prepare('SELECT id, dataset_id, esm_source, esm_filter, created_at FROM ranking_runs WHERE (@dataset IS NULL OR dataset_id = @dataset) ORDER BY id DESC LIMIT @limit')
     .all({ dataset: filter.datasetId ?? null, limit: filter.limit ?? -1 }) as Pick<RunRow, 'id' | 'dataset_id' | 'esm_source' | 'esm_filter' | 'created_at'>[];
-  return rows.map((row) => ({ ...row, esm_filter: row.esm_filter === null ? null : (JSON.parse(row.esm_filter) as EsmFilter) }));
+  return rows.map((row) => ({ ...row, esm_filter: row.esm_filter === null ? null : parseEsmFilter(row.esm_filter) }));
+}
+
+export function countRankingRuns(registry: Registry): number {
+  return registry.db.prepare('SELECT count(*) FROM ranking_runs').pluck().get() as number;
 }

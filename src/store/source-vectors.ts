@@ -72,7 +72,7 @@ export function sourceVectorsOf(registry: Registry, ids: readonly number[]): Map
   const rows = registry.db
     .prepare(
       `SELECT st.id, sv.identity, sv.model, sv.pooling, sv.dim, sv.texts, sv.texts_sha256, sv.dataset_id, sv.vector_sha256, sv.created_at
-       FROM source_tasks st JOIN source_vectors sv ON sv.identity = st.identity`,
+       FROM esms st JOIN source_vectors sv ON sv.identity = st.identity`,
     )
     .all() as (SourceVectorRecord & { id: number })[];
   const wanted = new Set(ids);
@@ -82,7 +82,7 @@ export function sourceVectorsOf(registry: Registry, ids: readonly number[]): Map
 /** The spaces that registered ESMs have vectors in. */
 export function sourceSpaces(registry: Registry): EmbeddingSpace[] {
   return registry.db
-    .prepare('SELECT DISTINCT sv.model, sv.pooling FROM source_vectors sv JOIN source_tasks st ON st.identity = sv.identity ORDER BY sv.model, sv.pooling')
+    .prepare('SELECT DISTINCT sv.model, sv.pooling FROM source_vectors sv JOIN esms st ON st.identity = sv.identity ORDER BY sv.model, sv.pooling')
     .all() as EmbeddingSpace[];
 }
 
@@ -94,7 +94,7 @@ export function recordedSpaces(registry: Registry): EmbeddingSpace[] {
 /** What the index of a space must hold: registry id → vector SHA-256, for every registered ESM with a vector there. */
 export function spaceLabels(registry: Registry, space: EmbeddingSpace): Map<number, string> {
   const rows = registry.db
-    .prepare('SELECT st.id, sv.vector_sha256 FROM source_vectors sv JOIN source_tasks st ON st.identity = sv.identity WHERE sv.model = ? AND sv.pooling = ?')
+    .prepare('SELECT st.id, sv.vector_sha256 FROM source_vectors sv JOIN esms st ON st.identity = sv.identity WHERE sv.model = ? AND sv.pooling = ?')
     .raw()
     .all(space.model, space.pooling) as [number, string][];
   return new Map(rows);
@@ -104,7 +104,7 @@ export function spaceLabels(registry: Registry, space: EmbeddingSpace): Map<numb
 export function* spacePoints(registry: Registry, space: EmbeddingSpace, ids?: readonly number[]): Generator<SourceVectorPoint> {
   const rows = registry.db
     .prepare(
-      'SELECT st.id, sv.vector, sv.vector_sha256 FROM source_vectors sv JOIN source_tasks st ON st.identity = sv.identity WHERE sv.model = ? AND sv.pooling = ? ORDER BY st.id',
+      'SELECT st.id, sv.vector, sv.vector_sha256 FROM source_vectors sv JOIN esms st ON st.identity = sv.identity WHERE sv.model = ? AND sv.pooling = ? ORDER BY st.id',
     )
     .raw()
     .iterate(space.model, space.pooling) as IterableIterator<[number, Buffer, string]>;

@@ -9,7 +9,7 @@ import { logme } from '../logme/logme.js';
 import { rank } from '../rank/rank.js';
 import type { EsmScorer } from '../rank/ranking.js';
 import { RegistryEmbeddingCache } from '../store/embedding-cache.js';
-import { registryPool } from '../store/esms.js';
+import { registryPool } from '../registry/pool.js';
 import type { StudyContext } from './context.js';
 import type { SourceRun } from './sources.js';
 import type { StudyTask } from './tasks.js';

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { createClassifier, readModelFolder, WEIGHTS_FILE } from '../finetune/checkpoint.js';
 import { runFinetune } from '../finetune/job.js';
 import type { ClassificationMetrics } from '../finetune/metrics.js';
-import { registerEsm } from '../store/esms.js';
+import { registerEsm } from '../registry/esms.js';
 import { repeatSeed, sourceSeed } from './config.js';
 import { prepareTestSplit, testAccuracy, textTask, type StudyContext } from './context.js';
 import type { StudyTask } from './tasks.js';

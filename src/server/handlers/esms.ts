@@ -3,10 +3,10 @@ import { isAbsolute, relative, resolve, sep } from 'node:path';
 import type { z } from 'zod';
 import { UserInputError } from '../../errors.js';
 import { esmFromFiles, EsmFormatError } from '../../esm/hfselect.js';
-import { deleteEsms, getEsm, pageEsms, registerEsm, registrySource, type EsmRecord } from '../../store/esms.js';
+import { deleteEsms, registerEsm } from '../../registry/esms.js';
+import { getEsm, pageEsms, registrySource, type EsmRecord } from '../../store/esms.js';
 import { importEsmFolders } from '../../registry/import.js';
 import type { ServerContext } from '../context.js';
-import { registryFilter } from '../../jobs/ranking.js';
 import { handler, type Handler } from '../http/handler.js';
 import { HttpProblem } from '../http/problem.js';
 import { deleteEsm, getEsm as getEsmRoute, listEsms, postEsm } from '../http/routes.js';
@@ -82,7 +82,7 @@ export function esmHandlers(ctx: ServerContext): Handler[] {
   return [
     handler(listEsms, ({ query }, c) => {
       const { limit, offset, ...filters } = query;
-      const page = pageEsms(ctx.registry, registryFilter(filters), { limit, offset });
+      const page = pageEsms(ctx.registry, filters, { limit, offset });
       return c.json({ total: page.total, limit, offset, items: page.records.map((r) => esmView(ctx, r)) });
     }),
     handler(postEsm, async ({ body }, c) => {

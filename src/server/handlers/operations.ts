@@ -1,3 +1,4 @@
+import { countEsms } from '../../store/esms.js';
 import { countJobsByState } from '../../store/jobs.js';
 import type { ServerContext } from '../context.js';
 import { handler, type Handler } from '../http/handler.js';
@@ -12,7 +13,7 @@ export function operationHandlers(ctx: ServerContext): Handler[] {
       if (!ctx.jobs.accepting) throw new HttpProblem('unavailable', 'the server is shutting down', undefined, { 'retry-after': '5' });
       let esms: number;
       try {
-        esms = ctx.registry.db.prepare('SELECT count(*) FROM source_tasks').pluck().get() as number;
+        esms = countEsms(ctx.registry);
       } catch (error) {
         throw new HttpProblem('unavailable', `the registry does not answer: ${(error as Error).message}`);
       }

@@ -9,7 +9,7 @@ import { isFinished, type StoredJob } from '../../store/jobs.js';
 import type { ServerContext } from '../context.js';
 import { BodyThreads } from '../http/body-threads.js';
 import { streamEvents } from '../http/sse.js';
-import { INLINE_INPUT, registryFilter, type RankingSpec } from '../../jobs/ranking.js';
+import { INLINE_INPUT, type RankingSpec } from '../../jobs/ranking.js';
 import { handler, type Handler } from '../http/handler.js';
 import { checkModel, discardUpload, readUpload, storeUpload } from './inputs.js';
 import { HttpProblem, problemResponse, type Problem } from '../http/problem.js';
@@ -62,7 +62,7 @@ async function fromUpload(ctx: ServerContext, form: z.infer<typeof RankingUpload
 }
 
 function poolSize(ctx: ServerContext, filters: EsmFilter): number {
-  const size = listEsmIds(ctx.registry, registryFilter(filters)).length;
+  const size = listEsmIds(ctx.registry, filters).length;
   if (size === 0) {
     throw new HttpProblem('invalid-input', Object.keys(filters).length ? 'filters: no registered ESM matches the filters (GET /v1/esms lists them)' : 'filters: the registry has no ESMs; add some with POST /v1/esms', 'filters');
   }

@@ -1,6 +1,7 @@
 import type { MiddlewareHandler } from 'hono';
 import { Counter, Gauge, Histogram, Registry as MetricsRegistry } from 'prom-client';
 import type { Registry } from '../../store/database.js';
+import { countEsms } from '../../store/esms.js';
 import { countJobsByState, JOB_STATES } from '../../store/jobs.js';
 
 /** Request latencies from 5 ms (a cached lookup) to 2 min (a large synchronous ranking). */
@@ -48,7 +49,7 @@ export class ServiceMetrics {
       help: 'ESMs in the registry',
       registers,
       collect() {
-        this.set(store.db.prepare('SELECT count(*) FROM source_tasks').pluck().get() as number);
+        this.set(countEsms(store));
       },
     });
   }

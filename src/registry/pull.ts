@@ -2,17 +2,18 @@ import { pathsInfo } from '@huggingface/hub';
 import { parseEsmConfig } from '../esm/config.js';
 import { CONFIG_FILE, WEIGHTS_FILE } from '../esm/hfselect.js';
 import { UserInputError } from '../errors.js';
-import type { Registry } from '../store/database.js';
-import { registerEsm } from '../store/esms.js';
-import { findHubSource, recordHubSource, writeHubSource } from '../store/hub-sources.js';
+import { hubClient, type HubClient } from '../hub/client.js';
+import { hubConfig, type HubConfig } from '../hub/config.js';
+import { announcedFile, downloadVerified, FileRejection } from '../hub/download.js';
+import { COMMIT_SHA, esmRepoInfo, findEsmRepos, matchesTask, type EsmRepo } from '../hub/esm-repos.js';
+import { HubError, hubFailure } from '../hub/errors.js';
+import type { HubFetchOptions } from '../hub/fetch.js';
+import { hasControlCharacters, printable, repoIdProblem } from '../hub/names.js';
+import { MAX_CONFIG_BYTES, MAX_WEIGHTS_BYTES } from '../hub/size-limits.js';
 import { updateSourceIndexes } from '../retrieval/source-index.js';
-import { hubClient, type HubClient } from './client.js';
-import { hubConfig, type HubConfig } from './config.js';
-import { announcedFile, downloadVerified, FileRejection } from './download.js';
-import { COMMIT_SHA, esmRepoInfo, findEsmRepos, matchesTask, type EsmRepo } from './esm-repos.js';
-import { HubError, hubFailure } from './errors.js';
-import type { HubFetchOptions } from './fetch.js';
-import { hasControlCharacters, printable, repoIdProblem } from './names.js';
+import type { Registry } from '../store/database.js';
+import { findHubSource, recordHubSource, writeHubSource } from '../store/hub-sources.js';
+import { registerEsm } from './esms.js';
 import { createPreparer, preparedMap, type Preparer } from './prepare.js';
 
 /**
@@ -25,10 +26,6 @@ import { createPreparer, preparedMap, type Preparer } from './prepare.js';
 
 /** Downloads at once, by default. */
 export const DEFAULT_CONCURRENCY = 8;
-/** A config.json larger than this is refused unread (hfselect's are under 2 KB). */
-export const MAX_CONFIG_BYTES = 2 ** 20;
-/** A weights file larger than this is refused whatever its config says: D up to about 8,000. */
-export const MAX_WEIGHTS_BYTES = 256 * 2 ** 20;
 /** From this many repos on, a pull checks and sketches ESMs in worker threads (starting them costs more for fewer). */
 const THREADS_FROM = 32;
 /** Room for the safetensors header (its length, the JSON, padding) beyond the tensors. */

@@ -4,7 +4,8 @@ import { rank, type RankOptions } from '../rank/rank.js';
 import type { TwoStageRankingResult } from '../rank/two-stage.js';
 import { openRegistry, type Registry } from '../store/database.js';
 import { RegistryEmbeddingCache } from '../store/embedding-cache.js';
-import { listEsmIds, registryPool, type EsmFilter } from '../store/esms.js';
+import { listEsmIds, type EsmFilter } from '../store/esms.js';
+import { registryPool } from './pool.js';
 import { pullEsms, type PullOptions, type PullSummary } from './pull.js';
 
 /**
@@ -14,7 +15,7 @@ import { pullEsms, type PullOptions, type PullSummary } from './pull.js';
  */
 
 /** The registry filters that still apply to the Hub's pool (the base model is the Hub's). */
-export type PoolFilters = Omit<EsmFilter, 'baseModel' | 'hubBaseModel' | 'hubRepos'>;
+export type PoolFilters = Omit<EsmFilter, 'base_model_name' | 'hub_base_model' | 'esm_repo_ids'>;
 
 export interface HubPoolOptions extends Omit<PullOptions, 'baseModel' | 'repos'> {
   /** The base model, as the Hub names it (an old name is followed to the current one). */
@@ -34,7 +35,7 @@ export async function pullHubPool(registry: Registry, options: HubPoolOptions): 
   const named = esmRepoIds !== undefined && esmRepoIds.length > 0;
   const pull = await pullEsms(registry, { ...pullOptions, ...(named ? { repos: esmRepoIds } : { baseModel: modelName }) });
   const pulled = pull.outcomes.filter((o) => o.id !== undefined).map((o) => o.repo);
-  const filter: EsmFilter = { ...filters, ...(named ? { hubRepos: pulled } : { hubBaseModel: pull.baseModel! }) };
+  const filter: EsmFilter = { ...filters, ...(named ? { esm_repo_ids: pulled } : { hub_base_model: pull.baseModel! }) };
   if (listEsmIds(registry, filter).length === 0) {
     const where = named ? `in the repos ${esmRepoIds.join(', ')}` : `for ${pull.baseModel} on the Hub`;
     throw new UserInputError(`esms: no usable ESMs ${where}${filters && Object.keys(filters).length ? ' that match the filters' : ''} (esmselect esm coverage lists the base models that have some)`, 'esms');

@@ -4,7 +4,7 @@ import { TEXTEMB_TEXTS } from '../retrieval/textemb.js';
 import { TABLE_FORMATS, type TableFormat } from '../io/tables.js';
 import { attachSourceTexts } from '../retrieval/source-texts.js';
 import { nonNegativeInteger, positiveInteger } from './errors.js';
-import { registryId, withRegistry } from './esm-command.js';
+import { registryId, withRegistry } from './registry-access.js';
 import { createProgress } from './progress.js';
 
 interface AttachFlags {
@@ -19,7 +19,8 @@ interface AttachFlags {
   batchSize?: number;
 }
 
-function attachTextsCommand(): Command {
+/** `esmselect esm attach-texts`. */
+export function attachTextsCommand(): Command {
   return new Command('attach-texts')
     .description("give registered source tasks their TextEmb vector (normalised mean base-model embedding of a sample of their texts) and index it for two-stage ranking")
     .argument('<id...>', 'registry ids of the ESMs of this source task (as esm list shows)')
@@ -57,8 +58,15 @@ function attachTextsCommand(): Command {
     );
 }
 
-export function sourceCommand(): Command {
-  const command = new Command('source').description('source tasks beyond their ESMs: texts for the TextEmb first stage').addCommand(attachTextsCommand());
+/**
+ * `esmselect source attach-texts`, the spelling before `esm attach-texts`: hidden from the help and
+ * kept for one release, with a one-line notice on stderr.
+ */
+export function deprecatedSourceCommand(): Command {
+  const attach = attachTextsCommand().hook('preAction', () => {
+    process.stderr.write('esmselect: "source attach-texts" is deprecated; use "esm attach-texts"\n');
+  });
+  const command = new Command('source').description('deprecated: use esm attach-texts').addCommand(attach);
   for (const sub of command.commands) sub.exitOverride();
   return command;
 }

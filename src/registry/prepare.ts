@@ -5,9 +5,9 @@ import { Piscina } from 'piscina';
 import { LEGACY_VERSION, parseEsmConfig, type EsmConfig } from '../esm/config.js';
 import { EmbeddingSpaceMap, firstNonFinite } from '../esm/esm.js';
 import { esmFromFiles, EsmFormatError, esmWeightsFile, esmWeightsHeader } from '../esm/hfselect.js';
+import { parseSafetensors, toFloat32, type RawTensor } from '../io/safetensors.js';
 import { sketchEsm } from '../retrieval/esm-sketch.js';
 import type { EsmSketch } from '../store/esm-sketches.js';
-import { parseSafetensors, toFloat32, type RawTensor } from '../io/safetensors.js';
 import { sha256Hex } from '../store/files.js';
 
 /**

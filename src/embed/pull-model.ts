@@ -2,16 +2,16 @@ import { mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { downloadFile, modelInfo, pathsInfo } from '@huggingface/hub';
 import { modelsDir as defaultModelsDir } from '../config.js';
-import { describeModel, modelFolder } from '../embed/model-folder.js';
 import { UserInputError } from '../errors.js';
 import { syncDirectory, writeFileAtomic } from '../io/atomic.js';
 import { readSafetensorsRanges, SafetensorsError, serializeSafetensors, toFloat32 } from '../io/safetensors.js';
-import { hubFailure } from './api-failures.js';
-import { hubClient, type HubClient } from './client.js';
-import { HubContentError } from './hub-errors.js';
-import { checkRepoPath, isCommitSha, isRepoId, quoted } from './repo-files.js';
-import { modelFileLimit, SMALL_FILE_LIMIT, type SizeLimit } from './size-limits.js';
-import { announced, downloadVerified, readRange, type AnnouncedFile } from './verified-download.js';
+import { hubFailure } from '../hub/api-failures.js';
+import { hubClient, type HubClient } from '../hub/client.js';
+import { HubContentError } from '../hub/hub-errors.js';
+import { checkRepoPath, isCommitSha, isRepoId, quoted } from '../hub/repo-files.js';
+import { modelFileLimit, SMALL_FILE_LIMIT, type SizeLimit } from '../hub/size-limits.js';
+import { announced, downloadVerified, readRange, type AnnouncedFile } from '../hub/verified-download.js';
+import { describeModel, modelFolder } from './model-folder.js';
 
 /**
  * `esmselect model pull NAME`: a base model from the Hugging Face Hub into `models/NAME/`, in the
