@@ -6,8 +6,8 @@
  * loop (what running it in-process would do). Each busy phase is compared with the idle phases on
  * either side of it, so drift on a shared machine shows as a difference between those two.
  *
- *   npm run bench:finetune-service                      # phases of 20 s
- *   npm run bench:finetune-service -- --phase-seconds 60
+ *   npm run bench finetune-service                      # phases of 20 s
+ *   npm run bench finetune-service -- --phase-seconds 60
  *
  * A phase sends synchronous rankings one after the other for `--phase-seconds` (and waits for the
  * last one: a starved ranking takes far longer than a phase).
@@ -45,8 +45,9 @@ function quantile(values: readonly number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
 }
 
-async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { 'phase-seconds': { type: 'string', default: '20' } } });
+/** `npm run bench finetune-service [--phase-seconds S]`. */
+export async function finetuneServiceBenchmark(args: readonly string[]): Promise<void> {
+  const { values } = parseArgs({ args: [...args], options: { 'phase-seconds': { type: 'string', default: '20' } } });
   const phaseSeconds = Number(values['phase-seconds']);
   const scratch = await mkdtemp(join(tmpdir(), 'esmselect-bench-service-'));
   const modelsDir = join(scratch, 'models');
@@ -145,5 +146,3 @@ async function main(): Promise<void> {
     await rm(scratch, { recursive: true, force: true });
   }
 }
-
-await main();

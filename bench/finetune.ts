@@ -3,8 +3,8 @@
  * and peak tensor memory for none vs gmt vs dps (and gmt with strict masked entries), and the mask
  * overhead as a ratio to the vanilla step measured in the same invocation.
  *
- *   npm run bench:finetune                            # both models, 3 rounds
- *   npm run bench:finetune -- --model bert-tiny --rounds 5 --steps 30
+ *   npm run bench finetune                            # both models, 3 rounds
+ *   npm run bench finetune -- --model bert-tiny --rounds 5 --steps 30
  *
  * Each (model, strategy) runs in its own process, so peak RSS is its own; rounds alternate the
  * strategies so drift on a shared machine hits them alike, and the fastest round counts. The
@@ -87,8 +87,10 @@ async function measure(model: ModelSize, strategy: string, steps: number, warmup
   }
 }
 
-async function main(): Promise<void> {
+/** `npm run bench finetune [--model M…] [--rounds N] [--steps N] [--warmup N]`; `--child` is a measured process of its own. */
+export async function finetuneBenchmark(args: readonly string[]): Promise<void> {
   const { values } = parseArgs({
+    args: [...args],
     options: {
       model: { type: 'string', multiple: true },
       rounds: { type: 'string', default: '3' },
@@ -150,4 +152,5 @@ async function main(): Promise<void> {
   }
 }
 
-await main();
+// Each measured (model, strategy) is this module run as a process of its own, with --child.
+if (process.argv[1] === fileURLToPath(import.meta.url)) await finetuneBenchmark(process.argv.slice(2));

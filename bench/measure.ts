@@ -1,19 +1,19 @@
 /**
  * One measurement of esmselect on an anchor pool, run in its own process so that its peak RSS is its
- * own: `node dist/bench/measure.js POOL preloaded|streamed`. Prints one JSON line (OurRun).
+ * own: `node --import tsx bench/measure.ts POOL preloaded|streamed`. Prints one JSON line (OurRun).
  *
  * - preloaded: every ESM is read into memory first, as the reference harness does, and the clock
  *   covers target preparation plus scoring: the counterpart of the reference's seconds_total.
  * - streamed: `rank()` from the files, reading ESMs batch by batch while scoring: end-to-end wall time.
  */
 import { join } from 'node:path';
-import { createProgress } from '../cli/progress.js';
-import { findEsmFolders, readEsmFolders, type PoolEntry } from '../esm/pool.js';
-import { readEmbeddingFile } from '../io/embedding-files.js';
-import { encodeLabels } from '../task/labels.js';
-import { rank } from '../rank/rank.js';
-import { prepareTargetFor, rankPool, type RankingResult } from '../rank/ranking.js';
-import { selectScorer } from '../rank/scorers.js';
+import { createProgress } from '../src/cli/progress.js';
+import { findEsmFolders, readEsmFolders, type PoolEntry } from '../src/esm/pool.js';
+import { readEmbeddingFile } from '../src/io/embedding-files.js';
+import { encodeLabels } from '../src/task/labels.js';
+import { rank } from '../src/rank/rank.js';
+import { prepareTargetFor, rankPool, type RankingResult } from '../src/rank/ranking.js';
+import { selectScorer } from '../src/rank/scorers.js';
 import { MEASURE_MODES, type MeasureMode, type OurRun } from './runs.js';
 
 async function* fromArray(entries: readonly PoolEntry[]): AsyncGenerator<PoolEntry> {

@@ -1,6 +1,6 @@
 import { link, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { CONFIG_FILE, WEIGHTS_FILE } from '../esm/hfselect.js';
+import { CONFIG_FILE, WEIGHTS_FILE } from '../src/esm/hfselect.js';
 
 /**
  * A pool of `count` ESMs built from the few distinct ESMs of an anchor pool without copying weights:

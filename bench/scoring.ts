@@ -7,9 +7,9 @@ import { readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { Command, Option } from 'commander';
-import { positiveInteger } from '../cli/errors.js';
-import { PACKAGE_ROOT } from '../config.js';
-import { SCORER_NAMES } from '../rank/scorers.js';
+import { positiveInteger } from '../src/cli/errors.js';
+import { PACKAGE_ROOT } from '../src/config.js';
+import { SCORER_NAMES } from '../src/rank/scorers.js';
 import { buildReplicatedPool } from './replica.js';
 import { runOurs, runReference, type OurRun, type ReferenceRun } from './runs.js';
 

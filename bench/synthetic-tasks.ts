@@ -1,7 +1,7 @@
-import type { EsmConfig } from '../esm/config.js';
-import { EmbeddingSpaceMap } from '../esm/esm.js';
-import type { Embeddings } from '../io/embeddings.js';
-import { seededUniform, standardNormal } from '../random.js';
+import type { EsmConfig } from '../src/esm/config.js';
+import { EmbeddingSpaceMap } from '../src/esm/esm.js';
+import type { Embeddings } from '../src/io/embeddings.js';
+import { seededUniform, standardNormal } from '../src/random.js';
 
 /**
  * A synthetic world of tasks with a known structure, for measuring first stages against exhaustive

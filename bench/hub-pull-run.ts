@@ -1,6 +1,6 @@
 /**
  * One way of pulling the bench pool, in a process of its own so that its peak RSS is its own:
- * `node dist/bench/hub-pull-run.js esmselect|hfselect ENDPOINT DATA_DIR CONCURRENCY`. Prints one JSON line.
+ * `node --import tsx bench/hub-pull-run.ts esmselect|hfselect ENDPOINT DATA_DIR CONCURRENCY`. Prints one JSON line.
  *
  * - esmselect: `pullEsms` (listing, then CONCURRENCY repos at a time, each file checked against the
  *   Hub's announced sha256, registered with provenance).
@@ -9,13 +9,13 @@
  *   `downloadFile`), then registered through the same import path; no concurrency, no hash check.
  */
 import { downloadFile } from '@huggingface/hub';
-import { CONFIG_FILE, esmFromFiles, WEIGHTS_FILE } from '../esm/hfselect.js';
-import { hubClient } from '../hub/client.js';
-import { hubConfig } from '../hub/config.js';
-import { findEsmRepos } from '../hub/esm-repos.js';
-import { pullEsms } from '../registry/pull.js';
-import { openRegistry, type Registry } from '../store/database.js';
-import { registerEsm } from '../registry/esms.js';
+import { CONFIG_FILE, esmFromFiles, WEIGHTS_FILE } from '../src/esm/hfselect.js';
+import { hubClient } from '../src/hub/client.js';
+import { hubConfig } from '../src/hub/config.js';
+import { findEsmRepos } from '../src/hub/esm-repos.js';
+import { pullEsms } from '../src/registry/pull.js';
+import { openRegistry, type Registry } from '../src/store/database.js';
+import { registerEsm } from '../src/registry/esms.js';
 
 export const BENCH_BASE_MODEL = 'bench/encoder';
 export const WAYS = ['hfselect', 'esmselect'] as const;

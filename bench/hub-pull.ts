@@ -4,11 +4,11 @@ import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { dirname, extname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { PACKAGE_ROOT } from '../config.js';
-import { UserInputError } from '../errors.js';
-import { DEFAULT_CONCURRENCY } from '../registry/pull.js';
-import { openRegistry } from '../store/database.js';
-import { listEsms } from '../store/esms.js';
+import { PACKAGE_ROOT } from '../src/config.js';
+import { UserInputError } from '../src/errors.js';
+import { DEFAULT_CONCURRENCY } from '../src/registry/pull.js';
+import { openRegistry } from '../src/store/database.js';
+import { listEsms } from '../src/store/esms.js';
 import type { WayRun } from './hub-pull-run.js';
 
 /**

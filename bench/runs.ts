@@ -47,11 +47,11 @@ function run(command: string, args: readonly string[], env: NodeJS.ProcessEnv, e
   });
 }
 
-const MEASURE_SCRIPT = fileURLToPath(new URL('./measure.js', import.meta.url));
+const MEASURE_SCRIPT = fileURLToPath(new URL('./measure.ts', import.meta.url));
 
 /** Measures esmselect on the pool in a child process (its progress lines are passed through). */
 export async function runOurs(pool: string, mode: MeasureMode, env: NodeJS.ProcessEnv = process.env): Promise<OurRun> {
-  const { stdout } = await run(process.execPath, [MEASURE_SCRIPT, pool, mode], env, true);
+  const { stdout } = await run(process.execPath, ['--import', 'tsx', MEASURE_SCRIPT, pool, mode], env, true);
   return JSON.parse(stdout) as OurRun;
 }
 

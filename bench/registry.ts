@@ -1,14 +1,14 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { EmbeddingSpaceMap } from '../esm/esm.js';
-import { saveHfselectEsm } from '../esm/hfselect.js';
-import { folderPool, type PoolEntry } from '../esm/pool.js';
-import { trainEsm } from '../esm/train.js';
-import { seededUniform } from '../random.js';
-import { openRegistry } from '../store/database.js';
-import { registryPool } from '../registry/pool.js';
-import { importEsmFolders } from '../registry/import.js';
+import { EmbeddingSpaceMap } from '../src/esm/esm.js';
+import { saveHfselectEsm } from '../src/esm/hfselect.js';
+import { folderPool, type PoolEntry } from '../src/esm/pool.js';
+import { trainEsm } from '../src/esm/train.js';
+import { seededUniform } from '../src/random.js';
+import { openRegistry } from '../src/store/database.js';
+import { registryPool } from '../src/registry/pool.js';
+import { importEsmFolders } from '../src/registry/import.js';
 
 function uniforms(count: number, seed: number, scale: number): Float32Array {
   const uniform = seededUniform(seed);
