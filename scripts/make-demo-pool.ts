@@ -36,7 +36,7 @@ const SOURCE_EXAMPLES = 240;
 const TARGET_EXAMPLES = 90;
 /**
  * The study's intermediate settings with more epochs for the smaller data (150 optimiser steps, a
- * study source takes about 190), all of them: early stopping on 24 held-out examples would end
+ * study source takes about 90), all of them: early stopping on 24 held-out examples would end
  * some fine-tunes on noise.
  */
 const INTERMEDIATE = { ...PRETRAINED_STUDY.intermediate, epochs: 10, patience: 0 };

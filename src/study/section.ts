@@ -6,7 +6,7 @@ import type { StudyRun } from './config.js';
 import type { StudyMask } from './ground-truth.js';
 import { METHOD_LABELS, type MethodName } from './methods.js';
 import { mean, standardDeviation } from './metrics.js';
-import { fixed, methodTable, metricsOf, percent, points, relationTable, seconds, targetTable, type StudyResults } from './report.js';
+import { fixed, methodTable, metricsOf, percent, points, relationTable, seconds, shortId, targetTable, type StudyResults } from './report.js';
 
 export const SECTION_BEGIN = '<!-- study:begin -->';
 export const SECTION_END = '<!-- study:end -->';
@@ -150,6 +150,55 @@ export function comparisonTable(control: StudyResults | undefined, pretrained: S
   return ['| | control | pretrained |', '|---|---|---|', ...rows].join('\n');
 }
 
+const METHODS_BELOW_UPPER = ['textemb', 'base-logme', 'random'] as const;
+
+/**
+ * What the numbers mean, worded from them (so it cannot go stale): what the pretrained model
+ * changes against the control, and where ESM-LogME loses, to which method and on which targets.
+ */
+export function readingLines(pretrained: StudyResults, control: StudyResults | undefined): string[] {
+  const r2 = mean(r2s(pretrained));
+  const spread = cosineSpread(pretrained);
+  const lines: string[] = [];
+  if (control) {
+    const r2Control = mean(r2s(control));
+    const spreadControl = cosineSpread(control);
+    lines.push(
+      `- **What the ESMs explain.** On held-out texts the ESMs explain R² ${fixed(r2, 3)} of the fine-tuned embeddings of wordnet-bert on average, against ${fixed(r2Control, 3)} for the random-weight control: ${r2 > r2Control ? "a pretrained model's fine-tune is a change that a linear map from its base embeddings follows far better, which is the premise of ESMs" : 'pretraining did not make the fine-tunes easier to follow with a linear map here'}.`,
+      `- **What TextEmb sees.** Within a target, TextEmb's cosines spread by ${fixed(spread, 4)} (SD over the sources) on wordnet-bert against ${fixed(spreadControl, 4)} on the control: ${spread > 3 * spreadControl ? 'the pretrained base embeddings tell the texts of different files apart, so TextEmb is a real baseline here, no longer noise' : 'still too little to rank by more than noise'}.`,
+    );
+  }
+  const esm = metricsOf(pretrained, 'esm-logme', 'none');
+  const losses: string[] = [];
+  for (const method of METHODS_BELOW_UPPER) {
+    const other = metricsOf(pretrained, method, 'none');
+    const worse: string[] = [];
+    if (other.regret1 < esm.regret1) worse.push(`regret@1 ${fixed(other.regret1)} % against ${fixed(esm.regret1)} %`);
+    if (other.regret3 < esm.regret3) worse.push(`regret@3 ${fixed(other.regret3)} % against ${fixed(esm.regret3)} %`);
+    if (method !== 'random' && other.spearman !== null && esm.spearman !== null && other.spearman > esm.spearman) worse.push(`ρ ${fixed(other.spearman)} against ${fixed(esm.spearman)}`);
+    if (worse.length > 0) losses.push(`${METHOD_LABELS[method]} (${worse.join('; ')})`);
+  }
+  lines.push(
+    losses.length === 0
+      ? `- **ESM-LogME against the cheap methods** (vanilla ground truth): it does at least as well as TextEmb, base-embedding LogME and random in regret@1, regret@3 and ρ.`
+      : `- **Where ESM-LogME loses** (vanilla ground truth): it is beaten by ${losses.join(', and by ')}.`,
+  );
+  const random = metricsOf(pretrained, 'random', 'none');
+  const behind = esm.perTarget.filter((t) => t.regret3 > random.perTarget.find((r) => r.target === t.target)!.regret3);
+  const upper = metricsOf(pretrained, 'finetuned-logme', 'none');
+  lines.push(
+    `- **Target by target**, ESM-LogME's top three do worse than a random three on ${behind.length} of ${esm.perTarget.length} targets${behind.length > 0 ? ` (${behind.map((t) => shortId(t.target)).join(', ')})` : ''}. The upper reference, which embeds each target with every fine-tuned model, reaches regret@1 ${fixed(upper.regret1)} % and regret@3 ${fixed(upper.regret3)} % (ρ ${fixed(upper.spearman)}): the gap to it is what the linear maps lose against the fine-tuned models themselves.`,
+  );
+  const noise = pretrained.noise.none;
+  if (noise.meanSd !== null) {
+    const gainNoise = noise.meanSd * Math.SQRT2;
+    lines.push(
+      `- **How much the ground truth can tell.** The true gains spread across sources by ${percent(noise.gainSpread)} points while a gain carries ${percent(gainNoise)} points of seed noise${noise.gainSpread < 2 * gainNoise ? ': much of what separates the sources of a target is noise, so differences of a few points of regret between methods are not significant' : ': the sources differ by clearly more than the noise, so the ranking being predicted is real'}. It is a miniature: ${pretrained.sources.length} sources and ${pretrained.truths.length / 2} targets of a tiny model; the figures do not compare with the paper's.`,
+    );
+  }
+  return lines;
+}
+
 /** The whole generated section: the two runs side by side, then each run in full. */
 export function studySection(runs: Partial<Record<StudyRun, StudyResults>>, links: RunLinks): string {
   const { pretrained, control } = runs;
@@ -170,6 +219,7 @@ export function studySection(runs: Partial<Record<StudyRun, StudyResults>>, link
     '',
     comparisonTable(control, pretrained),
     '',
+    ...(pretrained ? ['What the numbers mean:', '', ...readingLines(pretrained, control), ''] : []),
     ...(pretrained ? ['### The pretrained run: wordnet-bert on WordNet tasks', '', ...runBody(pretrained, links.pretrained!), ''] : []),
     ...(control ? ['### The control: random-weight tiny-bert on synthetic tasks', '', ...runBody(control, links.control!), ''] : []),
   ];
