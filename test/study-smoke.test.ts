@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RUN_DIRS, SMOKE_STUDIES } from '../src/study/config.js';
 import { upgradeResults, type StudyResults } from '../src/study/report.js';
 import { runStudy } from '../src/study/run.js';
-import { replaceSection, SECTION_BEGIN, SECTION_END, writeStudyDoc } from '../src/study/section.js';
+import { readingLines, replaceSection, SECTION_BEGIN, SECTION_END, writeStudyDoc } from '../src/study/section.js';
 import { MODELS_ROOT } from './helpers/finetune.js';
 
 const config = SMOKE_STUDIES.pretrained;
@@ -85,6 +85,10 @@ describe('npm run study -- --smoke', () => {
     expect(first).toContain('](../out/plot.svg)');
     expect(first).toContain('](../control/plot.svg)');
     expect(first).toMatch(/\| ESM held-out R², mean \(min to max\) \| [−\d.]+ \([−\d.]+ to [−\d.]+\) \| [−\d.]+ \(/);
+    // What the numbers mean, in words written from them.
+    expect(first).toContain('What the numbers mean:');
+    expect(first).toMatch(/\*\*What the ESMs explain\.\*\* On held-out texts the ESMs explain R² [−\d.]+ of the fine-tuned embeddings of wordnet-bert on average, against [−\d.]+ for the random-weight control/);
+    expect(first).toMatch(/\*\*Target by target\*\*, ESM-LogME's top three do worse than a random three on \d+ of 2 targets/);
 
     await writeFile(doc, `# Study\n\nintro\n\n${SECTION_BEGIN}\nold numbers\n${SECTION_END}\n\n## Reading it\n\ntext\n`);
     await writeStudyDoc(doc, { pretrained: results }, { pretrained: join(scratch, 'out'), control: join(scratch, 'control') });
@@ -93,6 +97,26 @@ describe('npm run study -- --smoke', () => {
     expect(again.endsWith(`${SECTION_END}\n\n## Reading it\n\ntext\n`)).toBe(true);
     expect(again).not.toContain('old numbers');
     expect(again).not.toContain('### The control');
+  });
+});
+
+describe('readingLines', () => {
+  it('names the cheaper method that beats ESM-LogME, on which metric, and says nothing of losses when none does', () => {
+    const withMetrics = (esmRegret3: number, textembRegret3: number): StudyResults => ({
+      ...results,
+      metrics: results.metrics.map((m) => {
+        if (m.mask !== 'none') return m;
+        if (m.method === 'esm-logme') return { ...m, regret1: 10, regret3: esmRegret3, spearman: 0.5 };
+        if (m.method === 'textemb') return { ...m, regret1: 20, regret3: textembRegret3, spearman: 0.1 };
+        if (m.method === 'random' || m.method === 'base-logme') return { ...m, regret1: 30, regret3: 30, spearman: m.method === 'random' ? 0 : null };
+        return m;
+      }),
+    });
+    const losing = readingLines(withMetrics(8, 4), undefined).join('\n');
+    expect(losing).toContain('**Where ESM-LogME loses** (vanilla ground truth): it is beaten by TextEmb (regret@3 4.00 % against 8.00 %).');
+    const winning = readingLines(withMetrics(4, 8), undefined).join('\n');
+    expect(winning).not.toContain('Where ESM-LogME loses');
+    expect(winning).toContain('it does at least as well as TextEmb, base-embedding LogME and random');
   });
 });
 

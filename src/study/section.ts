@@ -176,7 +176,7 @@ export function readingLines(pretrained: StudyResults, control: StudyResults | u
     if (other.regret1 < esm.regret1) worse.push(`regret@1 ${fixed(other.regret1)} % against ${fixed(esm.regret1)} %`);
     if (other.regret3 < esm.regret3) worse.push(`regret@3 ${fixed(other.regret3)} % against ${fixed(esm.regret3)} %`);
     if (method !== 'random' && other.spearman !== null && esm.spearman !== null && other.spearman > esm.spearman) worse.push(`ρ ${fixed(other.spearman)} against ${fixed(esm.spearman)}`);
-    if (worse.length > 0) losses.push(`${METHOD_LABELS[method]} (${worse.join('; ')})`);
+    if (worse.length > 0) losses.push(`${METHOD_LABELS[method].replace(/ \(.*/, '')} (${worse.join('; ')})`);
   }
   lines.push(
     losses.length === 0
