@@ -40,10 +40,10 @@ describe('the demo pool', () => {
   it('holds one ESM of a real wordnet-bert fine-tune per shipped dataset, named by the dataset path', () => {
     const esms = readdirSync(DEMO_ESMS_DIR).sort();
     expect(esms.length).toBeGreaterThanOrEqual(8);
-    expect(readdirSync(DEMO_DATASETS_DIR).sort()).toEqual(esms.map((e) => `${e}.csv`));
+    expect(readdirSync(DEMO_DATASETS_DIR).sort()).toEqual(esms.map((e) => `${e}.csv`).sort());
     for (const name of esms) {
       const config = JSON.parse(readFileSync(join(DEMO_ESMS_DIR, name, 'config.json'), 'utf8'));
-      expect(config).toMatchObject({ base_model_name: 'wordnet-bert', task_id: `demo/datasets/${name}.csv`, task_split: 'train', text_column: 'text', label_column: 'label', lm_optimizer: 'AdamW', embedding_dim: 64 });
+      expect(config).toMatchObject({ base_model_name: 'wordnet-bert', task_id: `demo/datasets/${name}.csv`, task_split: 'train', text_column: 'text', label_column: 'label', lm_optimizer: 'AdamW', esm_embedding_dim: 64 });
       expect(config.developers).toMatch(/demo pool: ESMs of real fine-tunes/);
     }
   });
