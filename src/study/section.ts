@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { dirname, relative } from 'node:path';
 import { writeFileAtomic } from '../io/atomic.js';
 import type { TargetTruth } from './analysis.js';
@@ -30,6 +30,7 @@ export async function writeStudyDoc(doc: string, runs: Partial<Record<StudyRun, 
     throw error;
   });
   const links: RunLinks = { pretrained: relative(dirname(doc), dirs.pretrained), control: relative(dirname(doc), dirs.control) };
+  await mkdir(dirname(doc), { recursive: true });
   await writeFileAtomic(doc, replaceSection(before, studySection(runs, links)));
 }
 
