@@ -169,6 +169,11 @@ export function readingLines(pretrained: StudyResults, control: StudyResults | u
       `- **What TextEmb sees.** Within a target, TextEmb's cosines spread by ${fixed(spread, 4)} (SD over the sources) on wordnet-bert against ${fixed(spreadControl, 4)} on the control: ${spread > 3 * spreadControl ? 'the pretrained base embeddings tell the texts of different files apart, so TextEmb is a real baseline here, no longer noise' : 'still too little to rank by more than noise'}.`,
     );
   }
+  const gains = truthsOf(pretrained, 'none').flatMap((t) => t.gains);
+  const helped = gains.filter((g) => g > 0).length;
+  lines.push(
+    `- **Whether transfer helps.** Over all ${gains.length} (source, target) pairs the mean gain is ${points(mean(gains))} points and ${helped} of them gain${mean(gains) < 0 ? ': on this model an intermediate task more often hurts than helps, so a selection method earns its keep as much by keeping the harmful sources out of its top picks as by finding the best one' : ''}.`,
+  );
   const esm = metricsOf(pretrained, 'esm-logme', 'none');
   const losses: string[] = [];
   for (const method of METHODS_BELOW_UPPER) {
