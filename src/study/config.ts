@@ -55,8 +55,8 @@ export type StudyConfig = SyntheticStudyConfig | WordNetStudyConfig;
  * and loses noun targets at 6e-3. Texts of at most 12 words (65 % of the noun definitions, 95 % of
  * the verb ones) and small tasks (sources of 400 examples, 4 epochs; targets of 100 training, 50
  * validation and 200 test examples, 4 epochs) cut a fine-tune's cost to about a third of the family's
- * defaults, so that 2 seeds of every pair fit the time budget on 2 cores (the committed run: 21 min
- * of CPU time, 40 min wall time on cores shared with other work at load average 9–14); half the targets have a merged class (animal-or-plant), so that more sources can split one.
+ * defaults, so that 2 seeds of every pair fit the time budget on 2 cores (the committed run: 14.3
+ * min wall time, 14.8 min of CPU time; 40 min on cores shared with other work at load 9–14); half the targets have a merged class (animal-or-plant), so that more sources can split one.
  */
 export const PRETRAINED_STUDY: WordNetStudyConfig = {
   tasks: 'wordnet',
