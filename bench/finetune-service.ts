@@ -56,9 +56,11 @@ export async function finetuneServiceBenchmark(args: readonly string[]): Promise
   await makeModel('bert-tiny', join(modelsDir, FINETUNED));
   const context = createServerContext({ dataDir: join(scratch, 'data'), modelsDir, log: () => {} });
   try {
-    await seedDemoPool(context.registry);
+    // The tests' tiny-bert demo pool: rankings of the model this bench fine-tunes, against 12 ESMs.
+    const pool = join(ROOT, 'test', 'fixtures', 'demo-tiny-bert');
+    await seedDemoPool(context.registry, { esms: join(pool, 'esms'), datasets: join(pool, 'datasets') });
     const app = createApp(context);
-    const demo = await readTextDataset(join(ROOT, 'demo', 'target.csv'), { textColumns: 'text', labelColumn: 'label' });
+    const demo = await readTextDataset(join(pool, 'target.csv'), { textColumns: 'text', labelColumn: 'label' });
     const ranking = JSON.stringify({ texts: demo.texts, labels: demo.labels, model: 'tiny-bert' });
     const rank = async () => {
       const started = performance.now();

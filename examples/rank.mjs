@@ -9,7 +9,7 @@ import { embedDataset, importEsmFolders, openRegistry, rank, registryPool, Regis
 
 const root = fileURLToPath(new URL('../', import.meta.url));
 const dataset = process.argv[2] ?? join(root, 'demo', 'target.csv');
-const model = process.argv[3] ?? 'tiny-bert';
+const model = process.argv[3] ?? 'wordnet-bert';
 
 // A registry of its own, so the example leaves the user's data dir alone.
 const registry = openRegistry({ dataDir: mkdtempSync(join(tmpdir(), 'esmselect-example-')) });

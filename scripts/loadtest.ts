@@ -18,7 +18,7 @@ const amount = Number(process.env.LOADTEST_REQUESTS ?? 1000);
 const seconds = Number(process.env.LOADTEST_SECONDS ?? 60);
 
 const rows = readFileSync(join(PACKAGE_ROOT, 'demo', 'target.csv'), 'utf8').trim().split('\n').slice(1);
-const body = JSON.stringify({ texts: rows.map((r) => r.slice(0, r.lastIndexOf(','))), labels: rows.map((r) => r.slice(r.lastIndexOf(',') + 1)), model: 'tiny-bert', top: 5 });
+const body = JSON.stringify({ texts: rows.map((r) => r.slice(0, r.lastIndexOf(','))), labels: rows.map((r) => r.slice(r.lastIndexOf(',') + 1)), model: 'wordnet-bert', top: 5 });
 
 const dataDir = mkdtempSync(join(tmpdir(), 'esmselect-loadtest-'));
 const server = await startServer({ dataDir, host: '127.0.0.1', port: 0, log: () => {} });
@@ -30,7 +30,7 @@ try {
   const failed = result.errors + result.timeouts + result.non2xx;
   process.stdout.write(
     [
-      `${result.requests.total} ranking requests, ${connections} concurrent, on a cached dataset (${rows.length} texts, tiny-bert, demo pool of 12 ESMs)`,
+      `${result.requests.total} ranking requests, ${connections} concurrent, on a cached dataset (${rows.length} texts, wordnet-bert, the demo pool)`,
       `latency p50 ${result.latency.p50} ms, p90 ${result.latency.p90} ms, p99 ${result.latency.p99} ms, max ${result.latency.max} ms`,
       `throughput ${result.requests.average} requests/s; non-2xx ${result.non2xx}, errors ${result.errors}, timeouts ${result.timeouts}`,
       '',

@@ -29,7 +29,7 @@ beforeAll(async () => {
   // The demo ESMs say base_model_name "tiny-bert", an old name the Hub redirects, as bert-base-uncased is.
   hub.store.create('model', TINY);
   hub.store.rename('model', 'tiny-bert', TINY);
-  for (const name of (await readdir(join(PACKAGE_ROOT, 'demo', 'esms'))).sort()) {
+  for (const name of (await readdir(join(PACKAGE_ROOT, 'test', 'fixtures', 'demo-tiny-bert', 'esms'))).sort()) {
     const folder = join(PACKAGE_ROOT, 'demo', 'esms', name);
     const configText = await readFile(join(folder, 'config.json'), 'utf8');
     const repo = hub.store.create('model', `demo/${name}`);
@@ -167,7 +167,7 @@ describe('rank --esms hub', () => {
     const fromHub = await runCliAsync(['rank', ...target, '--esms', 'hub'], e);
     expect(fromHub.status).toBe(0);
     expect(fromHub.stderr).toContain(`esmselect: ${TINY}: 12 repos: imported 12,`);
-    const fromFolders = await runCliAsync(['rank', ...target, '--esms', join(PACKAGE_ROOT, 'demo', 'esms')], e);
+    const fromFolders = await runCliAsync(['rank', ...target, '--esms', join(PACKAGE_ROOT, 'test', 'fixtures', 'demo-tiny-bert', 'esms')], e);
     const ranking = (out: string) => JSON.parse(out).ranking.map((t: { task_id: string; score: number }) => [t.task_id, t.score.toFixed(6)]);
     expect(ranking(fromHub.stdout)).toEqual(ranking(fromFolders.stdout));
     expect(ranking(fromHub.stdout)).toHaveLength(12);

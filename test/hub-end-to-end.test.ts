@@ -29,7 +29,7 @@ import { startHubStandin, type HubStandin } from './helpers/hub/standin.js';
  */
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 /** The tiny-bert demo pool (esms/, datasets/, target.csv): every path to it goes through this one constant. */
-const DEMO = join(ROOT, 'demo');
+const DEMO = join(ROOT, 'test', 'fixtures', 'demo-tiny-bert');
 const READ = 'hf_e2e_read_token_1234';
 const WRITE = 'hf_e2e_write_token_5678';
 const MODEL = 'bert-base-uncased';

@@ -10,7 +10,7 @@ import { startHubStandin, type HubStandin } from './helpers/hub/standin.js';
 
 /** hfselect's one call, `compute_task_ranking(dataset, model_name)`, from a script: no registry plumbing. */
 let hub: HubStandin;
-const demo = join(PACKAGE_ROOT, 'demo');
+const demo = join(PACKAGE_ROOT, 'test', 'fixtures', 'demo-tiny-bert');
 beforeAll(async () => {
   hub = await startHubStandin();
   hub.store.create('model', 'esmselect/tiny-bert');

@@ -12,7 +12,7 @@ describe('the real server', () => {
       expect(server.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
       const texts = Array.from({ length: 300 }, (_, i) => `${DEMO_TEXTS.texts[i % 6]} number ${i}`);
       const labels = texts.map((_, i) => DEMO_TEXTS.labels[i % 6]);
-      const created = await fetch(`${server.url}/v1/rankings`, { ...json({ texts, labels, model: 'tiny-bert', top: 4 }, { prefer: 'respond-async' }) });
+      const created = await fetch(`${server.url}/v1/rankings`, { ...json({ texts, labels, model: 'wordnet-bert', top: 4 }, { prefer: 'respond-async' }) });
       expect(created.status).toBe(202);
       const job = (await created.json()) as { id: string; links: { events: string } };
       const stream = await fetch(`${server.url}${job.links.events}`);
@@ -71,7 +71,7 @@ describe('the real server', () => {
     // Long enough to be caught running: a few thousand texts to embed.
     const texts = Array.from({ length: 4000 }, (_, i) => `${DEMO_TEXTS.texts[i % 6]} review ${i} of ${i % 7}`);
     const labels = texts.map((_, i) => DEMO_TEXTS.labels[i % 6]);
-    const job = (await (await fetch(`${server.url}/v1/rankings?async=true`, json({ texts, labels, model: 'tiny-bert' }))).json()) as { id: string };
+    const job = (await (await fetch(`${server.url}/v1/rankings?async=true`, json({ texts, labels, model: 'wordnet-bert' }))).json()) as { id: string };
     for (let tries = 0; tries < 400; tries++) {
       if ((server.context.registry.db.prepare('SELECT state FROM jobs WHERE id = ?').pluck().get(job.id) as string) === 'running') break;
       await new Promise((resolve) => setTimeout(resolve, 10));

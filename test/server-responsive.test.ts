@@ -35,7 +35,7 @@ const body = new TextEncoder().encode(JSON.stringify(request));
 process.stdout.write('ready\\n');
 process.stdin.once('data', () => fetch(process.argv[1], { method: 'POST', headers: { 'content-type': 'application/json' }, body })
   .then(async (r) => process.stdout.write(JSON.stringify({ status: r.status, body: await r.json() }))));`;
-  const request = JSON.stringify({ ...DEMO_TEXTS, model: 'tiny-bert', top: 3 });
+  const request = JSON.stringify({ ...DEMO_TEXTS, model: 'wordnet-bert', top: 3 });
   const child = spawn(process.execPath, ['-e', script, url, request, variant], { stdio: ['pipe', 'pipe', 'inherit'] });
   let out = '';
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
@@ -150,7 +150,7 @@ let server: RunningServer;
 beforeAll(async () => {
   server = await startServer({ dataDir: mkdtempSync(join(tmpdir(), 'esmselect-responsive-')), port: 0, log: () => {} });
   // Warm up: a worker thread with the model's code loaded, the connection, the healthz path.
-  const warm = await fetch(`${server.url}/v1/rankings`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ...DEMO_TEXTS, model: 'tiny-bert' }) });
+  const warm = await fetch(`${server.url}/v1/rankings`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ...DEMO_TEXTS, model: 'wordnet-bert' }) });
   expect(warm.status).toBe(200);
   await (await fetch(`${server.url}/healthz`)).json();
 });

@@ -12,7 +12,7 @@ import { listEsms } from '../src/store/esms.js';
 import { updateSourceIndexes } from '../src/retrieval/source-index.js';
 import { putSourceVectors } from '../src/store/source-vectors.js';
 import { esmConfigJson, esmWeightsFile } from '../src/esm/hfselect.js';
-import { DEMO_TEXTS, json, testServer, type TestServer } from './helpers/server.js';
+import { DEMO_TEXTS, json, testServer, TINY_BERT_DEMO_DIR, type TestServer } from './helpers/server.js';
 import { randomEsm, writeRandomPool } from './helpers/pool.js';
 import { randomGenerator } from './helpers/random.js';
 
@@ -116,7 +116,7 @@ describe('POST /v1/rankings', () => {
 
   it('ranks an uploaded CSV, and queues it as a job when asked to (Location, then GET)', async () => {
     const { app } = await setUp();
-    const csv = readFileSync(join(root, 'demo/target.csv'));
+    const csv = readFileSync(join(TINY_BERT_DEMO_DIR, 'target.csv'));
     const fields = { text_column: 'text', label_column: 'label', model: 'tiny-bert', top: '3' };
     const sync = await app.request('/v1/rankings', { method: 'POST', body: uploadForm(csv, 'target.csv', fields) });
     expect(sync.status).toBe(200);
@@ -197,7 +197,7 @@ describe('POST /v1/rankings', () => {
     }
 
     // A multipart body cut off half-way.
-    const form = new Request('http://x/', { method: 'POST', body: uploadForm(readFileSync(join(root, 'demo/target.csv')), 'target.csv', { text_column: 'text', label_column: 'label', model: 'tiny-bert' }) });
+    const form = new Request('http://x/', { method: 'POST', body: uploadForm(readFileSync(join(TINY_BERT_DEMO_DIR, 'target.csv')), 'target.csv', { text_column: 'text', label_column: 'label', model: 'tiny-bert' }) });
     const bytes = new Uint8Array(await form.arrayBuffer());
     const truncated = await app.request('/v1/rankings', { method: 'POST', headers: { 'content-type': form.headers.get('content-type')! }, body: bytes.subarray(0, bytes.length / 2) });
     expect(truncated.status).toBe(400);

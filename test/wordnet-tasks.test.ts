@@ -4,7 +4,8 @@ import { loadTokenizer } from '../src/finetune/tokenize.js';
 import { textTask } from '../src/study/context.js';
 import type { StudyFamily, StudyTask } from '../src/study/tasks.js';
 import { readCorpus, type Synset } from '../src/study/wordnet/corpus.js';
-import { generateWordNetFamily, NATURAL_GROUPS, RELATIONS, taskName, type WordNetFamily, type WordNetFamilyOptions, type WordNetTask } from '../src/study/wordnet/tasks.js';
+import { pairRelation } from '../src/study/wordnet/relations.js';
+import { classLabel, generateWordNetFamily, NATURAL_GROUPS, RELATIONS, taskName, wordNetTasks, type WordNetFamily, type WordNetFamilyOptions, type WordNetTask } from '../src/study/wordnet/tasks.js';
 import { tinyModel } from './helpers/finetune.js';
 
 /** A family on a slice of the corpus (every 10th synset), with small tasks. */
@@ -116,5 +117,62 @@ describe('generateWordNetFamily', () => {
     expect(prepared.train.size).toBe(30);
     expect(prepared.evaluation.size).toBe(12);
     expect(target.classes.map((c) => c.map((i) => family.lexnames[i]))).toEqual(family.targets[0].classNames);
+  });
+});
+
+describe('texts of at most maxWords words', () => {
+  it('keeps every text of every split within the limit, and the family otherwise drawn the same way', () => {
+    const limited = generateWordNetFamily(slice, { ...SMALL, maxWords: 8 });
+    const texts = [...limited.targets, ...limited.sources].flatMap((t) => [t.train, t.validation, t.test].flatMap((split) => split?.texts ?? []));
+    expect(texts.length).toBeGreaterThan(600);
+    expect(texts.filter((t) => t.split(' ').length > 8)).toEqual([]);
+    // Without the limit (0), longer texts are in.
+    expect(family.targets.flatMap((t) => t.train.texts).some((t) => t.split(' ').length > 8)).toBe(true);
+    expect(limited.targets).toHaveLength(SMALL.targets!);
+    expect(limited.sources).toHaveLength(SMALL.sources!);
+  });
+});
+
+describe('wordNetTasks: tasks chosen by hand', () => {
+  const spec = (textKind: 'definition' | 'example', ...classes: string[]) => ({ classNames: classes.map((c) => c.split('+')), textKind });
+
+  it('draws the named target and sources, labelled by their files, no synset in both', () => {
+    const { targets, sources } = wordNetTasks(slice, { targets: [spec('definition', 'noun.animal', 'noun.plant', 'noun.food')], sources: [spec('definition', 'noun.animal+noun.plant', 'noun.food'), spec('definition', 'verb.motion', 'verb.communication')] }, SMALL);
+    expect(targets.map((t) => t.id)).toEqual(['wordnet-target/animal-vs-plant-vs-food']);
+    expect(sources.map((t) => t.id)).toEqual(['wordnet/animal-or-plant-vs-food', 'wordnet/motion-vs-communication-verbs']);
+    expect(sources[0].train.texts).toHaveLength(60);
+    expect(new Set(sources[0].train.labels)).toEqual(new Set(['noun.animal+noun.plant', 'noun.food']));
+    const targetTexts = new Set([targets[0].train, targets[0].validation!, targets[0].test!].flatMap((s) => s.texts));
+    expect(sources.flatMap((s) => s.train.texts).filter((t) => targetTexts.has(t))).toEqual([]);
+    // The same specs and seed, the same tasks.
+    expect(wordNetTasks(slice, { targets: [spec('definition', 'noun.animal', 'noun.plant', 'noun.food')], sources: [spec('definition', 'noun.animal+noun.plant', 'noun.food'), spec('definition', 'verb.motion', 'verb.communication')] }, SMALL).sources).toEqual(sources);
+  });
+
+  it('refuses a file that takes no part, a target of usage examples, and more texts than the corpus holds', () => {
+    expect(() => wordNetTasks(slice, { targets: [], sources: [spec('definition', 'noun.animal', 'noun.unicorn')] }, SMALL)).toThrow(/noun.unicorn: not a lexicographer file/);
+    expect(() => wordNetTasks(slice, { targets: [spec('example', 'noun.animal', 'noun.plant')], sources: [] }, SMALL)).toThrow(/targets are definitions/);
+    expect(() => wordNetTasks(slice, { targets: [], sources: [spec('example', 'noun.animal', 'noun.plant')] }, { ...SMALL, sourceExamples: 5000 })).toThrow(/too few texts/);
+  });
+});
+
+describe('pairRelation', () => {
+  const target = ['noun.animal+noun.plant', 'noun.food', 'noun.artifact'];
+  it('names how a source\'s classes stand to a target\'s', () => {
+    expect(pairRelation(['noun.food', 'noun.artifact', 'noun.animal+noun.plant'], target)).toBe('share');
+    expect(pairRelation(['noun.animal', 'noun.plant', 'noun.food', 'noun.artifact'], target)).toBe('split');
+    expect(pairRelation(['noun.animal+noun.food+noun.plant', 'noun.artifact'], target)).toBe('merge');
+    // A two-class target merged, with another file beside it (what the family's merge builds then).
+    expect(pairRelation(['noun.cognition+noun.substance', 'noun.object'], ['noun.cognition', 'noun.substance'])).toBe('merge');
+    expect(pairRelation(['noun.animal+noun.plant', 'noun.food', 'noun.person'], target)).toBe('miss');
+    expect(pairRelation(['noun.animal', 'noun.person'], target)).toBe('overlap');
+    expect(pairRelation(['verb.motion', 'verb.contact'], target)).toBe('disjoint');
+  });
+
+  it("agrees with the relation each source of the family was built by", () => {
+    for (const source of family.sources) {
+      const built = family.targets.find((t) => t.id === source.relation!.target)!;
+      const kind = pairRelation(source.classNames.map(classLabel), built.classNames.map(classLabel));
+      expect(kind, source.id).toBe(source.relation!.kind === 'unrelated' ? 'disjoint' : source.relation!.kind);
+    }
   });
 });

@@ -1,27 +1,33 @@
 /**
- * `npm run study [-- options]`: the miniature transfer study (see runStudy). The full run writes
- * study/ and rewrites the README's study section; `--smoke` runs 3 sources and 2 targets into
- * study-smoke/ (or `--out`) and leaves the README alone; `--render study/results.json` writes the
- * tables, the plot and the README section again from a run's results, without running anything.
+ * `npm run study [-- options]`: the transfer study in miniature (see runStudy), in two runs. The
+ * pretrained run (wordnet-bert on WordNet tasks) writes study/pretrained/, `--control` the control
+ * (the random-weight tiny-bert on synthetic tasks) study/control/; either then rewrites the study's
+ * section of STUDY_DOC from both runs' results. `--smoke` runs 3 sources and 2 targets into
+ * study-smoke/ (or `--out`) and leaves the doc alone; `--render` writes both runs' tables and plots
+ * and the doc again from their results.json, without running anything.
  */
-import { readFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { access, readFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { nonNegativeInteger, positiveInteger, reportError } from '../cli/errors.js';
 import { PACKAGE_ROOT } from '../config.js';
 import { UserInputError } from '../errors.js';
-import { FULL_STUDY, SMOKE_STUDY } from './config.js';
-import type { StudyResults } from './report.js';
+import { RUN_DIRS, SMOKE_STUDIES, STUDIES, STUDY_DOC, STUDY_RUNS, type StudyRun } from './config.js';
+import { upgradeResults, type StudyResults } from './report.js';
 import { runStudy, writeReport } from './run.js';
+import { writeStudyDoc } from './section.js';
 
 interface Flags {
+  control?: boolean;
   smoke?: boolean;
   seed?: number;
   repeats?: number;
+  processes?: number;
   out?: string;
-  readme: boolean;
+  doc: boolean;
   keepWork?: boolean;
-  render?: string;
+  render?: boolean;
 }
 
 async function readResults(path: string): Promise<StudyResults> {
@@ -29,49 +35,63 @@ async function readResults(path: string): Promise<StudyResults> {
   try {
     text = await readFile(path, 'utf8');
   } catch (error) {
-    throw new UserInputError(`render: ${path} cannot be read (${(error as NodeJS.ErrnoException).code})`, 'render');
+    throw new UserInputError(`${path} cannot be read (${(error as NodeJS.ErrnoException).code})`, 'render');
   }
   try {
-    const results = JSON.parse(text) as StudyResults;
-    if (results.version !== 1) throw new Error(`version ${String(results.version)}`);
-    return results;
+    return upgradeResults(JSON.parse(text));
   } catch (error) {
-    throw new UserInputError(`render: ${path} is not a study's results.json (${(error as Error).message})`, 'render');
+    throw new UserInputError(`${path} is not a study's results.json (${(error as Error).message})`, 'render');
   }
 }
 
+/** The committed results of each run that has any. */
+async function committedRuns(): Promise<Partial<Record<StudyRun, StudyResults>>> {
+  const runs: Partial<Record<StudyRun, StudyResults>> = {};
+  for (const run of STUDY_RUNS) {
+    const path = join(RUN_DIRS[run], 'results.json');
+    const exists = await access(path).then(
+      () => true,
+      () => false,
+    );
+    if (exists) runs[run] = await readResults(path);
+  }
+  return runs;
+}
+
 const program = new Command('study')
-  .description('Miniature transfer study: real fine-tunes, real ESMs, regret of ESM-LogME and baselines')
-  .option('--smoke', 'the whole pipeline on 3 sources and 2 targets of a few dozen examples (< 1 min)')
+  .description('Transfer study in miniature: real fine-tunes, real ESMs, regret of ESM-LogME and baselines; the pretrained run, or the random-weight control')
+  .option('--control', 'run the control (random-weight tiny-bert, synthetic tasks) instead of the pretrained run (wordnet-bert, WordNet tasks)')
+  .option('--smoke', 'the whole pipeline on 3 sources and 2 targets of a few dozen examples (about a minute)')
   .option('--seed <n>', 'seed of the task family and every stage', nonNegativeInteger)
   .option('--repeats <n>', 'target-stage fine-tunes per pair, with different seeds', positiveInteger)
-  .option('--out <dir>', 'where the artefacts go (default study/, study-smoke/ with --smoke)')
-  .option('--no-readme', "leave README.md's study section alone (always so with --smoke)")
+  .option('--processes <n>', 'processes the ground-truth fine-tunes are shared out to (default: the cores); the results are the same', positiveInteger)
+  .option('--out <dir>', 'where the artefacts go (default study/pretrained/ or study/control/, study-smoke/ with --smoke); the doc is then left alone')
+  .option('--no-doc', `leave the study's section of ${STUDY_DOC.slice(PACKAGE_ROOT.length)} alone (always so with --smoke)`)
   .option('--keep-work', 'keep the temporary data dir (registry, jobs, checkpoints)')
-  .option('--render <results.json>', "only write the tables, the plot and the README section again from a run's results (into its folder, or --out)")
+  .option('--render', "only write both runs' tables, plots and the doc's section again from their results.json")
   .exitOverride();
 
 try {
   program.parse(process.argv);
   const flags = program.opts<Flags>();
-  const readme = (smoke: boolean) => (flags.readme && !smoke ? join(PACKAGE_ROOT, 'README.md') : undefined);
   if (flags.render) {
-    const results = await readResults(flags.render);
-    await writeReport(results, flags.out ?? dirname(flags.render), readme(results.smoke));
+    const runs = await committedRuns();
+    for (const run of STUDY_RUNS) if (runs[run]) await writeReport(runs[run], RUN_DIRS[run]);
+    if (flags.doc) await writeStudyDoc(STUDY_DOC, runs, RUN_DIRS);
   } else {
-    const preset = flags.smoke ? SMOKE_STUDY : FULL_STUDY;
-    const config = {
-      ...preset,
-      family: { ...preset.family, seed: flags.seed ?? preset.family.seed },
-      repeats: flags.repeats ?? preset.repeats,
-    };
-    await runStudy({
+    const run: StudyRun = flags.control ? 'control' : 'pretrained';
+    const smoke = flags.smoke ?? false;
+    const preset = (smoke ? SMOKE_STUDIES : STUDIES)[run];
+    const config = { ...preset, family: { ...preset.family, seed: flags.seed ?? preset.family.seed }, repeats: flags.repeats ?? preset.repeats } as typeof preset;
+    const results = await runStudy({
       config,
-      smoke: flags.smoke ?? false,
-      out: flags.out ?? join(PACKAGE_ROOT, flags.smoke ? 'study-smoke' : 'study'),
-      readme: readme(flags.smoke ?? false),
+      smoke,
+      out: flags.out ?? (smoke ? join(PACKAGE_ROOT, 'study-smoke') : RUN_DIRS[run]),
+      processes: flags.processes ?? availableParallelism(),
       keepWork: flags.keepWork,
     });
+    // The doc links to the runs' own folders: a run written elsewhere (--out) leaves it alone.
+    if (flags.doc && !smoke && !flags.out) await writeStudyDoc(STUDY_DOC, { ...(await committedRuns()), [run]: results }, RUN_DIRS);
   }
 } catch (error) {
   if (error instanceof CommanderError) process.exitCode = error.exitCode;

@@ -4,16 +4,21 @@ import { MASKS, type PairRun, type StudyMask } from './ground-truth.js';
 import { METHOD_LABELS, METHODS, type MethodName, type PoolCost, type TargetScores } from './methods.js';
 import { mean } from './metrics.js';
 import { scatterSvg } from './plot.js';
-import { classLabel, groupName, type TaskFamily } from './tasks.js';
+import { classLabel, generateFamily, groupName, type TaskFamily } from './tasks.js';
+import { PAIR_RELATIONS, pairRelation, type PairRelation } from './wordnet/relations.js';
+import { classLabel as filesLabel, TEXT_KINDS, type Relation, type TextKind, type WordNetFamily } from './wordnet/tasks.js';
 
 /** Everything a run measured; results.json holds it and every table is written from it. */
 export interface StudyResults {
-  readonly version: 1;
+  /** 2 since the WordNet run; a version 1 file (the synthetic study before it) is read as a version 2 with `tasks: 'synthetic'`. */
+  readonly version: 2;
   readonly smoke: boolean;
   readonly config: StudyConfig;
   readonly environment: {
     readonly node: string;
     readonly cpus: number;
+    /** Processes the ground truth's fine-tunes ran in. */
+    readonly processes: number;
     readonly tensorflow: string;
     readonly scorer: string;
     /** The machine's 1-minute load average when the run started and when it ended: how shared the cores were. */
@@ -29,17 +34,21 @@ export interface StudyResults {
   readonly noise: Record<StudyMask, NoiseSummary>;
   /** The runner's own target stage against the study's recomputation of the same pair. */
   readonly reproduction: { readonly pairs: number; readonly maxDifference: number };
-  /** Wall seconds of each phase and of the whole run, and the CPU seconds (user + system) the run's process used. */
+  /** Wall seconds of each phase and of the whole run, and the CPU seconds (user + system) the run's processes used. */
   readonly seconds: { readonly sources: number; readonly methods: number; readonly groundTruth: number; readonly total: number; readonly cpu: number };
 }
 
 export interface TaskSummary {
   readonly id: string;
   readonly role: 'source' | 'target';
+  /** The synthetic task's domain; a WordNet task's kind of text (index into TEXT_KINDS). */
   readonly domain: number;
+  /** Synthetic: keyword groups (`g07`, `g01+g00`); WordNet: lexicographer files (`noun.animal+noun.plant`). */
   readonly classes: readonly string[];
   readonly examples: { readonly train: number; readonly validation: number | null; readonly test: number | null };
   readonly example: string;
+  /** WordNet sources: the target it was built from, and how. */
+  readonly relation?: { readonly target: string; readonly kind: Relation };
 }
 
 export interface SourceSummary {
@@ -58,24 +67,42 @@ export interface MethodCost extends PoolCost {
   readonly perTargetSeconds: number;
 }
 
-export function summariseTasks(family: TaskFamily): TaskSummary[] {
-  return [...family.sources, ...family.targets].map((t) => ({
+const isWordNet = (family: TaskFamily | WordNetFamily): family is WordNetFamily => 'lexnames' in family;
+
+export function summariseTasks(family: TaskFamily | WordNetFamily): TaskSummary[] {
+  const common = (t: TaskFamily['sources'][number]) => ({
     id: t.id,
     role: t.role,
     domain: t.domain,
-    classes: t.classes.map(classLabel),
     examples: { train: t.train.texts.length, validation: t.validation?.texts.length ?? null, test: t.test?.texts.length ?? null },
     example: `${t.train.texts[0]} → ${String(t.train.labels[0])}`,
-  }));
+  });
+  if (isWordNet(family)) return [...family.sources, ...family.targets].map((t) => ({ ...common(t), classes: t.classNames.map(filesLabel), ...(t.relation && { relation: t.relation }) }));
+  return [...family.sources, ...family.targets].map((t) => ({ ...common(t), classes: t.classes.map(classLabel) }));
 }
 
-const percent = (x: number) => (100 * x).toFixed(1);
-const points = (x: number) => `${x >= 0 ? '+' : '−'}${Math.abs(100 * x).toFixed(1)}`;
-const fixed = (x: number | null, digits = 2) => (x === null ? 'undefined' : x.toFixed(digits).replace(/^-/, '−'));
-const seconds = (x: number) => (x < 10 ? x.toFixed(2) : x.toFixed(0));
-const kib = (bytes: number) => (bytes === 0 ? '0' : `${(bytes / 1024).toFixed(1)} KiB`);
+/** A results.json as read back: version 1 (the synthetic study before the WordNet run) brought up to version 2. */
+export function upgradeResults(parsed: unknown): StudyResults {
+  const results = parsed as { version: number; config: Record<string, unknown>; environment: Record<string, unknown> };
+  if (results.version === 2) return parsed as StudyResults;
+  if (results.version !== 1) throw new Error(`version ${String(results.version)}`);
+  return { ...results, version: 2, config: { tasks: 'synthetic', ...results.config }, environment: { processes: 1, ...results.environment } } as unknown as StudyResults;
+}
 
-function metricsOf(results: StudyResults, method: MethodName, mask: StudyMask): MethodMetrics {
+/** A task's id without its family's prefix: `source-03`, `animal-vs-plant`. */
+export function shortId(id: string): string {
+  return id.replace(/^(study|wordnet|wordnet-target)\//, '');
+}
+
+const textKind = (task: TaskSummary): TextKind => TEXT_KINDS[task.domain];
+
+export const percent = (x: number) => (100 * x).toFixed(1);
+export const points = (x: number) => `${x >= 0 ? '+' : '−'}${Math.abs(100 * x).toFixed(1)}`;
+export const fixed = (x: number | null, digits = 2) => (x === null ? 'undefined' : x.toFixed(digits).replace(/^-/, '−'));
+export const seconds = (x: number) => (x < 10 ? x.toFixed(2) : x.toFixed(0));
+export const kib = (bytes: number) => (bytes === 0 ? '0' : `${(bytes / 1024).toFixed(1)} KiB`);
+
+export function metricsOf(results: StudyResults, method: MethodName, mask: StudyMask): MethodMetrics {
   return results.metrics.find((m) => m.method === method && m.mask === mask)!;
 }
 
@@ -105,15 +132,17 @@ function argmax(values: readonly number[]): number {
 
 /** Per target: its classes, the no-transfer accuracy, the best source and what ESM-LogME and the upper reference picked. */
 export function targetTable(results: StudyResults): string {
-  const sourceIds = results.sources.map((s) => s.id);
+  const sourceIds = results.sources.map((s) => shortId(s.id));
+  // A WordNet target's name lists its classes already.
+  const synthetic = results.config.tasks === 'synthetic';
   const header = [
-    '| target | classes (domain) | target only | best source: gain | sources with gain > 0 | ESM-LogME top 1: gain | upper reference top 1: gain | TextEmb top 1: gain | regret@3 (%): ESM-LogME, random, upper reference | ρ: ESM-LogME, upper reference |',
-    '|---|---|---|---|---|---|---|---|---|---|',
+    `| target |${synthetic ? ' classes (domain) |' : ''} target only | best source: gain | sources with gain > 0 | ESM-LogME top 1: gain | upper reference top 1: gain | TextEmb top 1: gain | regret@3 (%): ESM-LogME, random, upper reference | ρ: ESM-LogME, upper reference |`,
+    `|---|${synthetic ? '---|' : ''}---|---|---|---|---|---|---|---|`,
   ];
   const pick = (scores: readonly number[] | null, gains: readonly number[]) => {
     if (!scores) return '—';
     const i = argmax(scores);
-    return `${sourceIds[i].replace('study/', '')}: ${points(gains[i])}`;
+    return `${sourceIds[i]}: ${points(gains[i])}`;
   };
   const rows = results.truths
     .filter((t) => t.mask === 'none')
@@ -123,14 +152,21 @@ export function targetTable(results: StudyResults): string {
       const best = argmax(truth.gains);
       const helping = truth.gains.filter((g) => g > 0).length;
       const of = (method: MethodName) => metricsOf(results, method, 'none').perTarget.find((t) => t.target === truth.target)!;
-      return `| ${truth.target.replace('study/', '')} | ${task.classes.join(', ')} (${task.domain}) | ${percent(truth.baseline)} % | ${sourceIds[best].replace('study/', '')}: ${points(truth.gains[best])} | ${helping} of ${truth.gains.length} | ${pick(scores['esm-logme'], truth.gains)} | ${pick(scores['finetuned-logme'], truth.gains)} | ${pick(scores.textemb, truth.gains)} | ${fixed(of('esm-logme').regret3)}, ${fixed(of('random').regret3)}, ${fixed(of('finetuned-logme').regret3)} | ${fixed(of('esm-logme').spearman)}, ${fixed(of('finetuned-logme').spearman)} |`;
+      const classes = synthetic ? ` ${task.classes.join(', ')} (${task.domain}) |` : '';
+      return `| ${shortId(truth.target)} |${classes} ${percent(truth.baseline)} % | ${sourceIds[best]}: ${points(truth.gains[best])} | ${helping} of ${truth.gains.length} | ${pick(scores['esm-logme'], truth.gains)} | ${pick(scores['finetuned-logme'], truth.gains)} | ${pick(scores.textemb, truth.gains)} | ${fixed(of('esm-logme').regret3)}, ${fixed(of('random').regret3)}, ${fixed(of('finetuned-logme').regret3)} | ${fixed(of('esm-logme').spearman)}, ${fixed(of('finetuned-logme').spearman)} |`;
     });
   return [...header, ...rows].join('\n');
 }
 
 export function taskTable(results: StudyResults): string {
-  const header = ['| task | domain | classes (keyword groups) | train | validation | test | example |', '|---|---|---|---|---|---|---|'];
-  const rows = results.tasks.map((t) => `| ${t.id} | ${t.domain} | ${t.classes.join(', ')} | ${t.examples.train} | ${t.examples.validation ?? '—'} | ${t.examples.test ?? '—'} | ${t.example} |`);
+  const splits = (t: TaskSummary) => `${t.examples.train} | ${t.examples.validation ?? '—'} | ${t.examples.test ?? '—'}`;
+  if (results.config.tasks === 'synthetic') {
+    const header = ['| task | domain | classes (keyword groups) | train | validation | test | example |', '|---|---|---|---|---|---|---|'];
+    return [...header, ...results.tasks.map((t) => `| ${t.id} | ${t.domain} | ${t.classes.join(', ')} | ${splits(t)} | ${t.example} |`)].join('\n');
+  }
+  const header = ['| task | texts | classes (lexicographer files) | built from | train | validation | test | example |', '|---|---|---|---|---|---|---|---|'];
+  const built = (t: TaskSummary) => (t.relation ? `${t.relation.kind} of ${shortId(t.relation.target)}` : '—');
+  const rows = results.tasks.map((t) => `| ${t.id} | ${textKind(t) === 'example' ? 'usage examples' : 'definitions'} | ${t.classes.join(', ')} | ${built(t)} | ${splits(t)} | ${t.example.replace(/\|/g, '\\|')} |`);
   return [...header, ...rows].join('\n');
 }
 
@@ -141,6 +177,51 @@ export function sourceTable(results: StudyResults): string {
   );
   return [...header, ...rows].join('\n');
 }
+
+/** Rank of each source by the scores (1: the highest), ties sharing their mean rank. */
+export function ranksOf(scores: readonly number[]): number[] {
+  return scores.map((s) => 1 + scores.filter((x) => x > s).length + (scores.filter((x) => x === s).length - 1) / 2);
+}
+
+/** How a WordNet source's classes stand to a target's (relations.ts), for every (source, target) pair. */
+export function pairRelations(results: StudyResults): { target: string; relations: PairRelation[] }[] {
+  const classes = (id: string) => results.tasks.find((t) => t.id === id)!.classes;
+  return results.truths
+    .filter((t) => t.mask === 'none')
+    .map((truth) => ({ target: truth.target, relations: results.sources.map((s) => pairRelation(classes(s.id), classes(truth.target))) }));
+}
+
+/**
+ * WordNet runs: per relation of source to target, the pairs, their mean true gain (vanilla and GMT),
+ * how often the source helps, and the mean rank each scoring method gives such sources (1: top).
+ */
+export function relationTable(results: StudyResults): string {
+  const relations = pairRelations(results);
+  const methods: MethodName[] = ['esm-logme', 'finetuned-logme', 'textemb'];
+  const n = results.sources.length;
+  const header = [
+    `| source's classes against the target's | pairs | mean gain | mean gain, GMT | gain > 0 | mean rank of ${n}: ESM-LogME | upper reference | TextEmb |`,
+    '|---|---|---|---|---|---|---|---|',
+  ];
+  const rows = PAIR_RELATIONS.flatMap((relation) => {
+    const cells = relations.flatMap(({ target, relations: rs }) => rs.flatMap((r, i) => (r === relation ? [{ target, i }] : [])));
+    if (cells.length === 0) return [];
+    const gain = (mask: StudyMask) => mean(cells.map(({ target, i }) => results.truths.find((t) => t.target === target && t.mask === mask)!.gains[i]));
+    const helped = cells.filter(({ target, i }) => results.truths.find((t) => t.target === target && t.mask === 'none')!.gains[i] > 0).length;
+    const rank = (method: MethodName) => mean(cells.map(({ target, i }) => ranksOf(results.scores.find((s) => s.target === target)!.scores[method]!)[i])).toFixed(1);
+    return [`| ${RELATION_WORDS[relation]} | ${cells.length} | ${points(gain('none'))} | ${points(gain('gmt'))} | ${helped} of ${cells.length} | ${methods.map(rank).join(' | ')} |`];
+  });
+  return [...header, ...rows].join('\n');
+}
+
+export const RELATION_WORDS: Record<PairRelation, string> = {
+  share: 'share: the same classes',
+  split: 'split: finer (tells apart what the target merges)',
+  merge: 'merge: coarser (merges what the target tells apart)',
+  miss: "miss: one of the target's classes replaced",
+  overlap: 'overlap: some files in common otherwise',
+  disjoint: 'disjoint: no file in common',
+};
 
 function csvCell(value: unknown): string {
   const text = value === null || value === undefined || (typeof value === 'number' && Number.isNaN(value)) ? '' : String(value);
@@ -196,97 +277,21 @@ export function scorePlot(results: StudyResults): string {
     title: 'Predicted score vs real gain of each source (vanilla fine-tuning; one colour per target)',
     xLabel: 'score, standardised within the target',
     yLabel: 'gain over target only (accuracy points)',
-    series: targets.map((t) => t.replace('study/', '')),
+    series: targets.map(shortId),
     zeroLine: true,
   });
 }
 
-/** "mean m (a to b)" of some values. */
-function range(values: readonly number[], digits: number, unit = ''): string {
-  const f = (x: number) => `${fixed(x, digits)}${unit}`;
-  return `mean ${f(mean(values))} (${f(Math.min(...values))} to ${f(Math.max(...values))})`;
+/** tasks.md: the synthetic family's keyword groups and domains, then every task. */
+export function tasksMarkdown(results: StudyResults): string {
+  const groups = results.config.tasks === 'synthetic' ? `${groupsTable(generateFamily(results.config.family))}\n\n` : '';
+  return `# The task family\n\n${groups}${taskTable(results)}\n`;
 }
 
-function minutes(totalSeconds: number): string {
-  return `${(totalSeconds / 60).toFixed(1)} min`;
-}
-
-/** "beats" or "does not beat", and by how much, for regret@3 against both of random and base-embedding LogME. */
-function verdict(results: StudyResults, mask: StudyMask): string {
-  const esm = metricsOf(results, 'esm-logme', mask).regret3;
-  const random = metricsOf(results, 'random', mask).regret3;
-  const base = metricsOf(results, 'base-logme', mask).regret3;
-  const beats = esm < random && esm < base;
-  const truth = mask === 'none' ? 'Vanilla' : 'GMT';
-  const at1 = (method: MethodName) => fixed(metricsOf(results, method, mask).regret1);
-  return `- **${truth} ground truth: ESM-LogME ${beats ? 'beats' : 'does not beat'} random and base-embedding LogME in regret@3** (${fixed(esm)} % against ${fixed(random)} % and ${fixed(base)} %; regret@1 ${at1('esm-logme')} % against ${at1('random')} %; the upper reference: regret@3 ${fixed(metricsOf(results, 'finetuned-logme', mask).regret3)} %, regret@1 ${at1('finetuned-logme')} %).`;
-}
-
-function noiseLine(results: StudyResults, mask: StudyMask): string {
-  const noise = results.noise[mask];
-  const name = mask === 'none' ? 'vanilla' : 'GMT';
-  if (noise.repeatSd === null) return `- ${name}: one repeat per pair, so the seed noise is not measured; true gains spread by ${percent(noise.gainSpread)} points (SD across sources, mean over targets).`;
-  // A gain is the difference of two independent means: √2 times the noise of one.
-  return `- ${name}: a single fine-tune's test accuracy varies with its seed by ${percent(noise.repeatSd)} points (pooled SD over repeats), so a ${results.config.repeats}-repeat mean carries about ${percent(noise.meanSd!)} points and a gain about ${percent(noise.meanSd! * Math.SQRT2)}; the true gains spread across sources by ${percent(noise.gainSpread)} points (SD, mean over targets).`;
-}
-
-/** The README section: how the study is built and what it measured, all from results.json. */
-export function readmeSection(results: StudyResults): string {
-  const { config } = results;
-  const f = config.family;
-  const totalPairs = results.pairs.length;
-  const gmt = results.truths.filter((t) => t.mask === 'gmt');
-  const vanilla = results.truths.filter((t) => t.mask === 'none');
-  const meanGain = (truths: readonly TargetTruth[]) => mean(truths.flatMap((t) => t.gains));
-  const lines = [
-    '## Does ESM-LogME pick intermediate tasks that help? A miniature transfer study',
-    '',
-    '*This section is written by `npm run study` (src/study/) from study/results.json; do not edit it by hand.*',
-    '',
-    `The paper's evidence is that ESM-LogME picks intermediate tasks that really help. \`npm run study\` runs that experiment in miniature with this project's own pipeline, deterministically from seed ${f.seed}, in a temporary data dir:`,
-    '',
-    `1. **Tasks** (src/study/tasks.ts, listed in study/tasks.md): ${f.groups} keyword groups of ${f.groupSize} words (the latent topics) and ${f.domains} domains of ${f.domainSize} words (neighbouring domains share ${f.domainSize - f.domainStep}) are dealt from words of tiny-bert's vocabulary. A text has ${f.textLength[0]}–${f.textLength[1]} words: one or two keywords of its class's group(s), with probability ${f.distractorProbability} a keyword of a group its task does not use, the rest words of the task's domain or function words. ${f.sources} sources have ${f.sourceClasses[0]}–${f.sourceClasses[1]} classes (with probability ${f.mergeProbability} a class merges two groups) and ${f.sourceExamples} examples; ${f.targets} targets have ${f.targetClasses} single-group classes and ${f.targetTrain} training, ${f.targetValidation} validation and ${f.targetTest} test examples. A source helps a target when it teaches the target's groups apart, and may hurt when it merges them or makes a target's distractor salient.`,
-    `2. **Sources**: \`runFinetune\` fine-tunes ${config.model} on each source (intermediate stage: ${JSON.stringify(config.intermediate)}), trains the ESM of the fine-tune from base and fine-tuned embeddings of the source texts and registers it in the run's registry (study/sources.md).`,
-    `3. **Selection** per target, over the same ${f.sources} sources: ESM-LogME (\`rank\` with the registry pool, ${results.environment.scorer}), random (exact expectation over rankings), TextEmb (cosine of the mean base embeddings of source and target texts), LogME on the base embeddings without ESMs, and the expensive upper reference, LogME on the target embedded by each actually fine-tuned source model. LogME on base embeddings is ESM-LogME with the identity map for every source: one score for all sources, so its regret is random's (ties are broken uniformly at random, in expectation) and its ρ is undefined; it is the baseline that shows what the ESMs add.`,
-    `4. **Ground truth**: every target fine-tuned from every source's intermediate checkpoint and from the base model (target only), vanilla and with GMT in the target stage (${JSON.stringify(config.targetStage)}, best epoch by validation accuracy), ${config.repeats} seed${config.repeats > 1 ? 's' : ''} each: ${totalPairs} target fine-tunes. Outcome: test accuracy averaged over the seeds; gain = accuracy(source → target) − accuracy(target only).`,
-    '',
-    `Regret@k = 100 · (best source's accuracy − best accuracy among the method's top k) / best source's accuracy (Poth et al., 2021; Schulte et al., 2024), averaged over the ${f.targets} targets; ρ is Spearman's correlation of the method's scores with the true gains per target, averaged. "Once per pool" is what the method spends on the source pool before any target (the source fine-tunes themselves, ${seconds(results.sources.reduce((s, x) => s + x.seconds.intermediate, 0))} s in all, are needed by ESM-LogME and the upper reference alike and are not counted), "disk" what it keeps, "per target" its time for one target (the target's base embedding counted for every method that needs it).`,
-    '',
-    methodTable(results),
-    '',
-    verdict(results, 'none'),
-    verdict(results, 'gmt'),
-    '',
-    targetTable(results),
-    '',
-    `Mean gain over all pairs: ${points(meanGain(vanilla))} points vanilla, ${points(meanGain(gmt))} with GMT. What the methods see:`,
-    '',
-    `- The fine-tunes learned their sources, held-out accuracy ${range(results.sources.map((s) => 100 * s.sourceAccuracy), 1, ' %')}; the ESMs fit the fine-tuned embeddings poorly: held-out R² ${range(results.sources.flatMap((s) => (s.esmHeldOutR2 === null ? [] : [s.esmHeldOutR2])), 3)} over the ${results.sources.length} ESMs (study/sources.md).`,
-    `- TextEmb's cosines: ${range(results.scores.flatMap((s) => s.scores.textemb ?? []), 4)}; the random base model gives every task nearly the same mean embedding.`,
-    '',
-    'Noise of the ground truth:',
-    '',
-    noiseLine(results, 'none'),
-    noiseLine(results, 'gmt'),
-    `- The target stage of each source's runner job (on the first target) and the study's own fine-tune of the same pair from the job's intermediate checkpoint differ by at most ${fixed(100 * results.reproduction.maxDifference, 2)} accuracy points over the ${results.reproduction.pairs} pairs.`,
-    '',
-    '![Predicted score vs real gain](study/plot.svg)',
-    '',
-    `Measured on ${results.environment.cpus} cores (Node ${results.environment.node}, ${results.environment.tensorflow}; load average ${results.environment.loadAverage.map((l) => l.toFixed(1)).join(' at the start, ')} at the end${Math.max(...results.environment.loadAverage) > results.environment.cpus ? ', so other work shared the cores' : ''}): the whole \`npm run study\` took **${minutes(results.seconds.total)}** wall time (sources ${minutes(results.seconds.sources)}, selection ${minutes(results.seconds.methods)}, ground truth ${minutes(results.seconds.groundTruth)}) and ${minutes(results.seconds.cpu)} of CPU time. Artefacts in study/: results.json (everything), table.md, tasks.md, sources.md, pairs.csv (every fine-tune), scores.csv (scores beside gains), metrics.csv (per target), plot.svg, study.log. \`npm run study -- --smoke\` runs the same pipeline on 3 sources and 2 targets in well under a minute (a test does).`,
-  ];
-  return lines.join('\n');
-}
-
-export const README_BEGIN = '<!-- study:begin -->';
-export const README_END = '<!-- study:end -->';
-
-/** The README with the study section replaced (or appended, the first time). */
-export function replaceReadmeSection(readme: string, section: string): string {
-  const block = `${README_BEGIN}\n${section}\n${README_END}`;
-  const begin = readme.indexOf(README_BEGIN);
-  const end = readme.indexOf(README_END);
-  if (begin === -1 || end === -1 || end < begin) return `${readme.replace(/\n*$/, '\n\n')}${block}\n`;
-  return `${readme.slice(0, begin)}${block}${readme.slice(end + README_END.length)}`;
+/** table.md: the method table, then the per-target one (and, for WordNet, the relation table). */
+export function runTables(results: StudyResults): string {
+  const relation = results.config.tasks === 'wordnet' ? `\n# By relation of source to target (vanilla ranks)\n\n${relationTable(results)}\n` : '';
+  return `# Selection methods\n\n${methodTable(results)}\n\n# Per target (vanilla ground truth)\n\n${targetTable(results)}\n${relation}`;
 }
 
 export function groupsTable(family: TaskFamily): string {

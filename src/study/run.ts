@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createProgress } from '../cli/progress.js';
@@ -14,20 +14,20 @@ import { loadTensorflow } from '../tf/backend.js';
 import { allMethodMetrics, noiseSummary, targetTruths } from './analysis.js';
 import type { StudyConfig } from './config.js';
 import type { StudyContext } from './context.js';
+import { studyFamily } from './family.js';
 import { groundTruthSize, runGroundTruth } from './ground-truth.js';
 import { METHODS, SelectionMethods, type TargetScores } from './methods.js';
 import { mean } from './metrics.js';
-import { groupsTable, metricsCsv, methodTable, pairsCsv, readmeSection, replaceReadmeSection, scorePlot, scoresCsv, sourceTable, summariseTasks, targetTable, taskTable, type StudyResults } from './report.js';
+import { metricsCsv, pairsCsv, runTables, scorePlot, scoresCsv, shortId, sourceTable, summariseTasks, tasksMarkdown, type StudyResults } from './report.js';
 import { runSources } from './sources.js';
-import { generateFamily } from './tasks.js';
 
 export interface StudyRunOptions {
   readonly config: StudyConfig;
   readonly smoke: boolean;
   /** Where the artefacts go (created). */
   readonly out: string;
-  /** A README whose study section is rewritten from the results; none: left alone. */
-  readonly readme?: string;
+  /** Child processes the ground truth's fine-tunes are shared out to (1: in this process). */
+  readonly processes?: number;
   /** Keep the temporary data dir (registry, jobs, checkpoints) instead of removing it. */
   readonly keepWork?: boolean;
   readonly modelsDir?: string;
@@ -37,6 +37,7 @@ export interface StudyRunOptions {
 
 const since = (started: number) => (performance.now() - started) / 1000;
 const cpuSeconds = (usage: NodeJS.CpuUsage) => (usage.user + usage.system) / 1e6;
+const minutesOf = (seconds: number) => `${(seconds / 60).toFixed(1)} min`;
 
 /**
  * Runs the study end to end (see the README section it writes): the task family, the runner on every
@@ -65,7 +66,8 @@ export async function runStudy(options: StudyRunOptions): Promise<StudyResults> 
     const scorer = await selectScorer();
     const modelsDir = options.modelsDir ?? defaultModelsDir();
     const folder = modelFolder(config.model, modelsDir);
-    const family = generateFamily(config.family);
+    const family = await studyFamily(config);
+    const processes = options.processes ?? 1;
     const context: StudyContext = {
       config,
       family,
@@ -77,7 +79,7 @@ export async function runStudy(options: StudyRunOptions): Promise<StudyResults> 
       tokenizer: await loadTokenizer(folder),
       log,
     };
-    log(`study${options.smoke ? ' (smoke)' : ''}: seed ${config.family.seed}, ${family.sources.length} sources, ${family.targets.length} targets, ${config.repeats} repeat(s); ${tensorflow.description}; ${scorer.description}; data dir ${workDir}`);
+    log(`study${options.smoke ? ' (smoke)' : ''}: ${config.model} on ${config.tasks} tasks, seed ${config.family.seed}, ${family.sources.length} sources, ${family.targets.length} targets, ${config.repeats} repeat(s), ground truth in ${processes} process(es); ${tensorflow.description}; ${scorer.description}; data dir ${workDir}`);
 
     const sourcesStarted = performance.now();
     const sourceProgress = createProgress('study: sources', 'jobs');
@@ -99,11 +101,11 @@ export async function runStudy(options: StudyRunOptions): Promise<StudyResults> 
     const total = groundTruthSize(context);
     const truthProgress = createProgress('study: ground truth', 'fine-tunes');
     let done = 0;
-    const pairs = await runGroundTruth(context, sources, (run) => {
+    const { runs: pairs, processCpuSeconds } = await runGroundTruth(context, sources, (run) => {
       done++;
-      truthProgress.update(done, total, `${run.source?.replace('study/', '') ?? 'target only'} → ${run.target.replace('study/', '')}`);
+      truthProgress.update(done, total, `${shortId(run.source ?? 'target only')} → ${shortId(run.target)}`);
       log(`${run.source ?? '(target only)'} → ${run.target} [${run.mask}, seed ${run.seed}]: test accuracy ${run.testAccuracy.toFixed(4)} (best epoch ${run.bestEpoch}, ${run.seconds.toFixed(1)} s)`);
-    });
+    }, processes);
     truthProgress.stop();
     const truthSeconds = since(truthStarted);
 
@@ -118,11 +120,13 @@ export async function runStudy(options: StudyRunOptions): Promise<StudyResults> 
       return Math.abs(pair.testAccuracy - s.jobTarget.accuracy);
     });
     const poolCosts = methods.poolCosts();
+    // The CPU time of this process and of the ground truth's child processes (all ended by now).
+    const cpu = cpuSeconds(process.cpuUsage(cpuStarted)) + processCpuSeconds;
     const results: StudyResults = {
-      version: 1,
+      version: 2,
       smoke: options.smoke,
       config,
-      environment: { node: process.versions.node, cpus: availableParallelism(), tensorflow: tensorflow.description, scorer: scorer.description, loadAverage: [loadStarted, loadavg()[0]] },
+      environment: { node: process.versions.node, cpus: availableParallelism(), processes, tensorflow: tensorflow.description, scorer: scorer.description, loadAverage: [loadStarted, loadavg()[0]] },
       tasks: summariseTasks(family),
       sources: sources.map((s) => ({ id: s.task.id, esmId: s.esmId, esmBytes: s.esmBytes, esmHeldOutR2: s.esmHeldOutR2, modelBytes: s.modelBytes, sourceAccuracy: s.sourceAccuracy, seconds: s.seconds })),
       pairs,
@@ -132,10 +136,12 @@ export async function runStudy(options: StudyRunOptions): Promise<StudyResults> 
       costs: METHODS.map((method) => ({ method, ...poolCosts[method], perTargetSeconds: mean(scores.map((s) => s.seconds[method])) })),
       noise: { none: noiseSummary(pairs, truths, 'none', config.repeats), gmt: noiseSummary(pairs, truths, 'gmt', config.repeats) },
       reproduction: { pairs: reproduced.length, maxDifference: Math.max(...reproduced) },
-      seconds: { sources: sourceSeconds, methods: methodSeconds, groundTruth: truthSeconds, total: since(started), cpu: cpuSeconds(process.cpuUsage(cpuStarted)) },
+      seconds: { sources: sourceSeconds, methods: methodSeconds, groundTruth: truthSeconds, total: since(started), cpu },
     };
-    await writeReport(results, out, options.readme);
-    log(`study: done in ${results.seconds.total.toFixed(0)} s; artefacts in ${out}${options.readme ? `, section rewritten in ${options.readme}` : ''}`);
+    // The measurements first: a table that failed to render can be written again from them (--render).
+    await writeFileAtomic(join(out, 'results.json'), resultsJson(results));
+    await writeReport(results, out);
+    log(`study: done in ${minutesOf(results.seconds.total)} wall time, ${minutesOf(cpu)} of CPU time (load average ${results.environment.loadAverage.map((l) => l.toFixed(1)).join(' at the start, ')} at the end); artefacts in ${out}`);
     return results;
   } finally {
     registry.close();
@@ -146,16 +152,17 @@ export async function runStudy(options: StudyRunOptions): Promise<StudyResults> 
   }
 }
 
+export const resultsJson = (results: StudyResults) => `${JSON.stringify(results, null, 1)}\n`;
+
 /**
- * Writes the tables, the plot and results.json under `out`, and the README's study section when a
- * README is given: all from the results (`npm run study -- --render` redoes it from a results.json).
+ * Writes a run's tables and plot under `out` from its results (`npm run study -- --render` redoes
+ * it from the results.json beside them); results.json itself is written by the run.
  */
-export async function writeReport(results: StudyResults, out: string, readme?: string): Promise<void> {
+export async function writeReport(results: StudyResults, out: string): Promise<void> {
   await mkdir(out, { recursive: true });
   const files: Record<string, string> = {
-    'results.json': `${JSON.stringify(results, null, 1)}\n`,
-    'table.md': `# Selection methods\n\n${methodTable(results)}\n\n# Per target (vanilla ground truth)\n\n${targetTable(results)}\n`,
-    'tasks.md': `# The task family\n\n${groupsTable(generateFamily(results.config.family))}\n\n${taskTable(results)}\n`,
+    'table.md': runTables(results),
+    'tasks.md': tasksMarkdown(results),
     'sources.md': `# Source jobs (runFinetune)\n\n${sourceTable(results)}\n`,
     'pairs.csv': pairsCsv(results),
     'scores.csv': scoresCsv(results),
@@ -163,5 +170,4 @@ export async function writeReport(results: StudyResults, out: string, readme?: s
     'plot.svg': scorePlot(results),
   };
   for (const [name, content] of Object.entries(files)) await writeFileAtomic(join(out, name), content);
-  if (readme) await writeFileAtomic(readme, replaceReadmeSection(await readFile(readme, 'utf8'), readmeSection(results)));
 }

@@ -1,9 +1,10 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createApp } from '../../src/server/http/app.js';
+import { fileURLToPath } from 'node:url';
 import { createServerContext, type ServerContext, type ServerOptions } from '../../src/server/context.js';
-import { seedDemoPool } from '../../src/server/demo.js';
+import { seedDemoPool, type DemoPool } from '../../src/server/demo.js';
+import { createApp } from '../../src/server/http/app.js';
 import { WorkerPool } from '../../src/jobs/worker-pool.js';
 
 export interface TestServer {
@@ -16,12 +17,16 @@ export interface TestServer {
 /** The worker threads of every test server of a test file: a thread started from TypeScript takes seconds to load. */
 let workers: WorkerPool | undefined;
 
-/** An app on a fresh data dir holding the demo pool (12 ESMs of dimension 32, base model tiny-bert). */
+/** The tiny-bert demo pool the server tests rank against (test/fixtures/demo-tiny-bert/README.md). */
+export const TINY_BERT_DEMO_DIR = fileURLToPath(new URL('../fixtures/demo-tiny-bert/', import.meta.url));
+export const TINY_BERT_DEMO: DemoPool = { esms: join(TINY_BERT_DEMO_DIR, 'esms'), datasets: join(TINY_BERT_DEMO_DIR, 'datasets') };
+
+/** An app on a fresh data dir holding the tiny-bert demo pool (12 ESMs of dimension 32, base model tiny-bert). */
 export async function testServer(options: ServerOptions & { demo?: boolean } = {}): Promise<TestServer> {
   const logs: string[] = [];
   workers ??= new WorkerPool();
   const context = createServerContext({ dataDir: options.dataDir ?? mkdtempSync(join(tmpdir(), 'esmselect-server-')), log: (line) => logs.push(line), workers, ...options });
-  if (options.demo ?? true) await seedDemoPool(context.registry);
+  if (options.demo ?? true) await seedDemoPool(context.registry, TINY_BERT_DEMO);
   return { context, app: createApp(context), logs };
 }
 
@@ -29,7 +34,7 @@ export function json(body: unknown, headers: Record<string, string> = {}): Reque
   return { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) };
 }
 
-/** The demo target's first rows as inline texts and labels. */
+/** A small target as inline texts and labels. */
 export const DEMO_TEXTS = {
   texts: ['great phone love the quality', 'awful price worst product', 'excellent review happy buy', 'disappointing quality hate it', 'love this phone', 'worst buy ever'],
   labels: ['good', 'bad', 'good', 'bad', 'good', 'bad'],

@@ -58,6 +58,11 @@ export interface WordNetFamilyOptions {
   readonly targetTest: number;
   /** Files with fewer synsets (of nouns and verbs) take no part. */
   readonly minSynsets: number;
+  /**
+   * Texts (definitions, usage examples) of more words are not used: a fine-tune's cost grows with
+   * its texts' length, and a short gloss names its kind of thing as well as a long one. 0: no limit (the default).
+   */
+  readonly maxWords: number;
 }
 
 export const WORDNET_FAMILY_DEFAULTS: WordNetFamilyOptions = {
@@ -72,6 +77,7 @@ export const WORDNET_FAMILY_DEFAULTS: WordNetFamilyOptions = {
   targetValidation: 100,
   targetTest: 400,
   minSynsets: 400,
+  maxWords: 0,
 };
 
 export interface WordNetTask extends StudyTask {
@@ -113,6 +119,7 @@ class SynsetPool {
     readonly corpus: readonly Synset[],
     lexnames: readonly string[],
     seed: number,
+    private readonly maxWords: number,
   ) {
     lexnames.forEach((lexname, i) => {
       const rows = corpus.flatMap((s, row) => (s.lexname === lexname ? [row] : []));
@@ -120,22 +127,33 @@ class SynsetPool {
     });
   }
 
-  available(lexname: string, kind: TextKind): number {
-    const rows = this.free.get(lexname) ?? [];
-    return kind === 'definition' ? rows.length : rows.filter((r) => this.corpus[r].examples.length > 0).length;
+  /** A synset's texts of `kind` that are short enough (maxWords). */
+  texts(row: number, kind: TextKind): readonly string[] {
+    const synset = this.corpus[row];
+    const all = kind === 'definition' ? [synset.definition] : synset.examples;
+    return this.maxWords > 0 ? all.filter((text) => text.split(' ').length <= this.maxWords) : all;
   }
 
-  /** Removes `count` synsets of the file for a target (the first in the pool's order). */
+  private usable(lexname: string, kind: TextKind): number[] {
+    return (this.free.get(lexname) ?? []).filter((r) => this.texts(r, kind).length > 0);
+  }
+
+  available(lexname: string, kind: TextKind): number {
+    return this.usable(lexname, kind).length;
+  }
+
+  /** Removes `count` synsets of the file with a usable definition for a target (the first in the pool's order). */
   take(lexname: string, count: number): number[] {
-    const rows = this.free.get(lexname)!;
-    if (rows.length < count) throw new RangeError(`${lexname} has ${rows.length} synsets left, ${count} wanted`);
-    return rows.splice(0, count);
+    const taken = this.usable(lexname, 'definition').slice(0, count);
+    if (taken.length < count) throw new RangeError(`${lexname} has ${taken.length} usable synsets left, ${count} wanted`);
+    const gone = new Set(taken);
+    this.free.set(lexname, this.free.get(lexname)!.filter((r) => !gone.has(r)));
+    return taken;
   }
 
   /** `count` synsets of the file with a text of `kind`, in a seeded order, left in the pool (sources may overlap). */
   sample(lexname: string, kind: TextKind, count: number, uniform: () => number): number[] {
-    const rows = (this.free.get(lexname) ?? []).filter((r) => kind === 'definition' || this.corpus[r].examples.length > 0);
-    return shuffleInPlace(rows.slice(), uniform).slice(0, count);
+    return shuffleInPlace(this.usable(lexname, kind), uniform).slice(0, count);
   }
 }
 
@@ -143,15 +161,15 @@ class SynsetPool {
  * Labelled texts from synset rows per class, interleaved class by class so any prefix is balanced
  * (as the synthetic family's splits are). A synset gives its definition, or one of its usage examples.
  */
-function labelled(corpus: readonly Synset[], classNames: readonly (readonly string[])[], rowsPerClass: readonly number[][], kind: TextKind, uniform: () => number): LabelledTexts {
+function labelled(pool: SynsetPool, classNames: readonly (readonly string[])[], rowsPerClass: readonly number[][], kind: TextKind, uniform: () => number): LabelledTexts {
   const texts: string[] = [];
   const labels: string[] = [];
   const longest = Math.max(...rowsPerClass.map((r) => r.length));
   for (let i = 0; i < longest; i++) {
     rowsPerClass.forEach((rows, c) => {
       if (i >= rows.length) return;
-      const synset = corpus[rows[i]];
-      texts.push(kind === 'definition' ? synset.definition : pick(uniform, synset.examples));
+      const choices = pool.texts(rows[i], kind);
+      texts.push(kind === 'definition' ? choices[0] : pick(uniform, choices));
       labels.push(classLabel(classNames[c]));
     });
   }
@@ -160,6 +178,94 @@ function labelled(corpus: readonly Synset[], classNames: readonly (readonly stri
 
 /** Splits `count` over the files of a class: a merged class takes from each file in turn. */
 const shares = (count: number, files: number) => Array.from({ length: files }, (_, f) => Math.floor(count / files) + (f < count % files ? 1 : 0));
+
+/** The files that take part (at least `minSynsets` synsets, noun.Tops aside), by part of speech. */
+function lexicographerFiles(corpus: readonly Synset[], options: WordNetFamilyOptions): { lexnames: string[]; byPos: { noun: string[]; verb: string[] } } {
+  const sizes = new Map<string, number>();
+  for (const s of corpus) if (s.pos === 'noun' || s.pos === 'verb') sizes.set(s.lexname, (sizes.get(s.lexname) ?? 0) + 1);
+  const lexnames = [...sizes].filter(([name, n]) => n >= options.minSynsets && name !== 'noun.Tops').map(([name]) => name).sort();
+  const byPos = { noun: lexnames.filter((l) => l.startsWith('noun.')), verb: lexnames.filter((l) => l.startsWith('verb.')) };
+  if (byPos.noun.length < 4 || byPos.verb.length < 4) throw new RangeError(`the corpus gives ${byPos.noun.length} noun and ${byPos.verb.length} verb files with ${options.minSynsets} synsets; 4 of each are needed`);
+  return { lexnames, byPos };
+}
+
+const posOf = (classNames: readonly (readonly string[])[]): 'noun' | 'verb' => (classNames[0][0].startsWith('verb.') ? 'verb' : 'noun');
+
+/** Draws tasks from one pool of synsets: targets take theirs for good, sources sample what the targets left. */
+class TaskDrawer {
+  constructor(
+    readonly pool: SynsetPool,
+    private readonly lexnames: readonly string[],
+    private readonly options: WordNetFamilyOptions,
+  ) {}
+
+  private index(files: readonly string[]): number[] {
+    return files.map((f) => this.lexnames.indexOf(f));
+  }
+
+  /** Per class: its share of each split (train, validation, test). */
+  private targetSplits(classes: number): number[][] {
+    return [this.options.targetTrain, this.options.targetValidation, this.options.targetTest].map((n) => shares(n, classes));
+  }
+
+  /** Whether the pool still has the definitions a target of these classes takes. */
+  targetFits(classNames: readonly (readonly string[])[]): boolean {
+    const splitSizes = this.targetSplits(classNames.length);
+    const perClass = classNames.map((_, c) => splitSizes.reduce((n, sizes) => n + sizes[c], 0));
+    return classNames.every((files, c) => files.every((f, i) => this.pool.available(f, 'definition') >= shares(perClass[c], files.length)[i]));
+  }
+
+  /** A target of definitions: its synsets taken from the pool for good, cut into the three splits. */
+  target(classNames: string[][], uniform: () => number): WordNetTask {
+    const name = taskName(classNames, 'definition');
+    const splitSizes = this.targetSplits(classNames.length);
+    const perClass = classNames.map((_, c) => splitSizes.reduce((n, sizes) => n + sizes[c], 0));
+    // Each class's rows in a seeded order (a merged class's files mixed), then cut into the splits.
+    const rows = classNames.map((files, c) => shuffleInPlace(files.flatMap((f, i) => this.pool.take(f, shares(perClass[c], files.length)[i])), uniform));
+    const split = (which: number) => {
+      const before = (c: number) => splitSizes.slice(0, which).reduce((n, sizes) => n + sizes[c], 0);
+      return labelled(this.pool, classNames, rows.map((r, c) => r.slice(before(c), before(c) + splitSizes[which][c])), 'definition', uniform);
+    };
+    return {
+      id: `wordnet-target/${name}`,
+      name,
+      role: 'target',
+      pos: posOf(classNames),
+      textKind: 'definition',
+      domain: TEXT_KINDS.indexOf('definition'),
+      classNames,
+      classes: classNames.map((c) => this.index(c)),
+      train: split(0),
+      validation: split(1),
+      test: split(2),
+    };
+  }
+
+  /** Whether the pool has `sourceExamples` texts of `kind` over these classes. */
+  sourceFits(classNames: readonly (readonly string[])[], kind: TextKind): boolean {
+    const perClass = Math.floor(this.options.sourceExamples / classNames.length);
+    return classNames.every((c) => c.every((f, i) => this.pool.available(f, kind) >= shares(perClass, c.length)[i]));
+  }
+
+  /** A source of `sourceExamples` texts of `kind`, sampled from the synsets no target took. */
+  source(classNames: string[][], kind: TextKind, uniform: () => number, relation?: WordNetTask['relation']): WordNetTask {
+    const perClass = Math.floor(this.options.sourceExamples / classNames.length);
+    const rows = classNames.map((c) => shuffleInPlace(c.flatMap((f, i) => this.pool.sample(f, kind, shares(perClass, c.length)[i], uniform)), uniform));
+    const name = taskName(classNames, kind);
+    return {
+      id: `wordnet/${name}`,
+      name,
+      role: 'source',
+      pos: posOf(classNames),
+      textKind: kind,
+      domain: TEXT_KINDS.indexOf(kind),
+      classNames,
+      classes: classNames.map((c) => this.index(c)),
+      train: labelled(this.pool, classNames, rows, kind, uniform),
+      ...(relation && { relation }),
+    };
+  }
+}
 
 /**
  * The WordNet task family: targets first (their synsets set aside), then each source from a target
@@ -170,14 +276,8 @@ const shares = (count: number, files: number) => Array.from({ length: files }, (
 export function generateWordNetFamily(corpus: readonly Synset[], overrides: Partial<WordNetFamilyOptions> = {}): WordNetFamily {
   const options: WordNetFamilyOptions = { ...WORDNET_FAMILY_DEFAULTS, ...overrides };
   const { seed } = options;
-  const sizes = new Map<string, number>();
-  for (const s of corpus) if (s.pos === 'noun' || s.pos === 'verb') sizes.set(s.lexname, (sizes.get(s.lexname) ?? 0) + 1);
-  const lexnames = [...sizes].filter(([name, n]) => n >= options.minSynsets && name !== 'noun.Tops').map(([name]) => name).sort();
-  const byPos = { noun: lexnames.filter((l) => l.startsWith('noun.')), verb: lexnames.filter((l) => l.startsWith('verb.')) };
-  if (byPos.noun.length < 4 || byPos.verb.length < 4) throw new RangeError(`the corpus gives ${byPos.noun.length} noun and ${byPos.verb.length} verb files with ${options.minSynsets} synsets; 4 of each are needed`);
-  const pool = new SynsetPool(corpus, lexnames, seed);
-  const index = (files: readonly string[]) => files.map((f) => lexnames.indexOf(f));
-  const targetSize = options.targetTrain + options.targetValidation + options.targetTest;
+  const { lexnames, byPos } = lexicographerFiles(corpus, options);
+  const drawer = new TaskDrawer(new SynsetPool(corpus, lexnames, seed, options.maxWords), lexnames, options);
 
   const targets: WordNetTask[] = [];
   for (let t = 0; targets.length < options.targets; t++) {
@@ -190,31 +290,8 @@ export function generateWordNetFamily(corpus: readonly Synset[], overrides: Part
     const group = uniform() < options.coarseTargetProbability && groups.length > 0 ? pick(uniform, groups) : undefined;
     const singles = shuffleInPlace(byPos[pos].filter((f) => !group?.includes(f)), uniform).slice(0, group ? k - 1 : k);
     const classNames = shuffleInPlace([...(group ? [[...group]] : []), ...singles.map((f) => [f])], uniform);
-    const name = taskName(classNames, 'definition');
-    // Per class: its share of each split, taken from its files in turn.
-    const splitSizes = [options.targetTrain, options.targetValidation, options.targetTest].map((n) => shares(n, k));
-    const perClass = classNames.map((_, c) => splitSizes.reduce((n, sizes) => n + sizes[c], 0));
-    const needs = classNames.flatMap((files, c) => files.map((f, i) => [f, shares(perClass[c], files.length)[i]] as const));
-    if (targets.some((x) => x.name === name) || needs.some(([f, n]) => pool.available(f, 'definition') < n)) continue;
-    // Each class's rows in a seeded order (a merged class's files mixed), then cut into the splits.
-    const rows = classNames.map((files, c) => shuffleInPlace(files.flatMap((f, i) => pool.take(f, shares(perClass[c], files.length)[i])), uniform));
-    const split = (which: number) => {
-      const before = (c: number) => splitSizes.slice(0, which).reduce((n, sizes) => n + sizes[c], 0);
-      return labelled(corpus, classNames, rows.map((r, c) => r.slice(before(c), before(c) + splitSizes[which][c])), 'definition', uniform);
-    };
-    targets.push({
-      id: `wordnet-target/${name}`,
-      name,
-      role: 'target',
-      pos,
-      textKind: 'definition',
-      domain: TEXT_KINDS.indexOf('definition'),
-      classNames,
-      classes: classNames.map(index),
-      train: split(0),
-      validation: split(1),
-      test: split(2),
-    });
+    if (targets.some((x) => x.name === taskName(classNames, 'definition')) || !drawer.targetFits(classNames)) continue;
+    targets.push(drawer.target(classNames, uniform));
   }
 
   const sources: WordNetTask[] = [];
@@ -222,38 +299,55 @@ export function generateWordNetFamily(corpus: readonly Synset[], overrides: Part
     if (s > 50 * options.sources) throw new RangeError(`only ${sources.length} of ${options.sources} distinct sources could be built`);
     const target = targets[s % targets.length];
     const uniform = seededUniform(streamSeed(seed, 2, s));
-    let built: { kind: Relation; classNames: string[][]; pos: 'noun' | 'verb' } | undefined;
+    let built: { kind: Relation; classNames: string[][] } | undefined;
     for (let r = 0; r < RELATIONS.length && !built; r++) {
       const kind = RELATIONS[(s + r) % RELATIONS.length];
       const classNames = relate(kind, target, byPos, uniform);
       if (!classNames) continue;
-      const pos = classNames[0][0].startsWith('verb.') ? 'verb' : 'noun';
       const taken = (textKind: TextKind) => sources.some((x) => x.name === taskName(classNames, textKind));
-      if (!taken('definition') || !taken('example')) built = { kind, classNames, pos };
+      if (!taken('definition') || !taken('example')) built = { kind, classNames };
     }
     if (!built) continue;
-    const perClass = Math.floor(options.sourceExamples / built.classNames.length);
-    const enough = (kind: TextKind) => built.classNames.every((c) => c.every((f, i) => pool.available(f, kind) >= shares(perClass, c.length)[i]));
     const preferExamples = uniform() < options.exampleProbability;
-    const name = (kind: TextKind) => taskName(built.classNames, kind);
-    const free = (kind: TextKind) => enough(kind) && !sources.some((x) => x.name === name(kind));
+    const free = (kind: TextKind) => drawer.sourceFits(built.classNames, kind) && !sources.some((x) => x.name === taskName(built.classNames, kind));
     const textKind: TextKind | undefined = preferExamples && free('example') ? 'example' : free('definition') ? 'definition' : free('example') ? 'example' : undefined;
     if (!textKind) continue;
-    const rows = built.classNames.map((c) => shuffleInPlace(c.flatMap((f, i) => pool.sample(f, textKind, shares(perClass, c.length)[i], uniform)), uniform));
-    sources.push({
-      id: `wordnet/${name(textKind)}`,
-      name: name(textKind),
-      role: 'source',
-      pos: built.pos,
-      textKind,
-      domain: TEXT_KINDS.indexOf(textKind),
-      classNames: built.classNames,
-      classes: built.classNames.map(index),
-      train: labelled(corpus, built.classNames, rows, textKind, uniform),
-      relation: { target: target.id, kind: built.kind },
-    });
+    sources.push(drawer.source(built.classNames, textKind, uniform, { target: target.id, kind: built.kind }));
   }
   return { options, lexnames, sources, targets };
+}
+
+/** A task named by its classes (lexicographer files; a merged class lists several) and its kind of text. */
+export interface WordNetTaskSpec {
+  readonly classNames: readonly (readonly string[])[];
+  readonly textKind: TextKind;
+}
+
+/**
+ * Tasks chosen by hand rather than drawn (the demo pool's): each target (definitions) takes its
+ * synsets first, then each source samples from what is left, so no synset is in both. Sizes, the
+ * text length limit and the seed come from the options, as in the family.
+ */
+export function wordNetTasks(corpus: readonly Synset[], specs: { readonly targets: readonly WordNetTaskSpec[]; readonly sources: readonly WordNetTaskSpec[] }, overrides: Partial<WordNetFamilyOptions> = {}): { targets: WordNetTask[]; sources: WordNetTask[] } {
+  const options: WordNetFamilyOptions = { ...WORDNET_FAMILY_DEFAULTS, ...overrides };
+  const { lexnames } = lexicographerFiles(corpus, options);
+  const drawer = new TaskDrawer(new SynsetPool(corpus, lexnames, options.seed, options.maxWords), lexnames, options);
+  const copy = (spec: WordNetTaskSpec) => {
+    const unknown = spec.classNames.flat().filter((f) => !lexnames.includes(f));
+    if (unknown.length > 0) throw new RangeError(`${unknown.join(', ')}: not a lexicographer file with ${options.minSynsets} synsets`);
+    return spec.classNames.map((c) => [...c]);
+  };
+  const targets = specs.targets.map((spec, t) => {
+    const classNames = copy(spec);
+    if (spec.textKind !== 'definition' || !drawer.targetFits(classNames)) throw new RangeError(`target ${taskName(classNames, spec.textKind)}: targets are definitions, and the corpus must hold enough of them`);
+    return drawer.target(classNames, seededUniform(streamSeed(options.seed, 1, t)));
+  });
+  const sources = specs.sources.map((spec, s) => {
+    const classNames = copy(spec);
+    if (!drawer.sourceFits(classNames, spec.textKind)) throw new RangeError(`source ${taskName(classNames, spec.textKind)}: the corpus holds too few texts`);
+    return drawer.source(classNames, spec.textKind, seededUniform(streamSeed(options.seed, 2, s)));
+  });
+  return { targets, sources };
 }
 
 /** A source's classes from a target's by `kind`, or undefined when the relation does not apply. */
