@@ -105,7 +105,7 @@ ${files.map(([name, bytes]) => `| ${name} | ${size(bytes)} |`).join('\n')}
 ## Limitations
 
 - Tiny and trained on one small, specialised corpus: its language is that of dictionary glosses.
-- The study's and the demo's WordNet tasks (src/study/wordnet/) are drawn from the same glosses:
+- The study's and the demo's WordNet tasks (study/wordnet/) are drawn from the same glosses:
   pretraining saw their texts (not their labels), as a model pretrained on a large corpus has
   usually seen text like its downstream data.
 

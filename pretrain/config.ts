@@ -1,5 +1,5 @@
 import type { EncoderConfig } from '../src/finetune/model-config.js';
-import type { Synset } from '../src/study/wordnet/corpus.js';
+import type { Synset } from '../study/wordnet/corpus.js';
 import type { PretrainingSettings } from './train.js';
 
 /**

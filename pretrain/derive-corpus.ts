@@ -4,7 +4,7 @@
  *
  *   npx tsx pretrain/derive-corpus.ts [--wordnet DIR] [--check]
  *
- * writes corpora/wordnet/wordnet-3.0.tsv.br (one row per synset, see src/study/wordnet/corpus.ts) and
+ * writes corpora/wordnet/wordnet-3.0.tsv.br (one row per synset, see study/wordnet/corpus.ts) and
  * corpora/wordnet/LICENSE (WordNet's licence, from the data files' own header). `--check` writes
  * nothing and says whether the shipped corpus is what the database gives. DIR defaults to
  * $WNSEARCHDIR, else /usr/share/wordnet. Deterministic: the same database gives the same bytes.
@@ -14,7 +14,7 @@ import { dirname, join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
 import { brotliCompressSync, brotliDecompressSync, constants } from 'node:zlib';
 import { writeFileAtomic } from '../src/io/atomic.js';
-import { CORPUS_FILE, formatCorpus, parseCorpus } from '../src/study/wordnet/corpus.js';
+import { CORPUS_FILE, formatCorpus, parseCorpus } from '../study/wordnet/corpus.js';
 import { DATA_FILES, parseDataLine, toSynsets, type DataLine } from './wordnet-data.js';
 
 /** The licence header of a data file: its lines start with two spaces and a line number. */

@@ -25,8 +25,8 @@ import { createMaskedLanguageModel, loadMaskedLanguageModel, type MaskingOptions
 import type { EncoderConfig } from '../src/finetune/model-config.js';
 import { loadTokenizer, padBatch } from '../src/finetune/tokenize.js';
 import { seededUniform, shuffleInPlace } from '../src/random.js';
-import { CORPUS_FILE, readCorpus } from '../src/study/wordnet/corpus.js';
-import { streamSeed } from '../src/study/tasks.js';
+import { CORPUS_FILE, readCorpus } from '../study/wordnet/corpus.js';
+import { streamSeed } from '../study/tasks.js';
 import { loadTensorflow } from '../src/tf/backend.js';
 import { modelCard, type PretrainingFacts } from './card.js';
 import { PLAN, pretrainingText, SMOKE_PLAN } from './config.js';

@@ -4,7 +4,7 @@ import type { DropoutSeeds } from '../src/finetune/layers.js';
 import { maskTokens, type MaskedBatch, type MaskedLanguageModel, type MaskingOptions } from '../src/finetune/mlm.js';
 import { padBatch, type TokenizedTexts } from '../src/finetune/tokenize.js';
 import { seededUniform, shuffleInPlace } from '../src/random.js';
-import { streamSeed } from '../src/study/tasks.js';
+import { streamSeed } from '../study/tasks.js';
 import { TrainingOptimizer } from '../src/tf/optimizer.js';
 
 export interface PretrainingSettings {

@@ -1,4 +1,4 @@
-import type { PartOfSpeech, Synset } from '../src/study/wordnet/corpus.js';
+import type { PartOfSpeech, Synset } from '../study/wordnet/corpus.js';
 
 /**
  * WordNet 3.0's database files (data.noun, data.verb, data.adj, data.adv) as wndb(5WN) describes them:

@@ -3,7 +3,7 @@
  * Deterministic from the study's seed; writes demo/datasets/, demo/esms/, demo/target.csv and
  * demo/README.md (all of it generated; edit this script, not the output).
  *
- * The demo tasks are WordNet tasks chosen by hand (src/study/wordnet/tasks.ts, `wordNetTasks`), so
+ * The demo tasks are WordNet tasks chosen by hand (study/wordnet/tasks.ts, `wordNetTasks`), so
  * that a first ranking names tasks a person reads at once: the target tells animal, plant and food
  * glosses apart, and the sources range from the same classes (other synsets) to verbs of motion.
  * Their ESMs are those of real fine-tunes: `runFinetune` trains models/wordnet-bert on each source
@@ -25,11 +25,11 @@ import type { ClassificationMetrics } from '../src/finetune/metrics.js';
 import { writeFileAtomic } from '../src/io/atomic.js';
 import { rank } from '../src/rank/rank.js';
 import { DEMO_DATASETS_DIR, DEMO_ESMS_DIR } from '../src/server/demo.js';
-import { PRETRAINED_STUDY, sourceSeed } from '../src/study/config.js';
-import { toCsv } from '../src/study/report.js';
-import { readCorpus } from '../src/study/wordnet/corpus.js';
-import { pairRelation } from '../src/study/wordnet/relations.js';
-import { classLabel, wordNetTasks, type WordNetTask, type WordNetTaskSpec } from '../src/study/wordnet/tasks.js';
+import { PRETRAINED_STUDY, sourceSeed } from '../study/config.js';
+import { toCsv } from '../study/report.js';
+import { readCorpus } from '../study/wordnet/corpus.js';
+import { pairRelation } from '../study/wordnet/relations.js';
+import { classLabel, wordNetTasks, type WordNetTask, type WordNetTaskSpec } from '../study/wordnet/tasks.js';
 
 const MODEL = PRETRAINED_STUDY.model;
 const SOURCE_EXAMPLES = 240;
@@ -154,7 +154,7 @@ fine-tunes and the ESMs are real, of models/wordnet-bert, a small BERT pretraine
 ${sourceRows.join('\n')}
 
 What the README's curl example ranks (ESM-LogME of \`target.csv\`, top first), beside how each
-source's classes stand to the target's (src/study/wordnet/relations.ts: \`share\` the same classes,
+source's classes stand to the target's (study/wordnet/relations.ts: \`share\` the same classes,
 \`merge\` two of them merged, \`overlap\` some files in common, \`disjoint\` none):
 
 | rank | task_id | score | source's classes against the target's |

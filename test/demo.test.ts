@@ -11,7 +11,7 @@ import { listDatasets } from '../src/store/datasets.js';
 import { registryPool } from '../src/registry/pool.js';
 import { listEsms } from '../src/store/esms.js';
 import { recordRankingRun } from '../src/store/rankings.js';
-import { readCorpus } from '../src/study/wordnet/corpus.js';
+import { readCorpus } from '../study/wordnet/corpus.js';
 import { TINY_BERT_DEMO } from './helpers/server.js';
 
 const root = join(DEMO_ESMS_DIR, '..', '..');

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { methodMetrics, noiseSummary, targetTruths } from '../src/study/analysis.js';
-import type { PairRun } from '../src/study/ground-truth.js';
-import type { TargetScores } from '../src/study/methods.js';
-import { expectedBestOfTopK, regretAtK } from '../src/study/metrics.js';
+import { methodMetrics, noiseSummary, targetTruths } from '../study/analysis.js';
+import type { PairRun } from '../study/ground-truth.js';
+import type { TargetScores } from '../study/methods.js';
+import { expectedBestOfTopK, regretAtK } from '../study/metrics.js';
 import { randomGenerator } from './helpers/random.js';
 
 /** Every order of the indices (n! of them), to average over tie-breaking by brute force. */

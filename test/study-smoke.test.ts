@@ -3,10 +3,10 @@ import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RUN_DIRS, SMOKE_STUDIES } from '../src/study/config.js';
-import { upgradeResults, type StudyResults } from '../src/study/report.js';
-import { runStudy } from '../src/study/run.js';
-import { readingLines, replaceSection, SECTION_BEGIN, SECTION_END, writeStudyDoc } from '../src/study/section.js';
+import { RUN_DIRS, SMOKE_STUDIES } from '../study/config.js';
+import { upgradeResults, type StudyResults } from '../study/report.js';
+import { runStudy } from '../study/run.js';
+import { readingLines, replaceSection, SECTION_BEGIN, SECTION_END, writeStudyDoc } from '../study/section.js';
 import { MODELS_ROOT } from './helpers/finetune.js';
 
 const config = SMOKE_STUDIES.pretrained;

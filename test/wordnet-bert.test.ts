@@ -13,10 +13,10 @@ import { runFinetune } from '../src/finetune/job.js';
 import { createMaskedLanguageModel, loadMaskedLanguageModel, type MaskingOptions } from '../src/finetune/mlm.js';
 import { loadTokenizer, padBatch, type TextTokenizer } from '../src/finetune/tokenize.js';
 import { seededUniform, shuffleInPlace } from '../src/random.js';
-import { textTask } from '../src/study/context.js';
-import { streamSeed } from '../src/study/tasks.js';
-import { readCorpus, type Synset } from '../src/study/wordnet/corpus.js';
-import { generateWordNetFamily } from '../src/study/wordnet/tasks.js';
+import { textTask } from '../study/context.js';
+import { streamSeed } from '../study/tasks.js';
+import { readCorpus, type Synset } from '../study/wordnet/corpus.js';
+import { generateWordNetFamily } from '../study/wordnet/tasks.js';
 import { loadTensorflow } from '../src/tf/backend.js';
 import { MODELS_ROOT } from './helpers/finetune.js';
 

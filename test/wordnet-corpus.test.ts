@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { brotliCompressSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseDataLine, splitGloss, toSynsets } from '../pretrain/wordnet-data.js';
-import { formatCorpus, parseCorpus, readCorpus, type Synset } from '../src/study/wordnet/corpus.js';
+import { formatCorpus, parseCorpus, readCorpus, type Synset } from '../study/wordnet/corpus.js';
 
 /** Lines in WordNet 3.0's data-file format (wndb(5WN)), shortened from data.noun, data.verb and data.adj. */
 const NOUNS = [

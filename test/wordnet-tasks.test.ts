@@ -1,11 +1,11 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { prepareTask } from '../src/finetune/data.js';
 import { loadTokenizer } from '../src/finetune/tokenize.js';
-import { textTask } from '../src/study/context.js';
-import type { StudyFamily, StudyTask } from '../src/study/tasks.js';
-import { readCorpus, type Synset } from '../src/study/wordnet/corpus.js';
-import { pairRelation } from '../src/study/wordnet/relations.js';
-import { classLabel, generateWordNetFamily, NATURAL_GROUPS, RELATIONS, taskName, wordNetTasks, type WordNetFamily, type WordNetFamilyOptions, type WordNetTask } from '../src/study/wordnet/tasks.js';
+import { textTask } from '../study/context.js';
+import type { StudyFamily, StudyTask } from '../study/tasks.js';
+import { readCorpus, type Synset } from '../study/wordnet/corpus.js';
+import { pairRelation } from '../study/wordnet/relations.js';
+import { classLabel, generateWordNetFamily, NATURAL_GROUPS, RELATIONS, taskName, wordNetTasks, type WordNetFamily, type WordNetFamilyOptions, type WordNetTask } from '../study/wordnet/tasks.js';
 import { tinyModel } from './helpers/finetune.js';
 
 /** A family on a slice of the corpus (every 10th synset), with small tasks. */

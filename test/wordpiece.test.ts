@@ -5,7 +5,7 @@ import { AutoTokenizer, env } from '@huggingface/transformers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pretrainingText } from '../pretrain/config.js';
 import { preTokenize, saveTokenizer, SPECIAL_TOKENS, trainWordPiece, wordPieces } from '../pretrain/wordpiece.js';
-import { readCorpus } from '../src/study/wordnet/corpus.js';
+import { readCorpus } from '../study/wordnet/corpus.js';
 
 let scratch: string;
 let texts: string[];

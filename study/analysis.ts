@@ -1,4 +1,4 @@
-import { spearman } from '../finetune/metrics.js';
+import { spearman } from '../src/finetune/metrics.js';
 import { MASKS, type PairRun, type StudyMask } from './ground-truth.js';
 import { METHODS, type MethodName, type TargetScores } from './methods.js';
 import { mean, regretAtK, standardDeviation } from './metrics.js';

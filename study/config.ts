@@ -1,6 +1,6 @@
 import { join } from 'node:path';
-import { PACKAGE_ROOT } from '../config.js';
-import type { StageSettingsInput } from '../finetune/settings.js';
+import { PACKAGE_ROOT } from '../src/config.js';
+import type { StageSettingsInput } from '../src/finetune/settings.js';
 import { FAMILY_DEFAULTS, streamSeed, type FamilyOptions } from './tasks.js';
 import { WORDNET_FAMILY_DEFAULTS, type WordNetFamilyOptions } from './wordnet/tasks.js';
 
@@ -32,13 +32,13 @@ interface StudyConfigBase {
   readonly repeats: number;
 }
 
-/** The synthetic keyword tasks of src/study/tasks.ts. */
+/** The synthetic keyword tasks of study/tasks.ts. */
 export interface SyntheticStudyConfig extends StudyConfigBase {
   readonly tasks: 'synthetic';
   readonly family: FamilyOptions;
 }
 
-/** The WordNet tasks of src/study/wordnet/tasks.ts. */
+/** The WordNet tasks of study/wordnet/tasks.ts. */
 export interface WordNetStudyConfig extends StudyConfigBase {
   readonly tasks: 'wordnet';
   readonly family: WordNetFamilyOptions;

@@ -1,5 +1,5 @@
-import type { LabelledTexts } from '../../finetune/data.js';
-import { seededUniform, shuffleInPlace } from '../../random.js';
+import type { LabelledTexts } from '../../src/finetune/data.js';
+import { seededUniform, shuffleInPlace } from '../../src/random.js';
 import { streamSeed, type StudyFamily, type StudyTask } from '../tasks.js';
 import type { Synset } from './corpus.js';
 

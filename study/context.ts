@@ -1,11 +1,11 @@
-import type { Pooling } from '../embed/pooling.js';
-import type { ModelFolder } from '../finetune/checkpoint.js';
-import { prepareTask, type PreparedTask, type TextTask } from '../finetune/data.js';
-import type { SequenceClassifier } from '../finetune/encoder.js';
-import type { ClassificationMetrics } from '../finetune/metrics.js';
-import type { TextTokenizer } from '../finetune/tokenize.js';
-import { evaluate } from '../finetune/trainer.js';
-import type { Registry } from '../store/database.js';
+import type { Pooling } from '../src/embed/pooling.js';
+import type { ModelFolder } from '../src/finetune/checkpoint.js';
+import { prepareTask, type PreparedTask, type TextTask } from '../src/finetune/data.js';
+import type { SequenceClassifier } from '../src/finetune/encoder.js';
+import type { ClassificationMetrics } from '../src/finetune/metrics.js';
+import type { TextTokenizer } from '../src/finetune/tokenize.js';
+import { evaluate } from '../src/finetune/trainer.js';
+import type { Registry } from '../src/store/database.js';
 import type { StudyConfig } from './config.js';
 import type { StudyFamily, StudyTask } from './tasks.js';
 

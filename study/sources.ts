@@ -1,9 +1,9 @@
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createClassifier, readModelFolder, WEIGHTS_FILE } from '../finetune/checkpoint.js';
-import { runFinetune } from '../finetune/job.js';
-import type { ClassificationMetrics } from '../finetune/metrics.js';
-import { registerEsm } from '../registry/esms.js';
+import { createClassifier, readModelFolder, WEIGHTS_FILE } from '../src/finetune/checkpoint.js';
+import { runFinetune } from '../src/finetune/job.js';
+import type { ClassificationMetrics } from '../src/finetune/metrics.js';
+import { registerEsm } from '../src/registry/esms.js';
 import { repeatSeed, sourceSeed } from './config.js';
 import { prepareTestSplit, testAccuracy, textTask, type StudyContext } from './context.js';
 import type { StudyTask } from './tasks.js';

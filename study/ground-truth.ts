@@ -1,16 +1,16 @@
 import { fork } from 'node:child_process';
 import { dirname, extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { PACKAGE_ROOT } from '../config.js';
-import { describeModel, modelFolder } from '../embed/model-folder.js';
-import { DEFAULT_MAX_LENGTH } from '../embed/embedder.js';
-import type { Pooling } from '../embed/pooling.js';
-import { readModelFolder, type ModelFolder } from '../finetune/checkpoint.js';
-import { prepareTask, type PreparedTask } from '../finetune/data.js';
-import type { ClassificationMetrics } from '../finetune/metrics.js';
-import { resolveStageSettings, type StageSettingsInput } from '../finetune/settings.js';
-import { loadTokenizer, type TextTokenizer } from '../finetune/tokenize.js';
-import { trainClassifier } from '../finetune/trainer.js';
+import { PACKAGE_ROOT } from '../src/config.js';
+import { describeModel, modelFolder } from '../src/embed/model-folder.js';
+import { DEFAULT_MAX_LENGTH } from '../src/embed/embedder.js';
+import type { Pooling } from '../src/embed/pooling.js';
+import { readModelFolder, type ModelFolder } from '../src/finetune/checkpoint.js';
+import { prepareTask, type PreparedTask } from '../src/finetune/data.js';
+import type { ClassificationMetrics } from '../src/finetune/metrics.js';
+import { resolveStageSettings, type StageSettingsInput } from '../src/finetune/settings.js';
+import { loadTokenizer, type TextTokenizer } from '../src/finetune/tokenize.js';
+import { trainClassifier } from '../src/finetune/trainer.js';
 import { repeatSeed } from './config.js';
 import { prepareTestSplit, testAccuracy, textTask, type StudyContext } from './context.js';
 import type { SourceRun } from './sources.js';
@@ -131,7 +131,7 @@ export class PairRunner {
   }
 }
 
-/** What the parent tells a worker process, and what it answers (src/study/ground-truth-process.ts). */
+/** What the parent tells a worker process, and what it answers (study/ground-truth-process.ts). */
 export type PairRequest = { readonly type: 'work'; readonly work: PairWork } | { readonly type: 'job'; readonly index: number; readonly job: PairJob };
 export type PairAnswer =
   | { readonly type: 'ready' }

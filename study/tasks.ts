@@ -1,5 +1,5 @@
-import type { LabelledTexts } from '../finetune/data.js';
-import { seededUniform, shuffleInPlace } from '../random.js';
+import type { LabelledTexts } from '../src/finetune/data.js';
+import { seededUniform, shuffleInPlace } from '../src/random.js';
 
 /**
  * Words of models/tiny-bert's vocabulary (whole-word WordPiece entries) that the synthetic tasks are

@@ -1,9 +1,9 @@
 /**
- * A worker process of the study's ground truth (src/study/ground-truth.ts forks it): told the work
+ * A worker process of the study's ground truth (study/ground-truth.ts forks it): told the work
  * once over IPC, it answers `ready`, then runs each job it is sent and answers with its result, until
  * the parent disconnects. One process per core runs the ground truth's hundreds of fine-tunes side by side.
  */
-import { loadTensorflow } from '../tf/backend.js';
+import { loadTensorflow } from '../src/tf/backend.js';
 import { PairRunner, type PairAnswer, type PairRequest } from './ground-truth.js';
 
 const send = (answer: PairAnswer) => {

@@ -1,6 +1,6 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import { dirname, relative } from 'node:path';
-import { writeFileAtomic } from '../io/atomic.js';
+import { writeFileAtomic } from '../src/io/atomic.js';
 import type { TargetTruth } from './analysis.js';
 import type { StudyRun } from './config.js';
 import type { StudyMask } from './ground-truth.js';
@@ -72,11 +72,11 @@ function tasksStep(results: StudyResults, link: string): string {
   const { config } = results;
   if (config.tasks === 'synthetic') {
     const f = config.family;
-    return `1. **Tasks** (src/study/tasks.ts, listed in [tasks.md](${link}/tasks.md)): ${f.groups} keyword groups of ${f.groupSize} words (the latent topics) and ${f.domains} domains of ${f.domainSize} words (neighbouring domains share ${f.domainSize - f.domainStep}) are dealt from words of tiny-bert's vocabulary. A text has ${f.textLength[0]}–${f.textLength[1]} words: one or two keywords of its class's group(s), with probability ${f.distractorProbability} a keyword of a group its task does not use, the rest words of the task's domain or function words. ${f.sources} sources have ${f.sourceClasses[0]}–${f.sourceClasses[1]} classes (with probability ${f.mergeProbability} a class merges two groups) and ${f.sourceExamples} examples; ${f.targets} targets have ${f.targetClasses} single-group classes and ${f.targetTrain} training, ${f.targetValidation} validation and ${f.targetTest} test examples. A source helps a target when it teaches the target's groups apart, and may hurt when it merges them or makes a target's distractor salient.`;
+    return `1. **Tasks** (study/tasks.ts, listed in [tasks.md](${link}/tasks.md)): ${f.groups} keyword groups of ${f.groupSize} words (the latent topics) and ${f.domains} domains of ${f.domainSize} words (neighbouring domains share ${f.domainSize - f.domainStep}) are dealt from words of tiny-bert's vocabulary. A text has ${f.textLength[0]}–${f.textLength[1]} words: one or two keywords of its class's group(s), with probability ${f.distractorProbability} a keyword of a group its task does not use, the rest words of the task's domain or function words. ${f.sources} sources have ${f.sourceClasses[0]}–${f.sourceClasses[1]} classes (with probability ${f.mergeProbability} a class merges two groups) and ${f.sourceExamples} examples; ${f.targets} targets have ${f.targetClasses} single-group classes and ${f.targetTrain} training, ${f.targetValidation} validation and ${f.targetTest} test examples. A source helps a target when it teaches the target's groups apart, and may hurt when it merges them or makes a target's distractor salient.`;
   }
   const f = config.family;
   const usage = results.tasks.filter((t) => t.role === 'source' && t.domain === 1).length;
-  return `1. **Tasks** (src/study/wordnet/tasks.ts, listed in [tasks.md](${link}/tasks.md)): which lexicographer file (\`noun.animal\`, \`verb.motion\`, …) a WordNet gloss belongs to, among ${f.targetClasses[0]}–${f.targetClasses[1]} files of one part of speech; texts of at most ${f.maxWords} words. ${f.targets} targets of definitions, ${f.targetTrain} training, ${f.targetValidation} validation and ${f.targetTest} test examples each (with probability ${f.coarseTargetProbability} one class merges a natural pair of files, such as \`animal-or-plant\`). ${f.sources} sources of about ${f.sourceExamples} examples (${usage} of them usage examples rather than definitions), each built from a target by one relation: the same classes (share), a merged class told apart (split), two classes merged (merge), a class replaced (miss), or files of the other part of speech (unrelated). No synset is in both a source and a target. Most (source, target) pairs are unrelated: each target has one or two sources built from it, and shares files with a few others.`;
+  return `1. **Tasks** (study/wordnet/tasks.ts, listed in [tasks.md](${link}/tasks.md)): which lexicographer file (\`noun.animal\`, \`verb.motion\`, …) a WordNet gloss belongs to, among ${f.targetClasses[0]}–${f.targetClasses[1]} files of one part of speech; texts of at most ${f.maxWords} words. ${f.targets} targets of definitions, ${f.targetTrain} training, ${f.targetValidation} validation and ${f.targetTest} test examples each (with probability ${f.coarseTargetProbability} one class merges a natural pair of files, such as \`animal-or-plant\`). ${f.sources} sources of about ${f.sourceExamples} examples (${usage} of them usage examples rather than definitions), each built from a target by one relation: the same classes (share), a merged class told apart (split), two classes merged (merge), a class replaced (miss), or files of the other part of speech (unrelated). No synset is in both a source and a target. Most (source, target) pairs are unrelated: each target has one or two sources built from it, and shares files with a few others.`;
 }
 
 /** A run's subsection: how it is built, the method table, the per-target table, what the methods see, noise, time. */
@@ -103,7 +103,7 @@ function runBody(results: StudyResults, link: string): string[] {
     '',
     ...(config.tasks === 'wordnet'
       ? [
-          "By how each source's classes stand to the target's (src/study/wordnet/relations.ts; every (source, target) pair, built so or not), the true gains and the mean rank each method gives such sources:",
+          "By how each source's classes stand to the target's (study/wordnet/relations.ts; every (source, target) pair, built so or not), the true gains and the mean rank each method gives such sources:",
           '',
           relationTable(results),
           '',
@@ -212,7 +212,7 @@ export function studySection(runs: Partial<Record<StudyRun, StudyResults>>, link
   const lines = [
     '## Does ESM-LogME pick intermediate tasks that help? A transfer study in miniature',
     '',
-    `*This section is written by \`npm run study\` (src/study/) from ${from.join(' and ')}; do not edit it by hand.*`,
+    `*This section is written by \`npm run study\` (study/) from ${from.join(' and ')}; do not edit it by hand.*`,
     '',
     "The paper's evidence is that ESM-LogME picks intermediate tasks that really help. `npm run study` runs that experiment in miniature with this project's own pipeline (the runner's fine-tunes, ESMs trained from them and registered, `rank` over the registry), deterministically from a seed, in a temporary data dir, twice:",
     '',

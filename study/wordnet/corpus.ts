@@ -8,7 +8,7 @@ import { brotliDecompressSync } from 'node:zlib';
  * with Brotli (3.5 MB rather than gzip's 4.6 MB; `brotli -d` or Node's zlib reads it).
  * Tests, the pretraining and the study's WordNet tasks read this file, never the Debian package.
  */
-export const CORPUS_FILE = fileURLToPath(new URL('../../../corpora/wordnet/wordnet-3.0.tsv.br', import.meta.url));
+export const CORPUS_FILE = fileURLToPath(new URL('../../corpora/wordnet/wordnet-3.0.tsv.br', import.meta.url));
 
 export const PARTS_OF_SPEECH = ['noun', 'verb', 'adj', 'adv'] as const;
 export type PartOfSpeech = (typeof PARTS_OF_SPEECH)[number];
