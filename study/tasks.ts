@@ -3,7 +3,7 @@ import { seededUniform, shuffleInPlace } from '../src/random.js';
 
 /**
  * Words of models/tiny-bert's vocabulary (whole-word WordPiece entries) that the synthetic tasks are
- * written in; test/study-tasks.test.ts checks that each is one token of the tokenizer, never [UNK].
+ * written in; test/study/study-tasks.test.ts checks that each is one token of the tokenizer, never [UNK].
  * Function words fill sentences and never carry a label.
  */
 export const FUNCTION_WORDS = (

@@ -25,7 +25,7 @@ import { embedWithEncoder } from './trainer.js';
  * Each model is embedded the way its folder allows: the ONNX export through the embedder (the path
  * ranking uses, through the embedding cache), or, for a fine-tuned checkpoint with only
  * model.safetensors (the usual case), the fine-tuning runner's TensorFlow.js encoder, whose pooled
- * output equals the ONNX path's to float32 rounding (test/esm-with-models.test.ts). A model missing
+ * output equals the ONNX path's to float32 rounding (test/finetune/esm-with-models.test.ts). A model missing
  * from the models directory is pulled from the Hub (`ensureModel`).
  */
 
