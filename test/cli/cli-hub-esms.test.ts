@@ -30,7 +30,7 @@ beforeAll(async () => {
   hub.store.create('model', TINY);
   hub.store.rename('model', 'tiny-bert', TINY);
   for (const name of (await readdir(join(PACKAGE_ROOT, 'test', 'fixtures', 'demo-tiny-bert', 'esms'))).sort()) {
-    const folder = join(PACKAGE_ROOT, 'demo', 'esms', name);
+    const folder = join(PACKAGE_ROOT, 'test', 'fixtures', 'demo-tiny-bert', 'esms', name);
     const configText = await readFile(join(folder, 'config.json'), 'utf8');
     const repo = hub.store.create('model', `demo/${name}`);
     hub.store.commit(repo, 'main', { title: 'ESM', files: { 'config.json': configText, 'model.safetensors': await readFile(join(folder, 'model.safetensors')), 'README.md': esmModelCard(JSON.parse(configText)) } });
@@ -163,7 +163,7 @@ describe('esm pull', () => {
 describe('rank --esms hub', () => {
   it("ranks the Hub's pool for the target's base model as the same ESMs rank from their folders", async () => {
     const e = env();
-    const target = ['--dataset', join(PACKAGE_ROOT, 'demo', 'target.csv'), '--text-col', 'text', '--label-col', 'label', '--model', 'tiny-bert', '--format', 'json'];
+    const target = ['--dataset', join(PACKAGE_ROOT, 'test', 'fixtures', 'demo-tiny-bert', 'target.csv'), '--text-col', 'text', '--label-col', 'label', '--model', 'tiny-bert', '--format', 'json'];
     const fromHub = await runCliAsync(['rank', ...target, '--esms', 'hub'], e);
     expect(fromHub.status).toBe(0);
     expect(fromHub.stderr).toContain(`esmselect: ${TINY}: 12 repos: imported 12,`);
@@ -179,7 +179,7 @@ describe('rank --esms hub', () => {
   }, 240_000);
 
   it('needs a base model, and says so in one line', async () => {
-    const run = await runCliAsync(['rank', '--embeddings', join(PACKAGE_ROOT, 'demo', 'target.csv'), '--esms', 'hub'], env());
+    const run = await runCliAsync(['rank', '--embeddings', join(PACKAGE_ROOT, 'test', 'fixtures', 'demo-tiny-bert', 'target.csv'), '--esms', 'hub'], env());
     expect([run.status, run.stderr.trim()]).toEqual([2, 'esmselect: base model: --esms hub ranks the ESMs of one base model; name it with --base-model (or embed with --model)']);
   });
 });
@@ -188,7 +188,7 @@ describe('esm push', () => {
   it("publishes a registered ESM as hfselect does, so the Hub lists it under its base model; a missing or read-only token is one line", async () => {
     const e = env({ HF_TOKEN: WRITE });
     const registry = openRegistry({ dataDir: e.ESMSELECT_DATA_DIR });
-    await importEsmFolders(registry, [join(PACKAGE_ROOT, 'demo', 'esms', 'source-01')]).finally(() => registry.close());
+    await importEsmFolders(registry, [join(PACKAGE_ROOT, 'test', 'fixtures', 'demo-tiny-bert', 'esms', 'source-01')]).finally(() => registry.close());
     const pushed = await runCliAsync(['esm', 'push', '1', '--repo', 'alice/source-01-esm'], e);
     expect(pushed.status).toBe(0);
     expect(pushed.stdout).toMatch(new RegExp(`^pushed #1 to ${hub.endpoint}/alice/source-01-esm \\(new repo, commit [0-9a-f]{12}\\)\\n$`));
@@ -216,7 +216,7 @@ describe('HF_HUB_OFFLINE=1', () => {
   it('makes every Hub command say so in one line, before any request', async () => {
     const before = hub.requests.length;
     const offline = env({ HF_HUB_OFFLINE: '1' });
-    const target = ['--dataset', join(PACKAGE_ROOT, 'demo', 'target.csv'), '--text-col', 'text', '--label-col', 'label', '--model', 'tiny-bert'];
+    const target = ['--dataset', join(PACKAGE_ROOT, 'test', 'fixtures', 'demo-tiny-bert', 'target.csv'), '--text-col', 'text', '--label-col', 'label', '--model', 'tiny-bert'];
     for (const args of [['esm', 'search'], ['esm', 'coverage'], ['esm', 'pull'], ['esm', 'push', '1', '--repo', 'alice/x'], ['rank', ...target, '--esms', 'hub']]) {
       const run = await runCliAsync(args, offline);
       expect(run.status).toBe(2);
