@@ -25,8 +25,8 @@ const LAYERS = [
 // Non-library code: outside src/ in the target layout; src/bench and src/study until they move.
 const NOT_LIBRARY_INSIDE_SRC = '^src/(bench|study)/';
 
-const escape = (s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-const pathsOf = (entries) => `^src/(${entries.map(escape).join('|')})`;
+const escapeRegExp = (s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+const pathsOf = (entries) => `^src/(${entries.map(escapeRegExp).join('|')})`;
 
 const layerRules = LAYERS.slice(0, -1).map(([name, entries], n) => {
   const above = LAYERS.slice(n + 1).flatMap(([, e]) => e);
@@ -51,7 +51,8 @@ module.exports = {
     },
     {
       name: 'shells-not-imported-from-below',
-      comment: 'src/cli and src/server are thin shells over the library: no library module imports them (only the public barrel, src/index.ts, exports the server).',
+      comment:
+        'src/cli and src/server are thin shells over the library: no library module imports them (only the public barrel, src/index.ts, exports the server).',
       severity: 'error',
       from: { path: '^src/', pathNot: ['^src/(cli|server)/', '^src/index\\.ts$', NOT_LIBRARY_INSIDE_SRC] },
       to: { path: '^src/(cli|server)/' },
