@@ -28,7 +28,7 @@ export { ensureModel, POOLER_FILE, PULL_RECORD, pullModel, type PulledModel, typ
 export { openHubDataset, PARQUET_BRANCH, type HubDatasetOptions, type HubDatasetSource } from './hub/parquet-dataset.js';
 export { hubDatasetId, hubDatasetUri, isHubDataset } from './hub/dataset-uri.js';
 export { embedWithTensorflow, trainEsmWithModels, type EmbeddingEngine, type TrainedWithModels, type TrainWithModelsOptions } from './finetune/esm-with-models.js';
-export { locateSourceData, publishedSourceData, readHubSourceTask, type HubSourceData, type SourceData } from './finetune/sources.js';
+export { locateSourceData, publishedSourceData, readHubSourceTask, type HubSourceData, type SourceData } from './registry/sources.js';
 export { readSafetensorsRanges } from './io/safetensors.js';
 export { ESM_TRAINING_DEFAULTS, trainEsm, varianceWeightedR2, type EsmEpoch, type EsmMetadata, type EsmTrainingOptions, type EsmTrainingReport, type EsmTrainingSettings } from './esm/train.js';
 export { folderPool, type EsmPool } from './esm/pool.js';
@@ -66,7 +66,7 @@ export { tfjsScorer } from './rank/tfjs-scorer.js';
 export { createClassifier, readModelFolder, saveCheckpoint, type ModelFolder } from './finetune/checkpoint.js';
 export { prepareTask, type LabelledTexts, type TextTask } from './finetune/data.js';
 export { SequenceClassifier, type TokenBatch } from './finetune/encoder.js';
-export { findRankedSourceDataset, findSourceDataset, readRegisteredTask, sourceFromRanking, type RankedSource } from './finetune/sources.js';
+export { findRankedSourceDataset, findSourceDataset, readRegisteredTask, sourceFromRanking, type RankedSource } from './registry/sources.js';
 export { readJobRecord, runFinetune, type FinetuneEvent, type FinetuneResult, type FinetuneRunOptions, type FinetuneSpec, type JobRecord, type JobStatus } from './finetune/job.js';
 export { MASK_NAMES, MASK_SCOPES, type MaskingStrategy, type MaskName } from './finetune/masking/strategy.js';
 export type { ClassificationMetrics, EvaluationMetrics, RegressionMetrics } from './finetune/metrics.js';
@@ -87,7 +87,7 @@ export {
   type TwoStageRankingResult,
 } from './rank/two-stage.js';
 export { HNSW_DEFAULTS, HnswIndex, type HnswParameters } from './retrieval/hnsw-index.js';
-export { describeSpace, type EmbeddingSpace } from './embed/space.js';
+export { describeSpace, type EmbeddingSpace } from './io/embedding-space.js';
 export { meanDirection, TEXTEMB_TEXTS } from './retrieval/textemb.js';
 export { classMeanDirections, classMeanGain, sketchEsm } from './retrieval/esm-sketch.js';
 export type { EsmSketch } from './store/esm-sketches.js';
@@ -96,7 +96,7 @@ export { openSourceIndex, rebuildSourceIndexes, sourceIndexStatus, updateSourceI
 export { attachSourceTexts, type AttachedTexts, type AttachTextsOptions } from './retrieval/source-texts.js';
 export { sketchRegisteredEsms } from './registry/esms.js';
 export { JOB_KINDS, type JobKind, type StoredJob } from './store/jobs.js';
-export { registeredDatasetFile, taskFromDataset } from './finetune/sources.js';
+export { registeredDatasetFile, taskFromDataset } from './registry/sources.js';
 export { JobRunner, type JobEvent, type JobRun, type JobType, type JobView } from './jobs/runner.js';
 export { JobConflictError, JobError, JobNotFoundError, JobTimeLimitError, JobUnavailableError, QueueFullError, RunnerClosingError } from './jobs/errors.js';
 export { batchRank, type BatchEvent, type BatchRankOptions, type BatchRankResult } from './batch/batch.js';
@@ -113,7 +113,7 @@ export { HubError } from './hub/errors.js';
 export { MAX_CONFIG_BYTES, MAX_WEIGHTS_BYTES } from './hub/size-limits.js';
 export { DEFAULT_CONCURRENCY, pullEsms, type PullOptions, type PullOutcome, type PullProgress, type PullStatus, type PullSummary } from './registry/pull.js';
 export { pushEsm, type PushOptions, type PushResult } from './registry/push.js';
-export { esmModelCard } from './hub/card.js';
+export { esmModelCard } from './registry/card.js';
 export { findEsmRepoIds, getEsmCoverage, searchEsms, type HubEsm, type SearchOptions } from './hub/search.js';
 export { computeTaskRanking, pullHubPool, type ComputeTaskRankingOptions, type HubPoolOptions, type PoolFilters, type TaskRanking } from './registry/task-ranking.js';
 export { findHubSource, hubSourcesOf, type HubSource } from './store/hub-sources.js';

@@ -1,5 +1,5 @@
 import { Command, Option } from 'commander';
-import { describeSpace } from '../embed/space.js';
+import { describeSpace } from '../io/embedding-space.js';
 import { TEXTEMB_TEXTS } from '../retrieval/textemb.js';
 import { TABLE_FORMATS, type TableFormat } from '../io/tables.js';
 import { attachSourceTexts } from '../retrieval/source-texts.js';

@@ -9,7 +9,7 @@ import { MASK_NAMES, type MaskName } from '../finetune/masking/strategy.js';
 import type { EvaluationMetrics } from '../finetune/metrics.js';
 import { newJobId, readJobRecord, runFinetune, type FinetuneEvent, type FinetuneResult, type FinetuneRunOptions, type FinetuneSpec } from '../finetune/job.js';
 import type { StageSettingsInput } from '../finetune/settings.js';
-import { findSourceDataset, locateSourceData, readHubSourceTask, readRegisteredTask, taskFromDataset } from '../finetune/sources.js';
+import { findSourceDataset, locateSourceData, readHubSourceTask, readRegisteredTask, taskFromDataset } from '../registry/sources.js';
 import { hubDatasetId, isHubDataset } from '../hub/dataset-uri.js';
 import type { StageReport } from '../finetune/trainer.js';
 import { readTextDataset, type TextDataset } from '../dataset/text-dataset.js';

@@ -1,11 +1,13 @@
 import { pathsInfo } from '@huggingface/hub';
-import { CONFIG_FILE } from '../esm/hfselect.js';
 import { hubClient, type HubClient } from './client.js';
 import { hubConfig, type HubConfig } from './config.js';
 import { announcedFile, downloadVerified } from './download.js';
 import { baseModelOf, esmCoverage, findEsmRepos, matchesTask, taskIdOf, type EsmRepo } from './esm-repos.js';
 import { printable, repoIdProblem } from './names.js';
 import { MAX_CONFIG_BYTES } from './size-limits.js';
+
+/** The file of an ESM repo that holds its ESMConfig (hfselect's layout, as esm/hfselect.ts reads it). */
+const CONFIG_FILE = 'config.json';
 
 /** One ESM on the Hub as `esm search` shows it; every text made printable (it comes from strangers). */
 export interface HubEsm {

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import type { TextTask } from '../finetune/data.js';
 import type { StageSettings } from '../finetune/settings.js';
-import { readHubSourceTask, readRegisteredTask, taskFromDataset } from '../finetune/sources.js';
+import { readHubSourceTask, readRegisteredTask, taskFromDataset } from '../registry/sources.js';
 import { readTextDataset } from '../dataset/text-dataset.js';
 import type { TableFormat } from '../io/tables.js';
 import type { TaskType } from '../task/labels.js';

@@ -4,7 +4,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { MessageChannel, SHARE_ENV, type MessagePort } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { UserInputError } from '../errors.js';
-import type { HubSourceData } from '../finetune/sources.js';
+import type { HubSourceData } from '../registry/sources.js';
 import type { DatasetOptions } from '../dataset/text-dataset.js';
 import type { DatasetRecord } from '../store/datasets.js';
 import type { JobProgress } from '../store/jobs.js';

@@ -11,7 +11,7 @@
  */
 import type { MessagePort } from 'node:worker_threads';
 import { UserInputError } from '../errors.js';
-import { readHubSourceTask as readPublishedTask, readRegisteredTask, type HubSourceData } from '../finetune/sources.js';
+import { readHubSourceTask as readPublishedTask, readRegisteredTask, type HubSourceData } from '../registry/sources.js';
 import { readTextDataset, type DatasetOptions } from '../dataset/text-dataset.js';
 import { openRegistry, type Registry } from '../store/database.js';
 import type { DatasetRecord } from '../store/datasets.js';

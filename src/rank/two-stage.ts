@@ -1,6 +1,6 @@
 import { UserInputError } from '../errors.js';
 import type { EsmPool } from '../esm/pool.js';
-import type { EmbeddingSpace } from '../embed/space.js';
+import type { EmbeddingSpace } from '../io/embedding-space.js';
 import { rankPool, type RankedTask, type RankingResult, type RankPoolOptions } from './ranking.js';
 import type { PreparedTarget } from './target.js';
 

@@ -1,7 +1,7 @@
 import { createRepo, HubApiError, uploadFiles } from '@huggingface/hub';
 import { UserInputError } from '../errors.js';
 import { CONFIG_FILE, esmConfigJson, EsmFormatError, esmWeightsFile, WEIGHTS_FILE } from '../esm/hfselect.js';
-import { esmModelCard } from '../hub/card.js';
+import { esmModelCard } from './card.js';
 import { hubClient } from '../hub/client.js';
 import { hubConfig, type HubConfig } from '../hub/config.js';
 import { HubError, hubFailure } from '../hub/errors.js';

@@ -1,7 +1,7 @@
 import { UserInputError } from '../errors.js';
 import { classMeanDirections, classMeanGain, SKETCH_SHAPE } from './esm-sketch.js';
 import { HNSW_DEFAULTS } from './hnsw-index.js';
-import { describeSpace, type EmbeddingSpace } from '../embed/space.js';
+import { describeSpace, type EmbeddingSpace } from '../io/embedding-space.js';
 import { meanDirection } from './textemb.js';
 import type { FirstStageQuery } from '../rank/two-stage.js';
 import type { Registry } from '../store/database.js';

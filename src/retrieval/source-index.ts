@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { HNSW_DEFAULTS, HnswIndex, indexFingerprint, type HnswParameters } from './hnsw-index.js';
 import type { Registry } from '../store/database.js';
 import { sha256Hex } from '../store/files.js';
-import { describeSpace, type EmbeddingSpace } from '../embed/space.js';
+import { describeSpace, type EmbeddingSpace } from '../io/embedding-space.js';
 import { recordedSpaces, spaceDim, spaceLabels, spacePoints } from '../store/source-vectors.js';
 
 /** Where the HNSW indexes live, relative to the data dir. */

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { textsSha256 } from '../embed/cache.js';
 import { embedDataset, type EmbedDatasetOptions } from '../embed/embed-dataset.js';
 import { UserInputError } from '../errors.js';
-import type { EmbeddingSpace } from '../embed/space.js';
+import type { EmbeddingSpace } from '../io/embedding-space.js';
 import { meanDirection, TEXTEMB_TEXTS } from './textemb.js';
 import type { TaskType } from '../task/labels.js';
 import type { Registry } from '../store/database.js';

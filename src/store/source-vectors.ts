@@ -1,5 +1,5 @@
 import { UserInputError } from '../errors.js';
-import { describeSpace, type EmbeddingSpace } from '../embed/space.js';
+import { describeSpace, type EmbeddingSpace } from '../io/embedding-space.js';
 import { float32View } from '../io/embeddings.js';
 import type { Registry } from './database.js';
 import { sha256Hex } from './files.js';

@@ -6,7 +6,7 @@ import { UserInputError } from '../../src/errors.js';
 import { loadHfselectEsm } from '../../src/esm/hfselect.js';
 import { createClassifier, readModelFolder } from '../../src/finetune/checkpoint.js';
 import { prepareTask } from '../../src/finetune/data.js';
-import { findRankedSourceDataset, findSourceDataset, readRegisteredTask, sourceFromRanking } from '../../src/finetune/sources.js';
+import { findRankedSourceDataset, findSourceDataset, readRegisteredTask, sourceFromRanking } from '../../src/registry/sources.js';
 import { openRegistry } from '../../src/store/database.js';
 import { registerDataset } from '../../src/store/datasets.js';
 import { recordRankingRun } from '../../src/store/rankings.js';

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { embedDataset } from '../../src/embed/embed-dataset.js';
-import { findRankedSourceDataset, findSourceDataset, readRegisteredTask } from '../../src/finetune/sources.js';
+import { findRankedSourceDataset, findSourceDataset, readRegisteredTask } from '../../src/registry/sources.js';
 import { rank } from '../../src/rank/rank.js';
 import { DEMO_DATASETS_DIR, DEMO_ESMS_DIR, seedDemoPool } from '../../src/server/demo.js';
 import { openRegistry, type Registry } from '../../src/store/database.js';

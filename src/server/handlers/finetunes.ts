@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { z } from 'zod';
 import { UserInputError } from '../../errors.js';
 import { resolveStageSettings } from '../../finetune/settings.js';
-import { locateSourceData, sourceFromRanking, type SourceData } from '../../finetune/sources.js';
+import { locateSourceData, sourceFromRanking, type SourceData } from '../../registry/sources.js';
 import { HubUnavailableError } from '../../hub/hub-errors.js';
 import type { TableFormat } from '../../io/tables.js';
 import type { TaskType } from '../../task/labels.js';

@@ -1,6 +1,6 @@
 import { stringify } from 'yaml';
 import type { EsmConfig } from '../esm/config.js';
-import { printable } from './names.js';
+import { printable } from '../hub/names.js';
 
 /**
  * The model card (README.md) of a published ESM, with the metadata hfselect's `ESM.publish` gives

@@ -9,7 +9,7 @@ import type { RankingResult } from '../rank/ranking.js';
 import type { Registry } from '../store/database.js';
 import { getDataset, listDatasets, type DatasetRecord } from '../store/datasets.js';
 import { getRankingRun } from '../store/rankings.js';
-import type { TextTask } from './data.js';
+import type { TextTask } from '../finetune/data.js';
 
 /** The source task a ranking entry stands for, as a fine-tuning request needs it. */
 export interface RankedSource {
