@@ -70,7 +70,11 @@ async function main(): Promise<void> {
   const pieceSet = new Set(vocabulary);
   let words = 0;
   let pieces = 0;
-  for (const text of trainingTexts) for (const word of preTokenize(text)) (words++, (pieces += wordPieces(word, pieceSet).length));
+  for (const text of trainingTexts)
+    for (const word of preTokenize(text)) {
+      words++;
+      pieces += wordPieces(word, pieceSet).length;
+    }
   const vocabularySeconds = (performance.now() - t) / 1000;
   log(`vocabulary: ${vocabulary.length} WordPiece pieces in ${vocabularySeconds.toFixed(1)} s, ${(pieces / words).toFixed(3)} pieces per word`);
   const staging = `${out}.tmp-${process.pid}`;

@@ -16,6 +16,7 @@ const WORD_OR_PUNCTUATION = /[^\s\p{P}\u0021-\u002F\u003A-\u0040\u005B-\u0060\u0
  * characters, which BertNormalizer also spaces out, do not occur in the WordNet corpus and are not handled.
  */
 export function preTokenize(text: string): string[] {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: BERT's BasicTokenizer drops control characters, as this does.
   const cleaned = text.replace(/[\p{Cc}\p{Cf}\p{Co}\p{Cs}\u0000\uFFFD]/gu, (c) => (/\s/.test(c) ? ' ' : ''));
   const normalised = cleaned.toLowerCase().normalize('NFD').replace(/\p{Mn}/gu, '');
   return normalised.match(WORD_OR_PUNCTUATION) ?? [];

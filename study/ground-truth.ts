@@ -192,7 +192,7 @@ async function runInProcesses(work: PairWork, jobs: readonly PairJob[], processe
   } finally {
     for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   }
-  const missing = runs.findIndex((run) => run === undefined);
+  const missing = runs.findIndex((run) => !run); // findIndex visits the holes of a sparse array; indexOf would skip them
   if (missing >= 0 || runs.length !== jobs.length) throw new Error(`the ground truth has no result for fine-tune ${missing}`);
   return { runs, processCpuSeconds: cpu.reduce((a, b) => a + (b ?? 0), 0) };
 }

@@ -1,4 +1,4 @@
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { type Command, InvalidArgumentError, Option } from 'commander';
 import type { EmbeddingCache } from '../embed/cache.js';
 import { embedDataset, type EmbedDatasetOptions, type EmbeddedDataset } from '../embed/embed-dataset.js';
 import { UserInputError } from '../errors.js';

@@ -17,7 +17,7 @@ function rebuildCommand(): Command {
         const sketches = await sketchRegisteredEsms(registry, ({ done, total }) => sketching.update(done, total)).finally(() => sketching.stop());
         for (const { source, problem } of sketches.rejected) process.stderr.write(`esmselect: skipped ${source}: ${problem}\n`);
         const progress = createProgress('Indexing', 'vectors');
-        let indexes;
+        let indexes: ReturnType<typeof rebuildSourceIndexes>;
         try {
           indexes = rebuildSourceIndexes(registry, { hnsw: flags, onProgress: ({ done, total }) => progress.update(done, total) });
         } finally {

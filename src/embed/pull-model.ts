@@ -159,7 +159,7 @@ async function remotePooler(hub: HubClient, at: RepoAtCommit, weights: Announced
   }
   if (!blob || blob.size !== weights.size) throw new HubContentError(`${field}: ${where}: the Hub serves ${blob?.size ?? 'nothing'} bytes but announces ${weights.size}; refused`, field);
   const names = POOLER_PREFIXES.flatMap((prefix) => [`${prefix}weight`, `${prefix}bias`]);
-  let tensors;
+  let tensors: Awaited<ReturnType<typeof readSafetensorsRanges>>;
   try {
     // Header and pooler are a few MB at most in any real checkpoint; a header announcing more is not read.
     const read = (position: number, length: number) => {

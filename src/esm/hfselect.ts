@@ -35,7 +35,7 @@ export function esmFromFiles(source: string, configText: string, weightsFile: Ui
   if ('problem' in parsed) throw new EsmFormatError(source, parsed.problem);
   const { config } = parsed;
 
-  let tensors;
+  let tensors: ReturnType<typeof parseSafetensors>['tensors'];
   try {
     tensors = parseSafetensors(weightsFile).tensors;
   } catch (error) {

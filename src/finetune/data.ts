@@ -102,7 +102,7 @@ export function prepareTask(task: TextTask, tokenizer: TextTokenizer, options: {
   };
   const tokenized = (split: LabelledTexts) => ({ size: split.texts.length, sequences: tokenizer.tokenize(split.texts) });
   if (task.task === 'classification') {
-    let encoded;
+    let encoded: ReturnType<typeof encodeClassLabels>;
     try {
       encoded = encodeClassLabels(train.labels);
     } catch (error) {

@@ -13,7 +13,7 @@ import { trainEsm, type EsmTrainingReport, type EsmTrainingSettings } from '../e
 import { writeFileAtomic } from '../io/atomic.js';
 import { loadTensorflow } from '../tf/backend.js';
 import { readModelFolder, saveCheckpoint, type ModelFolder } from './checkpoint.js';
-import { prepareTask, taskFingerprint, type PreparedTask, type TextTask } from './data.js';
+import { prepareTask, taskFingerprint, type TextTask } from './data.js';
 import { resolveStageSettings, type StageSettings, type StageSettingsInput } from './settings.js';
 import { loadTokenizer, type TextTokenizer } from './tokenize.js';
 import { embedWithEncoder, trainClassifier, type EpochResult, type StageName, type StageReport, type StepProgress } from './trainer.js';

@@ -5,7 +5,7 @@ import { writeFileAtomic } from '../io/atomic.js';
 import { serializeSafetensors, type TensorToWrite } from '../io/safetensors.js';
 import type { ModelFolder } from './checkpoint.js';
 import { encoderSpecs, TransformerEncoder, type ModelParameter, type ParameterSpec, type TokenBatch } from './encoder.js';
-import { activate, dropout, embeddingLookup, linear, type DropoutSeeds } from './layers.js';
+import { activate, embeddingLookup, linear, type DropoutSeeds } from './layers.js';
 import { crossEntropy } from './losses.js';
 import type { EncoderConfig } from './model-config.js';
 

@@ -18,6 +18,7 @@ export function repoIdProblem(id: string): string | null {
 }
 
 /** C0 and C1 control characters, and the bidirectional overrides that reorder what a terminal shows. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is this pattern's purpose.
 const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g;
 
 export function hasControlCharacters(text: string): boolean {

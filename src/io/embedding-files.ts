@@ -160,7 +160,7 @@ export async function readEmbeddingFile(path: string): Promise<EmbeddingFile> {
 function npyBytes({ rows, dim, data }: Embeddings): Uint8Array {
   let header = `{'descr': '<f4', 'fortran_order': False, 'shape': (${rows}, ${dim}), }`;
   // The magic (6), version (2), length (2), header and its newline are padded to a multiple of 64.
-  header += ' '.repeat((64 - ((10 + header.length + 1) % 64)) % 64) + '\n';
+  header += `${' '.repeat((64 - ((10 + header.length + 1) % 64)) % 64)}\n`;
   const out = new Uint8Array(10 + header.length + data.byteLength);
   out.set(Buffer.from('\x93NUMPY\x01\x00', 'latin1'));
   new DataView(out.buffer).setUint16(8, header.length, true);

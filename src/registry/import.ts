@@ -44,8 +44,8 @@ async function escapes(folder: string, root: string): Promise<string | null> {
 }
 
 async function importFolder(registry: Registry, source: string, within: string | undefined): Promise<ImportOutcome> {
-  const escape = within === undefined ? null : await escapes(source, within);
-  if (escape) return { source, status: 'rejected', reason: escape };
+  const outside = within === undefined ? null : await escapes(source, within);
+  if (outside) return { source, status: 'rejected', reason: outside };
   try {
     const registered = await registerEsm(registry, await loadHfselectEsm(source), { origin: source });
     const { id } = registered.record;

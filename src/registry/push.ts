@@ -39,7 +39,7 @@ export async function pushEsm(registry: Registry, id: number, options: PushOptio
   if (invalid || !options.repo.includes('/')) throw new UserInputError(`repo: ${options.repo} is ${invalid ?? 'not a full repo id (owner/name)'}`, 'repo');
   if (!config.token) throw new HubError('esm push: publishing needs a token with write access in HF_TOKEN', 'HF_TOKEN', 401);
   const record = getEsm(registry, id);
-  let esm;
+  let esm: Awaited<ReturnType<typeof loadRegisteredEsm>>;
   try {
     esm = await loadRegisteredEsm(registry, record);
   } catch (error) {
@@ -55,7 +55,7 @@ export async function pushEsm(registry: Registry, id: number, options: PushOptio
     if (!(error instanceof HubApiError && error.statusCode === 409)) throw hubFailure(error, what, config);
     created = false;
   }
-  let commit;
+  let commit: Awaited<ReturnType<typeof uploadFiles>>;
   try {
     commit = await uploadFiles({
       ...hub.params,

@@ -68,6 +68,7 @@ describe('esm search and esm coverage', () => {
     publishEsm(hub, { repoId: 'evil/esm', config, weights: esmWeightsFile(new Float32Array(16), new Float32Array(4)), card });
     const search = await runCliAsync(['esm', 'search', '--task', 'evil'], env());
     expect(search.status).toBe(0);
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: the test looks for control characters that reached the terminal.
     expect(search.stdout).not.toMatch(/[\u0000-\u0008\u000b-\u001f]/);
     expect(search.stdout).toContain('evil/\\u001b]0;pwned\\u0007task');
   }, 120_000);

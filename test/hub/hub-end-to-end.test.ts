@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readdir, readFile, rm, } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -9,7 +9,7 @@ import type { EsmConfig } from '../../src/esm/config.js';
 import type { RankingResult } from '../../src/rank/ranking.js';
 import { MODELS_ROOT } from '../helpers/finetune.js';
 import { withoutOutputs } from '../helpers/hub/onnx.js';
-import { addParquetConversion, esmModelCard, publishEsm, publishFolder } from '../helpers/hub/seed.js';
+import { addParquetConversion, publishEsm, publishFolder } from '../helpers/hub/seed.js';
 import { startHubStandin, type HubStandin } from '../helpers/hub/standin.js';
 
 /**
@@ -304,7 +304,7 @@ describe('the service, from the Hub and back', () => {
   });
 
   it('POST /v1/rankings of the Hub dataset against the pulled ESMs: the demo ranking, with a fine-tune handle', async () => {
-    let response = await post(`${service.url}/v1/rankings`, { dataset: TARGET, text_column: 'text', label_column: 'label', model: MODEL, filters: { base_model_name: MODEL } });
+    const response = await post(`${service.url}/v1/rankings`, { dataset: TARGET, text_column: 'text', label_column: 'label', model: MODEL, filters: { base_model_name: MODEL } });
     expect([200, 202]).toContain(response.status);
     let job = (await response.json()) as Record<string, any>;
     if (response.status === 202) job = await ended(service, job.links.self);

@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, symlinkSync, } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -16,7 +16,6 @@ import { DEMO_TEXTS, json, testServer, TINY_BERT_DEMO_DIR, type TestServer } fro
 import { randomEsm, writeRandomPool } from '../helpers/pool.js';
 import { randomGenerator } from '../helpers/random.js';
 
-const root = new URL('../../', import.meta.url).pathname;
 let server: TestServer | undefined;
 
 afterEach(async () => {

@@ -219,7 +219,7 @@ describe('integrity', () => {
 
   it('reports orphan and left-over temporary files; cleanup removes those of dead processes only', async () => {
     const { record } = await registerEsm(registry, randomEsm('org/kept', 8, 3), { origin: 'test' });
-    const orphan = 'esms/' + 'a'.repeat(64) + '.safetensors';
+    const orphan = `esms/${'a'.repeat(64)}.safetensors`;
     await writeFile(registry.resolve(orphan), 'weights nobody registered');
     const deadPid = 2 ** 22 + 12345; // above Linux's pid_max default, so no such process
     const dead = `${record.weights_path}.tmp-${deadPid}-0123abcd`;

@@ -53,7 +53,7 @@ async function importPath(ctx: ServerContext, path: string): Promise<{ root: str
 async function importFolders(ctx: ServerContext, request: z.infer<typeof ImportRequest>) {
   const { root, target } = await importPath(ctx, request.path);
   const shown = (path: string) => relative(root, path).split(sep).join('/') || '.';
-  let summary;
+  let summary: Awaited<ReturnType<typeof importEsmFolders>>;
   try {
     summary = await importEsmFolders(ctx.registry, [target], { within: root });
   } catch (error) {
@@ -64,7 +64,7 @@ async function importFolders(ctx: ServerContext, request: z.infer<typeof ImportR
 }
 
 async function uploadEsm(ctx: ServerContext, form: z.infer<typeof EsmUpload>) {
-  let esm;
+  let esm: ReturnType<typeof esmFromFiles>;
   try {
     esm = esmFromFiles('upload', await form.config.text(), new Uint8Array(await form.weights.arrayBuffer()));
   } catch (error) {

@@ -45,14 +45,14 @@ function chooseSource(ctx: ServerContext, form: Form): ChosenSource {
   const esmId = form.esm_id ?? form.source_id;
   if (esmId !== undefined) {
     const field = form.esm_id !== undefined ? 'esm_id' : 'source_id';
-    let esm;
+    let esm: ReturnType<typeof getEsm>;
     try {
       esm = getEsm(registry, esmId);
     } catch (error) {
       if (!(error instanceof UserInputError)) throw error;
       throw new HttpProblem('invalid-input', `${field}: there is no ESM #${esmId} (GET /v1/esms lists them)`, field);
     }
-    let data;
+    let data: SourceData;
     try {
       data = locateSourceData(registry, { taskId: esm.task_id, subset: esm.task_subset, split: esm.task_split, textColumn: esm.text_column, labelColumn: esm.label_column });
     } catch (error) {
@@ -66,13 +66,13 @@ function chooseSource(ctx: ServerContext, form: Form): ChosenSource {
   if (ranking?.kind !== 'ranking') throw new HttpProblem('invalid-input', `ranking_id: there is no ranking job ${rankingId}`, 'ranking_id');
   if (ranking.state !== 'succeeded') throw new HttpProblem('conflict', `ranking_id: ranking ${rankingId} is ${ranking.state}; only a succeeded ranking has ranks to fine-tune on`, 'ranking_id');
   if (ranking.run_id === null) throw new HttpProblem('conflict', `ranking_id: the ranking run of ${rankingId} has been deleted from the registry`, 'ranking_id');
-  let ranked;
+  let ranked: ReturnType<typeof sourceFromRanking>;
   try {
     ranked = sourceFromRanking(getRankingRun(registry, ranking.run_id).result, rank);
   } catch (error) {
     throw sourceProblem('invalid-input', 'rank', error);
   }
-  let data;
+  let data: SourceData;
   try {
     data = locateSourceData(registry, ranked);
   } catch (error) {

@@ -3,8 +3,6 @@ import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { listModels, modelFolder, type LocalModel } from '../../embed/model-folder.js';
 import { UserInputError } from '../../errors.js';
-import { HubUnavailableError } from '../../hub/hub-errors.js';
-import { HubOfflineError } from '../../hub/config.js';
 import { CONFIG_FILE, WEIGHTS_FILE } from '../../finetune/checkpoint.js';
 import { parseEncoderConfig } from '../../finetune/model-config.js';
 import type { DatasetOptions } from '../../dataset/text-dataset.js';

@@ -4,7 +4,7 @@ import { tasksModule, type TaskOptions, type WorkerPool } from '../../jobs/worke
 import type { Outcome, ParsedBody } from './body-tasks.js';
 import type { BodyParser } from './handler.js';
 import { HttpProblem } from './problem.js';
-import type { RouteSpec } from './route-spec.js';
+import type { AnyRouteSpec } from './route-spec.js';
 
 /** The body tasks, run on the jobs' worker threads. */
 const BODY_TASKS = tasksModule(import.meta.url, 'body-tasks');
@@ -32,7 +32,7 @@ export class BodyThreads implements BodyParser {
   }
 
   /** A request body, parsed and validated with its route's schema (a 4xx problem when it fails); `bytes` is transferred. */
-  async parseBody(route: RouteSpec<any, any, any, any>, type: 'json' | 'multipart', bytes: ArrayBuffer, contentType: string): Promise<unknown> {
+  async parseBody(route: AnyRouteSpec, type: 'json' | 'multipart', bytes: ArrayBuffer, contentType: string): Promise<unknown> {
     const { value, files } = await this.call<ParsedBody>('parseBody', { operationId: route.operationId, type, bytes, contentType }, { transferList: [bytes] });
     for (const [key, file] of Object.entries(files)) (value as Record<string, unknown>)[key] = new File([new Uint8Array(file.bytes)], file.name, { type: file.type });
     return value;

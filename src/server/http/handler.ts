@@ -1,7 +1,7 @@
 import type { Context } from 'hono';
 import type { z } from 'zod';
 import { HttpProblem, validationProblem, type InputLocation } from './problem.js';
-import { JSON_MEDIA_TYPE, MULTIPART_MEDIA_TYPE, type RouteSpec } from './route-spec.js';
+import { type AnyRouteSpec, JSON_MEDIA_TYPE, MULTIPART_MEDIA_TYPE, type RouteSpec } from './route-spec.js';
 
 /** A request's inputs, validated by its route's schemas. */
 export interface Input<P, Q, J, M> {
@@ -12,12 +12,12 @@ export interface Input<P, Q, J, M> {
 
 /** Parses and validates request bodies: the worker threads (src/server/http/body-threads.ts), so a large body never stalls the event loop. */
 export interface BodyParser {
-  parseBody(route: RouteSpec<any, any, any, any>, type: 'json' | 'multipart', bytes: ArrayBuffer, contentType: string): Promise<unknown>;
+  parseBody(route: AnyRouteSpec, type: 'json' | 'multipart', bytes: ArrayBuffer, contentType: string): Promise<unknown>;
 }
 
 /** A route of the table with the function that answers it. */
 export interface Handler {
-  readonly route: RouteSpec<any, any, any, any>;
+  readonly route: AnyRouteSpec;
   readonly handle: (c: Context, parser: BodyParser) => Promise<Response>;
 }
 
@@ -98,7 +98,7 @@ export function handler<P, Q, J, M>(
   answer: (input: Input<P, Q, ArrayBuffer, M>, c: Context) => Promise<Response> | Response,
   options: HandlerOptions<P, Q> & { rawJson: true },
 ): Handler;
-export function handler<P, Q, J, M>(route: RouteSpec<P, Q, J, M>, answer: (input: Input<P, Q, any, M>, c: Context) => Promise<Response> | Response, options: HandlerOptions<P, Q> = {}): Handler {
+export function handler<P, Q, J, M>(route: RouteSpec<P, Q, J, M>, answer: (input: Input<P, Q, J | ArrayBuffer, M>, c: Context) => Promise<Response> | Response, options: HandlerOptions<P, Q> = {}): Handler {
   return {
     route,
     handle: async (c, parser) => {

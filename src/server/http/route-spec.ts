@@ -35,3 +35,10 @@ export interface RouteSpec<P = unknown, Q = unknown, J = unknown, M = unknown> {
   /** The route whose handler serves this one too (a deprecated alias's route). */
   readonly aliasOf?: RouteSpec<P, Q, J, M>;
 }
+
+/**
+ * A route of any schemas, as the route table and the handler binding hold them (a route's own
+ * handler sees its schemas' types; the table cannot, each route having others).
+ */
+// biome-ignore lint/suspicious/noExplicitAny: the schemas differ per route, and RouteSpec is invariant in them.
+export type AnyRouteSpec = RouteSpec<any, any, any, any>;

@@ -1,6 +1,6 @@
 import type { z } from 'zod';
 import { deletePull, getPull, HUB_ROUTES, postPull, pullEvents } from './hub-routes.js';
-import { JSON_MEDIA_TYPE, type RouteSpec } from './route-spec.js';
+import { type AnyRouteSpec, JSON_MEDIA_TYPE, type RouteSpec } from './route-spec.js';
 import * as s from './schemas.js';
 
 function route<P = undefined, Q = undefined, J = never, M = never>(spec: RouteSpec<P, Q, J, M>): RouteSpec<P, Q, J, M> {
@@ -265,7 +265,7 @@ const SOURCE_ALIASES = [
 ];
 
 /** Every route, in the order openapi.yaml lists them. */
-export const ROUTES: readonly RouteSpec<any, any, any, any>[] = [
+export const ROUTES: readonly AnyRouteSpec[] = [
   postRanking,
   getRanking,
   rankingEvents,

@@ -155,7 +155,7 @@ export async function startHubStandin(options: HubStandinOptions = {}): Promise<
   };
 
   /** A repo the caller may read, following renames with a 307 as the Hub does; null when the response was a redirect. */
-  const findRepo = (req: IncomingMessage, res: ServerResponse, url: URL, type: RepoType, id: string, user: HubUser | null): Repo | null => {
+  const findRepo = (res: ServerResponse, url: URL, type: RepoType, id: string, user: HubUser | null): Repo | null => {
     const renamed = store.redirect(type, id);
     if (renamed) {
       const location = url.pathname.replace(`/${id}`, `/${renamed}`) + url.search;
@@ -324,7 +324,7 @@ export async function startHubStandin(options: HubStandinOptions = {}): Promise<
         if (!type) throw new HubError(404, 'Not found');
         if (segments.length === 2 && method === 'GET') return list(res, url, type, user);
         const [id, rest] = splitId(type, segments.slice(2), API_ACTIONS);
-        const repo = findRepo(req, res, url, type, id, user);
+        const repo = findRepo(res, url, type, id, user);
         if (!repo) return;
         const action = rest[0];
         if (action === undefined || action === 'revision') {
@@ -408,7 +408,7 @@ export async function startHubStandin(options: HubStandinOptions = {}): Promise<
         const type: RepoType = segments[0] === 'datasets' ? 'dataset' : 'model';
         const idSegments = segments.slice(type === 'dataset' ? 1 : 0, lfsAt + 1);
         idSegments[idSegments.length - 1] = idSegments[idSegments.length - 1].slice(0, -4);
-        const repo = findRepo(req, res, url, type, idSegments.join('/'), user);
+        const repo = findRepo(res, url, type, idSegments.join('/'), user);
         if (!repo) return;
         requireWrite(user, repo.id.split('/')[0]);
         const body = JSON.parse((await readBody(req)).toString('utf8'));
@@ -425,7 +425,7 @@ export async function startHubStandin(options: HubStandinOptions = {}): Promise<
       const type: RepoType = segments[0] === 'datasets' ? 'dataset' : 'model';
       const [id, rest] = splitId(type, segments.slice(type === 'dataset' ? 1 : 0), FILE_ACTIONS);
       if (!FILE_ACTIONS.includes(rest[0] as (typeof FILE_ACTIONS)[number]) || (method !== 'GET' && method !== 'HEAD')) throw new HubError(404, 'Not found');
-      const repo = findRepo(req, res, url, type, id, user);
+      const repo = findRepo(res, url, type, id, user);
       if (!repo) return;
       const commit = store.resolveRevision(repo, rest[1] ?? '');
       if (!commit) throw new HubError(404, `Invalid rev id: ${rest[1]}`, 'RevisionNotFound');
