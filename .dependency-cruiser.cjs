@@ -110,8 +110,7 @@ module.exports = {
     },
     {
       name: 'library-imports-no-outside-code',
-      comment:
-        'The published library (src/, so dist/) never imports the benchmarks, the study, scripts, the pre-training code or the tests.',
+      comment: 'The published library (src/, so dist/) never imports the benchmarks, the study, scripts, the pre-training code or the tests.',
       severity: 'error',
       from: { path: '^src/' },
       to: { path: '^(bench|study|scripts|pretrain|test)/' },

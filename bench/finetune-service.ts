@@ -16,11 +16,11 @@ import { cp, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { runFinetune, type FinetuneSpec } from '../src/finetune/job.js';
 import { readTextDataset } from '../src/dataset/text-dataset.js';
-import { createApp } from '../src/server/http/app.js';
+import { type FinetuneSpec, runFinetune } from '../src/finetune/job.js';
 import { createServerContext } from '../src/server/context.js';
 import { seedDemoPool } from '../src/server/demo.js';
+import { createApp } from '../src/server/http/app.js';
 import { loadTensorflow } from '../src/tf/backend.js';
 import { benchTask, makeModel, ROOT, TINY } from './fixtures.js';
 
@@ -88,7 +88,13 @@ export async function finetuneServiceBenchmark(args: readonly string[]): Promise
     const form = new FormData();
     form.set('source_file', new Blob([csv(source)]), 'source.csv');
     form.set('target_file', new Blob([csv(target)]), 'target.csv');
-    for (const [key, value] of Object.entries({ text_column: 'text', label_column: 'label', model: FINETUNED, intermediate_settings: JSON.stringify(SETTINGS) })) form.set(key, value);
+    for (const [key, value] of Object.entries({
+      text_column: 'text',
+      label_column: 'label',
+      model: FINETUNED,
+      intermediate_settings: JSON.stringify(SETTINGS),
+    }))
+      form.set(key, value);
     const job = (await (await app.request('/v1/finetunes', { method: 'POST', body: form })).json()) as { id: string; links: { self: string } };
     let serviceStep = 0;
     process.stderr.write('waiting for the fine-tune to train\n');
@@ -134,13 +140,23 @@ export async function finetuneServiceBenchmark(args: readonly string[]): Promise
     await run;
     phases.push(await measure('idle', () => 0));
 
-    console.log(`${description}; synchronous rankings back to back for ${phaseSeconds} s a phase (the demo target's 60 texts, cached, against the 12 demo ESMs); load average at the end ${loadavg()[0].toFixed(1)}`);
+    console.log(
+      `${description}; synchronous rankings back to back for ${phaseSeconds} s a phase (the demo target's 60 texts, cached, against the 12 demo ESMs); load average at the end ${loadavg()[0].toFixed(1)}`,
+    );
     console.log(['phase', 'rankings', 'median ms', 'p90 ms', 'max ms', 'median / idle', 'fine-tune steps/s'].join('\t'));
     phases.forEach((phase, i) => {
       const idle = phase.stepsPerSecond === null ? null : (quantile(phases[i - 1].latencies, 0.5) + quantile(phases[i + 1].latencies, 0.5)) / 2;
       const median = quantile(phase.latencies, 0.5);
       console.log(
-        [phase.name, phase.latencies.length, median.toFixed(1), quantile(phase.latencies, 0.9).toFixed(1), Math.max(...phase.latencies).toFixed(1), idle === null ? '—' : `${(median / idle).toFixed(2)}×`, phase.stepsPerSecond?.toFixed(2) ?? '—'].join('\t'),
+        [
+          phase.name,
+          phase.latencies.length,
+          median.toFixed(1),
+          quantile(phase.latencies, 0.9).toFixed(1),
+          Math.max(...phase.latencies).toFixed(1),
+          idle === null ? '—' : `${(median / idle).toFixed(2)}×`,
+          phase.stepsPerSecond?.toFixed(2) ?? '—',
+        ].join('\t'),
       );
     });
   } finally {

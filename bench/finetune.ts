@@ -24,7 +24,7 @@ import { resolveStageSettings, type StageSettingsInput } from '../src/finetune/s
 import { loadTokenizer } from '../src/finetune/tokenize.js';
 import { trainStage } from '../src/finetune/trainer.js';
 import { loadTensorflow } from '../src/tf/backend.js';
-import { benchTask, makeModel, MODELS, ROOT, type ModelSize } from './fixtures.js';
+import { benchTask, MODELS, type ModelSize, makeModel, ROOT } from './fixtures.js';
 
 const STRATEGIES: Record<string, StageSettingsInput> = {
   none: { mask: 'none' },
@@ -111,7 +111,11 @@ export async function finetuneBenchmark(args: readonly string[]): Promise<void> 
   for (let round = 1; round <= Number(values.rounds); round++) {
     for (const model of models) {
       for (const strategy of Object.keys(STRATEGIES)) {
-        const child = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--child', `${model}:${strategy}`, '--steps', String(steps), '--warmup', String(warmup)], { cwd: ROOT, encoding: 'utf8' });
+        const child = spawnSync(
+          process.execPath,
+          ['--import', 'tsx', fileURLToPath(import.meta.url), '--child', `${model}:${strategy}`, '--steps', String(steps), '--warmup', String(warmup)],
+          { cwd: ROOT, encoding: 'utf8' },
+        );
         if (child.status !== 0) throw new Error(`${model}/${strategy} failed: ${child.stderr}`);
         const m = JSON.parse(child.stdout.trim().split('\n').pop()!) as Measurement;
         const key = `${model}:${strategy}`;
@@ -130,8 +134,14 @@ export async function finetuneBenchmark(args: readonly string[]): Promise<void> 
   }
   const rows = [...best.values()];
   console.log(rows[0].backend);
-  console.log(`${Object.keys(STRATEGIES).length} strategies × ${models.length} models, ${steps} measured steps (after ${warmup} warm-up) of batch 16 × 34 tokens, best of ${values.rounds} rounds`);
-  console.log(['model', 'params', 'strategy', 'steps/s', 'wall ms/step', 'CPU ms/step', 'overhead (CPU)', 'overhead (wall)', 'peak RSS MiB', 'peak tensors MiB'].join('\t'));
+  console.log(
+    `${Object.keys(STRATEGIES).length} strategies × ${models.length} models, ${steps} measured steps (after ${warmup} warm-up) of batch 16 × 34 tokens, best of ${values.rounds} rounds`,
+  );
+  console.log(
+    ['model', 'params', 'strategy', 'steps/s', 'wall ms/step', 'CPU ms/step', 'overhead (CPU)', 'overhead (wall)', 'peak RSS MiB', 'peak tensors MiB'].join(
+      '\t',
+    ),
+  );
   const percent = (ratio: number) => `${ratio >= 0 ? '+' : ''}${(ratio * 100).toFixed(1)}%`;
   for (const m of rows) {
     const vanilla = best.get(`${m.model}:none`)!;

@@ -33,12 +33,16 @@ export async function makeModel(size: ModelSize, folder: string): Promise<void> 
   }
   await writeFile(join(folder, 'config.json'), JSON.stringify(raw));
   await writeFile(join(folder, 'model.safetensors'), serializeSafetensors(tensors));
-  for (const file of ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'vocab.txt']) await writeFile(join(folder, file), await readFile(join(TINY, file)));
+  for (const file of ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'vocab.txt'])
+    await writeFile(join(folder, file), await readFile(join(TINY, file)));
 }
 
 /** 32-word texts (34 tokens with [CLS] and [SEP]) with a keyword label, as the synthetic test tasks, longer. */
 export function benchTask(size: number) {
-  const words = 'the a and of to in it this that was is with for on at by from about as one two day time people place world life home city year week good great bad awful'.split(' ');
+  const words =
+    'the a and of to in it this that was is with for on at by from about as one two day time people place world life home city year week good great bad awful'.split(
+      ' ',
+    );
   const uniform = seededUniform(3);
   const texts = Array.from({ length: size }, () => Array.from({ length: 32 }, () => words[Math.floor(uniform() * words.length)]).join(' '));
   return { id: 'bench', task: 'classification' as const, texts, labels: texts.map((t) => (t.includes('good') ? 'pos' : 'neg')) };

@@ -13,9 +13,9 @@ import { CONFIG_FILE, esmFromFiles, WEIGHTS_FILE } from '../src/esm/hfselect.js'
 import { hubClient } from '../src/hub/client.js';
 import { hubConfig } from '../src/hub/config.js';
 import { findEsmRepos } from '../src/hub/esm-repos.js';
+import { registerEsm } from '../src/registry/esms.js';
 import { pullEsms } from '../src/registry/pull.js';
 import { openRegistry, type Registry } from '../src/store/database.js';
-import { registerEsm } from '../src/registry/esms.js';
 
 export const BENCH_BASE_MODEL = 'bench/encoder';
 export const WAYS = ['hfselect', 'esmselect'] as const;

@@ -33,7 +33,10 @@ function firstLine<T>(child: ReturnType<typeof spawn>): Promise<T> {
 
 function runWay(way: WayRun['way'], endpoint: string, dataDir: string, concurrency: number): Promise<WayRun> {
   const execArgv = extname(here) === '.ts' ? ['--import', 'tsx'] : [];
-  const child = spawn(process.execPath, [...execArgv, RUNNER, way, endpoint, dataDir, String(concurrency)], { cwd: PACKAGE_ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [...execArgv, RUNNER, way, endpoint, dataDir, String(concurrency)], {
+    cwd: PACKAGE_ROOT,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   return firstLine<WayRun>(child);
 }
 
@@ -55,7 +58,10 @@ export async function hubPullBenchmark(args: readonly string[]): Promise<void> {
   }
   const dir = await mkdtemp(join(tmpdir(), 'esmselect-bench-hub-'));
   process.stderr.write(`hub-pull: publishing ${count} ESMs of dimension ${dim} on the stand-in ...\n`);
-  const standin = spawn(process.execPath, ['--import', 'tsx', STANDIN, String(count), String(dim), String(latencyMs)], { cwd: PACKAGE_ROOT, stdio: ['pipe', 'pipe', 'inherit'] });
+  const standin = spawn(process.execPath, ['--import', 'tsx', STANDIN, String(count), String(dim), String(latencyMs)], {
+    cwd: PACKAGE_ROOT,
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
   try {
     const { endpoint } = await firstLine<{ endpoint: string }>(standin);
     const loadBefore = loadavg()[0];
@@ -67,7 +73,9 @@ export async function hubPullBenchmark(args: readonly string[]): Promise<void> {
     const [reference, ours] = runs;
     const same = JSON.stringify(identities(join(dir, 'hfselect'))) === JSON.stringify(identities(join(dir, 'esmselect')));
     const mib = (count * ((dim * dim + dim) * 4)) / 2 ** 20;
-    process.stdout.write(`hub-pull: ${count} ESMs of dimension ${dim} (${mib.toFixed(0)} MiB of weights), ${latencyMs} ms added to every request of the stand-in\n`);
+    process.stdout.write(
+      `hub-pull: ${count} ESMs of dimension ${dim} (${mib.toFixed(0)} MiB of weights), ${latencyMs} ms added to every request of the stand-in\n`,
+    );
     // Both ways are partly CPU-bound (parsing, hashing, sketching): what else ran on the cores matters.
     process.stdout.write(`${availableParallelism()} cores, load average (1 min) ${loadBefore.toFixed(1)} before, ${loadavg()[0].toFixed(1)} after\n`);
     process.stdout.write('way                                           wall s   ESMs/s    CPU s   peak RSS MiB   registered\n');

@@ -4,8 +4,8 @@
  * reference harness); a name picks another one.
  */
 import { reportError } from '../src/cli/errors.js';
-import { finetuneServiceBenchmark } from './finetune-service.js';
 import { finetuneBenchmark } from './finetune.js';
+import { finetuneServiceBenchmark } from './finetune-service.js';
 import { hubPullBenchmark } from './hub-pull.js';
 import { registryBenchmark } from './registry.js';
 import { scoringBenchmark } from './scoring.js';

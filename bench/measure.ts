@@ -8,12 +8,12 @@
  */
 import { join } from 'node:path';
 import { createProgress } from '../src/cli/progress.js';
-import { findEsmFolders, readEsmFolders, type PoolEntry } from '../src/esm/pool.js';
+import { findEsmFolders, type PoolEntry, readEsmFolders } from '../src/esm/pool.js';
 import { readEmbeddingFile } from '../src/io/embedding-files.js';
-import { encodeLabels } from '../src/task/labels.js';
 import { rank } from '../src/rank/rank.js';
-import { prepareTargetFor, rankPool, type RankingResult } from '../src/rank/ranking.js';
+import { prepareTargetFor, type RankingResult, rankPool } from '../src/rank/ranking.js';
 import { selectScorer } from '../src/rank/scorers.js';
+import { encodeLabels } from '../src/task/labels.js';
 import { MEASURE_MODES, type MeasureMode, type OurRun } from './runs.js';
 
 async function* fromArray(entries: readonly PoolEntry[]): AsyncGenerator<PoolEntry> {

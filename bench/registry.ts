@@ -6,9 +6,9 @@ import { saveHfselectEsm } from '../src/esm/hfselect.js';
 import { folderPool, type PoolEntry } from '../src/esm/pool.js';
 import { trainEsm } from '../src/esm/train.js';
 import { seededUniform } from '../src/random.js';
-import { openRegistry } from '../src/store/database.js';
-import { registryPool } from '../src/registry/pool.js';
 import { importEsmFolders } from '../src/registry/import.js';
+import { registryPool } from '../src/registry/pool.js';
+import { openRegistry } from '../src/store/database.js';
 
 function uniforms(count: number, seed: number, scale: number): Float32Array {
   const uniform = seededUniform(seed);

@@ -11,7 +11,7 @@ import { positiveInteger } from '../src/cli/errors.js';
 import { PACKAGE_ROOT } from '../src/config.js';
 import { SCORER_NAMES } from '../src/rank/scorers.js';
 import { buildReplicatedPool } from './replica.js';
-import { runOurs, runReference, type OurRun, type ReferenceRun } from './runs.js';
+import { type OurRun, type ReferenceRun, runOurs, runReference } from './runs.js';
 
 interface BenchFlags {
   pool: string[];
@@ -73,7 +73,8 @@ function table(results: readonly PoolRuns[]): string {
     const refScoring = hasReference ? rate(r.reference, (run: ReferenceRun) => run.secondsTotal) : NaN;
     const refEnd = hasReference ? rate(r.reference, (run: ReferenceRun) => run.secondsLoad + run.secondsTotal) : NaN;
     const rss = median(r.streamed.map((run) => run.maxRssMiB));
-    const refRss = hasReference && r.reference.every((run) => run.maxRssMiB !== null) ? `${fixed(median(r.reference.map((run) => run.maxRssMiB!)), 0)} MiB` : '–';
+    const refRss =
+      hasReference && r.reference.every((run) => run.maxRssMiB !== null) ? `${fixed(median(r.reference.map((run) => run.maxRssMiB!)), 0)} MiB` : '–';
     const checks = hasReference ? [...r.preloaded, ...r.streamed].map((run) => agreement(run, r.reference[0])) : [];
     const maxRelative = checks.length ? Math.max(...checks.map((c) => c.maxRelative)).toExponential(1) : '–';
     const same = checks.length ? (checks.every((c) => c.sameRanking) ? 'yes' : 'NO') : '–';
@@ -107,7 +108,9 @@ async function bench(flags: BenchFlags): Promise<void> {
   }
   const scorer = results[0]?.preloaded[0]?.scorer ?? '';
   process.stdout.write(`esmselect ${scorer}\n`);
-  process.stdout.write(`reference: ${referenceProblem ? `unavailable (${referenceProblem}); ours only` : `${flags.python} ${join(flags.anchor, 'score.py')} (default threads)`}\n`);
+  process.stdout.write(
+    `reference: ${referenceProblem ? `unavailable (${referenceProblem}); ours only` : `${flags.python} ${join(flags.anchor, 'score.py')} (default threads)`}\n`,
+  );
   process.stdout.write(`medians of ${flags.repeat} interleaved round(s)\n\n${table(results)}\n`);
 
   if (flags.replicate) {
@@ -122,7 +125,9 @@ async function bench(flags: BenchFlags): Promise<void> {
       process.stdout.write(
         `\nstreamed pool of ${run.scored} ESMs (D=${source?.d ?? '?'}, target of ${basename(from)}): ${fixed(run.seconds)} s end-to-end, ` +
           `${fixed(ours)} ESMs/s, peak RSS ${fixed(run.maxRssMiB, 0)} MiB` +
-          (Number.isFinite(refRate) ? `; reference scoring rate on ${basename(from)} in this run: ${fixed(refRate)} ESMs/s (ratio ${fixed(ours / refRate)}×)\n` : '\n'),
+          (Number.isFinite(refRate)
+            ? `; reference scoring rate on ${basename(from)} in this run: ${fixed(refRate)} ESMs/s (ratio ${fixed(ours / refRate)}×)\n`
+            : '\n'),
       );
     } finally {
       await rm(dir, { recursive: true, force: true });

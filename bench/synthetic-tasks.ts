@@ -125,7 +125,15 @@ export class SyntheticWorld {
       for (let j = 0; j < d; j++) weight[i * d + j] = (i === j ? 1 : 0) + (g1 - 1) * v[i] * v[j] + (g2 - 1) * w[i] * w[j] + (0.02 * normal()) / Math.sqrt(d);
     }
     const bias = Float32Array.from({ length: d }, () => 0.01 * normal());
-    const config: EsmConfig = { base_model_name: baseModel, task_id: taskId, esm_architecture: 'linear', esm_embedding_dim: d, text_column: 'text', label_column: 'label', num_examples: SOURCE_TEXTS };
+    const config: EsmConfig = {
+      base_model_name: baseModel,
+      task_id: taskId,
+      esm_architecture: 'linear',
+      esm_embedding_dim: d,
+      text_column: 'text',
+      label_column: 'label',
+      num_examples: SOURCE_TEXTS,
+    };
     return new EmbeddingSpaceMap(config, weight, bias);
   }
 
@@ -138,7 +146,9 @@ export class SyntheticWorld {
     const normal = this.normals(3 + 3 * index);
     const topic = this.sourceTopic(index);
     const d = this.dim;
-    const mean = topic.centre.map((c) => CENTRE_NORM * c + (SOURCE_OFFSET * CENTRE_NORM * normal()) / Math.sqrt(d) + (TEXT_NOISE * normal()) / Math.sqrt(SOURCE_TEXTS * d));
+    const mean = topic.centre.map(
+      (c) => CENTRE_NORM * c + (SOURCE_OFFSET * CENTRE_NORM * normal()) / Math.sqrt(d) + (TEXT_NOISE * normal()) / Math.sqrt(SOURCE_TEXTS * d),
+    );
     return Float32Array.from(unit(mean));
   }
 
@@ -157,7 +167,11 @@ export class SyntheticWorld {
       const y = i % 2;
       const h = (NUISANCE_SPREAD * normal()) / Math.sqrt(d);
       for (let k = 0; k < d; k++) {
-        data[i * d + k] = CENTRE_NORM * topic.centre[k] + (TEXT_NOISE * normal()) / Math.sqrt(d) + ((y ? 1 : -1) * LABEL_SHIFT * topic.labelDirection[k]) / Math.sqrt(d) + h * topic.nuisance[k];
+        data[i * d + k] =
+          CENTRE_NORM * topic.centre[k] +
+          (TEXT_NOISE * normal()) / Math.sqrt(d) +
+          ((y ? 1 : -1) * LABEL_SHIFT * topic.labelDirection[k]) / Math.sqrt(d) +
+          h * topic.nuisance[k];
       }
       labels.push(y);
     }

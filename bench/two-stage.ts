@@ -5,18 +5,18 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createProgress } from '../src/cli/progress.js';
 import { EmbeddingSpaceMap } from '../src/esm/esm.js';
-import { encodeLabels } from '../src/task/labels.js';
 import { rank } from '../src/rank/rank.js';
 import { prepareTargetFor } from '../src/rank/ranking.js';
 import { selectScorer } from '../src/rank/scorers.js';
 import { DEFAULT_CANDIDATES, FIRST_STAGES, type FirstStageName, type TwoStageRankingResult } from '../src/rank/two-stage.js';
-import { openRegistry, type Registry } from '../src/store/database.js';
 import { registerEsm } from '../src/registry/esms.js';
 import { registryPool } from '../src/registry/pool.js';
-import { registrySource } from '../src/store/esms.js';
 import { rebuildSourceIndexes } from '../src/retrieval/source-index.js';
+import { openRegistry, type Registry } from '../src/store/database.js';
+import { registrySource } from '../src/store/esms.js';
 import { putSourceVectors } from '../src/store/source-vectors.js';
-import { SyntheticWorld, type SyntheticTarget } from './synthetic-tasks.js';
+import { encodeLabels } from '../src/task/labels.js';
+import { type SyntheticTarget, SyntheticWorld } from './synthetic-tasks.js';
 
 const SPACE = { model: 'bench/encoder', pooling: 'mean' };
 const WORLD_SEED = 1;
@@ -127,7 +127,8 @@ async function recall(flags: Flags): Promise<void> {
       for (let t = 0; t < flags.targets; t++) {
         const target = targetOf(pool.world, t, flags.targets, size, flags.n);
         process.stderr.write(`bench: ${size} sources, target ${t + 1}/${flags.targets}\n`);
-        const ask = (candidates: number | 'all', firstStage?: FirstStageName) => seconds(() => rank({ ...target, esms: registryPool(pool.registry), candidates, firstStage }));
+        const ask = (candidates: number | 'all', firstStage?: FirstStageName) =>
+          seconds(() => rank({ ...target, esms: registryPool(pool.registry), candidates, firstStage }));
         const [exhaustive, elapsed] = await ask('all');
         exhaustiveSeconds.push(elapsed);
         for (const stage of FIRST_STAGES) {
@@ -183,7 +184,9 @@ async function timing(flags: Flags): Promise<void> {
       process.stderr.write(`bench: timing, target ${t + 1}/${flags.targets}\n`);
       const [, prepare] = await seconds(() => prepareTargetFor(scorer, target.embeddings, encodeLabels(target.labels, 'classification')));
       preparing.push(prepare);
-      const sample = registryPool(pool.registry).subset(Array.from({ length: flags.sample }, (_, i) => registrySource(1 + Math.floor((i * size) / flags.sample))));
+      const sample = registryPool(pool.registry).subset(
+        Array.from({ length: flags.sample }, (_, i) => registrySource(1 + Math.floor((i * size) / flags.sample))),
+      );
       const [, sampled] = await seconds(() => rank({ ...target, esms: sample }));
       perSource.push((sampled - prepare) / flags.sample);
       for (const stage of FIRST_STAGES) {

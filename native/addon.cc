@@ -175,7 +175,11 @@ class FeatureSpectraWorker : public SpectraWorker {
     if (rank > m) throw ArgumentError("rank exceeds d + 1");
     xty_ = inputs_.columns(info[4], m, "xty");
     columnCount_ = static_cast<int>(xty_.size() / m);
-    target_ = {static_cast<std::ptrdiff_t>(d), static_cast<std::ptrdiff_t>(rank), inputs_.doubles(info[1], rank * m, "r"), nullptr, xty_.data(),
+    target_ = {static_cast<std::ptrdiff_t>(d),
+               static_cast<std::ptrdiff_t>(rank),
+               inputs_.doubles(info[1], rank * m, "r"),
+               nullptr,
+               xty_.data(),
                columnCount_};
     const int32_t* perm = inputs_.ints(info[3], m, "perm");
     perm_.assign(perm, perm + m);

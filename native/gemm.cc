@@ -119,7 +119,7 @@ void gemm(std::ptrdiff_t m, std::ptrdiff_t n, std::ptrdiff_t k, double alpha, Vi
 
 template void gemm<double, double>(std::ptrdiff_t, std::ptrdiff_t, std::ptrdiff_t, double, View<double>, View<double>, double*, std::ptrdiff_t,
                                    Structure, GemmBuffers&);
-template void gemm<float, float>(std::ptrdiff_t, std::ptrdiff_t, std::ptrdiff_t, double, View<float>, View<float>, double*, std::ptrdiff_t,
-                                 Structure, GemmBuffers&);
+template void gemm<float, float>(std::ptrdiff_t, std::ptrdiff_t, std::ptrdiff_t, double, View<float>, View<float>, double*, std::ptrdiff_t, Structure,
+                                 GemmBuffers&);
 
 }  // namespace esmselect

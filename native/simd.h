@@ -28,9 +28,13 @@ struct CacheAligned {
   T* allocate(std::size_t n) { return static_cast<T*>(::operator new(n * sizeof(T), kAlignment)); }
   void deallocate(T* p, std::size_t) { ::operator delete(p, kAlignment); }
   template <typename U>
-  bool operator==(const CacheAligned<U>&) const { return true; }
+  bool operator==(const CacheAligned<U>&) const {
+    return true;
+  }
   template <typename U>
-  bool operator!=(const CacheAligned<U>&) const { return false; }
+  bool operator!=(const CacheAligned<U>&) const {
+    return false;
+  }
 };
 using Buffer = std::vector<double, CacheAligned<double>>;
 

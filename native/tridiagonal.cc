@@ -99,7 +99,8 @@ void symvLower(std::ptrdiff_t n, const double* a, std::ptrdiff_t lda, const doub
 }
 
 // y += α A x for the len×cols column-major A (x[c] at x[c·incx]).
-void gemvN(std::ptrdiff_t len, std::ptrdiff_t cols, const double* a, std::ptrdiff_t lda, const double* x, std::ptrdiff_t incx, double alpha, double* y) {
+void gemvN(std::ptrdiff_t len, std::ptrdiff_t cols, const double* a, std::ptrdiff_t lda, const double* x, std::ptrdiff_t incx, double alpha,
+           double* y) {
   std::ptrdiff_t c = 0;
   for (; c + 4 <= cols; c += 4) {
     const auto [a0, a1, a2, a3] = FourColumns(a + c * lda, lda);
@@ -170,7 +171,8 @@ void reducePanel(std::ptrdiff_t n, std::ptrdiff_t nb, double* a, std::ptrdiff_t 
 
 }  // namespace
 
-void tridiagonalize(double* a, std::ptrdiff_t lda, std::ptrdiff_t n, double* diag, double* off, double* rhs, int rhsCount, TridiagonalBuffers& buffers) {
+void tridiagonalize(double* a, std::ptrdiff_t lda, std::ptrdiff_t n, double* diag, double* off, double* rhs, int rhsCount,
+                    TridiagonalBuffers& buffers) {
   if (n <= 0) return;
   buffers.tau.assign(n, 0.0);
   double* tau = buffers.tau.data();

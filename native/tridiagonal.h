@@ -17,7 +17,8 @@ struct TridiagonalBuffers {
 // (off[n-1] = 0). Each of the rhsCount vectors at rhs + r·n (length n) is replaced by Qᵀ·rhs.
 // Householder reflectors as LAPACK's dsytrd (blocked with dlatrd panels, the trailing update as one
 // rank-2k product).
-void tridiagonalize(double* a, std::ptrdiff_t lda, std::ptrdiff_t n, double* diag, double* off, double* rhs, int rhsCount, TridiagonalBuffers& buffers);
+void tridiagonalize(double* a, std::ptrdiff_t lda, std::ptrdiff_t n, double* diag, double* off, double* rhs, int rhsCount,
+                    TridiagonalBuffers& buffers);
 
 // Eigenvalues of the tridiagonal (diag, off) by implicit QL with Wilkinson shifts (EISPACK tql2),
 // applying each rotation to the rhs vectors so that Qᵀr becomes Vᵀr. diag receives the eigenvalues

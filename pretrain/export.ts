@@ -1,9 +1,9 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { writeFileAtomic } from '../src/io/atomic.js';
+import { type MaskedLanguageModel, saveMaskedLanguageModel } from '../src/finetune/mlm.js';
 import type { EncoderConfig } from '../src/finetune/model-config.js';
-import { saveMaskedLanguageModel, type MaskedLanguageModel } from '../src/finetune/mlm.js';
 import { encodeBertOnnx } from '../src/finetune/onnx-export.js';
+import { writeFileAtomic } from '../src/io/atomic.js';
 import { saveTokenizer } from './wordpiece.js';
 
 const json = (value: unknown) => `${JSON.stringify(value, null, 2)}\n`;
@@ -59,7 +59,13 @@ export async function exportModelFolder(folder: string, model: MaskedLanguageMod
   );
   await writeFileAtomic(
     join(folder, '1_Pooling', 'config.json'),
-    json({ word_embedding_dimension: config.hiddenSize, pooling_mode_cls_token: false, pooling_mode_mean_tokens: true, pooling_mode_max_tokens: false, pooling_mode_mean_sqrt_len_tokens: false }),
+    json({
+      word_embedding_dimension: config.hiddenSize,
+      pooling_mode_cls_token: false,
+      pooling_mode_mean_tokens: true,
+      pooling_mode_max_tokens: false,
+      pooling_mode_mean_sqrt_len_tokens: false,
+    }),
   );
   await writeFileAtomic(join(folder, 'sentence_bert_config.json'), json({ max_seq_length: config.maxPositions, do_lower_case: false }));
 }

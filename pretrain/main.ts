@@ -20,19 +20,19 @@ import { basename, dirname, join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { TextEmbedder } from '../src/embed/embedder.js';
 import { createClassifier, readModelFolder } from '../src/finetune/checkpoint.js';
-import { writeFileAtomic } from '../src/io/atomic.js';
 import { createMaskedLanguageModel, loadMaskedLanguageModel, type MaskingOptions } from '../src/finetune/mlm.js';
 import type { EncoderConfig } from '../src/finetune/model-config.js';
 import { loadTokenizer, padBatch } from '../src/finetune/tokenize.js';
+import { writeFileAtomic } from '../src/io/atomic.js';
 import { seededUniform, shuffleInPlace } from '../src/random.js';
-import { CORPUS_FILE, readCorpus } from '../study/wordnet/corpus.js';
-import { streamSeed } from '../study/tasks.js';
 import { loadTensorflow } from '../src/tf/backend.js';
+import { streamSeed } from '../study/tasks.js';
+import { CORPUS_FILE, readCorpus } from '../study/wordnet/corpus.js';
 import { modelCard, type PretrainingFacts } from './card.js';
 import { PLAN, pretrainingText, SMOKE_PLAN } from './config.js';
 import { exportModelFolder } from './export.js';
 import { evaluationBatches, maskedAccuracy, pretrain } from './train.js';
-import { preTokenize, saveTokenizer, SPECIAL_TOKENS, trainWordPiece, wordPieces } from './wordpiece.js';
+import { preTokenize, SPECIAL_TOKENS, saveTokenizer, trainWordPiece, wordPieces } from './wordpiece.js';
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
 const minutes = (seconds: number) => `${Math.floor(seconds / 60)} min ${Math.round(seconds % 60)} s`;
@@ -84,12 +84,18 @@ async function main(): Promise<void> {
   const training = tokenizer.tokenize(trainingTexts);
   const heldOut = tokenizer.tokenize(heldOutTexts);
   const trainingTokens = training.reduce((n, s) => n + s.length, 0);
-  log(`tokenised: ${trainingTokens} training tokens (${(trainingTokens / training.length).toFixed(1)} per text), ${heldOut.reduce((n, s) => n + s.length, 0)} held out`);
+  log(
+    `tokenised: ${trainingTokens} training tokens (${(trainingTokens / training.length).toFixed(1)} per text), ${heldOut.reduce((n, s) => n + s.length, 0)} held out`,
+  );
 
   // 3. Pretraining, with the held-out accuracy before and after.
   const config: EncoderConfig = { ...plan.model, vocabSize: vocabulary.length };
   const model = createMaskedLanguageModel(config, plan.seed);
-  const masking: MaskingOptions = { vocabSize: vocabulary.length, maskTokenId: vocabulary.indexOf('[MASK]'), specialIds: new Set(SPECIAL_TOKENS.map((s) => vocabulary.indexOf(s))) };
+  const masking: MaskingOptions = {
+    vocabSize: vocabulary.length,
+    maskTokenId: vocabulary.indexOf('[MASK]'),
+    specialIds: new Set(SPECIAL_TOKENS.map((s) => vocabulary.indexOf(s))),
+  };
   const evaluation = evaluationBatches(heldOut, 128, masking, streamSeed(plan.seed, 4));
   const before = maskedAccuracy(model, evaluation);
   // The most frequent training token (special tokens aside) predicted everywhere: what word counts alone give.
@@ -97,15 +103,21 @@ async function main(): Promise<void> {
   for (const s of training) for (const id of s) if (!masking.specialIds.has(id)) counts.set(id, (counts.get(id) ?? 0) + 1);
   const commonest = [...counts].sort((a, b) => b[1] - a[1] || a[0] - b[0])[0][0];
   const unigram = evaluation.reduce((n, b) => n + b.labels.filter((id) => id === commonest).length, 0) / before.tokens;
-  log(`held out: ${before.tokens} masked tokens; accuracy before pretraining ${(100 * before.accuracy).toFixed(2)} %, always "${vocabulary[commonest]}" ${(100 * unigram).toFixed(2)} %`);
+  log(
+    `held out: ${before.tokens} masked tokens; accuracy before pretraining ${(100 * before.accuracy).toFixed(2)} %, always "${vocabulary[commonest]}" ${(100 * unigram).toFixed(2)} %`,
+  );
   const parameters = model.parameters.reduce((n, p) => n + p.shape.reduce((a, b) => a * b, 1), 0);
   log(`pretraining: ${parameters} parameters, ${plan.training.epochs} epoch(s) of ${Math.ceil(training.length / plan.training.batchSize)} steps`);
   t = performance.now();
   const run = await pretrain(model, training, { ...plan.training, seed: plan.seed }, masking, (p) =>
-    log(`  step ${p.step}/${p.totalSteps} (epoch ${p.epoch}): loss ${p.loss.toFixed(3)}, lr ${p.learningRate.toExponential(2)}, ${Math.round(p.tokensPerSecond)} tokens/s, ${minutes(p.etaSeconds)} left`),
+    log(
+      `  step ${p.step}/${p.totalSteps} (epoch ${p.epoch}): loss ${p.loss.toFixed(3)}, lr ${p.learningRate.toExponential(2)}, ${Math.round(p.tokensPerSecond)} tokens/s, ${minutes(p.etaSeconds)} left`,
+    ),
   );
   const after = maskedAccuracy(model, evaluation);
-  log(`pretrained in ${minutes(run.seconds)}: held-out MLM accuracy ${(100 * after.accuracy).toFixed(2)} % (random weights ${(100 * before.accuracy).toFixed(2)} %)`);
+  log(
+    `pretrained in ${minutes(run.seconds)}: held-out MLM accuracy ${(100 * after.accuracy).toFixed(2)} % (random weights ${(100 * before.accuracy).toFixed(2)} %)`,
+  );
 
   // 4. Export, then load the folder back through the embedder (ONNX) and the runner (safetensors).
   const facts: Omit<PretrainingFacts, 'files' | 'embedderDifference'> = {
@@ -148,7 +160,9 @@ async function main(): Promise<void> {
   const files = await folderBytes(out);
   await writeFileAtomic(join(out, 'README.md'), modelCard({ ...facts, files, embedderDifference }));
   const total = Object.values(files).reduce((a, b) => a + b, 0);
-  log(`wrote ${relative(process.cwd(), out)}: ${(total / 1e6).toFixed(2)} MB (${embedder.pooling} pooling; embedder vs TF.js encoder max |Δ| ${embedderDifference.toExponential(1)}); ${minutes((performance.now() - started) / 1000)} in all`);
+  log(
+    `wrote ${relative(process.cwd(), out)}: ${(total / 1e6).toFixed(2)} MB (${embedder.pooling} pooling; embedder vs TF.js encoder max |Δ| ${embedderDifference.toExponential(1)}); ${minutes((performance.now() - started) / 1000)} in all`,
+  );
 }
 
 await main();

@@ -1,11 +1,11 @@
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import * as tf from '@tensorflow/tfjs-core';
 import type { DropoutSeeds } from '../src/finetune/layers.js';
-import { maskTokens, type MaskedBatch, type MaskedLanguageModel, type MaskingOptions } from '../src/finetune/mlm.js';
+import { type MaskedBatch, type MaskedLanguageModel, type MaskingOptions, maskTokens } from '../src/finetune/mlm.js';
 import { padBatch, type TokenizedTexts } from '../src/finetune/tokenize.js';
 import { seededUniform, shuffleInPlace } from '../src/random.js';
-import { streamSeed } from '../study/tasks.js';
 import { TrainingOptimizer } from '../src/tf/optimizer.js';
+import { streamSeed } from '../study/tasks.js';
 
 export interface PretrainingSettings {
   readonly seed: number;
@@ -119,7 +119,15 @@ export async function pretrain(
           tokens += masked.batch.size * masked.batch.length;
           if (onProgress && (step % reportEvery === 0 || step === totalSteps)) {
             const seconds = (performance.now() - started) / 1000;
-            onProgress({ step, totalSteps, epoch, loss: lossSum / lossSteps, learningRate: update?.learningRate ?? Number.NaN, tokensPerSecond: tokens / seconds, etaSeconds: (seconds / step) * (totalSteps - step) });
+            onProgress({
+              step,
+              totalSteps,
+              epoch,
+              loss: lossSum / lossSteps,
+              learningRate: update?.learningRate ?? Number.NaN,
+              tokensPerSecond: tokens / seconds,
+              etaSeconds: (seconds / step) * (totalSteps - step),
+            });
             lossSum = 0;
             lossSteps = 0;
           }

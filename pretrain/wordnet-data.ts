@@ -10,12 +10,51 @@ import type { PartOfSpeech, Synset } from '../study/wordnet/corpus.js';
 
 /** The lexicographer files by number, as lexnames(5WN) lists them (the database has no lexnames file). */
 export const LEXNAMES = [
-  'adj.all', 'adj.pert', 'adv.all', 'noun.Tops', 'noun.act', 'noun.animal', 'noun.artifact', 'noun.attribute', 'noun.body',
-  'noun.cognition', 'noun.communication', 'noun.event', 'noun.feeling', 'noun.food', 'noun.group', 'noun.location', 'noun.motive',
-  'noun.object', 'noun.person', 'noun.phenomenon', 'noun.plant', 'noun.possession', 'noun.process', 'noun.quantity', 'noun.relation',
-  'noun.shape', 'noun.state', 'noun.substance', 'noun.time', 'verb.body', 'verb.change', 'verb.cognition', 'verb.communication',
-  'verb.competition', 'verb.consumption', 'verb.contact', 'verb.creation', 'verb.emotion', 'verb.motion', 'verb.perception',
-  'verb.possession', 'verb.social', 'verb.stative', 'verb.weather', 'adj.ppl',
+  'adj.all',
+  'adj.pert',
+  'adv.all',
+  'noun.Tops',
+  'noun.act',
+  'noun.animal',
+  'noun.artifact',
+  'noun.attribute',
+  'noun.body',
+  'noun.cognition',
+  'noun.communication',
+  'noun.event',
+  'noun.feeling',
+  'noun.food',
+  'noun.group',
+  'noun.location',
+  'noun.motive',
+  'noun.object',
+  'noun.person',
+  'noun.phenomenon',
+  'noun.plant',
+  'noun.possession',
+  'noun.process',
+  'noun.quantity',
+  'noun.relation',
+  'noun.shape',
+  'noun.state',
+  'noun.substance',
+  'noun.time',
+  'verb.body',
+  'verb.change',
+  'verb.cognition',
+  'verb.communication',
+  'verb.competition',
+  'verb.consumption',
+  'verb.contact',
+  'verb.creation',
+  'verb.emotion',
+  'verb.motion',
+  'verb.perception',
+  'verb.possession',
+  'verb.social',
+  'verb.stative',
+  'verb.weather',
+  'adj.ppl',
 ] as const;
 
 /** The data files and the part of speech their synsets have. */
@@ -64,7 +103,8 @@ export function parseDataLine(line: string): DataLine {
   for (let w = 0; w < Number.parseInt(wordCount, 16); w++, at += 2) words.push(cleanWord(fields[at]));
   const pointers: Pointer[] = [];
   const pointerCount = Number.parseInt(fields[at++], 10);
-  for (let p = 0; p < pointerCount; p++, at += 4) pointers.push({ symbol: fields[at], target: pointerId(fields[at + 1], fields[at + 2] === 's' ? 'a' : fields[at + 2]) });
+  for (let p = 0; p < pointerCount; p++, at += 4)
+    pointers.push({ symbol: fields[at], target: pointerId(fields[at + 1], fields[at + 2] === 's' ? 'a' : fields[at + 2]) });
   return { id: pointerId(offset, ssType), lexname, words, pointers, gloss: line.slice(bar + 3).trim() };
 }
 
@@ -108,11 +148,13 @@ export function toSynsets(lines: readonly { readonly pos: PartOfSpeech; readonly
   const firstWord = new Map(lines.map(({ line }) => [line.id.replace(/-s$/, '-a'), line.words[0]]));
   return lines.map(({ pos, line }) => {
     const { definition, examples } = splitGloss(line.gloss);
-    const domains = line.pointers.filter((p) => p.symbol === TOPIC_DOMAIN).map((p) => {
-      const word = firstWord.get(p.target);
-      if (word === undefined) throw new Error(`${line.id}: domain pointer to ${p.target}, which is not in the data files`);
-      return word;
-    });
+    const domains = line.pointers
+      .filter((p) => p.symbol === TOPIC_DOMAIN)
+      .map((p) => {
+        const word = firstWord.get(p.target);
+        if (word === undefined) throw new Error(`${line.id}: domain pointer to ${p.target}, which is not in the data files`);
+        return word;
+      });
     return { id: line.id, pos, lexname: line.lexname, domains: [...new Set(domains)], lemmas: [...new Set(line.words)], definition, examples };
   });
 }

@@ -18,7 +18,10 @@ const WORD_OR_PUNCTUATION = /[^\s\p{P}\u0021-\u002F\u003A-\u0040\u005B-\u0060\u0
 export function preTokenize(text: string): string[] {
   // biome-ignore lint/suspicious/noControlCharactersInRegex: BERT's BasicTokenizer drops control characters, as this does.
   const cleaned = text.replace(/[\p{Cc}\p{Cf}\p{Co}\p{Cs}\u0000\uFFFD]/gu, (c) => (/\s/.test(c) ? ' ' : ''));
-  const normalised = cleaned.toLowerCase().normalize('NFD').replace(/\p{Mn}/gu, '');
+  const normalised = cleaned
+    .toLowerCase()
+    .normalize('NFD')
+    .replace(/\p{Mn}/gu, '');
   return normalised.match(WORD_OR_PUNCTUATION) ?? [];
 }
 
@@ -225,11 +228,23 @@ export function tokenizerJson(vocabulary: readonly string[]): Record<string, unk
     post_processor: {
       type: 'TemplateProcessing',
       single: [templateToken('[CLS]', 0), { Sequence: { id: 'A', type_id: 0 } }, templateToken('[SEP]', 0)],
-      pair: [templateToken('[CLS]', 0), { Sequence: { id: 'A', type_id: 0 } }, templateToken('[SEP]', 0), { Sequence: { id: 'B', type_id: 1 } }, templateToken('[SEP]', 1)],
+      pair: [
+        templateToken('[CLS]', 0),
+        { Sequence: { id: 'A', type_id: 0 } },
+        templateToken('[SEP]', 0),
+        { Sequence: { id: 'B', type_id: 1 } },
+        templateToken('[SEP]', 1),
+      ],
       special_tokens: Object.fromEntries(['[CLS]', '[SEP]'].map((token) => [token, { id: token, ids: [id(token)], tokens: [token] }])),
     },
     decoder: { type: 'WordPiece', prefix: CONTINUING_SUBWORD_PREFIX, cleanup: true },
-    model: { type: 'WordPiece', unk_token: '[UNK]', continuing_subword_prefix: CONTINUING_SUBWORD_PREFIX, max_input_chars_per_word: 100, vocab: Object.fromEntries(vocabulary.map((token, i) => [token, i])) },
+    model: {
+      type: 'WordPiece',
+      unk_token: '[UNK]',
+      continuing_subword_prefix: CONTINUING_SUBWORD_PREFIX,
+      max_input_chars_per_word: 100,
+      vocab: Object.fromEntries(vocabulary.map((token, i) => [token, i])),
+    },
   };
 }
 
@@ -245,7 +260,15 @@ export async function saveTokenizer(folder: string, vocabulary: readonly string[
   await writeFileAtomic(join(folder, 'tokenizer.json'), json(tokenizerJson(vocabulary)));
   await writeFileAtomic(
     join(folder, 'tokenizer_config.json'),
-    json({ tokenizer_class: 'BertTokenizer', do_lower_case: true, tokenize_chinese_chars: true, strip_accents: null, model_max_length: modelMaxLength, clean_up_tokenization_spaces: true, ...specials }),
+    json({
+      tokenizer_class: 'BertTokenizer',
+      do_lower_case: true,
+      tokenize_chinese_chars: true,
+      strip_accents: null,
+      model_max_length: modelMaxLength,
+      clean_up_tokenization_spaces: true,
+      ...specials,
+    }),
   );
   await writeFileAtomic(join(folder, 'special_tokens_map.json'), json(specials));
   await writeFileAtomic(join(folder, 'vocab.txt'), vocabulary.map((token) => `${token}\n`).join(''));

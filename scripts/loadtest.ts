@@ -17,8 +17,16 @@ const connections = Number(process.env.LOADTEST_CONNECTIONS ?? 50);
 const amount = Number(process.env.LOADTEST_REQUESTS ?? 1000);
 const seconds = Number(process.env.LOADTEST_SECONDS ?? 60);
 
-const rows = readFileSync(join(PACKAGE_ROOT, 'demo', 'target.csv'), 'utf8').trim().split('\n').slice(1);
-const body = JSON.stringify({ texts: rows.map((r) => r.slice(0, r.lastIndexOf(','))), labels: rows.map((r) => r.slice(r.lastIndexOf(',') + 1)), model: 'wordnet-bert', top: 5 });
+const rows = readFileSync(join(PACKAGE_ROOT, 'demo', 'target.csv'), 'utf8')
+  .trim()
+  .split('\n')
+  .slice(1);
+const body = JSON.stringify({
+  texts: rows.map((r) => r.slice(0, r.lastIndexOf(','))),
+  labels: rows.map((r) => r.slice(r.lastIndexOf(',') + 1)),
+  model: 'wordnet-bert',
+  top: 5,
+});
 
 const dataDir = mkdtempSync(join(tmpdir(), 'esmselect-loadtest-'));
 const server = await startServer({ dataDir, host: '127.0.0.1', port: 0, log: () => {} });
@@ -26,7 +34,16 @@ try {
   const headers = { 'content-type': 'application/json' };
   const warm = await fetch(`${server.url}/v1/rankings`, { method: 'POST', headers, body });
   if (warm.status !== 200) throw new Error(`warm-up ranking answered ${warm.status}: ${await warm.text()}`);
-  const result = await autocannon({ url: `${server.url}/v1/rankings`, method: 'POST', headers, body, connections, amount, duration: seconds, timeout: seconds });
+  const result = await autocannon({
+    url: `${server.url}/v1/rankings`,
+    method: 'POST',
+    headers,
+    body,
+    connections,
+    amount,
+    duration: seconds,
+    timeout: seconds,
+  });
   const failed = result.errors + result.timeouts + result.non2xx;
   process.stdout.write(
     [

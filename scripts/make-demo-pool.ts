@@ -29,7 +29,7 @@ import { PRETRAINED_STUDY, sourceSeed } from '../study/config.js';
 import { toCsv } from '../study/report.js';
 import { readCorpus } from '../study/wordnet/corpus.js';
 import { pairRelation } from '../study/wordnet/relations.js';
-import { classLabel, wordNetTasks, type WordNetTask, type WordNetTaskSpec } from '../study/wordnet/tasks.js';
+import { classLabel, type WordNetTask, type WordNetTaskSpec, wordNetTasks } from '../study/wordnet/tasks.js';
 
 const MODEL = PRETRAINED_STUDY.model;
 const SOURCE_EXAMPLES = 240;
@@ -68,7 +68,11 @@ const tasks = wordNetTasks(
 );
 const demoTarget = tasks.targets[0];
 const datasetName = (task: WordNetTask) => `demo/datasets/${task.name}.csv`;
-const csvOf = (task: WordNetTask) => toCsv(['text', 'label'], task.train.texts.map((text, i) => [text, task.train.labels[i]]));
+const csvOf = (task: WordNetTask) =>
+  toCsv(
+    ['text', 'label'],
+    task.train.texts.map((text, i) => [text, task.train.labels[i]]),
+  );
 const relation = (task: WordNetTask) => pairRelation(task.classNames.map(classLabel), demoTarget.classNames.map(classLabel));
 
 const work = await mkdtemp(join(tmpdir(), 'esmselect-demo-'));
@@ -86,8 +90,23 @@ try {
     const result = await runFinetune(
       {
         model: MODEL,
-        source: { id: name, task: 'classification', texts: task.train.texts, labels: task.train.labels, split: 'train', textColumn: 'text', labelColumn: 'label' },
-        target: { id: 'demo/target.csv', task: 'classification', texts: demoTarget.train.texts, labels: demoTarget.train.labels, textColumn: 'text', labelColumn: 'label' },
+        source: {
+          id: name,
+          task: 'classification',
+          texts: task.train.texts,
+          labels: task.train.labels,
+          split: 'train',
+          textColumn: 'text',
+          labelColumn: 'label',
+        },
+        target: {
+          id: 'demo/target.csv',
+          task: 'classification',
+          texts: demoTarget.train.texts,
+          labels: demoTarget.train.labels,
+          textColumn: 'text',
+          labelColumn: 'label',
+        },
         intermediate: { ...INTERMEDIATE, seed },
         targetStage: { ...PRETRAINED_STUDY.targetStage, epochs: 1, seed },
         esm: { seed },
@@ -96,13 +115,18 @@ try {
       {
         registerEsm: async (esm, training) => {
           heldOutR2 = training.heldOutR2;
-          await saveHfselectEsm(new EmbeddingSpaceMap({ ...esm.config, developers: DEVELOPERS, language: 'en' }, esm.weight, esm.bias), join(DEMO_ESMS_DIR, task.name));
+          await saveHfselectEsm(
+            new EmbeddingSpaceMap({ ...esm.config, developers: DEVELOPERS, language: 'en' }, esm.weight, esm.bias),
+            join(DEMO_ESMS_DIR, task.name),
+          );
         },
       },
     );
     const accuracy = (result.intermediate.metrics as ClassificationMetrics).accuracy;
     const r2 = heldOutR2 === null ? '—' : (heldOutR2 as number).toFixed(3);
-    rows.push(`| ${name} | ${task.classNames.map(classLabel).join(', ')} | ${task.textKind === 'example' ? 'usage examples' : 'definitions'} | ${(100 * accuracy).toFixed(1)} % | ${r2} |`);
+    rows.push(
+      `| ${name} | ${task.classNames.map(classLabel).join(', ')} | ${task.textKind === 'example' ? 'usage examples' : 'definitions'} | ${(100 * accuracy).toFixed(1)} % | ${r2} |`,
+    );
     process.stdout.write(`${name}: held-out accuracy ${accuracy.toFixed(3)}, ESM held-out R² ${r2}\n`);
   }
 

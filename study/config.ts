@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { PACKAGE_ROOT } from '../src/config.js';
 import type { StageSettingsInput } from '../src/finetune/settings.js';
-import { FAMILY_DEFAULTS, streamSeed, type FamilyOptions } from './tasks.js';
+import { FAMILY_DEFAULTS, type FamilyOptions, streamSeed } from './tasks.js';
 import { WORDNET_FAMILY_DEFAULTS, type WordNetFamilyOptions } from './wordnet/tasks.js';
 
 /** The study's two runs: the pretrained model on real text, and the random-weight model on synthetic text (the control). */
@@ -61,7 +61,15 @@ export type StudyConfig = SyntheticStudyConfig | WordNetStudyConfig;
 export const PRETRAINED_STUDY: WordNetStudyConfig = {
   tasks: 'wordnet',
   model: 'wordnet-bert',
-  family: { ...WORDNET_FAMILY_DEFAULTS, coarseTargetProbability: 0.5, sourceExamples: 400, targetTrain: 100, targetValidation: 50, targetTest: 200, maxWords: 12 },
+  family: {
+    ...WORDNET_FAMILY_DEFAULTS,
+    coarseTargetProbability: 0.5,
+    sourceExamples: 400,
+    targetTrain: 100,
+    targetValidation: 50,
+    targetTest: 200,
+    maxWords: 12,
+  },
   intermediate: { epochs: 4, learningRate: 3e-3, batchSize: 16 },
   targetStage: { epochs: 4, learningRate: 2e-3, batchSize: 16, patience: 0 },
   repeats: 2,

@@ -1,6 +1,6 @@
 import type { Pooling } from '../src/embed/pooling.js';
 import type { ModelFolder } from '../src/finetune/checkpoint.js';
-import { prepareTask, type PreparedTask, type TextTask } from '../src/finetune/data.js';
+import { type PreparedTask, prepareTask, type TextTask } from '../src/finetune/data.js';
 import type { SequenceClassifier } from '../src/finetune/encoder.js';
 import type { ClassificationMetrics } from '../src/finetune/metrics.js';
 import type { TextTokenizer } from '../src/finetune/tokenize.js';
@@ -27,7 +27,16 @@ export interface StudyContext {
 
 /** A study task as the fine-tuning runner takes it; a target's validation split picks the best epoch. */
 export function textTask(task: StudyTask): TextTask {
-  return { id: task.id, task: 'classification', texts: task.train.texts, labels: task.train.labels, evaluation: task.validation, split: 'train', textColumn: 'text', labelColumn: 'label' };
+  return {
+    id: task.id,
+    task: 'classification',
+    texts: task.train.texts,
+    labels: task.train.labels,
+    evaluation: task.validation,
+    split: 'train',
+    textColumn: 'text',
+    labelColumn: 'label',
+  };
 }
 
 /**

@@ -4,7 +4,7 @@
  * the parent disconnects. One process per core runs the ground truth's hundreds of fine-tunes side by side.
  */
 import { loadTensorflow } from '../src/tf/backend.js';
-import { PairRunner, type PairAnswer, type PairRequest } from './ground-truth.js';
+import { type PairAnswer, type PairRequest, PairRunner } from './ground-truth.js';
 
 const send = (answer: PairAnswer) => {
   process.send!(answer);

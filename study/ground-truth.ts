@@ -2,17 +2,17 @@ import { fork } from 'node:child_process';
 import { dirname, extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PACKAGE_ROOT } from '../src/config.js';
-import { describeModel, modelFolder } from '../src/embed/model-folder.js';
 import { DEFAULT_MAX_LENGTH } from '../src/embed/embedder.js';
+import { describeModel, modelFolder } from '../src/embed/model-folder.js';
 import type { Pooling } from '../src/embed/pooling.js';
-import { readModelFolder, type ModelFolder } from '../src/finetune/checkpoint.js';
-import { prepareTask, type PreparedTask } from '../src/finetune/data.js';
+import { type ModelFolder, readModelFolder } from '../src/finetune/checkpoint.js';
+import { type PreparedTask, prepareTask } from '../src/finetune/data.js';
 import type { ClassificationMetrics } from '../src/finetune/metrics.js';
 import { resolveStageSettings, type StageSettingsInput } from '../src/finetune/settings.js';
 import { loadTokenizer, type TextTokenizer } from '../src/finetune/tokenize.js';
 import { trainClassifier } from '../src/finetune/trainer.js';
 import { repeatSeed } from './config.js';
-import { prepareTestSplit, testAccuracy, textTask, type StudyContext } from './context.js';
+import { prepareTestSplit, type StudyContext, testAccuracy, textTask } from './context.js';
 import type { SourceRun } from './sources.js';
 import type { StudyTask } from './tasks.js';
 
@@ -63,7 +63,9 @@ export function groundTruthSize(context: StudyContext): number {
 
 /** Every fine-tune of the ground truth, in the order results are reported: by target, start, masking, repeat. */
 export function pairJobs(work: PairWork): PairJob[] {
-  return work.targets.flatMap((_, target) => work.starts.flatMap((_, start) => MASKS.flatMap((mask) => work.seeds.map((_, repeat) => ({ target, start, mask, repeat })))));
+  return work.targets.flatMap((_, target) =>
+    work.starts.flatMap((_, start) => MASKS.flatMap((mask) => work.seeds.map((_, repeat) => ({ target, start, mask, repeat })))),
+  );
 }
 
 /**
@@ -93,7 +95,10 @@ export class PairRunner {
     if (!entry) {
       const target = this.work.targets[index] as StudyTask;
       // The target's own validation split is given, so the split does not depend on the stage's seed.
-      entry = { data: prepareTask(textTask(target), this.tokenizer, { heldOutFraction: 0.1, seed: 0, field: 'target' }), test: prepareTestSplit(target, this.tokenizer) };
+      entry = {
+        data: prepareTask(textTask(target), this.tokenizer, { heldOutFraction: 0.1, seed: 0, field: 'target' }),
+        test: prepareTestSplit(target, this.tokenizer),
+      };
       this.prepared.set(index, entry);
     }
     return entry;
@@ -184,7 +189,9 @@ async function runInProcesses(work: PairWork, jobs: readonly PairJob[], processe
               }
             });
             child.once('error', reject);
-            child.once('exit', (code, signal) => (code === 0 ? resolve() : reject(new Error(`a ground-truth process ended with ${signal ?? `exit code ${code}`}`))));
+            child.once('exit', (code, signal) =>
+              code === 0 ? resolve() : reject(new Error(`a ground-truth process ended with ${signal ?? `exit code ${code}`}`)),
+            );
             child.send({ type: 'work', work } satisfies PairRequest);
           }),
       ),
@@ -205,7 +212,9 @@ export function pairWork(context: StudyContext, sources: readonly SourceRun[]): 
     modelsDir: context.modelsDir,
     targetStage: config.targetStage,
     seeds: Array.from({ length: config.repeats }, (_, repeat) => repeatSeed(config, repeat)),
-    targets: family.targets.map(({ id, role, domain, classes, train, validation, test }): PairTarget => ({ id, role, domain, classes, train, validation, test })),
+    targets: family.targets.map(
+      ({ id, role, domain, classes, train, validation, test }): PairTarget => ({ id, role, domain, classes, train, validation, test }),
+    ),
     starts: [{ source: null, checkpoint: null }, ...sources.map((s) => ({ source: s.task.id, checkpoint: s.checkpoint }))],
   };
 }
@@ -216,7 +225,12 @@ export function pairWork(context: StudyContext, sources: readonly SourceRun[]): 
  * accuracy of the best epoch by validation accuracy. With `processes` > 1 the fine-tunes are
  * shared out to that many child processes (one core each); the results are the same.
  */
-export async function runGroundTruth(context: StudyContext, sources: readonly SourceRun[], onDone: (run: PairRun) => void, processes = 1): Promise<GroundTruth> {
+export async function runGroundTruth(
+  context: StudyContext,
+  sources: readonly SourceRun[],
+  onDone: (run: PairRun) => void,
+  processes = 1,
+): Promise<GroundTruth> {
   const work = pairWork(context, sources);
   const jobs = pairJobs(work);
   if (processes > 1) return runInProcesses(work, jobs, processes, onDone);

@@ -14,7 +14,7 @@ import { nonNegativeInteger, positiveInteger, reportError } from '../src/cli/err
 import { PACKAGE_ROOT } from '../src/config.js';
 import { UserInputError } from '../src/errors.js';
 import { RUN_DIRS, SMOKE_STUDIES, STUDIES, STUDY_DOC, STUDY_RUNS, type StudyRun } from './config.js';
-import { upgradeResults, type StudyResults } from './report.js';
+import { type StudyResults, upgradeResults } from './report.js';
 import { runStudy, writeReport } from './run.js';
 import { writeStudyDoc } from './section.js';
 
@@ -82,7 +82,11 @@ try {
     const run: StudyRun = flags.control ? 'control' : 'pretrained';
     const smoke = flags.smoke ?? false;
     const preset = (smoke ? SMOKE_STUDIES : STUDIES)[run];
-    const config = { ...preset, family: { ...preset.family, seed: flags.seed ?? preset.family.seed }, repeats: flags.repeats ?? preset.repeats } as typeof preset;
+    const config = {
+      ...preset,
+      family: { ...preset.family, seed: flags.seed ?? preset.family.seed },
+      repeats: flags.repeats ?? preset.repeats,
+    } as typeof preset;
     const results = await runStudy({
       config,
       smoke,

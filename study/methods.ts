@@ -1,15 +1,15 @@
 import { embedTexts } from '../src/embed/embed-dataset.js';
 import { readModelFolder } from '../src/finetune/checkpoint.js';
 import { embedWithEncoder } from '../src/finetune/trainer.js';
-import { meanDirection } from '../src/retrieval/textemb.js';
 import type { Embeddings } from '../src/io/embeddings.js';
 import type { Matrix } from '../src/linalg/matrix.js';
-import { encodeLabels } from '../src/task/labels.js';
 import { logme } from '../src/logme/logme.js';
 import { rank } from '../src/rank/rank.js';
 import type { EsmScorer } from '../src/rank/ranking.js';
-import { RegistryEmbeddingCache } from '../src/store/embedding-cache.js';
 import { registryPool } from '../src/registry/pool.js';
+import { meanDirection } from '../src/retrieval/textemb.js';
+import { RegistryEmbeddingCache } from '../src/store/embedding-cache.js';
+import { encodeLabels } from '../src/task/labels.js';
 import type { StudyContext } from './context.js';
 import type { SourceRun } from './sources.js';
 import type { StudyTask } from './tasks.js';
@@ -95,9 +95,17 @@ export class SelectionMethods {
     const sum = (f: (s: SourceRun) => number) => this.sources.reduce((total, s) => total + f(s), 0);
     const dim = this.sourceMeans[0]?.length ?? 0;
     return {
-      'esm-logme': { seconds: sum((s) => s.seconds.esm), bytes: sum((s) => s.esmBytes), note: 'train an ESM per source (embed its texts with the base and the fine-tuned model, fit); keep the ESMs' },
+      'esm-logme': {
+        seconds: sum((s) => s.seconds.esm),
+        bytes: sum((s) => s.esmBytes),
+        note: 'train an ESM per source (embed its texts with the base and the fine-tuned model, fit); keep the ESMs',
+      },
       'finetuned-logme': { seconds: 0, bytes: sum((s) => s.modelBytes), note: 'keep every fine-tuned model' },
-      textemb: { seconds: this.textEmbPoolSeconds, bytes: this.sources.length * dim * FLOAT32_BYTES, note: "embed each source's texts with the base model; keep their mean directions" },
+      textemb: {
+        seconds: this.textEmbPoolSeconds,
+        bytes: this.sources.length * dim * FLOAT32_BYTES,
+        note: "embed each source's texts with the base model; keep their mean directions",
+      },
       'base-logme': { seconds: 0, bytes: 0, note: 'nothing' },
       random: { seconds: 0, bytes: 0, note: 'nothing' },
     };

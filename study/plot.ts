@@ -73,7 +73,8 @@ function panelSvg(panel: ScatterPanel, options: ScatterOptions, yRange: [number,
     parts.push(`<line x1="${left - 4}" y1="${sy(t)}" x2="${left}" y2="${sy(t)}" stroke="#999"/>`);
     parts.push(`<text x="${left - 6}" y="${sy(t) + 4}" text-anchor="end">${format(t)}</text>`);
   }
-  if (options.zeroLine && y0 < 0 && y1 > 0) parts.push(`<line x1="${left}" y1="${sy(0)}" x2="${left + plotW}" y2="${sy(0)}" stroke="#666" stroke-dasharray="4 3"/>`);
+  if (options.zeroLine && y0 < 0 && y1 > 0)
+    parts.push(`<line x1="${left}" y1="${sy(0)}" x2="${left + plotW}" y2="${sy(0)}" stroke="#666" stroke-dasharray="4 3"/>`);
   for (const p of panel.points) {
     parts.push(`<circle cx="${sx(p.x).toFixed(1)}" cy="${sy(p.y).toFixed(1)}" r="3.5" fill="${COLOURS[p.series % COLOURS.length]}" fill-opacity="0.8"/>`);
   }

@@ -5,8 +5,8 @@ import { METHOD_LABELS, METHODS, type MethodName, type PoolCost, type TargetScor
 import { mean } from './metrics.js';
 import { scatterSvg } from './plot.js';
 import { classLabel, generateFamily, groupName, type TaskFamily } from './tasks.js';
-import { PAIR_RELATIONS, pairRelation, type PairRelation } from './wordnet/relations.js';
-import { classLabel as filesLabel, TEXT_KINDS, type Relation, type TextKind, type WordNetFamily } from './wordnet/tasks.js';
+import { PAIR_RELATIONS, type PairRelation, pairRelation } from './wordnet/relations.js';
+import { classLabel as filesLabel, type Relation, TEXT_KINDS, type TextKind, type WordNetFamily } from './wordnet/tasks.js';
 
 /** Everything a run measured; results.json holds it and every table is written from it. */
 export interface StudyResults {
@@ -77,7 +77,12 @@ export function summariseTasks(family: TaskFamily | WordNetFamily): TaskSummary[
     examples: { train: t.train.texts.length, validation: t.validation?.texts.length ?? null, test: t.test?.texts.length ?? null },
     example: `${t.train.texts[0]} → ${String(t.train.labels[0])}`,
   });
-  if (isWordNet(family)) return [...family.sources, ...family.targets].map((t) => ({ ...common(t), classes: t.classNames.map(filesLabel), ...(t.relation && { relation: t.relation }) }));
+  if (isWordNet(family))
+    return [...family.sources, ...family.targets].map((t) => ({
+      ...common(t),
+      classes: t.classNames.map(filesLabel),
+      ...(t.relation && { relation: t.relation }),
+    }));
   return [...family.sources, ...family.targets].map((t) => ({ ...common(t), classes: t.classes.map(classLabel) }));
 }
 
@@ -86,7 +91,12 @@ export function upgradeResults(parsed: unknown): StudyResults {
   const results = parsed as { version: number; config: Record<string, unknown>; environment: Record<string, unknown> };
   if (results.version === 2) return parsed as StudyResults;
   if (results.version !== 1) throw new Error(`version ${String(results.version)}`);
-  return { ...results, version: 2, config: { tasks: 'synthetic', ...results.config }, environment: { processes: 1, ...results.environment } } as unknown as StudyResults;
+  return {
+    ...results,
+    version: 2,
+    config: { tasks: 'synthetic', ...results.config },
+    environment: { processes: 1, ...results.environment },
+  } as unknown as StudyResults;
 }
 
 /** A task's id without its family's prefix: `source-03`, `animal-vs-plant`. */
@@ -166,14 +176,18 @@ export function taskTable(results: StudyResults): string {
   }
   const header = ['| task | texts | classes (lexicographer files) | built from | train | validation | test | example |', '|---|---|---|---|---|---|---|---|'];
   const built = (t: TaskSummary) => (t.relation ? `${t.relation.kind} of ${shortId(t.relation.target)}` : '—');
-  const rows = results.tasks.map((t) => `| ${t.id} | ${textKind(t) === 'example' ? 'usage examples' : 'definitions'} | ${t.classes.join(', ')} | ${built(t)} | ${splits(t)} | ${t.example.replace(/\|/g, '\\|')} |`);
+  const rows = results.tasks.map(
+    (t) =>
+      `| ${t.id} | ${textKind(t) === 'example' ? 'usage examples' : 'definitions'} | ${t.classes.join(', ')} | ${built(t)} | ${splits(t)} | ${t.example.replace(/\|/g, '\\|')} |`,
+  );
   return [...header, ...rows].join('\n');
 }
 
 export function sourceTable(results: StudyResults): string {
   const header = ['| source | held-out accuracy | ESM held-out R² | fine-tune | ESM step | ESM | model |', '|---|---|---|---|---|---|---|'];
   const rows = results.sources.map(
-    (s) => `| ${s.id} | ${percent(s.sourceAccuracy)} % | ${s.esmHeldOutR2 === null ? '—' : s.esmHeldOutR2.toFixed(3)} | ${seconds(s.seconds.intermediate)} s | ${seconds(s.seconds.esm)} s | ${kib(s.esmBytes)} | ${kib(s.modelBytes)} |`,
+    (s) =>
+      `| ${s.id} | ${percent(s.sourceAccuracy)} % | ${s.esmHeldOutR2 === null ? '—' : s.esmHeldOutR2.toFixed(3)} | ${seconds(s.seconds.intermediate)} s | ${seconds(s.seconds.esm)} s | ${kib(s.esmBytes)} | ${kib(s.modelBytes)} |`,
   );
   return [...header, ...rows].join('\n');
 }
@@ -208,8 +222,11 @@ export function relationTable(results: StudyResults): string {
     if (cells.length === 0) return [];
     const gain = (mask: StudyMask) => mean(cells.map(({ target, i }) => results.truths.find((t) => t.target === target && t.mask === mask)!.gains[i]));
     const helped = cells.filter(({ target, i }) => results.truths.find((t) => t.target === target && t.mask === 'none')!.gains[i] > 0).length;
-    const rank = (method: MethodName) => mean(cells.map(({ target, i }) => ranksOf(results.scores.find((s) => s.target === target)!.scores[method]!)[i])).toFixed(1);
-    return [`| ${RELATION_WORDS[relation]} | ${cells.length} | ${points(gain('none'))} | ${points(gain('gmt'))} | ${helped} of ${cells.length} | ${methods.map(rank).join(' | ')} |`];
+    const rank = (method: MethodName) =>
+      mean(cells.map(({ target, i }) => ranksOf(results.scores.find((s) => s.target === target)!.scores[method]!)[i])).toFixed(1);
+    return [
+      `| ${RELATION_WORDS[relation]} | ${cells.length} | ${points(gain('none'))} | ${points(gain('gmt'))} | ${helped} of ${cells.length} | ${methods.map(rank).join(' | ')} |`,
+    ];
   });
   return [...header, ...rows].join('\n');
 }
@@ -237,7 +254,17 @@ export function toCsv(header: readonly string[], rows: readonly (readonly unknow
 export function pairsCsv(results: StudyResults): string {
   return toCsv(
     ['source', 'target', 'mask', 'repeat', 'seed', 'test_accuracy', 'validation_accuracy', 'best_epoch', 'seconds'],
-    results.pairs.map((p) => [p.source ?? '(target only)', p.target, p.mask, p.repeat, p.seed, p.testAccuracy, p.validationAccuracy, p.bestEpoch, p.seconds.toFixed(3)]),
+    results.pairs.map((p) => [
+      p.source ?? '(target only)',
+      p.target,
+      p.mask,
+      p.repeat,
+      p.seed,
+      p.testAccuracy,
+      p.validationAccuracy,
+      p.bestEpoch,
+      p.seconds.toFixed(3),
+    ]),
   );
 }
 
@@ -246,7 +273,12 @@ export function scoresCsv(results: StudyResults): string {
   const scored = METHODS.filter((m) => m !== 'random');
   const rows = results.scores.flatMap((entry) => {
     const truth = (mask: StudyMask) => results.truths.find((t) => t.target === entry.target && t.mask === mask)!;
-    return results.sources.map((source, i) => [entry.target, source.id, ...MASKS.flatMap((mask) => [truth(mask).accuracies[i], truth(mask).gains[i]]), ...scored.map((m) => entry.scores[m]![i])]);
+    return results.sources.map((source, i) => [
+      entry.target,
+      source.id,
+      ...MASKS.flatMap((mask) => [truth(mask).accuracies[i], truth(mask).gains[i]]),
+      ...scored.map((m) => entry.scores[m]![i]),
+    ]);
   });
   return toCsv(['target', 'source', 'accuracy', 'gain', 'accuracy_gmt', 'gain_gmt', ...scored], rows);
 }

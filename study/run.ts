@@ -18,7 +18,7 @@ import { studyFamily } from './family.js';
 import { groundTruthSize, runGroundTruth } from './ground-truth.js';
 import { METHODS, SelectionMethods, type TargetScores } from './methods.js';
 import { mean } from './metrics.js';
-import { metricsCsv, pairsCsv, runTables, scorePlot, scoresCsv, shortId, sourceTable, summariseTasks, tasksMarkdown, type StudyResults } from './report.js';
+import { metricsCsv, pairsCsv, runTables, type StudyResults, scorePlot, scoresCsv, shortId, sourceTable, summariseTasks, tasksMarkdown } from './report.js';
 import { runSources } from './sources.js';
 
 export interface StudyRunOptions {
@@ -79,7 +79,9 @@ export async function runStudy(options: StudyRunOptions): Promise<StudyResults> 
       tokenizer: await loadTokenizer(folder),
       log,
     };
-    log(`study${options.smoke ? ' (smoke)' : ''}: ${config.model} on ${config.tasks} tasks, seed ${config.family.seed}, ${family.sources.length} sources, ${family.targets.length} targets, ${config.repeats} repeat(s), ground truth in ${processes} process(es); ${tensorflow.description}; ${scorer.description}; data dir ${workDir}`);
+    log(
+      `study${options.smoke ? ' (smoke)' : ''}: ${config.model} on ${config.tasks} tasks, seed ${config.family.seed}, ${family.sources.length} sources, ${family.targets.length} targets, ${config.repeats} repeat(s), ground truth in ${processes} process(es); ${tensorflow.description}; ${scorer.description}; data dir ${workDir}`,
+    );
 
     const sourcesStarted = performance.now();
     const sourceProgress = createProgress('study: sources', 'jobs');
@@ -93,7 +95,9 @@ export async function runStudy(options: StudyRunOptions): Promise<StudyResults> 
     for (const target of family.targets) {
       const entry = await methods.scoreTarget(target);
       scores.push(entry);
-      log(`${target.id}: scored by ${METHODS.length} methods (ESM-LogME ${entry.seconds['esm-logme'].toFixed(2)} s, upper reference ${entry.seconds['finetuned-logme'].toFixed(2)} s)`);
+      log(
+        `${target.id}: scored by ${METHODS.length} methods (ESM-LogME ${entry.seconds['esm-logme'].toFixed(2)} s, upper reference ${entry.seconds['finetuned-logme'].toFixed(2)} s)`,
+      );
     }
     const methodSeconds = since(methodsStarted);
 
@@ -101,11 +105,18 @@ export async function runStudy(options: StudyRunOptions): Promise<StudyResults> 
     const total = groundTruthSize(context);
     const truthProgress = createProgress('study: ground truth', 'fine-tunes');
     let done = 0;
-    const { runs: pairs, processCpuSeconds } = await runGroundTruth(context, sources, (run) => {
-      done++;
-      truthProgress.update(done, total, `${shortId(run.source ?? 'target only')} → ${shortId(run.target)}`);
-      log(`${run.source ?? '(target only)'} → ${run.target} [${run.mask}, seed ${run.seed}]: test accuracy ${run.testAccuracy.toFixed(4)} (best epoch ${run.bestEpoch}, ${run.seconds.toFixed(1)} s)`);
-    }, processes);
+    const { runs: pairs, processCpuSeconds } = await runGroundTruth(
+      context,
+      sources,
+      (run) => {
+        done++;
+        truthProgress.update(done, total, `${shortId(run.source ?? 'target only')} → ${shortId(run.target)}`);
+        log(
+          `${run.source ?? '(target only)'} → ${run.target} [${run.mask}, seed ${run.seed}]: test accuracy ${run.testAccuracy.toFixed(4)} (best epoch ${run.bestEpoch}, ${run.seconds.toFixed(1)} s)`,
+        );
+      },
+      processes,
+    );
     truthProgress.stop();
     const truthSeconds = since(truthStarted);
 
@@ -126,9 +137,24 @@ export async function runStudy(options: StudyRunOptions): Promise<StudyResults> 
       version: 2,
       smoke: options.smoke,
       config,
-      environment: { node: process.versions.node, cpus: availableParallelism(), processes, tensorflow: tensorflow.description, scorer: scorer.description, loadAverage: [loadStarted, loadavg()[0]] },
+      environment: {
+        node: process.versions.node,
+        cpus: availableParallelism(),
+        processes,
+        tensorflow: tensorflow.description,
+        scorer: scorer.description,
+        loadAverage: [loadStarted, loadavg()[0]],
+      },
       tasks: summariseTasks(family),
-      sources: sources.map((s) => ({ id: s.task.id, esmId: s.esmId, esmBytes: s.esmBytes, esmHeldOutR2: s.esmHeldOutR2, modelBytes: s.modelBytes, sourceAccuracy: s.sourceAccuracy, seconds: s.seconds })),
+      sources: sources.map((s) => ({
+        id: s.task.id,
+        esmId: s.esmId,
+        esmBytes: s.esmBytes,
+        esmHeldOutR2: s.esmHeldOutR2,
+        modelBytes: s.modelBytes,
+        sourceAccuracy: s.sourceAccuracy,
+        seconds: s.seconds,
+      })),
       pairs,
       truths,
       scores,
@@ -141,7 +167,9 @@ export async function runStudy(options: StudyRunOptions): Promise<StudyResults> 
     // The measurements first: a table that failed to render can be written again from them (--render).
     await writeFileAtomic(join(out, 'results.json'), resultsJson(results));
     await writeReport(results, out);
-    log(`study: done in ${minutesOf(results.seconds.total)} wall time, ${minutesOf(cpu)} of CPU time (load average ${results.environment.loadAverage.map((l) => l.toFixed(1)).join(' at the start, ')} at the end); artefacts in ${out}`);
+    log(
+      `study: done in ${minutesOf(results.seconds.total)} wall time, ${minutesOf(cpu)} of CPU time (load average ${results.environment.loadAverage.map((l) => l.toFixed(1)).join(' at the start, ')} at the end); artefacts in ${out}`,
+    );
     return results;
   } finally {
     registry.close();

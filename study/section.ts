@@ -6,7 +6,7 @@ import type { StudyRun } from './config.js';
 import type { StudyMask } from './ground-truth.js';
 import { METHOD_LABELS, type MethodName } from './methods.js';
 import { mean, standardDeviation } from './metrics.js';
-import { fixed, methodTable, metricsOf, percent, points, relationTable, seconds, shortId, targetTable, type StudyResults } from './report.js';
+import { fixed, methodTable, metricsOf, percent, points, relationTable, type StudyResults, seconds, shortId, targetTable } from './report.js';
 
 export const SECTION_BEGIN = '<!-- study:begin -->';
 export const SECTION_END = '<!-- study:end -->';
@@ -62,7 +62,8 @@ function verdict(results: StudyResults, mask: StudyMask): string {
 function noiseLine(results: StudyResults, mask: StudyMask): string {
   const noise = results.noise[mask];
   const name = mask === 'none' ? 'vanilla' : 'GMT';
-  if (noise.repeatSd === null) return `- ${name}: one repeat per pair, so the seed noise is not measured; true gains spread by ${percent(noise.gainSpread)} points (SD across sources, mean over targets).`;
+  if (noise.repeatSd === null)
+    return `- ${name}: one repeat per pair, so the seed noise is not measured; true gains spread by ${percent(noise.gainSpread)} points (SD across sources, mean over targets).`;
   // A gain is the difference of two independent means: √2 times the noise of one.
   return `- ${name}: a single fine-tune's test accuracy varies with its seed by ${percent(noise.repeatSd)} points (pooled SD over repeats), so a ${results.config.repeats}-repeat mean carries about ${percent(noise.meanSd!)} points and a gain about ${percent(noise.meanSd! * Math.SQRT2)}; the true gains spread across sources by ${percent(noise.gainSpread)} points (SD, mean over targets).`;
 }
@@ -113,7 +114,11 @@ function runBody(results: StudyResults, link: string): string[] {
     '',
     `Mean gain over all pairs: ${points(meanGain(vanilla))} points vanilla, ${points(meanGain(gmt))} with GMT. What the methods see:`,
     '',
-    `- The fine-tunes learned their sources to a held-out accuracy of ${range(results.sources.map((s) => 100 * s.sourceAccuracy), 1, ' %')}; the ESMs' held-out R² (how much of the fine-tuned embeddings the linear map from the base embeddings explains): ${range(r2s(results), 3)} over the ${results.sources.length} ESMs ([sources.md](${link}/sources.md)).`,
+    `- The fine-tunes learned their sources to a held-out accuracy of ${range(
+      results.sources.map((s) => 100 * s.sourceAccuracy),
+      1,
+      ' %',
+    )}; the ESMs' held-out R² (how much of the fine-tuned embeddings the linear map from the base embeddings explains): ${range(r2s(results), 3)} over the ${results.sources.length} ESMs ([sources.md](${link}/sources.md)).`,
     `- TextEmb's cosines: ${range(cosines(results), 4)}; within a target they spread by ${fixed(cosineSpread(results), 4)} (SD over the sources, mean over the targets).`,
     '',
     'Noise of the ground truth:',
@@ -132,20 +137,34 @@ function runBody(results: StudyResults, link: string): string[] {
 export function comparisonTable(control: StudyResults | undefined, pretrained: StudyResults | undefined): string {
   const cell = (results: StudyResults | undefined, value: (r: StudyResults) => string) => (results ? value(results) : '—');
   const row = (label: string, value: (r: StudyResults) => string) => `| ${label} | ${cell(control, value)} | ${cell(pretrained, value)} |`;
-  const metric = (method: MethodName, key: 'regret1' | 'regret3' | 'spearman', mask: StudyMask = 'none') => (r: StudyResults) => (method === 'random' && key === 'spearman' ? '0' : fixed(metricsOf(r, method, mask)[key]));
+  const metric =
+    (method: MethodName, key: 'regret1' | 'regret3' | 'spearman', mask: StudyMask = 'none') =>
+    (r: StudyResults) =>
+      method === 'random' && key === 'spearman' ? '0' : fixed(metricsOf(r, method, mask)[key]);
   const label = (method: MethodName) => METHOD_LABELS[method].replace(/ \(.*/, '');
   const rows = [
-    row('model; tasks', (r) => `${r.config.model} (${r.config.tasks === 'wordnet' ? 'pretrained' : 'random weights'}); ${r.config.tasks === 'wordnet' ? 'WordNet glosses' : 'synthetic keyword texts'}`),
+    row(
+      'model; tasks',
+      (r) =>
+        `${r.config.model} (${r.config.tasks === 'wordnet' ? 'pretrained' : 'random weights'}); ${r.config.tasks === 'wordnet' ? 'WordNet glosses' : 'synthetic keyword texts'}`,
+    ),
     row('sources × targets; target fine-tunes', (r) => `${r.sources.length} × ${r.truths.length / 2}; ${r.pairs.length}`),
     row('ESM held-out R², mean (min to max)', (r) => range(r2s(r), 3).replace('mean ', '')),
     row('TextEmb cosines, mean (min to max)', (r) => range(cosines(r), 4).replace('mean ', '')),
     row("TextEmb cosines' spread within a target (SD)", (r) => fixed(cosineSpread(r), 4)),
     row('target-only test accuracy, mean', (r) => `${percent(mean(truthsOf(r, 'none').map((t) => t.baseline)))} %`),
-    row("true gains: mean; spread across sources (SD); a gain's seed noise", (r) => `${points(meanGain(truthsOf(r, 'none')))}; ${percent(r.noise.none.gainSpread)}; ${r.noise.none.meanSd === null ? '—' : percent(r.noise.none.meanSd * Math.SQRT2)} points`),
+    row(
+      "true gains: mean; spread across sources (SD); a gain's seed noise",
+      (r) =>
+        `${points(meanGain(truthsOf(r, 'none')))}; ${percent(r.noise.none.gainSpread)}; ${r.noise.none.meanSd === null ? '—' : percent(r.noise.none.meanSd * Math.SQRT2)} points`,
+    ),
     ...(['esm-logme', 'finetuned-logme', 'textemb', 'random'] as const).map((m) => row(`regret@1 (%), ${label(m)}`, metric(m, 'regret1'))),
     ...(['esm-logme', 'finetuned-logme', 'textemb', 'random'] as const).map((m) => row(`regret@3 (%), ${label(m)}`, metric(m, 'regret3'))),
     ...(['esm-logme', 'finetuned-logme', 'textemb'] as const).map((m) => row(`Spearman ρ with gains, ${label(m)}`, metric(m, 'spearman'))),
-    row('GMT ground truth: regret@3 (%), ESM-LogME against random', (r) => `${fixed(metricsOf(r, 'esm-logme', 'gmt').regret3)} against ${fixed(metricsOf(r, 'random', 'gmt').regret3)}`),
+    row(
+      'GMT ground truth: regret@3 (%), ESM-LogME against random',
+      (r) => `${fixed(metricsOf(r, 'esm-logme', 'gmt').regret3)} against ${fixed(metricsOf(r, 'random', 'gmt').regret3)}`,
+    ),
     row('wall time (CPU time)', (r) => `${minutes(r.seconds.total)} (${minutes(r.seconds.cpu)})`),
   ];
   return ['| | control | pretrained |', '|---|---|---|', ...rows].join('\n');
@@ -181,7 +200,8 @@ export function readingLines(pretrained: StudyResults, control: StudyResults | u
     const worse: string[] = [];
     if (other.regret1 < esm.regret1) worse.push(`regret@1 ${fixed(other.regret1)} % against ${fixed(esm.regret1)} %`);
     if (other.regret3 < esm.regret3) worse.push(`regret@3 ${fixed(other.regret3)} % against ${fixed(esm.regret3)} %`);
-    if (method !== 'random' && other.spearman !== null && esm.spearman !== null && other.spearman > esm.spearman) worse.push(`ρ ${fixed(other.spearman)} against ${fixed(esm.spearman)}`);
+    if (method !== 'random' && other.spearman !== null && esm.spearman !== null && other.spearman > esm.spearman)
+      worse.push(`ρ ${fixed(other.spearman)} against ${fixed(esm.spearman)}`);
     if (worse.length > 0) losses.push(`${METHOD_LABELS[method].replace(/ \(.*/, '')} (${worse.join('; ')})`);
   }
   lines.push(
@@ -216,10 +236,10 @@ export function studySection(runs: Partial<Record<StudyRun, StudyResults>>, link
     '',
     "The paper's evidence is that ESM-LogME picks intermediate tasks that really help. `npm run study` runs that experiment in miniature with this project's own pipeline (the runner's fine-tunes, ESMs trained from them and registered, `rank` over the registry), deterministically from a seed, in a temporary data dir, twice:",
     '',
-    '- **the pretrained run** (`npm run study`): models/wordnet-bert, a small BERT pretrained on WordNet\'s glosses, on classification tasks drawn from WordNet (which lexicographer file a gloss belongs to);',
+    "- **the pretrained run** (`npm run study`): models/wordnet-bert, a small BERT pretrained on WordNet's glosses, on classification tasks drawn from WordNet (which lexicographer file a gloss belongs to);",
     '- **the control** (`npm run study -- --control`): models/tiny-bert, whose weights are random, on synthetic tasks of keyword texts with a planted structure.',
     '',
-    'The two differ in the model and in the tasks alike; the control is the study as it was before a pretrained model was at hand. `npm run study -- --smoke` (with `--control`: the control\'s) runs the same pipeline on 3 sources and 2 targets in about a minute (a test does); `npm run study -- --render` writes the tables, the plots and this section again from the two results.json files.',
+    "The two differ in the model and in the tasks alike; the control is the study as it was before a pretrained model was at hand. `npm run study -- --smoke` (with `--control`: the control's) runs the same pipeline on 3 sources and 2 targets in about a minute (a test does); `npm run study -- --render` writes the tables, the plots and this section again from the two results.json files.",
     '',
     '### The two runs side by side',
     '',

@@ -5,7 +5,7 @@ import { runFinetune } from '../src/finetune/job.js';
 import type { ClassificationMetrics } from '../src/finetune/metrics.js';
 import { registerEsm } from '../src/registry/esms.js';
 import { repeatSeed, sourceSeed } from './config.js';
-import { prepareTestSplit, testAccuracy, textTask, type StudyContext } from './context.js';
+import { prepareTestSplit, type StudyContext, testAccuracy, textTask } from './context.js';
 import type { StudyTask } from './tasks.js';
 
 /** A source task after the runner's job: its fine-tuned model and its registered ESM. */
@@ -86,7 +86,9 @@ export async function runSources(context: StudyContext, onDone: (done: number) =
     };
     runs.push(run);
     const r2 = run.esmHeldOutR2 === null ? 'n/a' : run.esmHeldOutR2.toFixed(3);
-    log(`${task.id}: source held-out accuracy ${run.sourceAccuracy.toFixed(3)} (${run.seconds.intermediate.toFixed(1)} s), ESM #${run.esmId} held-out R² ${r2} (${run.seconds.esm.toFixed(1)} s)`);
+    log(
+      `${task.id}: source held-out accuracy ${run.sourceAccuracy.toFixed(3)} (${run.seconds.intermediate.toFixed(1)} s), ESM #${run.esmId} held-out R² ${r2} (${run.seconds.esm.toFixed(1)} s)`,
+    );
     onDone(runs.length);
   }
   return runs;

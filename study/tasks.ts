@@ -125,7 +125,12 @@ export function classLabel(groups: readonly number[]): string {
 
 /** `count` distinct integers below `below`, in draw order. */
 function distinct(uniform: () => number, below: number, count: number): number[] {
-  return Array.from(shuffleInPlace(Int32Array.from({ length: below }, (_, i) => i), uniform).subarray(0, count));
+  return Array.from(
+    shuffleInPlace(
+      Int32Array.from({ length: below }, (_, i) => i),
+      uniform,
+    ).subarray(0, count),
+  );
 }
 
 const pick = <T>(uniform: () => number, items: readonly T[]): T => items[Math.floor(uniform() * items.length)];
@@ -172,13 +177,17 @@ export function generateFamily(overrides: Partial<FamilyOptions> = {}): TaskFami
   const keywordCount = options.groups * options.groupSize;
   const ringSize = options.domains * options.domainStep;
   if (keywordCount + ringSize > CONTENT_WORDS.length) {
-    throw new RangeError(`${options.groups} groups of ${options.groupSize} and ${options.domains} domains need ${keywordCount + ringSize} content words; there are ${CONTENT_WORDS.length}`);
+    throw new RangeError(
+      `${options.groups} groups of ${options.groupSize} and ${options.domains} domains need ${keywordCount + ringSize} content words; there are ${CONTENT_WORDS.length}`,
+    );
   }
   if (options.domainSize > ringSize) throw new RangeError(`domainSize ${options.domainSize} exceeds the ${ringSize} domain words`);
   const words = shuffleInPlace([...CONTENT_WORDS], seededUniform(streamSeed(seed, 0)));
   const groups = Array.from({ length: options.groups }, (_, g) => words.slice(g * options.groupSize, (g + 1) * options.groupSize));
   const ring = words.slice(keywordCount, keywordCount + ringSize);
-  const domainWords = Array.from({ length: options.domains }, (_, d) => Array.from({ length: options.domainSize }, (_, k) => ring[(d * options.domainStep + k) % ringSize]));
+  const domainWords = Array.from({ length: options.domains }, (_, d) =>
+    Array.from({ length: options.domainSize }, (_, k) => ring[(d * options.domainStep + k) % ringSize]),
+  );
   const vocabulary = { options, groups, domainWords };
 
   const sources = Array.from({ length: options.sources }, (_, s): StudyTask => {
@@ -190,7 +199,12 @@ export function generateFamily(overrides: Partial<FamilyOptions> = {}): TaskFami
     let next = 0;
     const classes = merged.map((twice) => (twice ? [drawn[next++], drawn[next++]] : [drawn[next++]]));
     const task = { domain: Math.floor(uniform() * options.domains), classes };
-    return { id: `study/source-${String(s + 1).padStart(2, '0')}`, role: 'source', ...task, train: writeSplit(vocabulary, task, options.sourceExamples, streamSeed(seed, 2, s)) };
+    return {
+      id: `study/source-${String(s + 1).padStart(2, '0')}`,
+      role: 'source',
+      ...task,
+      train: writeSplit(vocabulary, task, options.sourceExamples, streamSeed(seed, 2, s)),
+    };
   });
 
   const targets = Array.from({ length: options.targets }, (_, t): StudyTask => {

@@ -1,21 +1,21 @@
 import { resolve } from 'node:path';
 import { UserInputError } from '../errors.js';
-import type { TaskType } from '../task/labels.js';
 import type { EsmScorer } from '../rank/ranking.js';
 import { selectScorer } from '../rank/scorers.js';
 import { batchUnitKey, completedBatchUnits, finishBatchRun, openBatchRun, readBatchUnits, saveBatchUnit } from '../store/batches.js';
 import type { Registry } from '../store/database.js';
 import { RegistryEmbeddingCache } from '../store/embedding-cache.js';
 import type { EsmFilter } from '../store/esms.js';
+import type { TaskType } from '../task/labels.js';
 import { runLocally } from './local.js';
-import { readManifest, type ManifestTarget } from './manifest.js';
+import { type ManifestTarget, readManifest } from './manifest.js';
 import { DEFAULT_SUMMARY_TOP, writeBatchOutputs } from './outputs.js';
-import { DEFAULT_SHARD_SIZE, describePlan, planBatch, planDifference, planUnits, shardCount, type BatchUnitRef } from './plan.js';
+import { type BatchUnitRef, DEFAULT_SHARD_SIZE, describePlan, planBatch, planDifference, planUnits, shardCount } from './plan.js';
 import { folderSources, registrySources } from './pool.js';
-import { BatchProgressTracker, type BatchProgress } from './progress.js';
+import { type BatchProgress, BatchProgressTracker } from './progress.js';
 import { checkReachable, runOnQueue } from './queue.js';
 import { assembleRankings } from './results.js';
-import { loadBatchTarget, type BatchTarget, type TargetOrigin } from './targets.js';
+import { type BatchTarget, loadBatchTarget, type TargetOrigin } from './targets.js';
 
 export interface BatchRankOptions {
   /** A manifest file (YAML or JSONL, see `readManifest`), or its targets. */
@@ -43,7 +43,14 @@ export interface BatchRankOptions {
 export type BatchEvent =
   | { readonly type: 'embedding'; readonly target: string; readonly done: number; readonly total: number }
   | { readonly type: 'target'; readonly target: string; readonly origin: TargetOrigin; readonly rows: number; readonly dim: number; readonly task: TaskType }
-  | { readonly type: 'plan'; readonly fingerprint: string; readonly targets: number; readonly esms: number; readonly shards: number; readonly progress: BatchProgress }
+  | {
+      readonly type: 'plan';
+      readonly fingerprint: string;
+      readonly targets: number;
+      readonly esms: number;
+      readonly shards: number;
+      readonly progress: BatchProgress;
+    }
   | { readonly type: 'queued'; readonly added: number; readonly waiting: number }
   | { readonly type: 'progress'; readonly progress: BatchProgress; readonly worker: string }
   | { readonly type: 'duplicate'; readonly target: string; readonly shard: number; readonly worker: string };
@@ -92,7 +99,10 @@ export async function batchRank(options: BatchRankOptions): Promise<BatchRankRes
   const outDir = resolve(options.out);
   const { run, conflict } = openBatchRun(registry, { outDir, fingerprint: plan.fingerprint, plan: describePlan(plan) }, options.restart ?? false);
   if (conflict) {
-    throw new UserInputError(`out: ${outDir} holds checkpoints of another batch (${planDifference(run.plan, plan)}); use --restart to discard them, or another --out`, 'out');
+    throw new UserInputError(
+      `out: ${outDir} holds checkpoints of another batch (${planDifference(run.plan, plan)}); use --restart to discard them, or another --out`,
+      'out',
+    );
   }
 
   const completed = completedBatchUnits(registry, run.id);
@@ -109,7 +119,12 @@ export async function batchRank(options: BatchRankOptions): Promise<BatchRankRes
     if (options.queue) {
       await runOnQueue(plan, pending, { url: options.queue, signal: options.signal, onUnit: merge, onQueued: (q) => emit({ type: 'queued', ...q }) });
     } else {
-      await runLocally(plan, pending, { scorer, registry: () => registry, signal: options.signal, onUnit: (unit, result, seconds) => merge(unit, result, 'local', seconds) });
+      await runLocally(plan, pending, {
+        scorer,
+        registry: () => registry,
+        signal: options.signal,
+        onUnit: (unit, result, seconds) => merge(unit, result, 'local', seconds),
+      });
     }
   }
 

@@ -1,9 +1,9 @@
 import type { PoolEntry } from '../esm/pool.js';
-import { prepareTargetFor, type EsmScorer } from '../rank/ranking.js';
+import { type EsmScorer, prepareTargetFor } from '../rank/ranking.js';
 import type { PreparedTarget } from '../rank/target.js';
 import type { BatchUnitResult } from '../store/batches.js';
 import type { Registry } from '../store/database.js';
-import { shardSources, type BatchPlan, type BatchUnitRef } from './plan.js';
+import { type BatchPlan, type BatchUnitRef, shardSources } from './plan.js';
 import { loadShard } from './pool.js';
 import { scoreUnit } from './score-unit.js';
 

@@ -69,7 +69,9 @@ function yamlEntries(path: string, text: string): { entries: Located[]; model?: 
   }
   const parsed = yamlManifestSchema.safeParse(document);
   if (!parsed.success) fail(path, 'expected a list of targets, or a mapping with "targets" (a list) and optionally "model"');
-  const { entries, model } = Array.isArray(parsed.data) ? { entries: parsed.data, model: undefined } : { entries: parsed.data.targets, model: parsed.data.model };
+  const { entries, model } = Array.isArray(parsed.data)
+    ? { entries: parsed.data, model: undefined }
+    : { entries: parsed.data.targets, model: parsed.data.model };
   return { entries: entries.map((value, i) => ({ value, where: `entry ${i + 1}` })), model };
 }
 
@@ -115,7 +117,9 @@ function derivedName(file: string, subset?: string, split?: string): string {
 export async function readManifest(path: string): Promise<ManifestTarget[]> {
   const ext = extname(path).toLowerCase();
   if (!['.yaml', '.yml', '.jsonl', '.ndjson'].includes(ext)) fail(path, 'unknown manifest format; use .yaml/.yml or .jsonl');
-  const text = await readFile(path, 'utf8').catch((error: NodeJS.ErrnoException) => fail(path, error.code === 'ENOENT' ? 'does not exist' : `cannot be read (${error.code})`));
+  const text = await readFile(path, 'utf8').catch((error: NodeJS.ErrnoException) =>
+    fail(path, error.code === 'ENOENT' ? 'does not exist' : `cannot be read (${error.code})`),
+  );
   const { entries, model } = ext === '.yaml' || ext === '.yml' ? yamlEntries(path, text) : { entries: jsonlEntries(path, text), model: undefined };
   if (entries.length === 0) fail(path, 'lists no targets');
   const base = dirname(resolve(path));
@@ -142,7 +146,8 @@ export async function readManifest(path: string): Promise<ManifestTarget[]> {
     }
     const targetModel = entry.model ?? model;
     if (!targetModel) fail(path, `${where}: "model" is needed to embed ${entry.dataset} (per target, or once at the top of a YAML manifest)`);
-    if (!isHubDataset(entry.dataset) && (entry.subset !== undefined || entry.split !== undefined)) fail(path, `${where}: "subset" and "split" go with a Hub dataset (hf://datasets/ORG/NAME), not a file`);
+    if (!isHubDataset(entry.dataset) && (entry.subset !== undefined || entry.split !== undefined))
+      fail(path, `${where}: "subset" and "split" go with a Hub dataset (hf://datasets/ORG/NAME), not a file`);
     return { ...entry, name: targetName, dataset: isHubDataset(entry.dataset) ? entry.dataset : resolve(base, entry.dataset), model: targetModel };
   });
 }

@@ -3,11 +3,11 @@ import { join } from 'node:path';
 import { parquetWriteBuffer } from 'hyparquet-writer';
 import { writeFileAtomic } from '../io/atomic.js';
 import { csvLines } from '../io/csv.js';
-import { rankingCsv } from '../rank/ranking-csv.js';
 import type { RankedTask } from '../rank/ranking.js';
+import { rankingCsv } from '../rank/ranking-csv.js';
 import type { BatchPlan } from './plan.js';
 import { batchReportHtml } from './report.js';
-import { summaryMatrix, type SummaryMatrix, type TargetRanking } from './results.js';
+import { type SummaryMatrix, summaryMatrix, type TargetRanking } from './results.js';
 
 /** Rankings per target go here, as `<target>.csv`, `.jsonl` and `.parquet`. */
 export const RANKINGS_DIR = 'rankings';
@@ -101,13 +101,23 @@ export async function writeBatchOutputs(outDir: string, plan: BatchPlan, ranking
     await write(`${base}.jsonl`, rankingJsonl(ranking));
     await write(`${base}.parquet`, rankingParquet(ranking));
   }
-  const current = new Set(Object.values(files).flat().map((f) => f.slice(RANKINGS_DIR.length + 1)));
+  const current = new Set(
+    Object.values(files)
+      .flat()
+      .map((f) => f.slice(RANKINGS_DIR.length + 1)),
+  );
   for (const name of await readdir(dir)) {
     if (RANKING_EXTENSIONS.some((ext) => name.endsWith(ext)) && !current.has(name)) await rm(join(dir, name));
   }
   const matrix = summaryMatrix(rankings, top);
-  await write('summary.csv', summaryCsv(matrix, (cell) => String(cell.rank)));
-  await write('summary-scores.csv', summaryCsv(matrix, (cell) => String(cell.score)));
+  await write(
+    'summary.csv',
+    summaryCsv(matrix, (cell) => String(cell.rank)),
+  );
+  await write(
+    'summary-scores.csv',
+    summaryCsv(matrix, (cell) => String(cell.score)),
+  );
   await write('report.html', batchReportHtml(plan, rankings, matrix));
   await write('batch.json', batchIndex(plan, rankings, files));
   return written;

@@ -39,7 +39,10 @@ export function planBatch(targets: readonly BatchTarget[], sources: readonly Pla
   const dims = new Set(sources.flatMap((s) => (s.config ? [s.config.esm_embedding_dim] : [])));
   for (const target of targets) {
     if (!dims.has(target.embeddings.dim)) {
-      throw new UserInputError(`targets: ${target.name}: its embeddings have dimension ${target.embeddings.dim}, but no ESM of the pool does (the pool's: ${[...dims].sort((a, b) => a - b).join(', ') || 'none readable'})`, 'targets');
+      throw new UserInputError(
+        `targets: ${target.name}: its embeddings have dimension ${target.embeddings.dim}, but no ESM of the pool does (the pool's: ${[...dims].sort((a, b) => a - b).join(', ') || 'none readable'})`,
+        'targets',
+      );
     }
   }
   const fingerprint = sha256Hex(
@@ -84,7 +87,11 @@ export function planDifference(stored: Record<string, unknown>, plan: BatchPlan)
   const changes: string[] = [];
   const before = (stored.targets ?? {}) as Record<string, string>;
   const after = now.targets as Record<string, string>;
-  const names = (pick: (name: string) => boolean, keys: string[]) => keys.filter(pick).map((n) => `"${n}"`).join(', ');
+  const names = (pick: (name: string) => boolean, keys: string[]) =>
+    keys
+      .filter(pick)
+      .map((n) => `"${n}"`)
+      .join(', ');
   const added = names((n) => !(n in before), Object.keys(after));
   const removed = names((n) => !(n in after), Object.keys(before));
   const changed = names((n) => n in before && before[n] !== after[n], Object.keys(after));

@@ -5,9 +5,9 @@ import type { EsmConfig } from '../esm/config.js';
 import { parseEsmConfig } from '../esm/config.js';
 import { CONFIG_FILE, EsmFormatError, loadHfselectEsm, WEIGHTS_FILE } from '../esm/hfselect.js';
 import { findEsmFolders, type PoolEntry } from '../esm/pool.js';
-import type { Registry } from '../store/database.js';
 import { loadRegisteredEsm } from '../registry/esms.js';
-import { findEsmByIdentity, listEsms, registrySource, type EsmFilter } from '../store/esms.js';
+import type { Registry } from '../store/database.js';
+import { type EsmFilter, findEsmByIdentity, listEsms, registrySource } from '../store/esms.js';
 
 /**
  * How a worker finds an ESM: a folder (the same path on every machine: shared storage), or a
@@ -42,7 +42,15 @@ async function folderConfig(folder: string): Promise<{ config: EsmConfig; proble
     raw = JSON.parse(await readFile(join(folder, CONFIG_FILE), 'utf8'));
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    return { config: null, problem: error instanceof SyntaxError ? `${CONFIG_FILE} is not valid JSON` : code === 'ENOENT' ? `${CONFIG_FILE} is missing` : `${CONFIG_FILE} cannot be read (${code})` };
+    return {
+      config: null,
+      problem:
+        error instanceof SyntaxError
+          ? `${CONFIG_FILE} is not valid JSON`
+          : code === 'ENOENT'
+            ? `${CONFIG_FILE} is missing`
+            : `${CONFIG_FILE} cannot be read (${code})`,
+    };
   }
   const parsed = parseEsmConfig(raw);
   return 'problem' in parsed ? { config: null, problem: parsed.problem } : { config: parsed.config, problem: null };
@@ -51,14 +59,17 @@ async function folderConfig(folder: string): Promise<{ config: EsmConfig; proble
 /** The ESM folders under `roots` (sorted, as `findEsmFolders` finds them) with their configs. */
 export async function folderSources(roots: readonly string[]): Promise<PlannedSource[]> {
   const folders = await findEsmFolders(roots);
-  return Promise.all(
-    folders.map(async (folder) => ({ source: folder, ref: { folder, stamp: await folderStamp(folder) }, ...(await folderConfig(folder)) })),
-  );
+  return Promise.all(folders.map(async (folder) => ({ source: folder, ref: { folder, stamp: await folderStamp(folder) }, ...(await folderConfig(folder)) })));
 }
 
 /** The registered ESMs matching `filter`, in id order. */
 export function registrySources(registry: Registry, filter: EsmFilter = {}): PlannedSource[] {
-  return listEsms(registry, filter).map((record) => ({ source: registrySource(record.id), ref: { identity: record.identity }, config: record.config, problem: null }));
+  return listEsms(registry, filter).map((record) => ({
+    source: registrySource(record.id),
+    ref: { identity: record.identity },
+    config: record.config,
+    problem: null,
+  }));
 }
 
 /**
@@ -75,7 +86,9 @@ async function loadRef(ref: EsmRef, registry: () => Registry): Promise<PoolEntry
   if ('folder' in ref) {
     const stamp = await folderStamp(ref.folder);
     if (stamp !== ref.stamp) {
-      throw new PoolChangedError(`${ref.folder} changed since the batch was planned (files ${stamp}, planned ${ref.stamp}); a queue worker needs the pool's folders at the same path, unchanged`);
+      throw new PoolChangedError(
+        `${ref.folder} changed since the batch was planned (files ${stamp}, planned ${ref.stamp}); a queue worker needs the pool's folders at the same path, unchanged`,
+      );
     }
     try {
       return { source: ref.folder, esm: await loadHfselectEsm(ref.folder) };
@@ -85,7 +98,10 @@ async function loadRef(ref: EsmRef, registry: () => Registry): Promise<PoolEntry
     }
   }
   const record = findEsmByIdentity(registry(), ref.identity);
-  if (!record) throw new PoolChangedError(`ESM ${ref.identity.slice(0, 12)}… is not in the registry at ${registry().dataDir}; a queue worker needs the pool's ESMs in its registry`);
+  if (!record)
+    throw new PoolChangedError(
+      `ESM ${ref.identity.slice(0, 12)}… is not in the registry at ${registry().dataDir}; a queue worker needs the pool's ESMs in its registry`,
+    );
   const source = registrySource(record.id);
   try {
     return { source, esm: await loadRegisteredEsm(registry(), record) };

@@ -1,5 +1,5 @@
 import { batchUnitKey } from '../store/batches.js';
-import { shardCount, shardSources, type BatchPlan, type BatchUnitRef } from './plan.js';
+import { type BatchPlan, type BatchUnitRef, shardCount, shardSources } from './plan.js';
 
 export interface Count {
   readonly done: number;

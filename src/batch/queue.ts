@@ -1,11 +1,11 @@
 import { connect } from 'node:net';
-import { Job, Queue, QueueEvents, type ConnectionOptions, type IRedisClient } from 'bullmq';
+import { type ConnectionOptions, type IRedisClient, Job, Queue, QueueEvents } from 'bullmq';
 import { z } from 'zod';
 import { UserInputError } from '../errors.js';
 import type { BatchUnitResult } from '../store/batches.js';
-import { shardSources, type BatchPlan, type BatchUnitRef } from './plan.js';
+import { type BatchPlan, type BatchUnitRef, shardSources } from './plan.js';
 import type { EsmRef } from './pool.js';
-import { decodeBatchTarget, encodeBatchTarget, type BatchTarget } from './targets.js';
+import { type BatchTarget, decodeBatchTarget, encodeBatchTarget } from './targets.js';
 
 /** The BullMQ queue every coordinator and worker of esmselect batches shares. */
 export const BATCH_QUEUE = 'esmselect-batch';
@@ -152,7 +152,9 @@ export async function runOnQueue(plan: BatchPlan, pending: readonly BatchUnitRef
         options.onUnit(unit, result, result.worker, result.seconds);
         wake();
       } else if (state === 'failed') {
-        failure ??= new Error(`job ${jobId} (target "${plan.targets[unit.target].name}", shard ${unit.shard}) failed ${job.attemptsMade} times: ${job.failedReason}`);
+        failure ??= new Error(
+          `job ${jobId} (target "${plan.targets[unit.target].name}", shard ${unit.shard}) failed ${job.attemptsMade} times: ${job.failedReason}`,
+        );
         wake();
       }
     };
@@ -172,7 +174,12 @@ export async function runOnQueue(plan: BatchPlan, pending: readonly BatchUnitRef
       else if ((await job.getState()) === 'failed') await job.retry('failed');
       else await settle(jobId);
     }
-    const jobOptions = { attempts: 3, backoff: { type: 'exponential', delay: 2000 }, removeOnComplete: { age: BATCH_TTL_SECONDS }, removeOnFail: { age: BATCH_TTL_SECONDS } };
+    const jobOptions = {
+      attempts: 3,
+      backoff: { type: 'exponential', delay: 2000 },
+      removeOnComplete: { age: BATCH_TTL_SECONDS },
+      removeOnFail: { age: BATCH_TTL_SECONDS },
+    };
     for (let start = 0; start < toAdd.length; start += 500) {
       await queue.addBulk(
         toAdd.slice(start, start + 500).map((unit) => {

@@ -48,7 +48,9 @@ function heatmapSvg(matrix: SummaryMatrix): string {
       const x = rowLabel + j * CELL_WIDTH;
       const label = matrix.columns[j].label;
       if (!cell) {
-        parts.push(`<rect x="${x}" y="${y}" width="${CELL_WIDTH - 1}" height="${CELL_HEIGHT - 1}" fill="#fff" stroke="#ddd"><title>${escapeHtml(`${row.target} × ${label}: not scored`)}</title></rect>`);
+        parts.push(
+          `<rect x="${x}" y="${y}" width="${CELL_WIDTH - 1}" height="${CELL_HEIGHT - 1}" fill="#fff" stroke="#ddd"><title>${escapeHtml(`${row.target} × ${label}: not scored`)}</title></rect>`,
+        );
         return;
       }
       const { fill, text } = rankColour(cell.rank, matrix.top);
@@ -71,7 +73,9 @@ function legendSvg(top: number): string {
   });
   const beyond = rankColour(top + 1, top);
   const x = steps * CELL_WIDTH + 12;
-  cells.push(`<rect x="${x}" y="0" width="${CELL_WIDTH * 2 - 1}" height="${CELL_HEIGHT - 1}" fill="${beyond.fill}"/><text class="cell" x="${x + CELL_WIDTH - 0.5}" y="${CELL_HEIGHT / 2 + 4}" fill="${beyond.text}">&gt;${top}</text>`);
+  cells.push(
+    `<rect x="${x}" y="0" width="${CELL_WIDTH * 2 - 1}" height="${CELL_HEIGHT - 1}" fill="${beyond.fill}"/><text class="cell" x="${x + CELL_WIDTH - 0.5}" y="${CELL_HEIGHT / 2 + 4}" fill="${beyond.text}">&gt;${top}</text>`,
+  );
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${x + CELL_WIDTH * 2}" height="${CELL_HEIGHT}" role="img" aria-label="colour legend">${cells.join('')}</svg>`;
 }
 
@@ -102,7 +106,10 @@ function topLists(rankings: readonly TargetRanking[], top: number): string {
     .map(({ target, ranking, rejected }) => {
       const rows = ranking
         .slice(0, top)
-        .map((t) => `<tr><td class="num">${t.rank}</td><td>${escapeHtml(t.task_id)}</td><td>${escapeHtml(t.task_subset ?? '')}</td><td class="num">${t.score.toFixed(6)}</td><td><code>${escapeHtml(t.source)}</code></td></tr>`)
+        .map(
+          (t) =>
+            `<tr><td class="num">${t.rank}</td><td>${escapeHtml(t.task_id)}</td><td>${escapeHtml(t.task_subset ?? '')}</td><td class="num">${t.score.toFixed(6)}</td><td><code>${escapeHtml(t.source)}</code></td></tr>`,
+        )
         .join('');
       const skipped = rejected.length
         ? `<p class="note">Not scored: ${rejected.map((r) => `<code>${escapeHtml(r.source)}</code> (${escapeHtml(r.problem)})`).join('; ')}</p>`

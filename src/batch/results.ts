@@ -1,6 +1,6 @@
 import { compareRanked, describeTask, type RankedTask, type RejectedEsm } from '../rank/ranking.js';
-import { batchUnitKey, type BatchUnit } from '../store/batches.js';
-import { shardCount, shardSources, type BatchPlan } from './plan.js';
+import { type BatchUnit, batchUnitKey } from '../store/batches.js';
+import { type BatchPlan, shardCount, shardSources } from './plan.js';
 import type { BatchTarget } from './targets.js';
 
 /** One target's exhaustive ranking over the pool, built from checkpointed units only. */
@@ -64,7 +64,9 @@ export function summaryMatrix(rankings: readonly TargetRanking[], top: number): 
     const ranks = byTarget.map((m) => m.get(task.source)?.rank ?? Infinity);
     return { task, inTop: ranks.filter((r) => r <= top).length, meanRank: ranks.reduce((a, b) => a + b, 0) / ranks.length, label: taskLabel(task) };
   });
-  stats.sort((a, b) => b.inTop - a.inTop || a.meanRank - b.meanRank || (a.label < b.label ? -1 : a.label > b.label ? 1 : 0) || (a.task.source < b.task.source ? -1 : 1));
+  stats.sort(
+    (a, b) => b.inTop - a.inTop || a.meanRank - b.meanRank || (a.label < b.label ? -1 : a.label > b.label ? 1 : 0) || (a.task.source < b.task.source ? -1 : 1),
+  );
   const labelCounts = new Map<string, number>();
   for (const s of stats) labelCounts.set(s.label, (labelCounts.get(s.label) ?? 0) + 1);
   const columns = stats.map((s) => ({ source: s.task.source, label: labelCounts.get(s.label)! > 1 ? `${s.label} (${s.task.source})` : s.label }));

@@ -1,7 +1,7 @@
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { EmbeddingSpaceMap } from '../esm/esm.js';
 import type { PoolEntry } from '../esm/pool.js';
-import { dimensionMismatch, NON_FINITE_SCORE, type EsmScorer } from '../rank/ranking.js';
+import { dimensionMismatch, type EsmScorer, NON_FINITE_SCORE } from '../rank/ranking.js';
 import type { PreparedTarget } from '../rank/target.js';
 import type { BatchUnitResult } from '../store/batches.js';
 

@@ -3,9 +3,9 @@ import { embedDataset } from '../embed/embed-dataset.js';
 import { UserInputError } from '../errors.js';
 import { readEmbeddingFile, readLabelFile } from '../io/embedding-files.js';
 import type { Embeddings } from '../io/embeddings.js';
-import { encodeLabels, type Labels, type TaskType } from '../task/labels.js';
 import { validateTarget } from '../rank/target.js';
 import { sha256Hex } from '../store/files.js';
+import { encodeLabels, type Labels, type TaskType } from '../task/labels.js';
 import type { ManifestTarget } from './manifest.js';
 
 /** A target of a batch, read (or embedded) and validated, ready to prepare for a scorer. */

@@ -1,8 +1,8 @@
 import { hostname } from 'node:os';
-import { UnrecoverableError, Worker, type Job } from 'bullmq';
+import { type Job, UnrecoverableError, Worker } from 'bullmq';
 import type { PoolEntry } from '../esm/pool.js';
-import { prepareTargetFor, type EsmScorer } from '../rank/ranking.js';
-import { SCORER_NAMES, selectScorer, type ScorerName } from '../rank/scorers.js';
+import { type EsmScorer, prepareTargetFor } from '../rank/ranking.js';
+import { SCORER_NAMES, type ScorerName, selectScorer } from '../rank/scorers.js';
 import type { PreparedTarget } from '../rank/target.js';
 import type { Registry } from '../store/database.js';
 import { loadShard } from './pool.js';
@@ -56,7 +56,8 @@ export async function startBatchWorker(options: BatchWorkerOptions): Promise<Run
   let lastShard: { key: string; entries: Promise<PoolEntry[]> } | undefined;
 
   const scorerFor = (scorer: string): Promise<EsmScorer> => {
-    if (!(SCORER_NAMES as readonly string[]).includes(scorer)) throw new UnrecoverableError(`the batch wants scorer "${scorer}", which this esmselect does not know`);
+    if (!(SCORER_NAMES as readonly string[]).includes(scorer))
+      throw new UnrecoverableError(`the batch wants scorer "${scorer}", which this esmselect does not know`);
     let selected = scorers.get(scorer);
     if (!selected) {
       selected = selectScorer({ scorer: scorer as ScorerName }).then((s) => s.scorer);
@@ -73,7 +74,10 @@ export async function startBatchWorker(options: BatchWorkerOptions): Promise<Run
     if (!prepared) {
       prepared = (async () => {
         const target = await getTarget(await worker.client, data.target.fingerprint);
-        if (!target) throw new UnrecoverableError(`target "${data.target.name}" is no longer in Redis (kept ${BATCH_TTL_SECONDS / 86400} days); run the coordinator again`);
+        if (!target)
+          throw new UnrecoverableError(
+            `target "${data.target.name}" is no longer in Redis (kept ${BATCH_TTL_SECONDS / 86400} days); run the coordinator again`,
+          );
         return prepareTargetFor(scorer, target.embeddings, target.labels);
       })();
       prepared.catch(() => targets.delete(key));

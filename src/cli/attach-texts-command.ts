@@ -1,11 +1,11 @@
 import { Command, Option } from 'commander';
 import { describeSpace } from '../io/embedding-space.js';
-import { TEXTEMB_TEXTS } from '../retrieval/textemb.js';
 import { TABLE_FORMATS, type TableFormat } from '../io/tables.js';
 import { attachSourceTexts } from '../retrieval/source-texts.js';
+import { TEXTEMB_TEXTS } from '../retrieval/textemb.js';
 import { nonNegativeInteger, positiveInteger } from './errors.js';
-import { registryId, withRegistry } from './registry-access.js';
 import { createProgress } from './progress.js';
+import { registryId, withRegistry } from './registry-access.js';
 
 interface AttachFlags {
   dataset: string;
@@ -22,7 +22,9 @@ interface AttachFlags {
 /** `esmselect esm attach-texts`. */
 export function attachTextsCommand(): Command {
   return new Command('attach-texts')
-    .description("give registered source tasks their TextEmb vector (normalised mean base-model embedding of a sample of their texts) and index it for two-stage ranking")
+    .description(
+      'give registered source tasks their TextEmb vector (normalised mean base-model embedding of a sample of their texts) and index it for two-stage ranking',
+    )
     .argument('<id...>', 'registry ids of the ESMs of this source task (as esm list shows)')
     .requiredOption('--dataset <file|id>', "the source task's data: a .csv, .tsv, .jsonl or .parquet file, or a registered dataset's id (its name is the file)")
     .option('--text-col <column...>', "text column(s) (default: the registered dataset's, else the ESM config's text_column)")
@@ -50,7 +52,9 @@ export function attachTextsCommand(): Command {
           onProgress: ({ done, total }) => progress.update(done, total),
         }).finally(() => progress.stop());
         const from = attached.cached ? ', embeddings from the cache' : '';
-        process.stdout.write(`attached ${attached.texts} of ${attached.rows} texts to ${attached.ids.map((id) => `#${id}`).join(' ')} in ${describeSpace(attached.space)}${from}\n`);
+        process.stdout.write(
+          `attached ${attached.texts} of ${attached.rows} texts to ${attached.ids.map((id) => `#${id}`).join(' ')} in ${describeSpace(attached.space)}${from}\n`,
+        );
         for (const u of attached.updates) {
           process.stdout.write(`index ${u.space}: ${u.rebuilt ? `rebuilt (${u.rebuilt})` : `+${u.added} −${u.removed}`}\n`);
         }

@@ -1,13 +1,13 @@
 import { join } from 'node:path';
 import { Command } from 'commander';
-import { batchRank, type BatchEvent } from '../batch/batch.js';
+import { type BatchEvent, batchRank } from '../batch/batch.js';
 import { DEFAULT_SUMMARY_TOP } from '../batch/outputs.js';
 import { DEFAULT_SHARD_SIZE } from '../batch/plan.js';
 import { selectScorer } from '../rank/scorers.js';
 import { openRegistry } from '../store/database.js';
 import { createBatchProgress } from './batch-progress.js';
 import { positiveInteger } from './errors.js';
-import { addEsmFilterOptions, esmFilterFrom, registrySelected, type EsmFilterFlags } from './esm-filter.js';
+import { addEsmFilterOptions, type EsmFilterFlags, esmFilterFrom, registrySelected } from './esm-filter.js';
 import { createProgress, type ProgressReporter } from './progress.js';
 
 interface BatchFlags extends EsmFilterFlags {
@@ -79,7 +79,9 @@ export function batchCommand(): Command {
             const { units } = event.progress;
             checkpointed = units;
             const state = units.done === 0 ? 'starting' : units.done === units.total ? 'every unit is checkpointed' : `${units.done} checkpointed, resuming`;
-            log(`plan ${event.fingerprint.slice(0, 12)}: ${event.targets} targets × ${event.esms} ESMs in ${event.shards} shards = ${units.total} units; ${state}`);
+            log(
+              `plan ${event.fingerprint.slice(0, 12)}: ${event.targets} targets × ${event.esms} ESMs in ${event.shards} shards = ${units.total} units; ${state}`,
+            );
             // After the plan, so that bad input still gets exactly one line.
             if (!flags.queue && units.done < units.total) log(description);
             return;
@@ -116,7 +118,9 @@ export function batchCommand(): Command {
         });
         progress.stop();
         const seconds = (performance.now() - started) / 1000;
-        log(`computed ${result.computed} of ${result.units} units (${result.pairs} target × ESM pairs) in ${seconds.toFixed(1)} s${result.pairs ? ` (${(result.pairs / seconds).toFixed(1)} ESMs/s)` : ''}`);
+        log(
+          `computed ${result.computed} of ${result.units} units (${result.pairs} target × ESM pairs) in ${seconds.toFixed(1)} s${result.pairs ? ` (${(result.pairs / seconds).toFixed(1)} ESMs/s)` : ''}`,
+        );
         log(`wrote ${result.files.length} files to ${result.outDir}; report: ${join(result.outDir, 'report.html')}`);
       } catch (error) {
         progress.stop();

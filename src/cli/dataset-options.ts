@@ -1,6 +1,6 @@
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import type { EmbeddingCache } from '../embed/cache.js';
-import { embedDataset, type EmbedDatasetOptions, type EmbeddedDataset } from '../embed/embed-dataset.js';
+import { type EmbedDatasetOptions, type EmbeddedDataset, embedDataset } from '../embed/embed-dataset.js';
 import { UserInputError } from '../errors.js';
 import { formatBytes } from '../hub/size-limits.js';
 import { TABLE_FORMATS, type TableFormat } from '../io/tables.js';
@@ -49,7 +49,12 @@ export function addDatasetOptions(command: Command): Command {
 }
 
 /** The library options for `embedDataset`, or a usage error naming the first missing flag. */
-function embedDatasetOptions(flags: DatasetFlags, progress: ProgressReporter, cache: EmbeddingCache | undefined, onDownload: NonNullable<EmbedDatasetOptions['hub']>['onDownload']): EmbedDatasetOptions & { model: string } {
+function embedDatasetOptions(
+  flags: DatasetFlags,
+  progress: ProgressReporter,
+  cache: EmbeddingCache | undefined,
+  onDownload: NonNullable<EmbedDatasetOptions['hub']>['onDownload'],
+): EmbedDatasetOptions & { model: string } {
   const required = { dataset: '--dataset', textCol: '--text-col', labelCol: '--label-col', model: '--model' } as const;
   for (const [key, flag] of Object.entries(required)) {
     if (flags[key as keyof typeof required] === undefined) throw new UserInputError(`${flag} is required with --dataset`, key);
@@ -91,7 +96,9 @@ export async function embedFromFlags(flags: DatasetFlags): Promise<EmbeddedDatas
   const sampled = dataset.texts.length < dataset.rowsRead - dataset.unlabelled ? `, sampled ${dataset.texts.length}` : '';
   const skipped = dataset.unlabelled ? `, skipped ${dataset.unlabelled} labelled -1 (unlabelled, as hfselect does)` : '';
   process.stderr.write(`esmselect: ${describeDataset(dataset)}: ${dataset.rowsRead} rows${skipped}${sampled}\n`);
-  process.stderr.write(`esmselect: ${cached ? 'embeddings from the cache' : 'embedded'}: ${dataset.texts.length} × ${meta.dim}, model ${meta.model}, pooling ${meta.pooling}, max length ${meta.max_length}\n`);
+  process.stderr.write(
+    `esmselect: ${cached ? 'embeddings from the cache' : 'embedded'}: ${dataset.texts.length} × ${meta.dim}, model ${meta.model}, pooling ${meta.pooling}, max length ${meta.max_length}\n`,
+  );
   return result;
 }
 

@@ -1,6 +1,6 @@
 import { Command, Option } from 'commander';
+import { checkRegistry, type DoctorReport, isHealthy } from '../registry/doctor.js';
 import { openRegistry } from '../store/database.js';
-import { checkRegistry, isHealthy, type DoctorReport } from '../registry/doctor.js';
 import { createProgress } from './progress.js';
 
 /** doctor's exit status when it finds problems (0: healthy; 1 and 2 keep their usual meaning). */
@@ -33,7 +33,11 @@ export function doctorCommand(): Command {
       const registry = openRegistry();
       const progress = createProgress('Verifying checksums', 'files');
       try {
-        const report = await checkRegistry(registry, { cleanup: flags.cleanup, verifyChecksums: !flags.quick, onProgress: ({ done, total }) => progress.update(done, total) });
+        const report = await checkRegistry(registry, {
+          cleanup: flags.cleanup,
+          verifyChecksums: !flags.quick,
+          onProgress: ({ done, total }) => progress.update(done, total),
+        });
         progress.stop();
         process.stdout.write(flags.format === 'json' ? `${JSON.stringify(report, null, 2)}\n` : `${describe(report, flags.cleanup ?? false).join('\n')}\n`);
         if (!isHealthy(report)) process.exitCode = EXIT_PROBLEMS;

@@ -1,8 +1,8 @@
 import { Command } from 'commander';
 import { UserInputError } from '../errors.js';
-import { writeEmbeddingFile } from '../io/embedding-files.js';
 import { writeFileAtomic } from '../io/atomic.js';
-import { addDatasetOptions, embedFromFlags, type DatasetFlags } from './dataset-options.js';
+import { writeEmbeddingFile } from '../io/embedding-files.js';
+import { addDatasetOptions, type DatasetFlags, embedFromFlags } from './dataset-options.js';
 
 const OUTPUT = /\.(npy|f32|bin|jsonl|ndjson)$/i;
 

@@ -1,28 +1,45 @@
 import { Command, Option } from 'commander';
 import { deleteEsms, exportEsm } from '../registry/esms.js';
-import { getEsm, listEsms, type EsmRecord } from '../store/esms.js';
-import { importEsmFolders, type ImportOutcome } from '../registry/import.js';
-import { addEsmFilterOptions, esmFilterFrom, type EsmFilterFlags } from './esm-filter.js';
-import { hubEsmCommands } from './hub-command.js';
-import { csvLines, OUTPUT_FORMATS, textTable, type OutputFormat } from './format.js';
-import { trainCommand } from './esm-train-command.js';
+import { type ImportOutcome, importEsmFolders } from '../registry/import.js';
+import { type EsmRecord, getEsm, listEsms } from '../store/esms.js';
 import { attachTextsCommand } from './attach-texts-command.js';
+import { addEsmFilterOptions, type EsmFilterFlags, esmFilterFrom } from './esm-filter.js';
+import { trainCommand } from './esm-train-command.js';
+import { csvLines, OUTPUT_FORMATS, type OutputFormat, textTable } from './format.js';
+import { hubEsmCommands } from './hub-command.js';
 import { createProgress } from './progress.js';
 import { registryId, withRegistry } from './registry-access.js';
 
 const LIST_HEADERS = ['ID', 'Task ID', 'Subset', 'Split', 'Base model', 'Language', 'Dim', 'Examples', 'Created'];
 
 function listRow(r: EsmRecord): string[] {
-  return [String(r.id), r.task_id, r.task_subset ?? '', r.task_split ?? '', r.base_model_name, r.language ?? '', String(r.esm_embedding_dim), r.num_examples === null ? '' : String(r.num_examples), r.created_at];
+  return [
+    String(r.id),
+    r.task_id,
+    r.task_subset ?? '',
+    r.task_split ?? '',
+    r.base_model_name,
+    r.language ?? '',
+    String(r.esm_embedding_dim),
+    r.num_examples === null ? '' : String(r.num_examples),
+    r.created_at,
+  ];
 }
 
 function listCommand(): Command {
-  const command = new Command('list').description('list registered ESMs').addOption(new Option('--format <format>', 'output format').choices(OUTPUT_FORMATS).default('table'));
+  const command = new Command('list')
+    .description('list registered ESMs')
+    .addOption(new Option('--format <format>', 'output format').choices(OUTPUT_FORMATS).default('table'));
   return addEsmFilterOptions(command).action((flags: EsmFilterFlags & { format: OutputFormat }) =>
     withRegistry((registry) => {
       const records = listEsms(registry, esmFilterFrom(flags));
       const rows = records.map(listRow);
-      const text = flags.format === 'json' ? JSON.stringify(records, null, 2) : flags.format === 'csv' ? csvLines(LIST_HEADERS, rows) : textTable(LIST_HEADERS, rows, (i) => i === 0 || i === 6 || i === 7);
+      const text =
+        flags.format === 'json'
+          ? JSON.stringify(records, null, 2)
+          : flags.format === 'csv'
+            ? csvLines(LIST_HEADERS, rows)
+            : textTable(LIST_HEADERS, rows, (i) => i === 0 || i === 6 || i === 7);
       process.stdout.write(`${text}\n`);
     }),
   );
@@ -72,12 +89,15 @@ function importCommand(): Command {
     .action((dirs: string[], flags: { verbose?: boolean; format: 'text' | 'json' }) =>
       withRegistry(async (registry) => {
         const progress = createProgress('Importing ESMs', 'ESMs');
-        const summary = await importEsmFolders(registry, dirs, { onProgress: ({ done, total }) => progress.update(done, total) }).finally(() => progress.stop());
+        const summary = await importEsmFolders(registry, dirs, { onProgress: ({ done, total }) => progress.update(done, total) }).finally(() =>
+          progress.stop(),
+        );
         if (flags.format === 'json') {
           process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
           return;
         }
-        const shown = (o: ImportOutcome) => o.status === 'rejected' || (o.status === 'skipped' && (flags.verbose || o.reason !== `already registered as #${o.id}`));
+        const shown = (o: ImportOutcome) =>
+          o.status === 'rejected' || (o.status === 'skipped' && (flags.verbose || o.reason !== `already registered as #${o.id}`));
         for (const o of summary.outcomes.filter(shown)) process.stdout.write(`${o.status} ${o.source}: ${o.reason}\n`);
         process.stdout.write(`imported ${summary.imported}, skipped ${summary.skipped} (already registered), rejected ${summary.rejected}\n`);
       }),

@@ -33,7 +33,10 @@ export const REGISTRY = 'registry';
 export function registrySelected(esms: readonly string[], flags: EsmFilterFlags): boolean {
   if (esms.length === 1 && esms[0] === REGISTRY) return true;
   if (Object.keys(esmFilterFrom(flags)).length > 0) {
-    throw new UserInputError(`esms: the filters (--base-model, --language, --task, --architecture, --dim) select from the registry; use --esms ${REGISTRY}`, 'esms');
+    throw new UserInputError(
+      `esms: the filters (--base-model, --language, --task, --architecture, --dim) select from the registry; use --esms ${REGISTRY}`,
+      'esms',
+    );
   }
   return false;
 }

@@ -1,14 +1,14 @@
 import { Command, Option } from 'commander';
 import { UserInputError } from '../errors.js';
+import type { EmbeddingSpaceMap } from '../esm/esm.js';
 import type { EsmMetadata, EsmTrainingOptions, EsmTrainingReport, EsmTrainingSettings } from '../esm/train.js';
 import { trainEsm } from '../esm/train.js';
-import type { EmbeddingSpaceMap } from '../esm/esm.js';
 import { trainEsmWithModels } from '../finetune/esm-with-models.js';
 import { readEmbeddingFile } from '../io/embedding-files.js';
 import { TABLE_FORMATS, type TableFormat } from '../io/tables.js';
+import { exportEsm, registerEsm } from '../registry/esms.js';
 import { openRegistry, type Registry } from '../store/database.js';
 import { RegistryEmbeddingCache } from '../store/embedding-cache.js';
-import { exportEsm, registerEsm } from '../registry/esms.js';
 import { describeDataset } from './dataset-options.js';
 import { downloadProgress } from './download-progress.js';
 import { fraction, nonNegativeInteger, nonNegativeNumber, positiveInteger, positiveNumber } from './errors.js';
@@ -72,12 +72,21 @@ function metadataFlags(flags: TrainFlags): Partial<EsmMetadata> {
 async function fromEmbeddings(flags: TrainFlags): Promise<{ esm: EmbeddingSpaceMap; report: EsmTrainingReport }> {
   if (flags.taskId === undefined) throw new UserInputError('--task-id is required with --base and --tuned', 'task_id');
   const [base, tuned] = await Promise.all([readEmbeddingFile(flags.base!), readEmbeddingFile(flags.tuned!)]);
-  return trainEsm(base.embeddings, tuned.embeddings, { ...metadataFlags(flags), task_id: flags.taskId, base_model_name: flags.baseModel }, trainingOptions(flags));
+  return trainEsm(
+    base.embeddings,
+    tuned.embeddings,
+    { ...metadataFlags(flags), task_id: flags.taskId, base_model_name: flags.baseModel },
+    trainingOptions(flags),
+  );
 }
 
 /** `--dataset` with `--tuned-model`: both models embed the dataset's texts (pulled from the Hub when missing). */
 async function fromModels(flags: TrainFlags, registry: Registry): Promise<{ esm: EmbeddingSpaceMap; report: EsmTrainingReport }> {
-  for (const [key, flag] of [['textCol', '--text-col'], ['labelCol', '--label-col'], ['tunedModel', '--tuned-model']] as const) {
+  for (const [key, flag] of [
+    ['textCol', '--text-col'],
+    ['labelCol', '--label-col'],
+    ['tunedModel', '--tuned-model'],
+  ] as const) {
     if (flags[key] === undefined) throw new UserInputError(`${flag} is required with --dataset`, key);
   }
   const downloads = downloadProgress();
@@ -140,7 +149,10 @@ export function trainCommand(): Command {
     )
     .option('--base <file>', 'embeddings from the base model (.npy, .f32/.bin with sidecar, .jsonl)')
     .option('--tuned <file>', 'embeddings of the same texts, in the same order, from the model fine-tuned on the source task')
-    .option('--dataset <file>', 'instead of --base/--tuned: the source task\'s texts, a .csv, .tsv, .jsonl or .parquet file or a Hub dataset hf://datasets/ORG/NAME, embedded by both models')
+    .option(
+      '--dataset <file>',
+      "instead of --base/--tuned: the source task's texts, a .csv, .tsv, .jsonl or .parquet file or a Hub dataset hf://datasets/ORG/NAME, embedded by both models",
+    )
     .option('--subset <name>', 'with a Hub dataset: its subset (config)')
     .option('--split <name>', 'with a Hub dataset: its split (default "train")')
     .option('--text-col <column...>', 'with --dataset: text column(s), joined with " [SEP] "')
@@ -148,9 +160,15 @@ export function trainCommand(): Command {
     .option('--regression', 'with --dataset: the labels are regression targets')
     .option('--num-examples <n>', 'with --dataset: a random sample of n rows (reservoir sampling with --seed)', positiveInteger)
     .addOption(new Option('--dataset-format <format>', 'with --dataset: its format (default: from the file extension)').choices(TABLE_FORMATS))
-    .option('--tuned-model <name>', 'with --dataset: the fine-tuned model, a folder under the models directory or a Hub model pulled when missing (safetensors only is enough)')
+    .option(
+      '--tuned-model <name>',
+      'with --dataset: the fine-tuned model, a folder under the models directory or a Hub model pulled when missing (safetensors only is enough)',
+    )
     .option('--no-pull', 'with --dataset: never pull a missing model from the Hub')
-    .requiredOption('--base-model <name>', 'the base model, e.g. google-bert/bert-base-uncased (with --dataset also the folder it embeds with, pulled when missing)')
+    .requiredOption(
+      '--base-model <name>',
+      'the base model, e.g. google-bert/bert-base-uncased (with --dataset also the folder it embeds with, pulled when missing)',
+    )
     .option('--task-id <id>', 'the source task (dataset id), e.g. glue; with --dataset default the Hub dataset id or the file name')
     .option('--task-subset <name>', 'dataset subset (config); with a Hub dataset default the subset read')
     .option('--task-split <name>', 'dataset split the texts came from; with a Hub dataset default the split read')
@@ -170,8 +188,13 @@ export function trainCommand(): Command {
     .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
     .action(async (flags: TrainFlags) => {
       const fromFiles = flags.base !== undefined || flags.tuned !== undefined;
-      if (fromFiles === (flags.dataset !== undefined)) throw new UserInputError('give either --base and --tuned (embedding files) or --dataset with --tuned-model (the models embed it)', 'dataset');
-      if (fromFiles && (flags.base === undefined || flags.tuned === undefined)) throw new UserInputError(`${flags.base === undefined ? '--base' : '--tuned'} is required with ${flags.base === undefined ? '--tuned' : '--base'}`, 'base');
+      if (fromFiles === (flags.dataset !== undefined))
+        throw new UserInputError('give either --base and --tuned (embedding files) or --dataset with --tuned-model (the models embed it)', 'dataset');
+      if (fromFiles && (flags.base === undefined || flags.tuned === undefined))
+        throw new UserInputError(
+          `${flags.base === undefined ? '--base' : '--tuned'} is required with ${flags.base === undefined ? '--tuned' : '--base'}`,
+          'base',
+        );
       const registry = openRegistry();
       try {
         const { esm, report } = fromFiles ? await fromEmbeddings(flags) : await fromModels(flags, registry);

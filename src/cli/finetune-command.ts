@@ -3,24 +3,24 @@ import { basename, join, resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { z } from 'zod';
 import { dataDir } from '../config.js';
+import { readTextDataset, type TextDataset } from '../dataset/text-dataset.js';
 import { UserInputError } from '../errors.js';
 import type { TextTask } from '../finetune/data.js';
+import { type FinetuneEvent, type FinetuneResult, type FinetuneRunOptions, type FinetuneSpec, newJobId, readJobRecord, runFinetune } from '../finetune/job.js';
 import { MASK_NAMES, type MaskName } from '../finetune/masking/strategy.js';
 import type { EvaluationMetrics } from '../finetune/metrics.js';
-import { newJobId, readJobRecord, runFinetune, type FinetuneEvent, type FinetuneResult, type FinetuneRunOptions, type FinetuneSpec } from '../finetune/job.js';
 import type { StageSettingsInput } from '../finetune/settings.js';
-import { findSourceDataset, locateSourceData, readHubSourceTask, readRegisteredTask, taskFromDataset } from '../registry/sources.js';
-import { hubDatasetId, isHubDataset } from '../hub/dataset-uri.js';
 import type { StageReport } from '../finetune/trainer.js';
-import { readTextDataset, type TextDataset } from '../dataset/text-dataset.js';
+import { hubDatasetId, isHubDataset } from '../hub/dataset-uri.js';
 import { TABLE_FORMATS, type TableFormat } from '../io/tables.js';
-import type { TaskType } from '../task/labels.js';
 import { registerEsm } from '../registry/esms.js';
+import { findSourceDataset, locateSourceData, readHubSourceTask, readRegisteredTask, taskFromDataset } from '../registry/sources.js';
 import { getEsm } from '../store/esms.js';
-import { nonNegativeInteger, positiveInteger, positiveNumber } from './errors.js';
+import type { TaskType } from '../task/labels.js';
 import { downloadProgress } from './download-progress.js';
-import { registryId, withRegistry } from './registry-access.js';
+import { nonNegativeInteger, positiveInteger, positiveNumber } from './errors.js';
 import { createProgress, type ProgressReporter } from './progress.js';
+import { registryId, withRegistry } from './registry-access.js';
 
 interface FinetuneFlags {
   source?: string;
@@ -97,13 +97,19 @@ function parseAssignments(assignments: readonly string[], flag: string): StageSe
 
 function stageSettings(flags: FinetuneFlags, own: readonly string[], flag: string): StageSettingsInput {
   const common = Object.fromEntries(
-    Object.entries({ mask: flags.mask, epochs: flags.epochs, learningRate: flags.learningRate, batchSize: flags.batchSize, seed: flags.seed }).filter(([, v]) => v !== undefined),
+    Object.entries({ mask: flags.mask, epochs: flags.epochs, learningRate: flags.learningRate, batchSize: flags.batchSize, seed: flags.seed }).filter(
+      ([, v]) => v !== undefined,
+    ),
   );
   return { ...common, ...parseAssignments(flags.set, '--set'), ...parseAssignments(own, flag) } as StageSettingsInput;
 }
 
 /** A dataset file as a task named after the file; the readers' errors name the flag. */
-async function readFileTask(path: string, flag: string, columns: { textColumns: string[]; labelColumn: string; task: TaskType; format?: TableFormat }): Promise<TextTask> {
+async function readFileTask(
+  path: string,
+  flag: string,
+  columns: { textColumns: string[]; labelColumn: string; task: TaskType; format?: TableFormat },
+): Promise<TextTask> {
   let dataset: TextDataset;
   try {
     dataset = await readTextDataset(path, columns);
@@ -120,7 +126,9 @@ async function readHubTask(hub: z.infer<typeof hubSourceSchema>): Promise<{ task
   try {
     const { task, hub: read } = await readHubSourceTask(hub, { revision: hub.revision, onDownload: progress.onProgress });
     progress.stop();
-    process.stderr.write(`esmselect: source ${hub.dataset} (subset ${read.subset}, split ${read.split}, Parquet conversion ${read.revision.slice(0, 12)}): ${task.texts.length} examples\n`);
+    process.stderr.write(
+      `esmselect: source ${hub.dataset} (subset ${read.subset}, split ${read.split}, Parquet conversion ${read.revision.slice(0, 12)}): ${task.texts.length} examples\n`,
+    );
     return { task, pinned: { ...hub, subset: read.subset, split: read.split, revision: read.revision } };
   } catch (error) {
     if (error instanceof UserInputError) throw new UserInputError(error.message.replace(/^(dataset|subset|split):/, '--source:'), 'source');
@@ -143,9 +151,19 @@ async function readTasks(inputs: CliInputs): Promise<{ source: TextTask; target:
     const id = inputs.source.dataset;
     source = await withRegistry(async (registry) => readRegisteredTask(findSourceDataset(registry, id)));
   } else {
-    source = await readFileTask(inputs.source.file, '--source', { textColumns: inputs.sourceTextCol, labelColumn: inputs.sourceLabelCol, task: inputs.sourceRegression ? 'regression' : 'classification', format });
+    source = await readFileTask(inputs.source.file, '--source', {
+      textColumns: inputs.sourceTextCol,
+      labelColumn: inputs.sourceLabelCol,
+      task: inputs.sourceRegression ? 'regression' : 'classification',
+      format,
+    });
   }
-  const targetColumns = { textColumns: inputs.textCol, labelColumn: inputs.labelCol, task: inputs.regression ? ('regression' as const) : ('classification' as const), format };
+  const targetColumns = {
+    textColumns: inputs.textCol,
+    labelColumn: inputs.labelCol,
+    task: inputs.regression ? ('regression' as const) : ('classification' as const),
+    format,
+  };
   const target = await readFileTask(inputs.target, '--target', targetColumns);
   const evaluation = inputs.targetEval ? await readFileTask(inputs.targetEval, '--target-eval', targetColumns) : undefined;
   return { source, target: evaluation ? { ...target, evaluation } : target, inputs: pinned };
@@ -158,28 +176,51 @@ async function readTasks(inputs: CliInputs): Promise<{ source: TextTask; target:
  */
 async function sourceInput(value: string, flags: FinetuneFlags): Promise<{ source: CliInputs['source']; model?: string }> {
   if (flags.sourceSubset !== undefined || flags.sourceSplit !== undefined) {
-    if (!isHubDataset(value)) throw new UserInputError(`--source-${flags.sourceSubset !== undefined ? 'subset' : 'split'} goes with a Hub dataset (--source hf://datasets/ORG/NAME)`, 'source');
+    if (!isHubDataset(value))
+      throw new UserInputError(
+        `--source-${flags.sourceSubset !== undefined ? 'subset' : 'split'} goes with a Hub dataset (--source hf://datasets/ORG/NAME)`,
+        'source',
+      );
   }
   if (isHubDataset(value)) {
     const textColumns = flags.sourceTextCol ?? flags.textCol;
-    const hub = { dataset: value, taskId: hubDatasetId(value, '--source'), subset: flags.sourceSubset ?? null, split: flags.sourceSplit ?? null, textColumn: textColumns.length === 1 ? textColumns[0] : textColumns, labelColumn: flags.sourceLabelCol ?? flags.labelCol };
+    const hub = {
+      dataset: value,
+      taskId: hubDatasetId(value, '--source'),
+      subset: flags.sourceSubset ?? null,
+      split: flags.sourceSplit ?? null,
+      textColumn: textColumns.length === 1 ? textColumns[0] : textColumns,
+      labelColumn: flags.sourceLabelCol ?? flags.labelCol,
+    };
     return { source: { hub } };
   }
   if (value.startsWith('registry#')) {
     return withRegistry((registry) => {
       const esm = getEsm(registry, registryId(value));
-      const data = locateSourceData(registry, { taskId: esm.task_id, subset: esm.task_subset, split: esm.task_split, textColumn: esm.text_column, labelColumn: esm.label_column });
+      const data = locateSourceData(registry, {
+        taskId: esm.task_id,
+        subset: esm.task_subset,
+        split: esm.task_split,
+        textColumn: esm.text_column,
+        labelColumn: esm.label_column,
+      });
       return { source: 'registered' in data ? { dataset: data.registered.id } : { hub: data.hub }, model: esm.base_model_name };
     });
   }
   if ((await stat(value).catch(() => null))?.isFile()) return { source: { file: resolve(value) } };
   if (/^\d+$/.test(value)) return { source: { dataset: Number(value) } };
-  throw new UserInputError(`--source: ${value} is neither a data file nor a registered dataset id (a Hub dataset is hf://datasets/ORG/NAME, a registered ESM's source registry#ID)`, 'source');
+  throw new UserInputError(
+    `--source: ${value} is neither a data file nor a registered dataset id (a Hub dataset is hf://datasets/ORG/NAME, a registered ESM's source registry#ID)`,
+    'source',
+  );
 }
 
 /** The spec of a new job from the flags. */
 async function newSpec(flags: FinetuneFlags): Promise<FinetuneSpec> {
-  for (const [key, flag] of [['source', '--source'], ['target', '--target']] as const) {
+  for (const [key, flag] of [
+    ['source', '--source'],
+    ['target', '--target'],
+  ] as const) {
     if (flags[key] === undefined) throw new UserInputError(`${flag} is required (or --resume DIR)`, key);
   }
   const chosen = await sourceInput(flags.source!, flags);
@@ -215,15 +256,21 @@ async function newSpec(flags: FinetuneFlags): Promise<FinetuneSpec> {
 
 /** The spec recorded in a job folder, with its data read again. */
 async function resumedSpec(flags: FinetuneFlags): Promise<FinetuneSpec> {
-  const given = (['source', 'target', 'targetEval', 'datasetFormat', 'model', 'mask', 'epochs', 'learningRate', 'batchSize', 'seed', 'maxLength', 'out'] as const).filter((k) => flags[k] !== undefined);
+  const given = (
+    ['source', 'target', 'targetEval', 'datasetFormat', 'model', 'mask', 'epochs', 'learningRate', 'batchSize', 'seed', 'maxLength', 'out'] as const
+  ).filter((k) => flags[k] !== undefined);
   if (given.length || flags.set.length || flags.intermediateSet.length || flags.targetSet.length) {
-    throw new UserInputError(`--resume: the job keeps its own data and settings; drop ${given.length ? `--${given[0].replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}` : 'the --…-set options'}`, 'resume');
+    throw new UserInputError(
+      `--resume: the job keeps its own data and settings; drop ${given.length ? `--${given[0].replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}` : 'the --…-set options'}`,
+      'resume',
+    );
   }
   const outputDir = resolve(flags.resume!);
   const record = await readJobRecord(outputDir);
   if (!record) throw new UserInputError(`--resume: ${outputDir} has no job.json`, 'resume');
   const inputs = inputsSchema.safeParse(record.inputs);
-  if (!inputs.success) throw new UserInputError(`--resume: ${outputDir}/job.json was not written by the finetune command, so its data cannot be found again`, 'resume');
+  if (!inputs.success)
+    throw new UserInputError(`--resume: ${outputDir}/job.json was not written by the finetune command, so its data cannot be found again`, 'resume');
   const { source, target } = await readTasks(inputs.data);
   return {
     source,
@@ -239,7 +286,9 @@ async function resumedSpec(flags: FinetuneFlags): Promise<FinetuneSpec> {
 }
 
 function formatMetrics(metrics: EvaluationMetrics): string {
-  return 'accuracy' in metrics ? `accuracy ${metrics.accuracy.toFixed(4)}, macro-F1 ${metrics.macroF1.toFixed(4)}` : `Pearson ${metrics.pearson.toFixed(4)}, Spearman ${metrics.spearman.toFixed(4)}, MSE ${metrics.mse.toPrecision(4)}`;
+  return 'accuracy' in metrics
+    ? `accuracy ${metrics.accuracy.toFixed(4)}, macro-F1 ${metrics.macroF1.toFixed(4)}`
+    : `Pearson ${metrics.pearson.toFixed(4)}, Spearman ${metrics.spearman.toFixed(4)}, MSE ${metrics.mse.toPrecision(4)}`;
 }
 
 function formatStage(report: StageReport): string {
@@ -307,7 +356,9 @@ function progressPrinter(started: string): { onEvent: (event: FinetuneEvent) => 
           return;
         }
         case 'epoch':
-          say(`${event.stage} epoch ${event.epoch}/${event.epochs}: train loss ${event.trainLoss.toFixed(4)}, held out ${formatMetrics(event.metrics)} (${event.seconds.toFixed(1)} s)`);
+          say(
+            `${event.stage} epoch ${event.epoch}/${event.epochs}: train loss ${event.trainLoss.toFixed(4)}, held out ${formatMetrics(event.metrics)} (${event.seconds.toFixed(1)} s)`,
+          );
           return;
         case 'esm':
           say(`ESM saved to ${event.folder}${event.heldOutR2 === null ? '' : ` (held-out R² ${event.heldOutR2.toFixed(4)})`}`);
@@ -320,7 +371,10 @@ function progressPrinter(started: string): { onEvent: (event: FinetuneEvent) => 
 export function finetuneCommand(): Command {
   return new Command('finetune')
     .description('fine-tune the base model on a source task, then on the target task (optionally with Gradient-Mask Tuning or DPS)')
-    .option('--source <file|id>', 'source (intermediate) task: a .csv, .tsv, .jsonl or .parquet file, a registered dataset id, a Hub dataset hf://datasets/ORG/NAME, or registry#ID (the source task of registered ESM #ID: its registered dataset, else the Hub dataset its config names)')
+    .option(
+      '--source <file|id>',
+      'source (intermediate) task: a .csv, .tsv, .jsonl or .parquet file, a registered dataset id, a Hub dataset hf://datasets/ORG/NAME, or registry#ID (the source task of registered ESM #ID: its registered dataset, else the Hub dataset its config names)',
+    )
     .option('--source-subset <name>', 'with a Hub dataset source: its subset (config)')
     .option('--source-split <name>', 'with a Hub dataset source: its split (default "train")')
     .option('--target <file>', 'target task: a .csv, .tsv, .jsonl or .parquet file')
@@ -333,7 +387,11 @@ export function finetuneCommand(): Command {
     .addOption(new Option('--dataset-format <format>', 'format of the data files (default: from each extension)').choices(TABLE_FORMATS))
     .option('--regression', 'the target labels are regression targets')
     .option('--source-regression', 'the source labels are regression targets')
-    .addOption(new Option('--mask <strategy>', 'sparse fine-tuning in both stages: gmt (Gradient-Mask Tuning), dps (Dynamic Parameter Selection) or none').choices(MASK_NAMES))
+    .addOption(
+      new Option('--mask <strategy>', 'sparse fine-tuning in both stages: gmt (Gradient-Mask Tuning), dps (Dynamic Parameter Selection) or none').choices(
+        MASK_NAMES,
+      ),
+    )
     .option('--epochs <n>', 'epochs per stage (default 3)', positiveInteger)
     .option('--learning-rate <rate>', 'peak learning rate (default 2e-5)', positiveNumber)
     .option('--batch-size <n>', 'examples per micro-batch (default 32)', positiveInteger)
@@ -353,7 +411,11 @@ export function finetuneCommand(): Command {
       process.once('SIGINT', interrupt);
       const progress = progressPrinter(`job folder ${spec.outputDir} (if interrupted: esmselect finetune --resume ${spec.outputDir})`);
       try {
-        const result = await runFinetune(spec, { onEvent: progress.onEvent, signal: controller.signal, registerEsm: flags.register ? registerInPool : undefined });
+        const result = await runFinetune(spec, {
+          onEvent: progress.onEvent,
+          signal: controller.signal,
+          registerEsm: flags.register ? registerInPool : undefined,
+        });
         progress.stop();
         process.stdout.write(`${flags.format === 'json' ? JSON.stringify(result, null, 2) : formatResult(result)}\n`);
       } catch (error) {

@@ -1,6 +1,6 @@
 import { csvLines } from '../io/csv.js';
-import { rankingCell, rankingCsv, RANKING_COLUMNS } from '../rank/ranking-csv.js';
 import type { RankingResult } from '../rank/ranking.js';
+import { RANKING_COLUMNS, rankingCell, rankingCsv } from '../rank/ranking-csv.js';
 import type { TwoStageRankingResult } from '../rank/two-stage.js';
 
 export { csvLines };
@@ -11,7 +11,11 @@ export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
 /** Aligned columns, two spaces apart; the columns `rightAligned` names are padded on the left (numbers). */
 export function textTable(headers: readonly string[], rows: readonly (readonly string[])[], rightAligned: (column: number) => boolean): string {
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (values: readonly string[]) => values.map((v, i) => (rightAligned(i) ? v.padStart(widths[i]) : v.padEnd(widths[i]))).join('  ').trimEnd();
+  const line = (values: readonly string[]) =>
+    values
+      .map((v, i) => (rightAligned(i) ? v.padStart(widths[i]) : v.padEnd(widths[i])))
+      .join('  ')
+      .trimEnd();
   return [line(headers), ...rows.map(line)].join('\n');
 }
 

@@ -3,7 +3,7 @@ import { hubConfig, requireOnline } from '../hub/config.js';
 import { pullHubPool } from '../registry/task-ranking.js';
 import type { Registry } from '../store/database.js';
 import type { EsmFilter } from '../store/esms.js';
-import { esmFilterFrom, type EsmFilterFlags } from './esm-filter.js';
+import { type EsmFilterFlags, esmFilterFrom } from './esm-filter.js';
 import { pullSummaryLines, reportRetry } from './hub-command.js';
 import { createProgress } from './progress.js';
 
@@ -17,7 +17,8 @@ export function hubSelected(esms: readonly string[]): boolean {
 /** The base model whose ESMs `--esms hub` ranks with: `--base-model`, else the embedding model `--model`. */
 function hubBaseModel(flags: EsmFilterFlags & { model?: string }): string {
   const name = flags.baseModel ?? flags.model;
-  if (name === undefined) throw new UserInputError(`base model: --esms ${HUB} ranks the ESMs of one base model; name it with --base-model (or embed with --model)`, 'base_model');
+  if (name === undefined)
+    throw new UserInputError(`base model: --esms ${HUB} ranks the ESMs of one base model; name it with --base-model (or embed with --model)`, 'base_model');
   return name;
 }
 

@@ -2,9 +2,9 @@ import { Command, Option } from 'commander';
 import { sketchRegisteredEsms } from '../registry/esms.js';
 import { rebuildSourceIndexes, sourceIndexStatus } from '../retrieval/source-index.js';
 import { positiveInteger } from './errors.js';
-import { withRegistry } from './registry-access.js';
 import { textTable } from './format.js';
 import { createProgress } from './progress.js';
+import { withRegistry } from './registry-access.js';
 
 function rebuildCommand(): Command {
   return new Command('rebuild')
@@ -23,8 +23,11 @@ function rebuildCommand(): Command {
         } finally {
           progress.stop();
         }
-        for (const index of indexes) process.stdout.write(`rebuilt ${index.space}: ${index.size} vectors, M ${index.parameters.m}, efConstruction ${index.parameters.efConstruction}\n`);
-        process.stdout.write(`rebuilt ${indexes.length} index${indexes.length === 1 ? '' : 'es'}; sketched ${sketches.sketched} ESM weight file${sketches.sketched === 1 ? '' : 's'}\n`);
+        for (const index of indexes)
+          process.stdout.write(`rebuilt ${index.space}: ${index.size} vectors, M ${index.parameters.m}, efConstruction ${index.parameters.efConstruction}\n`);
+        process.stdout.write(
+          `rebuilt ${indexes.length} index${indexes.length === 1 ? '' : 'es'}; sketched ${sketches.sketched} ESM weight file${sketches.sketched === 1 ? '' : 's'}\n`,
+        );
       }),
     );
 }
@@ -41,7 +44,13 @@ function statusCommand(): Command {
           return;
         }
         const headers = ['Space', 'Vectors', 'Points', 'Deleted', 'State'];
-        const rows = statuses.map((s) => [s.space, String(s.vectors), s.points === null ? '' : String(s.points), s.deleted === null ? '' : String(s.deleted), s.state]);
+        const rows = statuses.map((s) => [
+          s.space,
+          String(s.vectors),
+          s.points === null ? '' : String(s.points),
+          s.deleted === null ? '' : String(s.deleted),
+          s.state,
+        ]);
         process.stdout.write(`${textTable(headers, rows, (i) => i >= 1 && i <= 3)}\n`);
       }),
     );

@@ -13,7 +13,12 @@ export interface ProgressReporter {
 export function createProgress(label: string, unit: string): ProgressReporter {
   if (process.stderr.isTTY) {
     const bar = new cliProgress.SingleBar(
-      { format: `${label} [{bar}] {value}/{total} ${unit} | {rate} ${unit}/s | ETA {eta_formatted}{detail}`, stream: process.stderr, hideCursor: true, etaBuffer: 50 },
+      {
+        format: `${label} [{bar}] {value}/{total} ${unit} | {rate} ${unit}/s | ETA {eta_formatted}{detail}`,
+        stream: process.stderr,
+        hideCursor: true,
+        etaBuffer: 50,
+      },
       cliProgress.Presets.shades_classic,
     );
     const started = performance.now();
@@ -36,7 +41,9 @@ export function createProgress(label: string, unit: string): ProgressReporter {
   const print = (done: number, total: number, now: number, detail: string | undefined) => {
     const rate = done / Math.max((now - started) / 1000, 1e-9);
     const eta = rate > 0 ? (total - done) / rate : Infinity;
-    process.stderr.write(`${label}: ${done}/${total} ${unit} (${rate.toFixed(1)} ${unit}/s, ETA ${Number.isFinite(eta) ? `${Math.ceil(eta)} s` : '?'}${detail ? `, ${detail}` : ''})\n`);
+    process.stderr.write(
+      `${label}: ${done}/${total} ${unit} (${rate.toFixed(1)} ${unit}/s, ETA ${Number.isFinite(eta) ? `${Math.ceil(eta)} s` : '?'}${detail ? `, ${detail}` : ''})\n`,
+    );
   };
   let final = false;
   return {

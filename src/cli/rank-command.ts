@@ -1,15 +1,15 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { UserInputError } from '../errors.js';
-import { HNSW_DEFAULTS } from '../retrieval/hnsw-index.js';
 import { rank } from '../rank/rank.js';
 import type { RankedTask } from '../rank/ranking.js';
 import { selectScorer } from '../rank/scorers.js';
-import { DEFAULT_CANDIDATES, DEFAULT_FIRST_STAGE, FIRST_STAGES, type Candidates, type FirstStageName, type StageCounts } from '../rank/two-stage.js';
-import { openRegistry } from '../store/database.js';
+import { type Candidates, DEFAULT_CANDIDATES, DEFAULT_FIRST_STAGE, FIRST_STAGES, type FirstStageName, type StageCounts } from '../rank/two-stage.js';
 import { registryPool } from '../registry/pool.js';
-import { addDatasetOptions, embedFromFlags, type DatasetFlags } from './dataset-options.js';
+import { HNSW_DEFAULTS } from '../retrieval/hnsw-index.js';
+import { openRegistry } from '../store/database.js';
+import { addDatasetOptions, type DatasetFlags, embedFromFlags } from './dataset-options.js';
 import { positiveInteger } from './errors.js';
-import { addEsmFilterOptions, esmFilterFrom, REGISTRY, registrySelected, type EsmFilterFlags } from './esm-filter.js';
+import { addEsmFilterOptions, type EsmFilterFlags, esmFilterFrom, REGISTRY, registrySelected } from './esm-filter.js';
 import { formatRanking, OUTPUT_FORMATS, type OutputFormat } from './format.js';
 import { checkHubUsable, HUB, hubPoolFilter, hubSelected } from './hub-rank.js';
 import { createProgress } from './progress.js';
@@ -37,7 +37,9 @@ function reportStages(stages: StageCounts): void {
   const { first, second } = stages;
   if (first) {
     const unindexed = first.unindexed ? `, ${first.unindexed} unindexed (no ${first.stage === 'textemb' ? 'texts' : 'sketch'}: passed on)` : '';
-    process.stderr.write(`esmselect: stage 1 (${first.stage}): ${first.considered} sources, ${first.indexed} indexed${unindexed}; kept ${first.selected} (${first.seconds.toFixed(2)} s)\n`);
+    process.stderr.write(
+      `esmselect: stage 1 (${first.stage}): ${first.considered} sources, ${first.indexed} indexed${unindexed}; kept ${first.selected} (${first.seconds.toFixed(2)} s)\n`,
+    );
     for (const note of first.notes) process.stderr.write(`esmselect: note: ${note}\n`);
   }
   process.stderr.write(`esmselect: stage 2 (ESM-LogME): ${second.considered} sources (${second.seconds.toFixed(2)} s)\n`);
@@ -80,8 +82,17 @@ export function rankCommand(): Command {
       `ESM folders (config.json + model.safetensors), directories searched for them, "${REGISTRY}" for the registered ESMs, or "${HUB}" for the ESMs published on the Hugging Face Hub for the base model (--base-model, else --model; pulled into the registry first)`,
     )
     .option('--top <k>', 'print only the best k source tasks', positiveInteger)
-    .option('--candidates <k>', `two-stage ranking: score only the k sources the first stage finds most promising (plus every unindexed one) with ESM-LogME; "all" scores every source`, candidates, DEFAULT_CANDIDATES)
-    .addOption(new Option('--first-stage <stage>', 'first stage: textemb (TextEmb cosine through the HNSW index) or esm-means (ESM-mapped class means)').choices(FIRST_STAGES).default(DEFAULT_FIRST_STAGE))
+    .option(
+      '--candidates <k>',
+      `two-stage ranking: score only the k sources the first stage finds most promising (plus every unindexed one) with ESM-LogME; "all" scores every source`,
+      candidates,
+      DEFAULT_CANDIDATES,
+    )
+    .addOption(
+      new Option('--first-stage <stage>', 'first stage: textemb (TextEmb cosine through the HNSW index) or esm-means (ESM-mapped class means)')
+        .choices(FIRST_STAGES)
+        .default(DEFAULT_FIRST_STAGE),
+    )
     .option('--ef-search <n>', `HNSW candidate list while searching (default ${HNSW_DEFAULTS.efSearch}, at least k)`, positiveInteger)
     .addOption(new Option('--format <format>', 'output format').choices(OUTPUT_FORMATS).default('table'))
     .action(async (flags: RankFlags) => {

@@ -1,9 +1,9 @@
 import { UserInputError } from '../errors.js';
 import { isHubDataset } from '../hub/dataset-uri.js';
 import type { HubDatasetOptions, HubDatasetSource } from '../hub/parquet-dataset.js';
-import { labelKind, type ClassLabel, type TaskType } from '../task/labels.js';
-import { Reservoir } from './sampling.js';
 import { decodeUtf8, openTable, type Table, type TableFormat, type TableRow } from '../io/tables.js';
+import { type ClassLabel, labelKind, type TaskType } from '../task/labels.js';
+import { Reservoir } from './sampling.js';
 
 /** hfselect joins several text columns with this (dataset.py TEXT_SEPARATOR). */
 export const TEXT_SEPARATOR = ' [SEP] ';
@@ -55,7 +55,8 @@ interface Example {
 /** The table a dataset argument names: a local file, or a Hub dataset's split (`hf://datasets/ORG/NAME`). */
 async function openDataset(path: string, options: DatasetOptions): Promise<{ table: Table; hub?: HubDatasetSource }> {
   if (isHubDataset(path)) {
-    if (options.format !== undefined && options.format !== 'parquet') throw new UserInputError(`format: ${path} is read as Parquet (the Hub's conversion), not ${options.format}`, 'format');
+    if (options.format !== undefined && options.format !== 'parquet')
+      throw new UserInputError(`format: ${path} is read as Parquet (the Hub's conversion), not ${options.format}`, 'format');
     // Loaded on use: reading local files never loads the Hub client.
     const { openHubDataset } = await import('../hub/parquet-dataset.js');
     const { table, source } = await openHubDataset(path, { ...options.hub, subset: options.subset, split: options.split });

@@ -29,12 +29,27 @@ export function textsSha256(texts: readonly string[]): string {
  * embedded before texts were truncated as Hugging Face truncates them (TRUNCATION_RULE).
  */
 export function embeddingCacheKey(meta: EmbeddingMeta, modelFingerprint: string, texts: readonly string[]): string {
-  const parts = { model: meta.model, model_sha256: modelFingerprint, pooling: meta.pooling, max_length: meta.max_length, truncation: TRUNCATION_RULE, texts_sha256: textsSha256(texts) };
+  const parts = {
+    model: meta.model,
+    model_sha256: modelFingerprint,
+    pooling: meta.pooling,
+    max_length: meta.max_length,
+    truncation: TRUNCATION_RULE,
+    texts_sha256: textsSha256(texts),
+  };
   return createHash('sha256').update(JSON.stringify(parts)).digest('hex');
 }
 
 /** The files that determine a model's vectors. */
-const FINGERPRINTED = ['config.json', 'tokenizer.json', 'tokenizer_config.json', join('onnx', 'model.onnx'), join('onnx', 'model.onnx_data'), 'model.safetensors', 'pooler.safetensors'];
+const FINGERPRINTED = [
+  'config.json',
+  'tokenizer.json',
+  'tokenizer_config.json',
+  join('onnx', 'model.onnx'),
+  join('onnx', 'model.onnx_data'),
+  'model.safetensors',
+  'pooler.safetensors',
+];
 
 /** sha256 over the model's files (a 700 MB ONNX hashes in about a second). */
 export async function modelFingerprint(folder: string): Promise<string> {

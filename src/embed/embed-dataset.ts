@@ -1,11 +1,11 @@
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { modelsDir } from '../config.js';
-import { readTextDataset, type DatasetOptions, type TextDataset } from '../dataset/text-dataset.js';
+import { type DatasetOptions, readTextDataset, type TextDataset } from '../dataset/text-dataset.js';
 import type { Embeddings } from '../io/embeddings.js';
-import { embeddingCacheKey, modelFingerprint, type EmbeddingCache } from './cache.js';
-import { DEFAULT_MAX_LENGTH, TextEmbedder, type EmbedderOptions, type EmbedOptions } from './embedder.js';
-import { describeModel, modelFolder, type EmbeddingMeta } from './model-folder.js';
+import { type EmbeddingCache, embeddingCacheKey, modelFingerprint } from './cache.js';
+import { DEFAULT_MAX_LENGTH, type EmbedderOptions, type EmbedOptions, TextEmbedder } from './embedder.js';
+import { describeModel, type EmbeddingMeta, modelFolder } from './model-folder.js';
 
 export interface EmbedTextsOptions extends EmbedderOptions, EmbedOptions {
   /** A base model: a folder name under the models directory. */

@@ -4,8 +4,8 @@ import { modelsDir } from '../config.js';
 import { UserInputError } from '../errors.js';
 import type { Embeddings } from '../io/embeddings.js';
 import { readSafetensorsTensors, toFloat32 } from '../io/safetensors.js';
-import { checkModelFolder, describeModel, modelFolder, type EmbeddingMeta } from './model-folder.js';
-import { applyBertPooler, firstToken, meanPool, type BertPooler, type HiddenStates, type Pooling } from './pooling.js';
+import { checkModelFolder, describeModel, type EmbeddingMeta, modelFolder } from './model-folder.js';
+import { applyBertPooler, type BertPooler, firstToken, type HiddenStates, meanPool, type Pooling } from './pooling.js';
 import { encodeTexts, type TextEncoding } from './truncation.js';
 
 /** hfselect tokenises with `max_length=128, truncation=True` (Dataset.collate_fn); see truncation.ts. */
@@ -71,7 +71,10 @@ export class TextEmbedder {
     const outputNames = (encoder.sessions.model as { outputNames: string[] }).outputNames;
     const hiddenOutput = HIDDEN_STATE_OUTPUTS.find((name) => outputNames.includes(name));
     if (!hiddenOutput) {
-      throw new UserInputError(`model: ${model}: the ONNX graph has none of the outputs ${HIDDEN_STATE_OUTPUTS.join(', ')} (it has ${outputNames.join(', ')})`, 'model');
+      throw new UserInputError(
+        `model: ${model}: the ONNX graph has none of the outputs ${HIDDEN_STATE_OUTPUTS.join(', ')} (it has ${outputNames.join(', ')})`,
+        'model',
+      );
     }
     const pooler = meta.pooling === 'pooler_output' && !outputNames.includes('pooler_output') ? await readPooler(model, folder) : undefined;
     return new TextEmbedder(meta, folder, tokenizer, encoder, hiddenOutput, pooler);

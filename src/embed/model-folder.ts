@@ -1,7 +1,7 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join, resolve, sep } from 'node:path';
 import { UserInputError } from '../errors.js';
-import { poolingFor, type Pooling } from './pooling.js';
+import { type Pooling, poolingFor } from './pooling.js';
 
 /**
  * A model name is a folder under the models root, `name` or `organisation/name` as on the Hugging
@@ -103,11 +103,14 @@ async function describeLocal(name: string, folder: string): Promise<LocalModel> 
 
 /** The model folders under `root` (`name/config.json` or `org/name/config.json`), sorted by name. */
 export async function listModels(root: string): Promise<LocalModel[]> {
-  const subdirectories = async (dir: string) => (await readdir(dir, { withFileTypes: true }).catch(() => [])).filter((e) => e.isDirectory() && !e.name.startsWith('.')).map((e) => e.name);
+  const subdirectories = async (dir: string) =>
+    (await readdir(dir, { withFileTypes: true }).catch(() => [])).filter((e) => e.isDirectory() && !e.name.startsWith('.')).map((e) => e.name);
   const names: string[] = [];
   for (const top of await subdirectories(root)) {
     if (await stat(join(root, top, 'config.json')).catch(() => null)) names.push(top);
-    else for (const inner of await subdirectories(join(root, top))) if (await stat(join(root, top, inner, 'config.json')).catch(() => null)) names.push(`${top}/${inner}`);
+    else
+      for (const inner of await subdirectories(join(root, top)))
+        if (await stat(join(root, top, inner, 'config.json')).catch(() => null)) names.push(`${top}/${inner}`);
   }
   names.sort();
   return Promise.all(names.filter((name) => MODEL_NAME.test(name)).map((name) => describeLocal(name, join(root, name))));

@@ -3,14 +3,14 @@ import { dirname, join } from 'node:path';
 import { downloadFile, modelInfo, pathsInfo } from '@huggingface/hub';
 import { modelsDir as defaultModelsDir } from '../config.js';
 import { UserInputError } from '../errors.js';
-import { syncDirectory, writeFileAtomic } from '../io/atomic.js';
-import { readSafetensorsRanges, SafetensorsError, serializeSafetensors, toFloat32 } from '../io/safetensors.js';
 import { hubFailure } from '../hub/api-failures.js';
-import { hubClient, type HubClient } from '../hub/client.js';
+import { type HubClient, hubClient } from '../hub/client.js';
 import { HubContentError } from '../hub/hub-errors.js';
 import { checkRepoPath, isCommitSha, isRepoId, quoted } from '../hub/repo-files.js';
-import { modelFileLimit, SMALL_FILE_LIMIT, type SizeLimit } from '../hub/size-limits.js';
-import { announced, downloadVerified, readRange, type AnnouncedFile } from '../hub/verified-download.js';
+import { modelFileLimit, type SizeLimit, SMALL_FILE_LIMIT } from '../hub/size-limits.js';
+import { type AnnouncedFile, announced, downloadVerified, readRange } from '../hub/verified-download.js';
+import { syncDirectory, writeFileAtomic } from '../io/atomic.js';
+import { readSafetensorsRanges, SafetensorsError, serializeSafetensors, toFloat32 } from '../io/safetensors.js';
 import { describeModel, modelFolder } from './model-folder.js';
 
 /**
@@ -43,7 +43,17 @@ const CONFIG = 'config.json';
 const WEIGHTS = 'model.safetensors';
 const ONNX_FILES = ['onnx/model.onnx', 'onnx/model.onnx_data'] as const;
 /** The tokenizer files transformers.js and the fine-tuning runner read, as the repo has them. */
-const TOKENIZER_FILES = ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'vocab.txt', 'vocab.json', 'merges.txt', 'added_tokens.json', 'sentencepiece.bpe.model', 'spiece.model'] as const;
+const TOKENIZER_FILES = [
+  'tokenizer.json',
+  'tokenizer_config.json',
+  'special_tokens_map.json',
+  'vocab.txt',
+  'vocab.json',
+  'merges.txt',
+  'added_tokens.json',
+  'sentencepiece.bpe.model',
+  'spiece.model',
+] as const;
 /** sentence-transformers' description of the model: modules.json is what makes it mean-pooled. */
 const SENTENCE_TRANSFORMERS_FILES = ['modules.json', 'config_sentence_transformers.json', 'sentence_bert_config.json', '1_Pooling/config.json'] as const;
 /** transformers.js cannot load a model without these. */
@@ -110,9 +120,14 @@ async function resolveRepo(hub: HubClient, name: string, revision: string | unde
   try {
     info = await modelInfo({ ...hub.params, name, revision, additionalFields: ['sha'] });
   } catch (error) {
-    throw hubFailure(error, { what: revision ? `${name} at ${revision}` : name, field, notFound: revision ? 'no such model or revision on the Hub' : 'no such model on the Hub' });
+    throw hubFailure(error, {
+      what: revision ? `${name} at ${revision}` : name,
+      field,
+      notFound: revision ? 'no such model or revision on the Hub' : 'no such model on the Hub',
+    });
   }
-  if (!isRepoId(info.name) || !isCommitSha(info.sha)) throw new HubContentError(`${field}: ${name}: the Hub's model info names the repo ${quoted(info.name)} at ${quoted(String(info.sha))}; refused`, field);
+  if (!isRepoId(info.name) || !isCommitSha(info.sha))
+    throw new HubContentError(`${field}: ${name}: the Hub's model info names the repo ${quoted(info.name)} at ${quoted(String(info.sha))}; refused`, field);
   return { repo: info.name, commit: info.sha };
 }
 
@@ -157,18 +172,21 @@ async function remotePooler(hub: HubClient, at: RepoAtCommit, weights: Announced
   } catch (error) {
     throw hubFailure(error, { what: where, field, notFound: 'not found on the Hub' });
   }
-  if (!blob || blob.size !== weights.size) throw new HubContentError(`${field}: ${where}: the Hub serves ${blob?.size ?? 'nothing'} bytes but announces ${weights.size}; refused`, field);
+  if (!blob || blob.size !== weights.size)
+    throw new HubContentError(`${field}: ${where}: the Hub serves ${blob?.size ?? 'nothing'} bytes but announces ${weights.size}; refused`, field);
   const names = POOLER_PREFIXES.flatMap((prefix) => [`${prefix}weight`, `${prefix}bias`]);
   let tensors: Awaited<ReturnType<typeof readSafetensorsRanges>>;
   try {
     // Header and pooler are a few MB at most in any real checkpoint; a header announcing more is not read.
     const read = (position: number, length: number) => {
-      if (length > SMALL_FILE_LIMIT.bytes) throw new HubContentError(`${field}: ${where}: its header asks to read ${length} bytes at once for the pooler; refused`, field);
+      if (length > SMALL_FILE_LIMIT.bytes)
+        throw new HubContentError(`${field}: ${where}: its header asks to read ${length} bytes at once for the pooler; refused`, field);
       return readRange(blob, position, length, where);
     };
     tensors = await readSafetensorsRanges(read, blob.size, names);
   } catch (error) {
-    if (error instanceof SafetensorsError) throw new HubContentError(`${field}: ${where} is not a readable safetensors file (${error.message}); refused`, field);
+    if (error instanceof SafetensorsError)
+      throw new HubContentError(`${field}: ${where} is not a readable safetensors file (${error.message}); refused`, field);
     throw error;
   }
   for (const prefix of POOLER_PREFIXES) {
@@ -176,10 +194,16 @@ async function remotePooler(hub: HubClient, at: RepoAtCommit, weights: Announced
     const bias = tensors.get(`${prefix}bias`);
     if (!weight || !bias) continue;
     if (weight.shape.join() !== `${hidden},${hidden}` || bias.shape.join() !== `${hidden}`) {
-      throw new HubContentError(`${field}: ${where}: the pooler has shapes [${weight.shape.join(', ')}] and [${bias.shape.join(', ')}], config.json's hidden size is ${hidden}; refused`, field);
+      throw new HubContentError(
+        `${field}: ${where}: the pooler has shapes [${weight.shape.join(', ')}] and [${bias.shape.join(', ')}], config.json's hidden size is ${hidden}; refused`,
+        field,
+      );
     }
     return serializeSafetensors(
-      { 'pooler.dense.weight': { dtype: 'F32', shape: [hidden, hidden], data: toFloat32(weight) }, 'pooler.dense.bias': { dtype: 'F32', shape: [hidden], data: toFloat32(bias) } },
+      {
+        'pooler.dense.weight': { dtype: 'F32', shape: [hidden, hidden], data: toFloat32(weight) },
+        'pooler.dense.bias': { dtype: 'F32', shape: [hidden], data: toFloat32(bias) },
+      },
       { format: 'pt', source: `${at.repo}@${at.commit}:${WEIGHTS}` },
     );
   }
@@ -206,13 +230,15 @@ export async function pullModel(name: string, options: PullModelOptions = {}): P
   const root = options.modelsDir ?? defaultModelsDir();
   const folder = modelFolder(name, root);
   const note = options.onNote ?? (() => {});
-  if (options.onnxRepo !== undefined && !isRepoId(options.onnxRepo)) throw new UserInputError(`onnx repo: "${options.onnxRepo}" is not a Hub repo id (namespace/name)`, 'onnx_repo');
+  if (options.onnxRepo !== undefined && !isRepoId(options.onnxRepo))
+    throw new UserInputError(`onnx repo: "${options.onnxRepo}" is not a Hub repo id (namespace/name)`, 'onnx_repo');
   const hub = options.hub ?? hubClient(`model pull ${name}`);
 
   const main = await resolveRepo(hub, name, options.revision, field);
   if (main.repo !== name) note(`${name} is ${main.repo} on the Hub; the folder keeps the name ${name}`);
   const mainFiles = await repoFiles(hub, main, [CONFIG, ...TOKENIZER_FILES, ...SENTENCE_TRANSFORMERS_FILES, ...ONNX_FILES, WEIGHTS], field);
-  if (!mainFiles.has(CONFIG)) throw new UserInputError(`${field}: ${main.repo} has no config.json at ${main.commit.slice(0, 12)}: not a transformers model`, field);
+  if (!mainFiles.has(CONFIG))
+    throw new UserInputError(`${field}: ${main.repo} has no config.json at ${main.commit.slice(0, 12)}: not a transformers model`, field);
 
   const existing = await readRecord(folder);
   const sameRepo = existing?.repo === main.repo;
@@ -242,14 +268,18 @@ export async function pullModel(name: string, options: PullModelOptions = {}): P
       field,
     );
   }
-  if (weights && !mainFiles.has(WEIGHTS)) throw new UserInputError(`${field}: ${main.repo} has no model.safetensors (esmselect reads safetensors weights only)`, field);
+  if (weights && !mainFiles.has(WEIGHTS))
+    throw new UserInputError(`${field}: ${main.repo} has no model.safetensors (esmselect reads safetensors weights only)`, field);
 
   const sameOnnx = (existing?.onnx?.repo ?? null) === (onnxFrom?.repo ?? null) && (existing?.onnx?.commit ?? null) === (onnxFrom?.commit ?? null);
   if (existing && existing.repo === main.repo && existing.commit === main.commit && sameOnnx && existing.weights === weights) {
     return { name, folder, record: existing, upToDate: true };
   }
   if (!existing && (await stat(folder).catch(() => null))) {
-    throw new UserInputError(`${field}: ${name} is already a folder under the models directory that esmselect did not pull; move it away to pull ${name} from the Hub`, field);
+    throw new UserInputError(
+      `${field}: ${name} is already a folder under the models directory that esmselect did not pull; move it away to pull ${name} from the Hub`,
+      field,
+    );
   }
 
   // What goes into the folder, and from where: NAME's files first, the ONNX repo's for what NAME lacks.
@@ -261,14 +291,21 @@ export async function pullModel(name: string, options: PullModelOptions = {}): P
   for (const path of [CONFIG, ...TOKENIZER_FILES, ...SENTENCE_TRANSFORMERS_FILES]) take(path, main, mainFiles, SMALL_FILE_LIMIT);
   if (onnxFrom && onnxFrom !== main) for (const path of TOKENIZER_FILES) take(path, onnxFrom, onnxFiles, SMALL_FILE_LIMIT);
   const missing = REQUIRED_TOKENIZER.filter((path) => !plan.has(path));
-  if (missing.length) throw new UserInputError(`${field}: ${main.repo}${onnxFrom && onnxFrom !== main ? ` and ${onnxFrom.repo} have` : ' has'} no ${missing.join(' or ')} (transformers.js needs the tokenizer in that form)`, field);
+  if (missing.length)
+    throw new UserInputError(
+      `${field}: ${main.repo}${onnxFrom && onnxFrom !== main ? ` and ${onnxFrom.repo} have` : ' has'} no ${missing.join(' or ')} (transformers.js needs the tokenizer in that form)`,
+      field,
+    );
   const small = new Set(plan.keys());
   if (onnxFrom) for (const path of ONNX_FILES) take(path, onnxFrom, onnxFrom === main ? mainFiles : onnxFiles, modelFileLimit());
   if (weights) take(WEIGHTS, main, mainFiles, modelFileLimit());
 
   const partial = join(root, '.partial');
   const flat = flatName(name);
-  const work = join(partial, `${flat}@${main.commit.slice(0, 12)}${onnxFrom && onnxFrom !== main ? `+${onnxFrom.commit.slice(0, 12)}` : ''}${weights ? '+weights' : ''}`);
+  const work = join(
+    partial,
+    `${flat}@${main.commit.slice(0, 12)}${onnxFrom && onnxFrom !== main ? `+${onnxFrom.commit.slice(0, 12)}` : ''}${weights ? '+weights' : ''}`,
+  );
   // Another commit's unfinished pull of the same name is of no use any more.
   for (const entry of await readdir(partial).catch(() => [] as string[])) {
     if (entry.startsWith(`${flat}@`) && join(partial, entry) !== work) await rm(join(partial, entry), { recursive: true, force: true });
@@ -277,7 +314,11 @@ export async function pullModel(name: string, options: PullModelOptions = {}): P
     const { from, file, limit } = plan.get(path)!;
     const dest = join(work, path);
     if (await stat(dest).catch(() => null)) return; // verified in an earlier run
-    await downloadVerified(hub, from.repo, from.commit, file, dest, { limit, signal: options.signal, onBytes: (done, total) => options.onProgress?.({ file: path, done, total }) });
+    await downloadVerified(hub, from.repo, from.commit, file, dest, {
+      limit,
+      signal: options.signal,
+      onBytes: (done, total) => options.onProgress?.({ file: path, done, total }),
+    });
   };
   // The small files first: config.json decides whether the model can be embedded at all, before gigabytes are fetched.
   for (const path of small) await fetchFile(path);
@@ -308,7 +349,10 @@ export async function pullModel(name: string, options: PullModelOptions = {}): P
     weights,
     pooler,
     files: Object.fromEntries(
-      [...plan].map(([path, { from, file }]) => [path, { repo: from.repo, size: file.size, ...(file.sha256 ? { sha256: file.sha256 } : { git_oid: file.gitOid }) }]),
+      [...plan].map(([path, { from, file }]) => [
+        path,
+        { repo: from.repo, size: file.size, ...(file.sha256 ? { sha256: file.sha256 } : { git_oid: file.gitOid }) },
+      ]),
     ),
     pulled_at: new Date().toISOString(),
   };
@@ -322,7 +366,10 @@ export async function pullModel(name: string, options: PullModelOptions = {}): P
  * `esm train` does for the models it embeds with): an ONNX export when NAME has one, else its
  * model.safetensors for the TensorFlow.js encoder.
  */
-export async function ensureModel(name: string, options: Omit<PullModelOptions, 'weightsWithoutOnnx' | 'revision'> = {}): Promise<{ folder: string; pulled: PulledModel | null }> {
+export async function ensureModel(
+  name: string,
+  options: Omit<PullModelOptions, 'weightsWithoutOnnx' | 'revision'> = {},
+): Promise<{ folder: string; pulled: PulledModel | null }> {
   const folder = modelFolder(name, options.modelsDir ?? defaultModelsDir());
   if (await stat(join(folder, CONFIG)).catch(() => null)) return { folder, pulled: null };
   const pulled = await pullModel(name, { ...options, weightsWithoutOnnx: true });

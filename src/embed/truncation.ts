@@ -29,7 +29,8 @@ export function specialTokenLayout(tokenizer: PreTrainedTokenizer): SpecialToken
   if (!processor) return { before: 0, after: 0 };
   const { tokens } = processor([SENTINEL], null, true);
   const at = tokens.indexOf(SENTINEL);
-  if (at < 0 || tokens.lastIndexOf(SENTINEL) !== at) throw new Error(`the tokenizer's post-processor (${processor.config.type}) does not keep a single sequence as one block`);
+  if (at < 0 || tokens.lastIndexOf(SENTINEL) !== at)
+    throw new Error(`the tokenizer's post-processor (${processor.config.type}) does not keep a single sequence as one block`);
   return { before: at, after: tokens.length - at - 1 };
 }
 
@@ -51,7 +52,8 @@ export function encodeTexts(tokenizer: PreTrainedTokenizer, texts: readonly stri
   const { before, after } = specialTokenLayout(tokenizer);
   const length = Math.min(maxLength, tokenizer.model_max_length ?? Number.POSITIVE_INFINITY);
   const pieces = length - before - after;
-  if (pieces < 1) throw new UserInputError(`max_length: ${maxLength} leaves no room for text next to the model's ${before + after} special tokens`, 'max_length');
+  if (pieces < 1)
+    throw new UserInputError(`max_length: ${maxLength} leaves no room for text next to the model's ${before + after} special tokens`, 'max_length');
   const left = tokenizer._tokenizerConfig?.truncation_side === 'left';
   const batch = tokenizer([...texts], { padding: false, truncation: false, return_tensor: false }) as unknown as Record<string, number[][]>;
   return texts.map((_, i) => {

@@ -12,7 +12,10 @@ const optionalNumber = z.number().nullish();
  * model is fine-tuned or embedded with), so a config cannot point outside it (`../../etc`).
  */
 export const esmConfigSchema = z.looseObject({
-  base_model_name: z.string().min(1, 'must be a non-empty string').regex(MODEL_NAME, 'must be a Hugging Face model name: "name" or "org/name" of letters, digits and "._-"'),
+  base_model_name: z
+    .string()
+    .min(1, 'must be a non-empty string')
+    .regex(MODEL_NAME, 'must be a Hugging Face model name: "name" or "org/name" of letters, digits and "._-"'),
   task_id: z.string().min(1, 'must be a non-empty string'),
   task_subset: optionalString,
   text_column: z.union([z.string(), z.array(z.string())]).nullish(),

@@ -23,4 +23,10 @@ export interface EsmFilter {
 }
 
 /** The fields of an EsmFilter that the API takes, in the order it lists them. */
-export const ESM_FILTER_FIELDS = ['base_model_name', 'language', 'task_id', 'esm_architecture', 'esm_embedding_dim'] as const satisfies readonly (keyof EsmFilter)[];
+export const ESM_FILTER_FIELDS = [
+  'base_model_name',
+  'language',
+  'task_id',
+  'esm_architecture',
+  'esm_embedding_dim',
+] as const satisfies readonly (keyof EsmFilter)[];

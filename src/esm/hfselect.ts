@@ -1,8 +1,8 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../io/atomic.js';
-import { parseSafetensors, safetensorsHeader, SafetensorsError, serializeSafetensors, toFloat32 } from '../io/safetensors.js';
-import { LEGACY_VERSION, parseEsmConfig, type EsmConfig } from './config.js';
+import { parseSafetensors, SafetensorsError, safetensorsHeader, serializeSafetensors, toFloat32 } from '../io/safetensors.js';
+import { type EsmConfig, LEGACY_VERSION, parseEsmConfig } from './config.js';
 import { EmbeddingSpaceMap, firstNonFinite } from './esm.js';
 
 export const CONFIG_FILE = 'config.json';

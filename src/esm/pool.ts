@@ -31,7 +31,10 @@ export async function findEsmFolders(roots: readonly string[], option = '--esms'
       found.add(dir);
       return;
     }
-    const children = entries.filter((e) => e.isDirectory() && !e.name.startsWith('.')).map((e) => e.name).sort();
+    const children = entries
+      .filter((e) => e.isDirectory() && !e.name.startsWith('.'))
+      .map((e) => e.name)
+      .sort();
     for (const child of children) await visit(join(dir, child));
   };
   for (const root of roots) {

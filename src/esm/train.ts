@@ -5,7 +5,7 @@ import type { Embeddings } from '../io/embeddings.js';
 import { seededUniform, shuffleInPlace } from '../random.js';
 import { loadTensorflow } from '../tf/backend.js';
 import { TrainingOptimizer } from '../tf/optimizer.js';
-import { parseEsmConfig, type EsmConfig } from './config.js';
+import { type EsmConfig, parseEsmConfig } from './config.js';
 import { EmbeddingSpaceMap, firstNonFinite } from './esm.js';
 
 /** hfselect's ESMTrainer defaults (`trainers.py`), plus the held-out split and seed it leaves to chance. */
@@ -59,7 +59,8 @@ function resolveSettings(options: EsmTrainingOptions): EsmTrainingSettings {
   for (const key of positiveIntegers) {
     if (!Number.isInteger(settings[key]) || settings[key] < 1) throw new UserInputError(`${key}: must be a positive integer, got ${settings[key]}`, key);
   }
-  if (!Number.isInteger(settings.warmupSteps) || settings.warmupSteps < 0) throw new UserInputError(`warmupSteps: must be a non-negative integer, got ${settings.warmupSteps}`, 'warmupSteps');
+  if (!Number.isInteger(settings.warmupSteps) || settings.warmupSteps < 0)
+    throw new UserInputError(`warmupSteps: must be a non-negative integer, got ${settings.warmupSteps}`, 'warmupSteps');
   for (const key of ['learningRate', 'maxGradNorm'] as const) {
     if (!(settings[key] > 0)) throw new UserInputError(`${key}: must be positive, got ${settings[key]}`, key);
   }
@@ -72,9 +73,17 @@ function resolveSettings(options: EsmTrainingOptions): EsmTrainingSettings {
 }
 
 function checkPairs(base: Embeddings, tuned: Embeddings): void {
-  if (base.rows !== tuned.rows) throw new UserInputError(`tuned: ${tuned.rows} embeddings, but the base model has ${base.rows}; they must embed the same texts`, 'tuned');
-  if (base.dim !== tuned.dim) throw new UserInputError(`tuned: dimension ${tuned.dim}, but the base model's is ${base.dim}; a linear ESM maps a space onto one of the same size`, 'tuned');
-  for (const [field, { data, dim }] of [['base', base], ['tuned', tuned]] as const) {
+  if (base.rows !== tuned.rows)
+    throw new UserInputError(`tuned: ${tuned.rows} embeddings, but the base model has ${base.rows}; they must embed the same texts`, 'tuned');
+  if (base.dim !== tuned.dim)
+    throw new UserInputError(
+      `tuned: dimension ${tuned.dim}, but the base model's is ${base.dim}; a linear ESM maps a space onto one of the same size`,
+      'tuned',
+    );
+  for (const [field, { data, dim }] of [
+    ['base', base],
+    ['tuned', tuned],
+  ] as const) {
     const bad = firstNonFinite(data, dim);
     if (bad) throw new UserInputError(`${field}: row ${bad.row}, column ${bad.col} is not finite`, field);
   }
@@ -116,7 +125,12 @@ export function varianceWeightedR2(y: ArrayLike<number>, predicted: ArrayLike<nu
  * least-squares layer needs no autodiff, and skipping the tape saves its bookkeeping every step. With
  * E = X Wᵀ + 1bᵀ − Y over a batch of B rows, L = ‖E‖² / (B·D), so ∂L/∂W = (2 / (B·D)) Eᵀ X and ∂L/∂b = (2 / (B·D)) Σᵢ Eᵢ.
  */
-export async function trainEsm(base: Embeddings, tuned: Embeddings, metadata: EsmMetadata, options: EsmTrainingOptions = {}): Promise<{ esm: EmbeddingSpaceMap; report: EsmTrainingReport }> {
+export async function trainEsm(
+  base: Embeddings,
+  tuned: Embeddings,
+  metadata: EsmMetadata,
+  options: EsmTrainingOptions = {},
+): Promise<{ esm: EmbeddingSpaceMap; report: EsmTrainingReport }> {
   const started = performance.now();
   const settings = resolveSettings(options);
   checkPairs(base, tuned);
@@ -139,7 +153,10 @@ export async function trainEsm(base: Embeddings, tuned: Embeddings, metadata: Es
   if ('problem' in config) throw new UserInputError(config.problem.replace(/^config\.json: /, ''), 'config');
 
   const uniform = seededUniform(settings.seed);
-  const order = shuffleInPlace(Int32Array.from({ length: n }, (_, i) => i), uniform);
+  const order = shuffleInPlace(
+    Int32Array.from({ length: n }, (_, i) => i),
+    uniform,
+  );
   const heldOut = order.subarray(0, heldOutRows);
   const train = order.subarray(heldOutRows);
   const bound = 1 / Math.sqrt(d);
@@ -157,12 +174,21 @@ export async function trainEsm(base: Embeddings, tuned: Embeddings, metadata: Es
       { variable: weight, decay: true },
       { variable: bias, decay: true },
     ],
-    { learningRate: settings.learningRate, weightDecay: settings.weightDecay, totalSteps: batchesPerEpoch * settings.epochs, warmupSteps: settings.warmupSteps, maxGradNorm: settings.maxGradNorm },
+    {
+      learningRate: settings.learningRate,
+      weightDecay: settings.weightDecay,
+      totalSteps: batchesPerEpoch * settings.epochs,
+      warmupSteps: settings.warmupSteps,
+      maxGradNorm: settings.maxGradNorm,
+    },
   );
   const epochLosses: number[] = [];
   try {
     for (let epoch = 1; epoch <= settings.epochs; epoch++) {
-      const permutation = shuffleInPlace(Int32Array.from({ length: train.length }, (_, i) => i), uniform);
+      const permutation = shuffleInPlace(
+        Int32Array.from({ length: train.length }, (_, i) => i),
+        uniform,
+      );
       let lossSum = 0;
       for (let start = 0; start < train.length; start += settings.batchSize) {
         options.signal?.throwIfAborted();
@@ -183,7 +209,8 @@ export async function trainEsm(base: Embeddings, tuned: Embeddings, metadata: Es
       await yieldToEventLoop();
     }
     const esm = new EmbeddingSpaceMap(config.config, Float32Array.from(weight.dataSync()), Float32Array.from(bias.dataSync()));
-    const heldOutR2 = heldOutRows === 0 ? null : varianceWeightedR2(gatherRows(tuned, heldOut), esm.apply(gatherRows(base, heldOut), heldOutRows), heldOutRows, d);
+    const heldOutR2 =
+      heldOutRows === 0 ? null : varianceWeightedR2(gatherRows(tuned, heldOut), esm.apply(gatherRows(base, heldOut), heldOutRows), heldOutRows, d);
     const report: EsmTrainingReport = {
       settings,
       epochLosses,

@@ -1,13 +1,13 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
+import type { Pooling } from '../embed/pooling.js';
 import { UserInputError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
-import { parseSafetensors, SafetensorsError, serializeSafetensors, toFloat32, type TensorToWrite } from '../io/safetensors.js';
+import { parseSafetensors, SafetensorsError, serializeSafetensors, type TensorToWrite, toFloat32 } from '../io/safetensors.js';
 import type { ClassLabel, TaskType } from '../task/labels.js';
-import type { Pooling } from '../embed/pooling.js';
-import { encoderSpecs, headSpecs, SequenceClassifier, type ModelParameter, type ParameterSpec } from './encoder.js';
-import { parseEncoderConfig, type EncoderConfig } from './model-config.js';
+import { encoderSpecs, headSpecs, type ModelParameter, type ParameterSpec, SequenceClassifier } from './encoder.js';
+import { type EncoderConfig, parseEncoderConfig } from './model-config.js';
 
 export const CONFIG_FILE = 'config.json';
 export const WEIGHTS_FILE = 'model.safetensors';
@@ -46,7 +46,8 @@ export async function readModelFolder(folder: string): Promise<ModelFolder> {
   const tensors = new Map<string, { shape: readonly number[]; values: Float32Array }>();
   try {
     for (const [name, raw] of parseSafetensors(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength)).tensors) {
-      if (raw.dtype === 'F32' || raw.dtype === 'F16' || raw.dtype === 'BF16' || raw.dtype === 'F64') tensors.set(name, { shape: raw.shape, values: toFloat32(raw) });
+      if (raw.dtype === 'F32' || raw.dtype === 'F16' || raw.dtype === 'BF16' || raw.dtype === 'F64')
+        tensors.set(name, { shape: raw.shape, values: toFloat32(raw) });
     }
   } catch (error) {
     if (error instanceof SafetensorsError) throw new UserInputError(`model: ${join(folder, WEIGHTS_FILE)}: ${error.message}`, 'model');
@@ -63,7 +64,10 @@ function stored(model: ModelFolder, spec: ParameterSpec): Float32Array | undefin
     if (!tensor) continue;
     if (tensor.shape.length !== spec.shape.length || tensor.shape.some((s, i) => s !== spec.shape[i])) {
       if (spec.group === 'head') return undefined;
-      throw new UserInputError(`model: ${join(model.folder, WEIGHTS_FILE)}: ${p + spec.name} has shape [${tensor.shape.join(', ')}], config.json implies [${spec.shape.join(', ')}]`, 'model');
+      throw new UserInputError(
+        `model: ${join(model.folder, WEIGHTS_FILE)}: ${p + spec.name} has shape [${tensor.shape.join(', ')}], config.json implies [${spec.shape.join(', ')}]`,
+        'model',
+      );
     }
     return tensor.values;
   }

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { UserInputError } from '../errors.js';
-import { encodeClassLabels, encodeRegressionTargets, type ClassLabel, type TaskType } from '../task/labels.js';
 import { seededUniform, shuffleInPlace } from '../random.js';
+import { type ClassLabel, encodeClassLabels, encodeRegressionTargets, type TaskType } from '../task/labels.js';
 import type { TextTokenizer, TokenizedTexts } from './tokenize.js';
 
 /** Labelled texts; pairs of texts come joined with " [SEP] ", as hfselect joins text columns. */
@@ -92,7 +92,10 @@ export function prepareTask(task: TextTask, tokenizer: TextTokenizer, options: {
     const n = task.texts.length;
     const heldOut = Math.max(1, Math.round(n * options.heldOutFraction));
     if (n - heldOut < 1) throw new UserInputError(`${field}: ${n} examples leave none to train on after holding out ${heldOut} for evaluation`, field);
-    const order = shuffleInPlace(Int32Array.from({ length: n }, (_, i) => i), seededUniform(options.seed));
+    const order = shuffleInPlace(
+      Int32Array.from({ length: n }, (_, i) => i),
+      seededUniform(options.seed),
+    );
     evaluation = pick(task, order.subarray(0, heldOut));
     train = pick(task, order.subarray(heldOut));
   }
@@ -112,7 +115,8 @@ export function prepareTask(task: TextTask, tokenizer: TextTokenizer, options: {
     const index = new Map<unknown, number>(classes.map((c, i) => [c, i]));
     const evaluationCodes = Int32Array.from(evaluation.labels, (label, row) => {
       const code = index.get(label);
-      if (code === undefined) throw new UserInputError(`${field} evaluation: row ${row} has label ${JSON.stringify(label)}, which the training examples never have`, field);
+      if (code === undefined)
+        throw new UserInputError(`${field} evaluation: row ${row} has label ${JSON.stringify(label)}, which the training examples never have`, field);
       return code;
     });
     return {
@@ -134,7 +138,10 @@ export function prepareTask(task: TextTask, tokenizer: TextTokenizer, options: {
   const trainTargets = encode(train.labels, `${field} labels`);
   const evaluationTargets = encode(evaluation.labels, `${field} evaluation labels`);
   if (evaluationTargets.targets !== trainTargets.targets) {
-    throw new UserInputError(`${field} evaluation: ${evaluationTargets.targets} regression targets per row, the training examples have ${trainTargets.targets}`, field);
+    throw new UserInputError(
+      `${field} evaluation: ${evaluationTargets.targets} regression targets per row, the training examples have ${trainTargets.targets}`,
+      field,
+    );
   }
   return {
     id: task.id,

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Pooling } from '../embed/pooling.js';
 import type { Parameter } from '../tf/adamw.js';
-import { activate, dropout, embeddingLookup, layerNorm, linear, type DropoutSeeds } from './layers.js';
+import { activate, type DropoutSeeds, dropout, embeddingLookup, layerNorm, linear } from './layers.js';
 import type { EncoderConfig } from './model-config.js';
 
 /** Which part of the model a parameter belongs to; masking scopes and the fresh target head use it. */
@@ -66,7 +66,10 @@ export function encoderSpecs(config: EncoderConfig): ParameterSpec[] {
       const layer = `transformer.layer.${i}`;
       for (const part of ['q_lin', 'k_lin', 'v_lin', 'out_lin']) specs.push(...linearSpecs(`${layer}.attention.${part}`, h, h, 'encoder'));
       specs.push(...normSpecs(`${layer}.sa_layer_norm`, h, 'encoder'));
-      specs.push(...linearSpecs(`${layer}.ffn.lin1`, h, config.intermediateSize, 'encoder'), ...linearSpecs(`${layer}.ffn.lin2`, config.intermediateSize, h, 'encoder'));
+      specs.push(
+        ...linearSpecs(`${layer}.ffn.lin1`, h, config.intermediateSize, 'encoder'),
+        ...linearSpecs(`${layer}.ffn.lin2`, config.intermediateSize, h, 'encoder'),
+      );
       specs.push(...normSpecs(`${layer}.output_layer_norm`, h, 'encoder'));
     }
   }
@@ -143,9 +146,15 @@ export class TransformerEncoder {
       if (config.architecture === 'bert') {
         const layer = `encoder.layer.${i}`;
         const context = attention(hidden, `${layer}.attention.self.query`, `${layer}.attention.self.key`, `${layer}.attention.self.value`);
-        const attended = this.norm(tf.add(dropout(this.dense(context, `${layer}.attention.output.dense`), config.hiddenDropout, seeds), hidden), `${layer}.attention.output.LayerNorm`);
+        const attended = this.norm(
+          tf.add(dropout(this.dense(context, `${layer}.attention.output.dense`), config.hiddenDropout, seeds), hidden),
+          `${layer}.attention.output.LayerNorm`,
+        );
         const intermediate = activate(this.dense(attended, `${layer}.intermediate.dense`), config.activation);
-        hidden = this.norm(tf.add(dropout(this.dense(intermediate, `${layer}.output.dense`), config.hiddenDropout, seeds), attended), `${layer}.output.LayerNorm`);
+        hidden = this.norm(
+          tf.add(dropout(this.dense(intermediate, `${layer}.output.dense`), config.hiddenDropout, seeds), attended),
+          `${layer}.output.LayerNorm`,
+        );
       } else {
         const layer = `transformer.layer.${i}`;
         const context = attention(hidden, `${layer}.attention.q_lin`, `${layer}.attention.k_lin`, `${layer}.attention.v_lin`);

@@ -1,16 +1,16 @@
 import { stat } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
 import { modelsDir as defaultModelsDir } from '../config.js';
+import { type DatasetOptions, readTextDataset, type TextDataset } from '../dataset/text-dataset.js';
 import type { EmbeddingCache } from '../embed/cache.js';
 import { embedTexts } from '../embed/embed-dataset.js';
 import { DEFAULT_BATCH_SIZE, DEFAULT_MAX_LENGTH } from '../embed/embedder.js';
 import { describeModel, modelFolder, REQUIRED_FILES } from '../embed/model-folder.js';
 import type { Pooling } from '../embed/pooling.js';
 import { UserInputError } from '../errors.js';
-import { trainEsm, type EsmMetadata, type EsmTrainingOptions, type EsmTrainingReport } from '../esm/train.js';
 import type { EmbeddingSpaceMap } from '../esm/esm.js';
+import { type EsmMetadata, type EsmTrainingOptions, type EsmTrainingReport, trainEsm } from '../esm/train.js';
 import type { HubClient } from '../hub/client.js';
-import { readTextDataset, type DatasetOptions, type TextDataset } from '../dataset/text-dataset.js';
 import type { Embeddings } from '../io/embeddings.js';
 import { loadTensorflow } from '../tf/backend.js';
 import { readModelFolder, WEIGHTS_FILE } from './checkpoint.js';
@@ -73,7 +73,12 @@ async function exists(path: string): Promise<boolean> {
  * hfselect's pooled embeddings of `texts` by a model folder's weights on the TensorFlow.js encoder
  * (BERT or DistilBERT, model.safetensors), tokenised by `tokenizerFolder` (default the folder).
  */
-export async function embedWithTensorflow(folder: string, pooling: Pooling, texts: readonly string[], options: { maxLength?: number; batchSize?: number; tokenizerFolder?: string } = {}): Promise<Embeddings> {
+export async function embedWithTensorflow(
+  folder: string,
+  pooling: Pooling,
+  texts: readonly string[],
+  options: { maxLength?: number; batchSize?: number; tokenizerFolder?: string } = {},
+): Promise<Embeddings> {
   await loadTensorflow();
   const model = await readModelFolder(folder);
   const tokenizer = await loadTokenizer(options.tokenizerFolder ?? folder, options.maxLength ?? DEFAULT_MAX_LENGTH);
@@ -81,7 +86,14 @@ export async function embedWithTensorflow(folder: string, pooling: Pooling, text
 }
 
 /** A model folder's embeddings: ONNX when the folder has what the embedder needs, else its safetensors on TensorFlow.js. */
-async function embedWithModel(name: string, folder: string, pooling: Pooling, texts: readonly string[], options: TrainWithModelsOptions, tokenizerFallback: string): Promise<{ embeddings: Embeddings; engine: EmbeddingEngine }> {
+async function embedWithModel(
+  name: string,
+  folder: string,
+  pooling: Pooling,
+  texts: readonly string[],
+  options: TrainWithModelsOptions,
+  tokenizerFallback: string,
+): Promise<{ embeddings: Embeddings; engine: EmbeddingEngine }> {
   const onnx = (await Promise.all(REQUIRED_FILES.map((file) => exists(join(folder, file))))).every(Boolean);
   if (onnx) {
     const embedded = await embedTexts(texts, {
@@ -117,7 +129,13 @@ export async function trainEsmWithModels(options: TrainWithModelsOptions): Promi
     [options.baseModel, options.tunedModel].map(async (name) => {
       if (options.pullMissing === false) return modelFolder(name, root);
       const { ensureModel } = await import('../embed/pull-model.js');
-      const { folder, pulled } = await ensureModel(name, { modelsDir: root, hub: options.hub, onNote: options.onNote, onProgress: options.onDownload, signal: options.signal });
+      const { folder, pulled } = await ensureModel(name, {
+        modelsDir: root,
+        hub: options.hub,
+        onNote: options.onNote,
+        onProgress: options.onDownload,
+        signal: options.signal,
+      });
       if (pulled) options.onNote?.(`pulled ${name} from the Hub (${pulled.record.repo}@${pulled.record.commit.slice(0, 12)})`);
       return folder;
     }),

@@ -9,14 +9,14 @@ import type { Pooling } from '../embed/pooling.js';
 import { UserInputError } from '../errors.js';
 import type { EmbeddingSpaceMap } from '../esm/esm.js';
 import { saveHfselectEsm } from '../esm/hfselect.js';
-import { trainEsm, type EsmTrainingReport, type EsmTrainingSettings } from '../esm/train.js';
+import { type EsmTrainingReport, type EsmTrainingSettings, trainEsm } from '../esm/train.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { loadTensorflow } from '../tf/backend.js';
-import { readModelFolder, saveCheckpoint, type ModelFolder } from './checkpoint.js';
-import { prepareTask, taskFingerprint, type TextTask } from './data.js';
+import { type ModelFolder, readModelFolder, saveCheckpoint } from './checkpoint.js';
+import { prepareTask, type TextTask, taskFingerprint } from './data.js';
 import { resolveStageSettings, type StageSettings, type StageSettingsInput } from './settings.js';
 import { loadTokenizer, type TextTokenizer } from './tokenize.js';
-import { embedWithEncoder, trainClassifier, type EpochResult, type StageName, type StageReport, type StepProgress } from './trainer.js';
+import { type EpochResult, embedWithEncoder, type StageName, type StageReport, type StepProgress, trainClassifier } from './trainer.js';
 
 /** What a two-stage fine-tuning job needs; everything but the data is recorded in its job.json. */
 export interface FinetuneSpec {
@@ -133,7 +133,10 @@ async function openRecord(spec: FinetuneSpec, outputDir: string, fresh: Omit<Job
   if (!existing) return { ...fresh, id: basename(outputDir), status: 'running', completed: {} };
   for (const key of ['model', 'source', 'target', 'settings'] as const) {
     if (!isDeepStrictEqual(existing[key], fresh[key])) {
-      throw new UserInputError(`resume: ${outputDir} holds a job with other ${key === 'settings' ? 'settings' : key === 'model' ? 'model settings' : `${key} data`}; use another output folder`, 'resume');
+      throw new UserInputError(
+        `resume: ${outputDir} holds a job with other ${key === 'settings' ? 'settings' : key === 'model' ? 'model settings' : `${key} data`}; use another output folder`,
+        'resume',
+      );
     }
   }
   return { ...existing, status: 'running', error: undefined, inputs: spec.inputs ?? existing.inputs };
@@ -200,7 +203,11 @@ export async function runFinetune(spec: FinetuneSpec, options: FinetuneRunOption
   const { completed } = record;
 
   const runStage = async (stage: StageName, start: ModelFolder, task: TextTask, settings: StageSettings): Promise<StageReport> => {
-    const data = prepareTask(task, tokenizer, { heldOutFraction: settings.heldOutFraction, seed: settings.seed, field: stage === 'intermediate' ? 'source' : 'target' });
+    const data = prepareTask(task, tokenizer, {
+      heldOutFraction: settings.heldOutFraction,
+      seed: settings.seed,
+      field: stage === 'intermediate' ? 'source' : 'target',
+    });
     emit({ type: 'stage', stage, status: 'started' });
     const { model, report } = await trainClassifier(start, data, settings, {
       stage,
@@ -231,7 +238,15 @@ export async function runFinetune(spec: FinetuneSpec, options: FinetuneRunOption
       emit({ type: 'stage', stage: 'esm', status: 'restored' });
     } else {
       emit({ type: 'stage', stage: 'esm', status: 'started' });
-      completed.esm = await fitIntermediateEsm(spec, record, base, await readModelFolder(checkpoints.intermediate), tokenizer, join(outputDir, FOLDERS.esm), options);
+      completed.esm = await fitIntermediateEsm(
+        spec,
+        record,
+        base,
+        await readModelFolder(checkpoints.intermediate),
+        tokenizer,
+        join(outputDir, FOLDERS.esm),
+        options,
+      );
       await writeJobRecord(outputDir, record);
       emit({ type: 'esm', folder: completed.esm.folder, heldOutR2: completed.esm.heldOutR2 });
       emit({ type: 'stage', stage: 'esm', status: 'completed' });
@@ -244,7 +259,16 @@ export async function runFinetune(spec: FinetuneSpec, options: FinetuneRunOption
 
     record.status = 'succeeded';
     await writeJobRecord(outputDir, record);
-    return { id: record.id, outputDir, backend: description, intermediate: completed.intermediate!, esm: completed.esm, target: completed.target!, checkpoints, restored };
+    return {
+      id: record.id,
+      outputDir,
+      backend: description,
+      intermediate: completed.intermediate!,
+      esm: completed.esm,
+      target: completed.target!,
+      checkpoints,
+      restored,
+    };
   } catch (error) {
     record.status = signal?.aborted ? 'cancelled' : 'failed';
     record.error = error instanceof Error ? error.message : String(error);
@@ -258,12 +282,23 @@ export async function runFinetune(spec: FinetuneSpec, options: FinetuneRunOption
  * the source texts by the base and the tuned encoder (hfselect's `train_with_models`), saved as an
  * hfselect folder, then registered.
  */
-async function fitIntermediateEsm(spec: FinetuneSpec, record: JobRecord, base: ModelFolder, tuned: ModelFolder, tokenizer: TextTokenizer, folder: string, options: FinetuneRunOptions): Promise<EsmSummary> {
+async function fitIntermediateEsm(
+  spec: FinetuneSpec,
+  record: JobRecord,
+  base: ModelFolder,
+  tuned: ModelFolder,
+  tokenizer: TextTokenizer,
+  folder: string,
+  options: FinetuneRunOptions,
+): Promise<EsmSummary> {
   const sequences = tokenizer.tokenize(spec.source.texts);
   const batchSize = record.settings.intermediate.batchSize * 2;
   const embed = (from: ModelFolder) => embedWithEncoder(from, record.model.pooling, sequences, batchSize);
   const report = record.completed.intermediate!;
-  const { esm, report: esmReport } = await trainEsm(embed(base), embed(tuned), esmMetadata(spec, record, report), { ...record.settings.esm, signal: options.signal });
+  const { esm, report: esmReport } = await trainEsm(embed(base), embed(tuned), esmMetadata(spec, record, report), {
+    ...record.settings.esm,
+    signal: options.signal,
+  });
   await saveHfselectEsm(esm, folder);
   await options.registerEsm?.(esm, esmReport);
   return { folder, taskId: esm.taskId, pairs: sequences.length, heldOutR2: esmReport.heldOutR2, epochLosses: esmReport.epochLosses };

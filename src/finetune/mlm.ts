@@ -4,8 +4,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { writeFileAtomic } from '../io/atomic.js';
 import { serializeSafetensors, type TensorToWrite } from '../io/safetensors.js';
 import type { ModelFolder } from './checkpoint.js';
-import { encoderSpecs, TransformerEncoder, type ModelParameter, type ParameterSpec, type TokenBatch } from './encoder.js';
-import { activate, embeddingLookup, linear, type DropoutSeeds } from './layers.js';
+import { encoderSpecs, type ModelParameter, type ParameterSpec, type TokenBatch, TransformerEncoder } from './encoder.js';
+import { activate, type DropoutSeeds, embeddingLookup, linear } from './layers.js';
 import { crossEntropy } from './losses.js';
 import type { EncoderConfig } from './model-config.js';
 
@@ -161,7 +161,8 @@ export function loadMaskedLanguageModel(model: ModelFolder): MaskedLanguageModel
   return toModel(model.config, (spec) => {
     const stored = model.tensors.get(spec.group === 'head' ? spec.name : ENCODER_PREFIX + spec.name) ?? model.tensors.get(spec.name);
     if (!stored) throw new Error(`${model.folder}: no tensor ${spec.name}`);
-    if (stored.shape.join() !== spec.shape.join()) throw new Error(`${model.folder}: ${spec.name} has shape [${stored.shape.join(', ')}], expected [${spec.shape.join(', ')}]`);
+    if (stored.shape.join() !== spec.shape.join())
+      throw new Error(`${model.folder}: ${spec.name} has shape [${stored.shape.join(', ')}], expected [${spec.shape.join(', ')}]`);
     return tf.tensor(stored.values, [...spec.shape]);
   });
 }

@@ -117,7 +117,10 @@ export function parseEncoderConfig(raw: unknown, source: string): EncoderConfig 
           initializerRange: c.initializer_range,
         };
   if (config.hiddenSize % config.numHeads !== 0) {
-    throw new UserInputError(`model: ${source}: config.json: the hidden size ${config.hiddenSize} is not a multiple of the ${config.numHeads} attention heads`, 'model');
+    throw new UserInputError(
+      `model: ${source}: config.json: the hidden size ${config.hiddenSize} is not a multiple of the ${config.numHeads} attention heads`,
+      'model',
+    );
   }
   return config;
 }

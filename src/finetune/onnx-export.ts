@@ -1,4 +1,4 @@
-import { encodeModel, FLOAT, INT64, type Attribute, type Initializer, type Node } from '../io/onnx-proto.js';
+import { type Attribute, encodeModel, FLOAT, INT64, type Initializer, type Node } from '../io/onnx-proto.js';
 import type { EncoderConfig } from './model-config.js';
 
 /** LayerNormalization is a standard operator from opset 17 on. */
@@ -53,8 +53,15 @@ export function encodeBertOnnx(config: EncoderConfig, weights: ReadonlyMap<strin
   };
   const parameter = (name: string, dims: readonly number[]) => g.constant(name, dims, weight(name));
   const dense = (x: string, prefix: string, inputs: number, outputs: number) =>
-    g.op('Add', [g.op('MatMul', [x, g.constant(`${prefix}.weight.T`, [inputs, outputs], transposed(weight(`${prefix}.weight`), outputs, inputs))]), parameter(`${prefix}.bias`, [outputs])]);
-  const norm = (x: string, prefix: string) => g.op('LayerNormalization', [x, parameter(`${prefix}.weight`, [h]), parameter(`${prefix}.bias`, [h])], { axis: { int: -1 }, epsilon: { float: config.layerNormEps } });
+    g.op('Add', [
+      g.op('MatMul', [x, g.constant(`${prefix}.weight.T`, [inputs, outputs], transposed(weight(`${prefix}.weight`), outputs, inputs))]),
+      parameter(`${prefix}.bias`, [outputs]),
+    ]);
+  const norm = (x: string, prefix: string) =>
+    g.op('LayerNormalization', [x, parameter(`${prefix}.weight`, [h]), parameter(`${prefix}.bias`, [h])], {
+      axis: { int: -1 },
+      epsilon: { float: config.layerNormEps },
+    });
   const scalars = new Map<string, string>();
   const scalar = (name: string, value: number): string => {
     if (!scalars.has(name)) scalars.set(name, g.constant(name, [], [value]));
@@ -81,7 +88,12 @@ export function encodeBertOnnx(config: EncoderConfig, weights: ReadonlyMap<strin
 
   // Embeddings: word + position (the first sequence_length rows) + token type, then LayerNorm.
   const length = g.op('Slice', [g.op('Shape', ['input_ids']), g.constant('one_index', [1], [1], INT64), g.constant('two_index', [1], [2], INT64)]);
-  const positions = g.op('Slice', [parameter('embeddings.position_embeddings.weight', [config.maxPositions, h]), g.constant('zero_index', [1], [0], INT64), length, g.constant('axis_0', [1], [0], INT64)]);
+  const positions = g.op('Slice', [
+    parameter('embeddings.position_embeddings.weight', [config.maxPositions, h]),
+    g.constant('zero_index', [1], [0], INT64),
+    length,
+    g.constant('axis_0', [1], [0], INT64),
+  ]);
   const words = g.op('Gather', [parameter('embeddings.word_embeddings.weight', [config.vocabSize, h]), 'input_ids'], { axis: { int: 0 } });
   const types = g.op('Gather', [parameter('embeddings.token_type_embeddings.weight', [config.typeVocabSize, h]), 'token_type_ids'], { axis: { int: 0 } });
   let hidden = norm(g.op('Add', [g.op('Add', [words, positions]), types]), 'embeddings.LayerNorm');

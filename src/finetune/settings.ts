@@ -59,7 +59,10 @@ export function resolveStageSettings(input: StageSettingsInput | undefined, stag
   if (parsed.success) return parsed.data;
   const issue = parsed.error.issues[0];
   const field = issue.path.join('.');
-  const message = issue.code === 'unrecognized_keys' ? `unknown setting ${issue.keys.map((k) => `"${k}"`).join(', ')} (settings: ${Object.keys(stageSettingsSchema.shape).join(', ')})` : `${field}: ${issue.message}`;
+  const message =
+    issue.code === 'unrecognized_keys'
+      ? `unknown setting ${issue.keys.map((k) => `"${k}"`).join(', ')} (settings: ${Object.keys(stageSettingsSchema.shape).join(', ')})`
+      : `${field}: ${issue.message}`;
   throw new UserInputError(`${stage} stage: ${message}`, field || stage);
 }
 

@@ -5,12 +5,12 @@ import type { Embeddings } from '../io/embeddings.js';
 import { seededUniform, shuffleInPlace } from '../random.js';
 import { TrainingOptimizer } from '../tf/optimizer.js';
 import { createClassifier, type ModelFolder } from './checkpoint.js';
+import type { PreparedSplit, PreparedTask } from './data.js';
 import type { SequenceClassifier, TokenBatch } from './encoder.js';
 import type { DropoutSeeds } from './layers.js';
 import { crossEntropy, meanSquaredError } from './losses.js';
 import { createMaskingStrategy } from './masking/create.js';
-import { classificationMetrics, regressionMetrics, type EvaluationMetrics } from './metrics.js';
-import type { PreparedSplit, PreparedTask } from './data.js';
+import { classificationMetrics, type EvaluationMetrics, regressionMetrics } from './metrics.js';
 import { maskSettings, type SelectionMetric, type StageSettings } from './settings.js';
 import { padBatch, type TokenizedTexts } from './tokenize.js';
 
@@ -126,7 +126,11 @@ function defaultSelectionMetric(data: PreparedTask): SelectionMetric {
 function batchLoss(model: SequenceClassifier, data: PreparedTask, batch: TokenBatch, rows: Int32Array, seeds: DropoutSeeds): tf.Scalar {
   const logits = model.logits(batch, seeds);
   const { train } = data;
-  if (data.task === 'classification') return crossEntropy(logits, Int32Array.from(rows, (r) => train.codes![r]));
+  if (data.task === 'classification')
+    return crossEntropy(
+      logits,
+      Int32Array.from(rows, (r) => train.codes![r]),
+    );
   const k = data.numLabels;
   const targets = new Float32Array(rows.length * k);
   rows.forEach((r, i) => targets.set(train.targets!.subarray(r * k, (r + 1) * k), i * k));
@@ -176,7 +180,10 @@ export async function trainStage(model: SequenceClassifier, data: PreparedTask, 
     const initialMetrics = evaluate(model, data, data.evaluation, evaluationBatch);
     for (let epoch = 1; epoch <= settings.epochs; epoch++) {
       const epochStarted = performance.now();
-      const order = shuffleInPlace(Int32Array.from({ length: train.size }, (_, i) => i), shuffle);
+      const order = shuffleInPlace(
+        Int32Array.from({ length: train.size }, (_, i) => i),
+        shuffle,
+      );
       let lossSum = 0;
       const report = (step: { step: number; learningRate: number } | null) => {
         if (!step) return;
@@ -252,7 +259,12 @@ export async function trainStage(model: SequenceClassifier, data: PreparedTask, 
  * with a fresh head, trained on the task by `trainStage`. The caller owns the trained model and
  * disposes it; a failed stage disposes it here.
  */
-export async function trainClassifier(start: ModelFolder, data: PreparedTask, settings: StageSettings, options: StageOptions & { readonly pooling: Pooling }): Promise<{ model: SequenceClassifier; report: StageReport }> {
+export async function trainClassifier(
+  start: ModelFolder,
+  data: PreparedTask,
+  settings: StageSettings,
+  options: StageOptions & { readonly pooling: Pooling },
+): Promise<{ model: SequenceClassifier; report: StageReport }> {
   const model = createClassifier(start, { pooling: options.pooling, numLabels: data.numLabels, seed: settings.seed });
   try {
     return { model, report: await trainStage(model, data, settings, options) };

@@ -3,7 +3,6 @@ import { UserInputError } from '../errors.js';
 import { HubOfflineError } from './config.js';
 import { HubUnavailableError } from './hub-errors.js';
 
-
 /** What was asked of the Hub, for the one-line message: e.g. "dataset hf://datasets/org/name". */
 export interface HubRequestContext {
   readonly what: string;
@@ -30,12 +29,18 @@ export function hubFailure(error: unknown, context: HubRequestContext): Error {
       case 403:
         return new UserInputError(`${field}: ${what}: the Hub refuses access (gated or private: request access on the Hub and set HF_TOKEN)`, field);
       default:
-        return new HubUnavailableError(`${field}: ${what}: the Hub answered ${error.statusCode}${error.statusCode >= 500 || error.statusCode === 429 ? ' after retries; try again later' : ''}`, field);
+        return new HubUnavailableError(
+          `${field}: ${what}: the Hub answered ${error.statusCode}${error.statusCode >= 500 || error.statusCode === 429 ? ' after retries; try again later' : ''}`,
+          field,
+        );
     }
   }
   if (error instanceof TypeError && /fetch failed/i.test(error.message)) {
     const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-    return new HubUnavailableError(`${field}: ${what}: the Hub cannot be reached (${cause?.code ?? cause?.message ?? 'network error'}; HF_ENDPOINT sets where it is)`, field);
+    return new HubUnavailableError(
+      `${field}: ${what}: the Hub cannot be reached (${cause?.code ?? cause?.message ?? 'network error'}; HF_ENDPOINT sets where it is)`,
+      field,
+    );
   }
   return error instanceof Error ? error : new Error(String(error));
 }

@@ -1,4 +1,4 @@
-import { hubConfig, requireOnline, type HubConfig } from './config.js';
+import { type HubConfig, hubConfig, requireOnline } from './config.js';
 import { createHubFetch, type HubFetchOptions } from './fetch.js';
 
 /**

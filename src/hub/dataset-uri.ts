@@ -19,7 +19,11 @@ export function isHubDataset(path: string): boolean {
 export function hubDatasetId(uri: string, field = 'dataset'): string {
   if (!uri.startsWith(PREFIX)) throw new UserInputError(`${field}: ${uri}: a Hub dataset is written hf://datasets/ORG/NAME`, field);
   const id = uri.slice(PREFIX.length).replace(/\/+$/, '');
-  if (id.includes('@')) throw new UserInputError(`${field}: ${uri}: revisions are not supported (esmselect reads the Hub's Parquet conversion of the dataset's main branch)`, field);
+  if (id.includes('@'))
+    throw new UserInputError(
+      `${field}: ${uri}: revisions are not supported (esmselect reads the Hub's Parquet conversion of the dataset's main branch)`,
+      field,
+    );
   if (!isRepoId(id)) throw new UserInputError(`${field}: ${uri}: "${id}" is not a Hub dataset id (ORG/NAME: letters, digits, ".", "_", "-")`, field);
   return id;
 }

@@ -53,7 +53,13 @@ export async function downloadVerified(hub: HubClient, repo: string, commit: str
   if (file.size > maxBytes) throw new FileRejection(`${file.path} is ${file.size} bytes, more than the ${maxBytes} accepted`, true);
   // The tree API already gave size and hash, so the client's probe request (`fileDownloadInfo`) is skipped.
   const url = `${hub.config.endpoint}/${repo}/resolve/${commit}/${file.path}`;
-  const blob = await downloadFile({ ...hub.params, repo, path: file.path, revision: commit, downloadInfo: { etag: file.sha256 ?? file.gitOid ?? '', size: file.size, url } });
+  const blob = await downloadFile({
+    ...hub.params,
+    repo,
+    path: file.path,
+    revision: commit,
+    downloadInfo: { etag: file.sha256 ?? file.gitOid ?? '', size: file.size, url },
+  });
   if (!blob) throw new FileRejection(`${file.path} is missing at ${commit.slice(0, 12)}`, true);
   const hash = createHash(file.sha256 ? 'sha256' : 'sha1');
   if (!file.sha256) hash.update(`blob ${file.size}\0`);
@@ -72,7 +78,8 @@ export async function downloadVerified(hub: HubClient, repo: string, commit: str
         throw error instanceof Error ? error : new Error(String(error));
       }
       if (read.done) break;
-      if (received + read.value.byteLength > file.size) throw new FileRejection(`${file.path}: the download sent more than the ${file.size} bytes announced`, false);
+      if (received + read.value.byteLength > file.size)
+        throw new FileRejection(`${file.path}: the download sent more than the ${file.size} bytes announced`, false);
       hash.update(read.value);
       bytes.set(read.value, received);
       received += read.value.byteLength;

@@ -1,6 +1,6 @@
 import { HubApiError } from '@huggingface/hub';
 import { UserInputError } from '../errors.js';
-import { HubOfflineError, type HubConfig } from './config.js';
+import { type HubConfig, HubOfflineError } from './config.js';
 import { printable } from './names.js';
 
 /**
@@ -43,7 +43,11 @@ export function hubFailure(error: unknown, what: string, config: HubConfig, notF
   }
   if (error instanceof TypeError && /fetch failed/i.test(error.message)) {
     const cause = (error as TypeError & { cause?: { code?: string; message?: string } }).cause;
-    return new HubError(`${what}: cannot reach the Hub at ${config.endpoint} (${printable(cause?.code ?? cause?.message ?? error.message, 80)})`, 'HF_ENDPOINT', 0);
+    return new HubError(
+      `${what}: cannot reach the Hub at ${config.endpoint} (${printable(cause?.code ?? cause?.message ?? error.message, 80)})`,
+      'HF_ENDPOINT',
+      0,
+    );
   }
   return error;
 }

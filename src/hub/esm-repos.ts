@@ -105,5 +105,7 @@ export async function esmCoverage(hub: HubClient, tags: readonly string[] = []):
   const { repos } = await findEsmRepos(hub, { tags });
   const counts = new Map<string | null, number>();
   for (const repo of repos) counts.set(baseModelOf(repo), (counts.get(baseModelOf(repo)) ?? 0) + 1);
-  return [...counts].map(([baseModel, esms]) => ({ baseModel, esms })).sort((a, b) => b.esms - a.esms || String(a.baseModel).localeCompare(String(b.baseModel)));
+  return [...counts]
+    .map(([baseModel, esms]) => ({ baseModel, esms }))
+    .sort((a, b) => b.esms - a.esms || String(a.baseModel).localeCompare(String(b.baseModel)));
 }

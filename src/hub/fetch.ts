@@ -1,4 +1,4 @@
-import { HubOfflineError, type HubConfig } from './config.js';
+import { type HubConfig, HubOfflineError } from './config.js';
 
 /**
  * The `fetch` every @huggingface/hub call is given (its `fetch` parameter): retries what the Hub asks

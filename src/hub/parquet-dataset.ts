@@ -6,14 +6,14 @@ import { UserInputError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { openParquetFile, type Table, type TableRow } from '../io/tables.js';
 import { hubFailure } from './api-failures.js';
-import { hubClient, type HubClient } from './client.js';
-import { hubConfig, HubOfflineError, type HubConfig } from './config.js';
+import { type HubClient, hubClient } from './client.js';
+import { type HubConfig, HubOfflineError, hubConfig } from './config.js';
 import { hubDatasetId } from './dataset-uri.js';
 import type { HubFetchOptions } from './fetch.js';
 import { HubContentError } from './hub-errors.js';
 import { checkRepoPath, isCommitSha, isRepoId, quoted } from './repo-files.js';
 import { datasetLimit, describeLimit, formatBytes } from './size-limits.js';
-import { announced, contentName, downloadVerified, type AnnouncedFile } from './verified-download.js';
+import { type AnnouncedFile, announced, contentName, downloadVerified } from './verified-download.js';
 
 /**
  * A dataset of the Hugging Face Hub read as its Parquet conversion: every public dataset the
@@ -105,7 +105,10 @@ async function resolveConversion(client: HubClient, id: string, uri: string): Pr
   } catch (error) {
     // The repo exists (it was just found), so a missing revision is a missing conversion.
     if (error instanceof HubApiError && error.statusCode === 404) {
-      throw new UserInputError(`dataset: ${uri} has no Parquet conversion on the Hub (${PARQUET_BRANCH}: the dataset viewer has not converted it); download its files and give one instead`, 'dataset');
+      throw new UserInputError(
+        `dataset: ${uri} has no Parquet conversion on the Hub (${PARQUET_BRANCH}: the dataset viewer has not converted it); download its files and give one instead`,
+        'dataset',
+      );
     }
     throw hubFailure(error, { what: uri, field: 'dataset', notFound: 'no such dataset on the Hub' });
   }
@@ -154,16 +157,23 @@ function names(values: Iterable<string>): string {
 }
 
 /** The subset and split asked for, or the defaults; a missing one is refused with the ones there are. */
-function chooseSplit(splits: Splits, uri: string, subset: string | undefined, split: string | undefined): { subset: string; split: string; partial: boolean; files: AnnouncedFile[] } {
+function chooseSplit(
+  splits: Splits,
+  uri: string,
+  subset: string | undefined,
+  split: string | undefined,
+): { subset: string; split: string; partial: boolean; files: AnnouncedFile[] } {
   if (splits.size === 0) throw new UserInputError(`dataset: ${uri}: its Parquet conversion holds no Parquet files`, 'dataset');
   const chosenSubset = subset ?? (splits.size === 1 ? [...splits.keys()][0] : splits.has('default') ? 'default' : undefined);
   if (chosenSubset === undefined) throw new UserInputError(`subset: ${uri} has several subsets; give one of ${names(splits.keys())}`, 'subset');
   const bySplit = splits.get(chosenSubset);
   if (!bySplit) throw new UserInputError(`subset: ${uri} has no subset ${quoted(chosenSubset)}; its subsets are ${names(splits.keys())}`, 'subset');
   const chosenSplit = split ?? (bySplit.has('train') ? 'train' : bySplit.size === 1 ? [...bySplit.keys()][0] : undefined);
-  if (chosenSplit === undefined) throw new UserInputError(`split: ${uri} (subset ${chosenSubset}) has no "train" split; give one of ${names(bySplit.keys())}`, 'split');
+  if (chosenSplit === undefined)
+    throw new UserInputError(`split: ${uri} (subset ${chosenSubset}) has no "train" split; give one of ${names(bySplit.keys())}`, 'split');
   const entry = bySplit.get(chosenSplit);
-  if (!entry) throw new UserInputError(`split: ${uri} (subset ${chosenSubset}) has no split ${quoted(chosenSplit)}; its splits are ${names(bySplit.keys())}`, 'split');
+  if (!entry)
+    throw new UserInputError(`split: ${uri} (subset ${chosenSubset}) has no split ${quoted(chosenSplit)}; its splits are ${names(bySplit.keys())}`, 'split');
   return { subset: chosenSubset, split: chosenSplit, ...entry };
 }
 
@@ -198,7 +208,8 @@ async function splitTable(paths: readonly string[], name: string): Promise<Table
  */
 export async function openHubDataset(uri: string, options: HubDatasetOptions = {}): Promise<{ table: Table; source: HubDatasetSource }> {
   const id = hubDatasetId(uri);
-  if (options.revision !== undefined && !isCommitSha(options.revision)) throw new UserInputError(`revision: ${options.revision} is not a commit of ${PARQUET_BRANCH}`, 'revision');
+  if (options.revision !== undefined && !isCommitSha(options.revision))
+    throw new UserInputError(`revision: ${options.revision} is not a commit of ${PARQUET_BRANCH}`, 'revision');
   const config = options.hubConfig ?? hubConfig();
   const what = `reading ${uri}`;
   let client: HubClient | undefined;
@@ -230,7 +241,11 @@ export async function openHubDataset(uri: string, options: HubDatasetOptions = {
   const chosen = chooseSplit(conversionSplits(listing), uri, options.subset, options.split);
   const bytes = chosen.files.reduce((sum, file) => sum + file.size, 0);
   const limit = datasetLimit();
-  if (bytes > limit.bytes) throw new HubContentError(`dataset: ${uri} (${chosen.subset}/${chosen.split}) is ${formatBytes(bytes)} of Parquet; esmselect reads ${describeLimit(limit)}`, 'dataset');
+  if (bytes > limit.bytes)
+    throw new HubContentError(
+      `dataset: ${uri} (${chosen.subset}/${chosen.split}) is ${formatBytes(bytes)} of Parquet; esmselect reads ${describeLimit(limit)}`,
+      'dataset',
+    );
 
   const paths: string[] = [];
   let downloaded = 0;
@@ -247,6 +262,15 @@ export async function openHubDataset(uri: string, options: HubDatasetOptions = {
     downloaded += file.size;
   }
   const name = `${uri} (subset ${chosen.subset}, split ${chosen.split})`;
-  const source: HubDatasetSource = { dataset: id, subset: chosen.subset, split: chosen.split, revision, partial: chosen.partial, files: paths.length, bytes, downloaded };
+  const source: HubDatasetSource = {
+    dataset: id,
+    subset: chosen.subset,
+    split: chosen.split,
+    revision,
+    partial: chosen.partial,
+    files: paths.length,
+    bytes,
+    downloaded,
+  };
   return { table: await splitTable(paths, name), source };
 }

@@ -6,7 +6,6 @@ import { HubContentError } from './hub-errors.js';
  * the folder it is joined to; anything else is refused with the name quoted, never used.
  */
 
-
 /**
  * A repo id as the Hub allows it (`huggingface_hub`'s `validate_repo_id`): `name` or `namespace/name`,
  * letters, digits, `.`, `_` and `-`, not starting with `.` or `-`, without `--` or `..`, at most 96
@@ -48,6 +47,7 @@ export function checkRepoPath(path: string, where: string): string {
 
 /** One segment of a name the Hub chose (a dataset config or split) that becomes part of nothing on disk but must still be plain. */
 export function checkRepoSegment(segment: string, where: string): string {
-  if (!/^[^/\\\0]{1,255}$/.test(segment) || segment === '.' || segment === '..') throw new HubContentError(`${where}: the Hub names ${quoted(segment)}, which is not a plain name; refused`, 'hub');
+  if (!/^[^/\\\0]{1,255}$/.test(segment) || segment === '.' || segment === '..')
+    throw new HubContentError(`${where}: the Hub names ${quoted(segment)}, which is not a plain name; refused`, 'hub');
   return segment;
 }

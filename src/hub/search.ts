@@ -1,8 +1,8 @@
 import { pathsInfo } from '@huggingface/hub';
-import { hubClient, type HubClient } from './client.js';
-import { hubConfig, type HubConfig } from './config.js';
+import { type HubClient, hubClient } from './client.js';
+import { type HubConfig, hubConfig } from './config.js';
 import { announcedFile, downloadVerified } from './download.js';
-import { baseModelOf, esmCoverage, findEsmRepos, matchesTask, taskIdOf, type EsmRepo } from './esm-repos.js';
+import { baseModelOf, type EsmRepo, esmCoverage, findEsmRepos, matchesTask, taskIdOf } from './esm-repos.js';
 import { printable, repoIdProblem } from './names.js';
 import { MAX_CONFIG_BYTES } from './size-limits.js';
 

@@ -25,7 +25,8 @@ export interface AnnouncedFile {
 /** The announcement of a tree or paths-info entry; a hostile entry (no checksum, a negative size) is refused. */
 export function announced(entry: { path: string; size: number; oid?: string; lfs?: { oid: string; size: number } }, where: string): AnnouncedFile {
   const size = entry.lfs?.size ?? entry.size;
-  if (!Number.isSafeInteger(size) || size < 0) throw new HubContentError(`${where}: the Hub announces ${quoted(entry.path)} with no valid size; refused`, 'hub');
+  if (!Number.isSafeInteger(size) || size < 0)
+    throw new HubContentError(`${where}: the Hub announces ${quoted(entry.path)} with no valid size; refused`, 'hub');
   if (entry.lfs && /^[0-9a-f]{64}$/.test(entry.lfs.oid)) return { path: entry.path, size, sha256: entry.lfs.oid };
   if (!entry.lfs && entry.oid && /^[0-9a-f]{40}$/.test(entry.oid)) return { path: entry.path, size, gitOid: entry.oid };
   throw new HubContentError(`${where}: the Hub announces ${quoted(entry.path)} without a checksum to verify it against; refused`, 'hub');
@@ -55,7 +56,14 @@ export interface DownloadOptions {
  * only a file whose hash is the announced one is renamed to `dest`; a mismatch removes the part and
  * is refused. A file over `limit` is refused before any byte is fetched.
  */
-export async function downloadVerified(hub: HubClient, repo: RepoDesignation, revision: string, file: AnnouncedFile, dest: string, options: DownloadOptions): Promise<void> {
+export async function downloadVerified(
+  hub: HubClient,
+  repo: RepoDesignation,
+  revision: string,
+  file: AnnouncedFile,
+  dest: string,
+  options: DownloadOptions,
+): Promise<void> {
   const name = typeof repo === 'string' ? repo : repo.name;
   const where = `${name}/${file.path}`;
   if (file.size > options.limit.bytes) {
@@ -86,7 +94,8 @@ export async function downloadVerified(hub: HubClient, repo: RepoDesignation, re
       const stream = blob.slice(done).stream() as unknown as AsyncIterable<Uint8Array>;
       for await (const chunk of stream) {
         options.signal?.throwIfAborted();
-        if (done + chunk.length > file.size) throw new HubContentError(`hub: ${where}: the Hub sends more than the ${file.size} bytes it announced; refused`, 'hub');
+        if (done + chunk.length > file.size)
+          throw new HubContentError(`hub: ${where}: the Hub sends more than the ${file.size} bytes it announced; refused`, 'hub');
         hash.update(chunk);
         await handle.write(chunk);
         done += chunk.length;
@@ -94,18 +103,24 @@ export async function downloadVerified(hub: HubClient, repo: RepoDesignation, re
       }
       await handle.sync();
     } catch (error) {
-      throw error instanceof HubContentError || (error as Error).name === 'AbortError' ? error : hubFailure(error, { what: where, field: 'hub', notFound: 'not found on the Hub' });
+      throw error instanceof HubContentError || (error as Error).name === 'AbortError'
+        ? error
+        : hubFailure(error, { what: where, field: 'hub', notFound: 'not found on the Hub' });
     } finally {
       await handle.close();
     }
     // The part stays for the next run to continue.
-    if (done < file.size) throw new HubContentError(`hub: ${where}: the download ended after ${done} of ${file.size} bytes; run the command again to continue`, 'hub');
+    if (done < file.size)
+      throw new HubContentError(`hub: ${where}: the download ended after ${done} of ${file.size} bytes; run the command again to continue`, 'hub');
   }
   const digest = hash.digest('hex');
   const wanted = file.sha256 ?? file.gitOid;
   if (digest !== wanted) {
     await rm(part, { force: true });
-    throw new HubContentError(`hub: ${where} does not match the ${file.sha256 ? 'sha256' : 'git blob id'} the Hub announces (${wanted!.slice(0, 12)}…, received ${digest.slice(0, 12)}…); refused`, 'hub');
+    throw new HubContentError(
+      `hub: ${where} does not match the ${file.sha256 ? 'sha256' : 'git blob id'} the Hub announces (${wanted!.slice(0, 12)}…, received ${digest.slice(0, 12)}…); refused`,
+      'hub',
+    );
   }
   await rename(part, dest);
   await syncDirectory(dirname(dest));

@@ -101,7 +101,12 @@ async function readNpy(path: string): Promise<EmbeddingFile> {
   const descr = /'descr'\s*:\s*'([^']+)'/.exec(header)?.[1];
   const fortran = /'fortran_order'\s*:\s*(True|False)/.exec(header)?.[1];
   const shape = /'shape'\s*:\s*\(([^)]*)\)/.exec(header)?.[1];
-  const dims = shape?.split(',').map((s) => s.trim()).filter(Boolean).map(Number) ?? [];
+  const dims =
+    shape
+      ?.split(',')
+      .map((s) => s.trim())
+      .filter(Boolean)
+      .map(Number) ?? [];
   if (dims.length !== 2) fail(path, `expected a 2-D array, got shape (${shape ?? '?'})`);
   if (fortran !== 'False') fail(path, 'Fortran-ordered arrays are not supported; save with np.ascontiguousarray');
   const [rows, dim] = dims;
@@ -193,7 +198,10 @@ export async function writeEmbeddingFile(path: string, embeddings: Embeddings, m
     case '.f32':
     case '.bin':
       await writeFileAtomic(path, new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
-      await writeFileAtomic(`${path}.json`, `${JSON.stringify({ n: rows, d: dim, dtype: 'float32', byte_order: 'little', layout: 'row-major', ...meta }, null, 2)}\n`);
+      await writeFileAtomic(
+        `${path}.json`,
+        `${JSON.stringify({ n: rows, d: dim, dtype: 'float32', byte_order: 'little', layout: 'row-major', ...meta }, null, 2)}\n`,
+      );
       return;
     default:
       throw new UserInputError(`--out: ${path}: unknown format; use .npy, .jsonl, .f32 or .bin`, 'out');

@@ -134,7 +134,8 @@ function rawData(initializer: Initializer): Uint8Array {
 
 function tensor(initializer: Initializer): Message {
   const expected = initializer.dims.reduce((n, d) => n * d, 1);
-  if (initializer.values.length !== expected) throw new RangeError(`initializer ${initializer.name}: ${initializer.values.length} values for dims [${initializer.dims.join(', ')}]`);
+  if (initializer.values.length !== expected)
+    throw new RangeError(`initializer ${initializer.name}: ${initializer.values.length} values for dims [${initializer.dims.join(', ')}]`);
   const m = new Message();
   for (const d of initializer.dims) m.int(1, d);
   return m.int(2, initializer.type).string(8, initializer.name).bytes(9, rawData(initializer));
@@ -162,10 +163,5 @@ export function encodeModel(graph: Graph, opset: number, producer: string): Uint
   for (const initializer of graph.initializers) g.message(5, tensor(initializer));
   for (const input of graph.inputs) g.message(11, valueInfo(input));
   for (const output of graph.outputs) g.message(12, valueInfo(output));
-  return new Message()
-    .int(1, 8)
-    .string(2, producer)
-    .message(7, g)
-    .message(8, new Message().string(1, '').int(2, opset))
-    .encode();
+  return new Message().int(1, 8).string(2, producer).message(7, g).message(8, new Message().string(1, '').int(2, opset)).encode();
 }

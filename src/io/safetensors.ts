@@ -93,7 +93,11 @@ export async function readSafetensorsTensors(path: string, names: readonly strin
  * (a local file, or a remote one through HTTP Range requests): the 8-byte header length, the header,
  * then only each wanted tensor's byte range.
  */
-export async function readSafetensorsRanges(read: (position: number, length: number) => Promise<Uint8Array>, size: number, names: readonly string[]): Promise<Map<string, RawTensor>> {
+export async function readSafetensorsRanges(
+  read: (position: number, length: number) => Promise<Uint8Array>,
+  size: number,
+  names: readonly string[],
+): Promise<Map<string, RawTensor>> {
   if (size < 8) throw new SafetensorsError(`file is ${size} bytes, too short for a safetensors header`);
   const headerLength = readHeaderLength(await read(0, 8), size);
   const header = parseHeader(await read(8, headerLength));

@@ -5,14 +5,14 @@ import { dirname, extname, join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PACKAGE_ROOT } from '../config.js';
 import { UserInputError } from '../errors.js';
-import { readJobRecord, type FinetuneEvent, type FinetuneResult, type JobStep } from '../finetune/job.js';
+import { type FinetuneEvent, type FinetuneResult, type JobStep, readJobRecord } from '../finetune/job.js';
 import type { StageSettings } from '../finetune/settings.js';
 import type { EpochResult, StageName, StageReport } from '../finetune/trainer.js';
 import type { Registry } from '../store/database.js';
 import { registrySource } from '../store/esms.js';
 import type { JobProgress } from '../store/jobs.js';
 import type { FinetuneMessage, FinetuneWork } from './finetune-process.js';
-import { requestView, type FinetuneRequest } from './finetune-request.js';
+import { type FinetuneRequest, requestView } from './finetune-request.js';
 import type { JobRun, JobType } from './runner.js';
 
 /** Where fine-tunes keep job.json, the checkpoints and the ESM, relative to the data dir: `finetunes/<job id>/`. */
@@ -98,7 +98,13 @@ function resultView(result: FinetuneResult, esmSourceId: number, dataDir: string
   return {
     intermediate: stageView(result.intermediate),
     target: stageView(result.target),
-    esm: { source_id: esmSourceId, source: registrySource(esmSourceId), task_id: result.esm.taskId, pairs: result.esm.pairs, held_out_r2: result.esm.heldOutR2 },
+    esm: {
+      source_id: esmSourceId,
+      source: registrySource(esmSourceId),
+      task_id: result.esm.taskId,
+      pairs: result.esm.pairs,
+      held_out_r2: result.esm.heldOutR2,
+    },
     checkpoints: { intermediate: folder(result.checkpoints.intermediate), target: folder(result.checkpoints.target), esm: folder(result.esm.folder) },
     restored: [...result.restored],
     backend: result.backend,

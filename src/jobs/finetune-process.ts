@@ -5,14 +5,15 @@
  * cancel or a shutdown stop it at once, and a crash of the native backend cannot take the server
  * down; the job resumes from the job folder's job.json.
  */
+
+import { UserInputError } from '../errors.js';
 import type { EmbeddingSpaceMap } from '../esm/esm.js';
 import { loadHfselectEsm } from '../esm/hfselect.js';
 import type { EsmTrainingReport } from '../esm/train.js';
-import { UserInputError } from '../errors.js';
-import { runFinetune, type FinetuneEvent, type FinetuneResult } from '../finetune/job.js';
-import { openRegistry } from '../store/database.js';
+import { type FinetuneEvent, type FinetuneResult, runFinetune } from '../finetune/job.js';
 import { registerEsm } from '../registry/esms.js';
-import { readFinetuneTasks, type FinetuneRequest } from './finetune-request.js';
+import { openRegistry } from '../store/database.js';
+import { type FinetuneRequest, readFinetuneTasks } from './finetune-request.js';
 
 /** What the server tells the process. */
 export interface FinetuneWork {
@@ -38,11 +39,19 @@ async function finetune(work: FinetuneWork, send: (message: FinetuneMessage) => 
   // A connection of its own: the registry is made for several processes (WAL, busy timeout).
   const registry = openRegistry({ dataDir: work.dataDir });
   try {
-    const register = async (esm: EmbeddingSpaceMap, training?: EsmTrainingReport) => (await registerEsm(registry, esm, { origin: 'finetuned', training })).record.id;
+    const register = async (esm: EmbeddingSpaceMap, training?: EsmTrainingReport) =>
+      (await registerEsm(registry, esm, { origin: 'finetuned', training })).record.id;
     const tasks = await readFinetuneTasks(request, work.inputDir, registry);
     let esmSourceId: number | undefined;
     const result = await runFinetune(
-      { model: request.model, modelsDir: work.modelsDir, ...tasks, intermediate: request.intermediate, targetStage: request.target_stage, outputDir: work.outputDir },
+      {
+        model: request.model,
+        modelsDir: work.modelsDir,
+        ...tasks,
+        intermediate: request.intermediate,
+        targetStage: request.target_stage,
+        outputDir: work.outputDir,
+      },
       {
         onEvent: (event) => send({ type: 'event', event }),
         registerEsm: async (esm, training) => {

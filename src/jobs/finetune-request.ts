@@ -1,12 +1,12 @@
 import { join } from 'node:path';
+import { readTextDataset } from '../dataset/text-dataset.js';
 import type { TextTask } from '../finetune/data.js';
 import type { StageSettings } from '../finetune/settings.js';
-import { readHubSourceTask, readRegisteredTask, taskFromDataset } from '../registry/sources.js';
-import { readTextDataset } from '../dataset/text-dataset.js';
 import type { TableFormat } from '../io/tables.js';
-import type { TaskType } from '../task/labels.js';
+import { readHubSourceTask, readRegisteredTask, taskFromDataset } from '../registry/sources.js';
 import type { Registry } from '../store/database.js';
 import { getDataset } from '../store/datasets.js';
+import type { TaskType } from '../task/labels.js';
 
 /** An uploaded dataset as a fine-tune keeps it: a file of its input directory and how to read it. */
 export interface UploadedTask {
@@ -101,7 +101,8 @@ export function requestView(request: FinetuneRequest): FinetuneRequestView {
   const { task_id, rows } = 'upload' in source ? source.upload : 'hub' in source ? source.hub : source.registered;
   const chosen = 'registered' in source ? source.registered : 'hub' in source ? source.hub : undefined;
   const registered = 'registered' in source ? { dataset_id: source.registered.dataset_id } : undefined;
-  const hub = 'hub' in source ? { hub: { dataset: source.hub.dataset, subset: source.hub.subset, split: source.hub.split, revision: source.hub.revision } } : undefined;
+  const hub =
+    'hub' in source ? { hub: { dataset: source.hub.dataset, subset: source.hub.subset, split: source.hub.split, revision: source.hub.revision } } : undefined;
   return {
     model: request.model,
     source: { task_id, rows, ...registered, ...hub, ...(chosen && { source_id: chosen.source_id, ranking_id: chosen.ranking_id, rank: chosen.rank }) },

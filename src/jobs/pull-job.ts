@@ -1,5 +1,5 @@
 import type { HubConfig } from '../hub/config.js';
-import { pullEsms, type PullOutcome, type PullStatus, type PullSummary } from '../registry/pull.js';
+import { type PullOutcome, type PullStatus, type PullSummary, pullEsms } from '../registry/pull.js';
 import type { Registry } from '../store/database.js';
 import type { JobProgress } from '../store/jobs.js';
 import type { JobType } from './runner.js';

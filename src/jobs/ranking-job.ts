@@ -26,14 +26,22 @@ export function rankingJobType(options: RankingJobOptions): JobType {
     path: '/v1/rankings',
     firstStage: 'reading',
     async run({ job, inputDir, signal, progress }) {
-      const { runId, scored } = await options.workers.rank(job.request as unknown as RankingSpec, { dataDir: registry.dataDir, modelsDir: options.modelsDir, inputDir, signal, onProgress: progress });
+      const { runId, scored } = await options.workers.rank(job.request as unknown as RankingSpec, {
+        dataDir: registry.dataDir,
+        modelsDir: options.modelsDir,
+        inputDir,
+        signal,
+        onProgress: progress,
+      });
       options.onScored?.(scored);
       return { runId };
     },
     details(job) {
       if (job.run_id === null) return {};
       const { result } = getRankingRun(registry, job.run_id);
-      return { result: { run_id: job.run_id, ...result, ranking: result.ranking.map((task) => ({ ...task, finetune: { ranking_id: job.id, rank: task.rank } })) } };
+      return {
+        result: { run_id: job.run_id, ...result, ranking: result.ranking.map((task) => ({ ...task, finetune: { ranking_id: job.id, rank: task.rank } })) },
+      };
     },
   };
 }

@@ -1,20 +1,20 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { readTextDataset } from '../dataset/text-dataset.js';
 import { embedTexts } from '../embed/embed-dataset.js';
 import type { Pooling } from '../embed/pooling.js';
-import { readTextDataset } from '../dataset/text-dataset.js';
 import type { EsmFilter } from '../esm/filter.js';
 import type { Embeddings } from '../io/embeddings.js';
 import type { TableFormat } from '../io/tables.js';
-import { encodeLabels, type TaskType } from '../task/labels.js';
 import { prepareTargetFor } from '../rank/ranking.js';
 import { selectScorer } from '../rank/scorers.js';
 import { rankTwoStage, type TwoStageRankingResult } from '../rank/two-stage.js';
+import { registryPool } from '../registry/pool.js';
 import type { Registry } from '../store/database.js';
 import { RegistryEmbeddingCache } from '../store/embedding-cache.js';
-import { registryPool } from '../registry/pool.js';
 import type { JobProgress } from '../store/jobs.js';
 import { recordRankingRun } from '../store/rankings.js';
+import { encodeLabels, type TaskType } from '../task/labels.js';
 
 /** The file in a job's input directory holding inline texts or embeddings with their labels: the JSON request as it came. */
 export const INLINE_INPUT = 'input.json';
@@ -34,7 +34,14 @@ export interface RankingSpec {
   readonly candidates?: number;
   readonly filters: EsmFilter;
   /** For `file`: the stored file's name in the input directory and how to read it. */
-  readonly file?: { readonly name: string; readonly format: TableFormat; readonly text_columns: string[]; readonly label_column: string; readonly num_examples?: number; readonly seed?: number };
+  readonly file?: {
+    readonly name: string;
+    readonly format: TableFormat;
+    readonly text_columns: string[];
+    readonly label_column: string;
+    readonly num_examples?: number;
+    readonly seed?: number;
+  };
   /** For `hub`: the Hub dataset and the commit of its Parquet conversion the request read (the job reads the same from the cache). */
   readonly hub?: HubTargetSpec;
 }
@@ -51,7 +58,12 @@ export interface HubTargetSpec {
 }
 
 /** Reads a Hub dataset target as a ranking request names it, into the data dir's cache. */
-export function readHubTarget(target: Omit<HubTargetSpec, 'revision' | 'subset' | 'split'> & { subset?: string; split?: string; revision?: string }, task: TaskType, dataDir: string, signal?: AbortSignal) {
+export function readHubTarget(
+  target: Omit<HubTargetSpec, 'revision' | 'subset' | 'split'> & { subset?: string; split?: string; revision?: string },
+  task: TaskType,
+  dataDir: string,
+  signal?: AbortSignal,
+) {
   return readTextDataset(target.dataset, {
     textColumns: target.text_columns,
     labelColumn: target.label_column,

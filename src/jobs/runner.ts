@@ -8,16 +8,16 @@ import {
   finishJob,
   getJob,
   isFinished,
-  queuedJobIds,
-  requeueInterrupted,
-  requeueJob,
-  saveProgress,
-  startJob,
   type JobKind,
   type JobProgress,
   type JobState,
   type JobSuccess,
+  queuedJobIds,
+  requeueInterrupted,
+  requeueJob,
   type StoredJob,
+  saveProgress,
+  startJob,
 } from '../store/jobs.js';
 import { JobConflictError, JobNotFoundError, JobTimeLimitError, QueueFullError, RunnerClosingError } from './errors.js';
 
@@ -327,7 +327,10 @@ export class JobRunner {
       }
       if (controller.signal.reason === CANCELLED) finishJob(this.registry, id, { state: 'cancelled' });
       else {
-        const cause = controller.signal.reason === TIMED_OUT ? new JobTimeLimitError(`the ${type.noun} ran past the server's limit of ${formatDuration(runMs)} (${settings.runMs}) and was stopped`) : error;
+        const cause =
+          controller.signal.reason === TIMED_OUT
+            ? new JobTimeLimitError(`the ${type.noun} ran past the server's limit of ${formatDuration(runMs)} (${settings.runMs}) and was stopped`)
+            : error;
         const { record, internal } = this.options.failure(cause, job.kind);
         if (internal) this.options.log(`${type.noun} ${id} failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
         finishJob(this.registry, id, { state: 'failed', error: record });
@@ -351,7 +354,8 @@ export class JobRunner {
   /** Cancels a queued or running job; a job that has ended is a conflict. */
   async cancel(id: string, kind: JobKind): Promise<JobView> {
     const job = this.get(id, kind);
-    if (isFinished(job.state)) throw new JobConflictError(`id: ${this.type(kind).noun} ${id} has already ${job.state === 'cancelled' ? 'been cancelled' : job.state}`, 'id');
+    if (isFinished(job.state))
+      throw new JobConflictError(`id: ${this.type(kind).noun} ${id} has already ${job.state === 'cancelled' ? 'been cancelled' : job.state}`, 'id');
     const controller = this.controllers.get(id);
     if (controller) {
       controller.abort(CANCELLED);

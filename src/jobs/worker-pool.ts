@@ -1,11 +1,11 @@
 import { availableParallelism } from 'node:os';
 import { dirname, extname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { MessageChannel, SHARE_ENV, type MessagePort } from 'node:worker_threads';
+import { MessageChannel, type MessagePort, SHARE_ENV } from 'node:worker_threads';
 import { Piscina } from 'piscina';
+import type { DatasetOptions } from '../dataset/text-dataset.js';
 import { UserInputError } from '../errors.js';
 import type { HubSourceData } from '../registry/sources.js';
-import type { DatasetOptions } from '../dataset/text-dataset.js';
 import type { DatasetRecord } from '../store/datasets.js';
 import type { JobProgress } from '../store/jobs.js';
 import type { RankingSpec } from './ranking.js';
@@ -28,7 +28,8 @@ const TASKS = tasksModule(import.meta.url, 'worker-tasks');
  * in the main thread only (tsx's esm entry checks isMainThread), and the thread could not read
  * TypeScript.
  */
-const TASKS_EXEC_ARGV = extname(here) === '.ts' ? ['--import', `data:text/javascript,import{register}from${JSON.stringify(import.meta.resolve('tsx/esm/api'))};register();`] : [];
+const TASKS_EXEC_ARGV =
+  extname(here) === '.ts' ? ['--import', `data:text/javascript,import{register}from${JSON.stringify(import.meta.resolve('tsx/esm/api'))};register();`] : [];
 
 /**
  * The threads run at this niceness (Linux keeps it per thread; ONNX Runtime's threads, started from

@@ -10,9 +10,9 @@
  * class between threads; anything else is thrown, and the caller reports it as internal.
  */
 import type { MessagePort } from 'node:worker_threads';
+import { type DatasetOptions, readTextDataset } from '../dataset/text-dataset.js';
 import { UserInputError } from '../errors.js';
-import { readHubSourceTask as readPublishedTask, readRegisteredTask, type HubSourceData } from '../registry/sources.js';
-import { readTextDataset, type DatasetOptions } from '../dataset/text-dataset.js';
+import { type HubSourceData, readHubSourceTask as readPublishedTask, readRegisteredTask } from '../registry/sources.js';
 import { openRegistry, type Registry } from '../store/database.js';
 import type { DatasetRecord } from '../store/datasets.js';
 import { executeRanking, type RankingSpec } from './ranking.js';
@@ -35,7 +35,10 @@ async function outcome<T>(work: () => Promise<T>): Promise<Outcome<T>> {
 }
 
 /** A published ESM's source task, read from its Hub dataset as a fine-tune would: the commit read and the examples. */
-export async function readHubSourceTask(task: { readonly source: HubSourceData; readonly dataDir: string }): Promise<Outcome<{ subset: string; split: string; revision: string; rows: number }>> {
+export async function readHubSourceTask(task: {
+  readonly source: HubSourceData;
+  readonly dataDir: string;
+}): Promise<Outcome<{ subset: string; split: string; revision: string; rows: number }>> {
   return outcome(async () => {
     const { task: read, hub } = await readPublishedTask(task.source, { dataDir: task.dataDir });
     return { subset: hub.subset, split: hub.split, revision: hub.revision, rows: read.texts.length };

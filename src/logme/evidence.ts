@@ -49,13 +49,7 @@ export function fixedPointEvidence(sigma: Float64Array, x2: Float64Array, yNormS
   }
   let logDet = 0;
   for (let i = 0; i < k; i++) logDet += Math.log(alpha + beta * sigma[i]);
-  const evidence =
-    (d / 2) * Math.log(alpha) +
-    (n / 2) * Math.log(beta) -
-    0.5 * logDet -
-    (beta / 2) * res2 -
-    (alpha / 2) * m2 -
-    (n / 2) * Math.log(2 * Math.PI);
+  const evidence = (d / 2) * Math.log(alpha) + (n / 2) * Math.log(beta) - 0.5 * logDet - (beta / 2) * res2 - (alpha / 2) * m2 - (n / 2) * Math.log(2 * Math.PI);
   return evidence / n;
 }
 

@@ -1,8 +1,8 @@
 import { UserInputError } from '../errors.js';
-import { crossProduct, outerProduct, transposeTimesVector, type Matrix } from '../linalg/matrix.js';
+import { crossProduct, type Matrix, outerProduct, transposeTimesVector } from '../linalg/matrix.js';
 import { symmetricSpectrum } from '../linalg/spectrum.js';
+import { type Labels, labelColumns } from '../task/labels.js';
 import { evidenceFromSpectrum } from './evidence.js';
-import { labelColumns, type Labels } from '../task/labels.js';
 
 export function squaredNorm(v: Float64Array): number {
   let s = 0;

@@ -1,5 +1,5 @@
 import { UserInputError } from '../errors.js';
-import { folderPool, type EsmPool } from '../esm/pool.js';
+import { type EsmPool, folderPool } from '../esm/pool.js';
 import { readEmbeddingFile, readLabelFile } from '../io/embedding-files.js';
 import type { Embeddings } from '../io/embeddings.js';
 import { encodeLabels, type TaskType } from '../task/labels.js';

@@ -6,7 +6,7 @@ import type { PoolEntry } from '../esm/pool.js';
 import type { Embeddings } from '../io/embeddings.js';
 import type { Labels, TaskType } from '../task/labels.js';
 import { esmLogme } from './esm-logme.js';
-import { prepareTarget, type PreparedTarget } from './target.js';
+import { type PreparedTarget, prepareTarget } from './target.js';
 
 /**
  * Scores a batch of ESMs against one prepared target; implementations differ in speed (and the
@@ -148,10 +148,12 @@ export async function rankPool(target: PreparedTarget, pool: AsyncIterable<PoolE
     if (batch.length === 0) return;
     const current = batch;
     batch = [];
-    scoring = scorer.score(
-      target,
-      current.map((b) => b.esm),
-    ).then((scores) => record(current, scores));
+    scoring = scorer
+      .score(
+        target,
+        current.map((b) => b.esm),
+      )
+      .then((scores) => record(current, scores));
     // Handled when awaited by the next flush; this keeps a failure meanwhile from counting as unhandled.
     scoring.catch(() => {});
     await yieldToEventLoop();

@@ -3,8 +3,8 @@ import { UserInputError } from '../errors.js';
 import { loadNativeAddon, type NativeAddon } from '../native/addon.js';
 import { loadTensorflow } from '../tf/backend.js';
 import { nativeScorer } from './native-scorer.js';
-import { typescriptScorer, type EsmScorer } from './ranking.js';
-import { tfjsScorer, typescriptSpectra, type SpectrumSolver } from './tfjs-scorer.js';
+import { type EsmScorer, typescriptScorer } from './ranking.js';
+import { type SpectrumSolver, tfjsScorer, typescriptSpectra } from './tfjs-scorer.js';
 
 export const SCORER_NAMES = ['native', 'typescript', 'tfjs'] as const;
 export type ScorerName = (typeof SCORER_NAMES)[number];
@@ -63,7 +63,10 @@ export async function selectScorer(selection: ScorerSelection = {}): Promise<Sel
         : tfjsScorer(backend, typescriptSpectra);
     return { scorer, description: `scorer ${scorer.description ?? scorer.name}; ${backend.description}` };
   }
-  const fallback = (why: string): SelectedScorer => ({ scorer: typescriptScorer, description: `scorer ${typescriptScorer.description ?? typescriptScorer.name}, ${why}; ${noTensorflow}` });
+  const fallback = (why: string): SelectedScorer => ({
+    scorer: typescriptScorer,
+    description: `scorer ${typescriptScorer.description ?? typescriptScorer.name}, ${why}; ${noTensorflow}`,
+  });
   if (name === 'typescript') return fallback('as requested');
   if ('addon' in native) {
     const scorer = nativeScorer(native.addon, threads);

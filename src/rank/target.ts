@@ -1,10 +1,10 @@
 import { UserInputError } from '../errors.js';
 import { firstNonFinite } from '../esm/esm.js';
 import type { Embeddings } from '../io/embeddings.js';
-import { pivotedCholesky, type PivotedCholesky } from '../linalg/cholesky.js';
+import { type PivotedCholesky, pivotedCholesky } from '../linalg/cholesky.js';
 import { mirrorUpperToLower, zeros } from '../linalg/matrix.js';
-import { labelColumns, type Labels } from '../task/labels.js';
 import { squaredNorm } from '../logme/logme.js';
+import { type Labels, labelColumns } from '../task/labels.js';
 
 /**
  * What every ESM-LogME evaluation of one target shares, computed once.

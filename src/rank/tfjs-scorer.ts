@@ -1,6 +1,6 @@
 import type { Tensor } from '@tensorflow/tfjs-core';
 import type { EmbeddingSpaceMap } from '../esm/esm.js';
-import { symmetricSpectrum, type Spectrum } from '../linalg/spectrum.js';
+import { type Spectrum, symmetricSpectrum } from '../linalg/spectrum.js';
 import { evidenceFromSpectrum } from '../logme/evidence.js';
 import type { LoadedBackend } from '../tf/backend.js';
 import { featureLabelProducts } from './esm-logme.js';

@@ -1,7 +1,7 @@
 import { UserInputError } from '../errors.js';
 import type { EsmPool } from '../esm/pool.js';
 import type { EmbeddingSpace } from '../io/embedding-space.js';
-import { rankPool, type RankedTask, type RankingResult, type RankPoolOptions } from './ranking.js';
+import { type RankedTask, type RankingResult, type RankPoolOptions, rankPool } from './ranking.js';
 import type { PreparedTarget } from './target.js';
 
 /**

@@ -16,7 +16,8 @@ export function esmModelCard(config: EsmConfig): string {
     license: 'apache-2.0',
     tags: ['embedding_space_map', `BaseLM:${config.base_model_name}`],
   };
-  const value = (v: unknown) => (v === null || v === undefined || v === '' ? '' : printable(Array.isArray(v) ? v.join(', ') : String(v), 300).replace(/[\r\n]+/g, ' '));
+  const value = (v: unknown) =>
+    v === null || v === undefined || v === '' ? '' : printable(Array.isArray(v) ? v.join(', ') : String(v), 300).replace(/[\r\n]+/g, ' ');
   const fields: [string, unknown][] = [
     ['Base model', config.base_model_name],
     ['Intermediate task', config.task_id],

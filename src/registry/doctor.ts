@@ -96,7 +96,9 @@ export async function checkRegistry(registry: Registry, options: DoctorOptions =
   const broken: BrokenEntry[] = [];
   const verify = options.verifyChecksums ?? true;
   for (const [i, check] of checks.entries()) {
-    const problem = verify ? problemOf(await readVerifiedFile(registry.dataDir, check.path, check.sha256)) : await missing(registry.resolve(check.path), check.path);
+    const problem = verify
+      ? problemOf(await readVerifiedFile(registry.dataDir, check.path, check.sha256))
+      : await missing(registry.resolve(check.path), check.path);
     if (problem) broken.push({ kind: check.kind, entry: check.entry, problem });
     options.onProgress?.({ done: i + 1, total: checks.length });
   }

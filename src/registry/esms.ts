@@ -1,15 +1,15 @@
 import { join } from 'node:path';
 import { UserInputError } from '../errors.js';
 import type { EmbeddingSpaceMap } from '../esm/esm.js';
-import { esmConfigJson, esmFromFiles, EsmFormatError, esmWeightsFile, saveHfselectEsm } from '../esm/hfselect.js';
+import { EsmFormatError, esmConfigJson, esmFromFiles, esmWeightsFile, saveHfselectEsm } from '../esm/hfselect.js';
 import type { EsmTrainingReport } from '../esm/train.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import type { RejectedEsm } from '../rank/ranking.js';
 import { SKETCH_SHAPE, sketchEsm } from '../retrieval/esm-sketch.js';
 import { updateSourceIndexes } from '../retrieval/source-index.js';
 import type { Registry } from '../store/database.js';
-import { hasEsmSketch, idsWithoutSketch, putEsmSketch, type EsmSketch } from '../store/esm-sketches.js';
-import { deleteEsmRows, esmIdentity, findEsmByIdentity, getEsm, insertEsm, registrySource, removeUnreferencedWeights, type EsmRecord } from '../store/esms.js';
+import { type EsmSketch, hasEsmSketch, idsWithoutSketch, putEsmSketch } from '../store/esm-sketches.js';
+import { deleteEsmRows, type EsmRecord, esmIdentity, findEsmByIdentity, getEsm, insertEsm, registrySource, removeUnreferencedWeights } from '../store/esms.js';
 import { readVerifiedFile, sha256Hex, storedFileExists, storeFile, weightsPath } from '../store/files.js';
 
 /**
@@ -37,7 +37,12 @@ export interface RegisterOptions {
  * crash leaves at most a file no row uses (reported by `esmselect doctor`), never a row without
  * its file. Each ESM is its own transaction.
  */
-export async function registerEsm(registry: Registry, esm: EmbeddingSpaceMap, provenance: { origin: string; training?: EsmTrainingReport }, options: RegisterOptions = {}): Promise<RegisterOutcome> {
+export async function registerEsm(
+  registry: Registry,
+  esm: EmbeddingSpaceMap,
+  provenance: { origin: string; training?: EsmTrainingReport },
+  options: RegisterOptions = {},
+): Promise<RegisterOutcome> {
   const { withRecord, prepared } = options;
   const config = esmConfigJson(esm);
   const weights = prepared?.weightsFile ?? esmWeightsFile(esm);
@@ -93,7 +98,10 @@ export async function loadRegisteredEsm(registry: Registry, record: EsmRecord): 
  * existed), for the class-means first stage. ESMs whose weights cannot be read are returned with
  * the reason; they stay unindexed for that stage.
  */
-export async function sketchRegisteredEsms(registry: Registry, onProgress?: (progress: { done: number; total: number }) => void): Promise<{ sketched: number; rejected: RejectedEsm[] }> {
+export async function sketchRegisteredEsms(
+  registry: Registry,
+  onProgress?: (progress: { done: number; total: number }) => void,
+): Promise<{ sketched: number; rejected: RejectedEsm[] }> {
   const ids = idsWithoutSketch(registry, SKETCH_SHAPE);
   const rejected: RejectedEsm[] = [];
   let sketched = 0;

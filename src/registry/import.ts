@@ -2,9 +2,9 @@ import { realpath } from 'node:fs/promises';
 import { join, sep } from 'node:path';
 import { CONFIG_FILE, EsmFormatError, loadHfselectEsm, WEIGHTS_FILE } from '../esm/hfselect.js';
 import { findEsmFolders } from '../esm/pool.js';
+import { updateSourceIndexes } from '../retrieval/source-index.js';
 import type { Registry } from '../store/database.js';
 import { registerEsm } from './esms.js';
-import { updateSourceIndexes } from '../retrieval/source-index.js';
 
 export interface ImportOutcome {
   readonly source: string;
@@ -51,7 +51,12 @@ async function importFolder(registry: Registry, source: string, within: string |
     const { id } = registered.record;
     return registered.status === 'imported'
       ? { source, status: 'imported', id }
-      : { source, status: 'skipped', id, reason: registered.restored ? `already registered as #${id}; its weights file was restored` : `already registered as #${id}` };
+      : {
+          source,
+          status: 'skipped',
+          id,
+          reason: registered.restored ? `already registered as #${id}; its weights file was restored` : `already registered as #${id}`,
+        };
   } catch (error) {
     if (!(error instanceof EsmFormatError)) throw error;
     return { source, status: 'rejected', reason: error.problem };

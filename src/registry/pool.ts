@@ -1,9 +1,9 @@
-import type { EsmPool, PoolEntry } from '../esm/pool.js';
 import { EsmFormatError } from '../esm/hfselect.js';
+import type { EsmPool, PoolEntry } from '../esm/pool.js';
 import type { RetrievablePool } from '../rank/two-stage.js';
 import { retrieveFromRegistry } from '../retrieval/first-stage.js';
 import type { Registry } from '../store/database.js';
-import { findEsm, listEsmIds, parseRegistrySource, registrySource, type EsmFilter } from '../store/esms.js';
+import { type EsmFilter, findEsm, listEsmIds, parseRegistrySource, registrySource } from '../store/esms.js';
 import { loadRegisteredEsm } from './esms.js';
 
 /** Registered ESMs by id as a pool, read one at a time; missing or corrupt ones come out rejected. */

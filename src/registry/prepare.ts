@@ -1,11 +1,11 @@
-import { endianness, availableParallelism } from 'node:os';
+import { availableParallelism, endianness } from 'node:os';
 import { dirname, extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
-import { LEGACY_VERSION, parseEsmConfig, type EsmConfig } from '../esm/config.js';
+import { type EsmConfig, LEGACY_VERSION, parseEsmConfig } from '../esm/config.js';
 import { EmbeddingSpaceMap, firstNonFinite } from '../esm/esm.js';
-import { esmFromFiles, EsmFormatError, esmWeightsFile, esmWeightsHeader } from '../esm/hfselect.js';
-import { parseSafetensors, toFloat32, type RawTensor } from '../io/safetensors.js';
+import { EsmFormatError, esmFromFiles, esmWeightsFile, esmWeightsHeader } from '../esm/hfselect.js';
+import { parseSafetensors, type RawTensor, toFloat32 } from '../io/safetensors.js';
 import { sketchEsm } from '../retrieval/esm-sketch.js';
 import type { EsmSketch } from '../store/esm-sketches.js';
 import { sha256Hex } from '../store/files.js';
@@ -108,7 +108,13 @@ const WORKER = join(dirname(here), `prepare-worker${extname(here)}`);
 export function createPreparer(threads: number): Preparer {
   const count = Math.min(threads, availableParallelism());
   if (count < 1) return { prepare: async (task) => prepareEsm(task), close: async () => {} };
-  const pool = new Piscina<PrepareTask, Prepared>({ filename: WORKER, minThreads: 0, maxThreads: count, idleTimeout: 1000, execArgv: extname(here) === '.ts' ? ['--import', 'tsx'] : [] });
+  const pool = new Piscina<PrepareTask, Prepared>({
+    filename: WORKER,
+    minThreads: 0,
+    maxThreads: count,
+    idleTimeout: 1000,
+    execArgv: extname(here) === '.ts' ? ['--import', 'tsx'] : [],
+  });
   return {
     prepare: (task) => pool.run(task, { transferList: [task.weights.buffer as ArrayBuffer] }),
     close: () => pool.destroy(),

@@ -1,12 +1,12 @@
 import { pathsInfo } from '@huggingface/hub';
+import { UserInputError } from '../errors.js';
 import { parseEsmConfig } from '../esm/config.js';
 import { CONFIG_FILE, WEIGHTS_FILE } from '../esm/hfselect.js';
-import { UserInputError } from '../errors.js';
-import { hubClient, type HubClient } from '../hub/client.js';
-import { hubConfig, type HubConfig } from '../hub/config.js';
+import { type HubClient, hubClient } from '../hub/client.js';
+import { type HubConfig, hubConfig } from '../hub/config.js';
 import { announcedFile, downloadVerified, FileRejection } from '../hub/download.js';
-import { COMMIT_SHA, esmRepoInfo, findEsmRepos, matchesTask, type EsmRepo } from '../hub/esm-repos.js';
 import { HubError, hubFailure } from '../hub/errors.js';
+import { COMMIT_SHA, type EsmRepo, esmRepoInfo, findEsmRepos, matchesTask } from '../hub/esm-repos.js';
 import type { HubFetchOptions } from '../hub/fetch.js';
 import { hasControlCharacters, printable, repoIdProblem } from '../hub/names.js';
 import { MAX_CONFIG_BYTES, MAX_WEIGHTS_BYTES } from '../hub/size-limits.js';
@@ -14,7 +14,7 @@ import { updateSourceIndexes } from '../retrieval/source-index.js';
 import type { Registry } from '../store/database.js';
 import { findHubSource, recordHubSource, writeHubSource } from '../store/hub-sources.js';
 import { registerEsm } from './esms.js';
-import { createPreparer, preparedMap, type Preparer } from './prepare.js';
+import { createPreparer, type Preparer, preparedMap } from './prepare.js';
 
 /**
  * `esmselect esm pull`: ESMs from the Hub into the registry, as hfselect's `fetch_esms` gets them
@@ -191,7 +191,8 @@ async function pullRepo(registry: Registry, hub: HubClient, preparer: Preparer, 
     // The config's dimension bounds the weights before a byte of them is read.
     const dim = parsed.config.esm_embedding_dim;
     const bound = maxWeightsBytes(dim);
-    if (bound > MAX_WEIGHTS_BYTES) throw new RepoRejection(`config.json: esm_embedding_dim ${dim} needs up to ${bound} bytes of weights, more than the ${MAX_WEIGHTS_BYTES} accepted`, true);
+    if (bound > MAX_WEIGHTS_BYTES)
+      throw new RepoRejection(`config.json: esm_embedding_dim ${dim} needs up to ${bound} bytes of weights, more than the ${MAX_WEIGHTS_BYTES} accepted`, true);
     if (weightsFile.size > bound) {
       throw new RepoRejection(`${WEIGHTS_FILE} is ${weightsFile.size} bytes, more than an ESM of dimension ${dim} needs (at most ${bound})`, true);
     }
@@ -205,7 +206,13 @@ async function pullRepo(registry: Registry, hub: HubClient, preparer: Preparer, 
       // The repo's row commits with the ESM's: a pull killed in between left both or neither.
       { prepared, withRecord: ({ id }) => writeHubSource(registry, { repoId: repo.id, commit, tags: repo.tags, sourceTaskId: id }) },
     );
-    return { repo: repo.id, commit, status: registered.status, id: registered.record.id, ...(registered.status === 'skipped' && { reason: `already registered as #${registered.record.id}` }) };
+    return {
+      repo: repo.id,
+      commit,
+      status: registered.status,
+      id: registered.record.id,
+      ...(registered.status === 'skipped' && { reason: `already registered as #${registered.record.id}` }),
+    };
   } catch (error) {
     let rejection: RepoRejection | undefined;
     if (error instanceof RepoRejection) rejection = error;

@@ -1,13 +1,13 @@
 import { createRepo, HubApiError, uploadFiles } from '@huggingface/hub';
 import { UserInputError } from '../errors.js';
-import { CONFIG_FILE, esmConfigJson, EsmFormatError, esmWeightsFile, WEIGHTS_FILE } from '../esm/hfselect.js';
-import { esmModelCard } from './card.js';
+import { CONFIG_FILE, EsmFormatError, esmConfigJson, esmWeightsFile, WEIGHTS_FILE } from '../esm/hfselect.js';
 import { hubClient } from '../hub/client.js';
-import { hubConfig, type HubConfig } from '../hub/config.js';
+import { type HubConfig, hubConfig } from '../hub/config.js';
 import { HubError, hubFailure } from '../hub/errors.js';
 import { repoIdProblem } from '../hub/names.js';
 import type { Registry } from '../store/database.js';
 import { getEsm } from '../store/esms.js';
+import { esmModelCard } from './card.js';
 import { loadRegisteredEsm } from './esms.js';
 
 export interface PushOptions {

@@ -1,15 +1,15 @@
 import { realpath, stat } from 'node:fs/promises';
 import { resolve, sep } from 'node:path';
+import { readTextDataset, type TextDataset } from '../dataset/text-dataset.js';
 import { UserInputError } from '../errors.js';
+import type { TextTask } from '../finetune/data.js';
 import { hubDatasetUri } from '../hub/dataset-uri.js';
 import type { HubDatasetOptions, HubDatasetSource } from '../hub/parquet-dataset.js';
 import { isRepoId } from '../hub/repo-files.js';
-import { readTextDataset, type TextDataset } from '../dataset/text-dataset.js';
 import type { RankingResult } from '../rank/ranking.js';
 import type { Registry } from '../store/database.js';
-import { getDataset, listDatasets, type DatasetRecord } from '../store/datasets.js';
+import { type DatasetRecord, getDataset, listDatasets } from '../store/datasets.js';
 import { getRankingRun } from '../store/rankings.js';
-import type { TextTask } from '../finetune/data.js';
 
 /** The source task a ranking entry stands for, as a fine-tuning request needs it. */
 export interface RankedSource {
@@ -64,7 +64,11 @@ export function findRankedSourceDataset(registry: Registry, runId: number, rank:
 }
 
 /** A dataset read from a file as the task `id`, with the columns it was read from (they describe the task in its ESM). */
-export function taskFromDataset(id: string, dataset: TextDataset, columns: { readonly textColumns: string | readonly string[]; readonly labelColumn: string }): TextTask {
+export function taskFromDataset(
+  id: string,
+  dataset: TextDataset,
+  columns: { readonly textColumns: string | readonly string[]; readonly labelColumn: string },
+): TextTask {
   const { textColumns, labelColumn } = columns;
   const textColumn = typeof textColumns === 'string' || textColumns.length !== 1 ? textColumns : textColumns[0];
   return { id, task: dataset.task, texts: dataset.texts, labels: dataset.labels, textColumn, labelColumn };
@@ -78,7 +82,10 @@ export async function registeredDatasetFile(record: DatasetRecord, root?: string
   const where = `dataset #${record.id} (${record.name})`;
   const path = root === undefined ? record.name : resolve(root, record.name);
   if (!(await stat(path).catch(() => null))?.isFile()) {
-    throw new UserInputError(`source: ${where} is not a local file${root === undefined ? '' : ' in the data directory'}; esmselect reads datasets from files (register the exported file)`, 'source');
+    throw new UserInputError(
+      `source: ${where} is not a local file${root === undefined ? '' : ' in the data directory'}; esmselect reads datasets from files (register the exported file)`,
+      'source',
+    );
   }
   if (root !== undefined) {
     if (!(await realpath(path)).startsWith((await realpath(root)) + sep)) {
@@ -96,7 +103,10 @@ export async function registeredDatasetFile(record: DatasetRecord, root?: string
 export async function readRegisteredTask(record: DatasetRecord, root?: string): Promise<TextTask> {
   const path = await registeredDatasetFile(record, root);
   if (record.text_column === null || record.label_column === null) {
-    throw new UserInputError(`source: dataset #${record.id} (${record.name}) has no ${record.text_column === null ? 'text' : 'label'} column registered`, 'source');
+    throw new UserInputError(
+      `source: dataset #${record.id} (${record.name}) has no ${record.text_column === null ? 'text' : 'label'} column registered`,
+      'source',
+    );
   }
   const columns = { textColumns: record.text_column, labelColumn: record.label_column };
   const dataset = await readTextDataset(path, { ...columns, task: record.task_type ?? 'classification' });
@@ -139,7 +149,10 @@ export function locateSourceData(registry: Registry, source: Pick<RankedSource, 
     const hub = publishedSourceData(source);
     if (hub) return { hub };
     if (!(error instanceof UserInputError)) throw error;
-    throw new UserInputError(`${error.message.replace(/; register its data file first$/, '')}, and its ESM names no Hub dataset with text and label columns; register its data file first`, 'source');
+    throw new UserInputError(
+      `${error.message.replace(/; register its data file first$/, '')}, and its ESM names no Hub dataset with text and label columns; register its data file first`,
+      'source',
+    );
   }
 }
 
@@ -148,7 +161,10 @@ export function locateSourceData(registry: Registry, source: Pick<RankedSource, 
  * commit of the conversion, as a job reading again what its request read). Classification, as
  * hfselect's published ESMs are; the task keeps the ESM's task_id and the subset and split read.
  */
-export async function readHubSourceTask(source: HubSourceData, options: Pick<HubDatasetOptions, 'dataDir' | 'revision' | 'onDownload'> = {}): Promise<{ task: TextTask; hub: HubDatasetSource }> {
+export async function readHubSourceTask(
+  source: HubSourceData,
+  options: Pick<HubDatasetOptions, 'dataDir' | 'revision' | 'onDownload'> = {},
+): Promise<{ task: TextTask; hub: HubDatasetSource }> {
   const columns = { textColumns: source.textColumn, labelColumn: source.labelColumn };
   const dataset = await readTextDataset(source.dataset, { ...columns, subset: source.subset ?? undefined, split: source.split ?? undefined, hub: options });
   const hub = dataset.hub!;

@@ -1,12 +1,12 @@
-import { embedDataset, type EmbedDatasetOptions } from '../embed/embed-dataset.js';
+import { type EmbedDatasetOptions, embedDataset } from '../embed/embed-dataset.js';
 import { UserInputError } from '../errors.js';
-import { rank, type RankOptions } from '../rank/rank.js';
+import { type RankOptions, rank } from '../rank/rank.js';
 import type { TwoStageRankingResult } from '../rank/two-stage.js';
 import { openRegistry, type Registry } from '../store/database.js';
 import { RegistryEmbeddingCache } from '../store/embedding-cache.js';
-import { listEsmIds, type EsmFilter } from '../store/esms.js';
+import { type EsmFilter, listEsmIds } from '../store/esms.js';
 import { registryPool } from './pool.js';
-import { pullEsms, type PullOptions, type PullSummary } from './pull.js';
+import { type PullOptions, type PullSummary, pullEsms } from './pull.js';
 
 /**
  * hfselect's one call, `compute_task_ranking(dataset, model_name)`: find the ESMs published on the
@@ -38,7 +38,10 @@ export async function pullHubPool(registry: Registry, options: HubPoolOptions): 
   const filter: EsmFilter = { ...filters, ...(named ? { esm_repo_ids: pulled } : { hub_base_model: pull.baseModel! }) };
   if (listEsmIds(registry, filter).length === 0) {
     const where = named ? `in the repos ${esmRepoIds.join(', ')}` : `for ${pull.baseModel} on the Hub`;
-    throw new UserInputError(`esms: no usable ESMs ${where}${filters && Object.keys(filters).length ? ' that match the filters' : ''} (esmselect esm coverage lists the base models that have some)`, 'esms');
+    throw new UserInputError(
+      `esms: no usable ESMs ${where}${filters && Object.keys(filters).length ? ' that match the filters' : ''} (esmselect esm coverage lists the base models that have some)`,
+      'esms',
+    );
   }
   return { filter, pull };
 }

@@ -1,13 +1,13 @@
 import { UserInputError } from '../errors.js';
-import { classMeanDirections, classMeanGain, SKETCH_SHAPE } from './esm-sketch.js';
-import { HNSW_DEFAULTS } from './hnsw-index.js';
 import { describeSpace, type EmbeddingSpace } from '../io/embedding-space.js';
-import { meanDirection } from './textemb.js';
 import type { FirstStageQuery } from '../rank/two-stage.js';
 import type { Registry } from '../store/database.js';
 import { registeredSketches } from '../store/esm-sketches.js';
+import { type SourceVectorRecord, sourceVectorsOf, spacePoints } from '../store/source-vectors.js';
+import { classMeanDirections, classMeanGain, SKETCH_SHAPE } from './esm-sketch.js';
+import { HNSW_DEFAULTS } from './hnsw-index.js';
 import { openSourceIndex } from './source-index.js';
-import { sourceVectorsOf, spacePoints, type SourceVectorRecord } from '../store/source-vectors.js';
+import { meanDirection } from './textemb.js';
 
 /** A first stage's answer over registry ids (the pool maps them to its sources). */
 export interface RegistryRetrieval {
@@ -28,7 +28,8 @@ function sameSpace(a: EmbeddingSpace, b: EmbeddingSpace): boolean {
 function targetSpace(records: readonly SourceVectorRecord[], given: EmbeddingSpace | undefined, dim: number): EmbeddingSpace | undefined {
   if (given) {
     const other = records.find((r) => sameSpace(r, given) && r.dim !== dim);
-    if (other) throw new UserInputError(`space: the target has ${dim}-dimensional embeddings, the source vectors of ${describeSpace(given)} have ${other.dim}`, 'space');
+    if (other)
+      throw new UserInputError(`space: the target has ${dim}-dimensional embeddings, the source vectors of ${describeSpace(given)} have ${other.dim}`, 'space');
     return given;
   }
   const fitting = records.filter((r) => r.dim === dim);

@@ -136,7 +136,8 @@ export class HnswIndex {
 
   /** Adds a point, or replaces the vector under a label that is live or was deleted (hnswlib updates it in place). */
   add(point: IndexPoint): void {
-    if (point.vector.length !== this.dim) throw new RangeError(`a vector of dimension ${point.vector.length} does not fit the ${this.dim}-dimensional index ${this.space}`);
+    if (point.vector.length !== this.dim)
+      throw new RangeError(`a vector of dimension ${point.vector.length} does not fit the ${this.dim}-dimensional index ${this.space}`);
     const known = this.points.has(point.label) || this.deleted.has(point.label);
     const count = this.hnsw.getCurrentCount();
     if (!known && count >= this.hnsw.getMaxElements()) this.hnsw.resizeIndex(Math.max(2 * count, 16));

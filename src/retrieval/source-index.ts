@@ -1,9 +1,9 @@
 import { join } from 'node:path';
-import { HNSW_DEFAULTS, HnswIndex, indexFingerprint, type HnswParameters } from './hnsw-index.js';
+import { describeSpace, type EmbeddingSpace } from '../io/embedding-space.js';
 import type { Registry } from '../store/database.js';
 import { sha256Hex } from '../store/files.js';
-import { describeSpace, type EmbeddingSpace } from '../io/embedding-space.js';
 import { recordedSpaces, spaceDim, spaceLabels, spacePoints } from '../store/source-vectors.js';
+import { HNSW_DEFAULTS, HnswIndex, type HnswParameters, indexFingerprint } from './hnsw-index.js';
 
 /** Where the HNSW indexes live, relative to the data dir. */
 export const INDEX_DIR = 'index';
@@ -36,7 +36,10 @@ function cacheOf(registry: Registry): Map<string, HnswIndex> {
 }
 
 function parametersFor(options: SourceIndexOptions, previous?: HnswParameters): HnswParameters {
-  return { m: options.hnsw?.m ?? previous?.m ?? HNSW_DEFAULTS.m, efConstruction: options.hnsw?.efConstruction ?? previous?.efConstruction ?? HNSW_DEFAULTS.efConstruction };
+  return {
+    m: options.hnsw?.m ?? previous?.m ?? HNSW_DEFAULTS.m,
+    efConstruction: options.hnsw?.efConstruction ?? previous?.efConstruction ?? HNSW_DEFAULTS.efConstruction,
+  };
 }
 
 /** Builds the index of a space afresh from the registry's vectors, saves it and returns it. */

@@ -1,16 +1,16 @@
 import { existsSync } from 'node:fs';
 import { textsSha256 } from '../embed/cache.js';
-import { embedDataset, type EmbedDatasetOptions } from '../embed/embed-dataset.js';
+import { type EmbedDatasetOptions, embedDataset } from '../embed/embed-dataset.js';
 import { UserInputError } from '../errors.js';
 import type { EmbeddingSpace } from '../io/embedding-space.js';
-import { meanDirection, TEXTEMB_TEXTS } from './textemb.js';
-import type { TaskType } from '../task/labels.js';
 import type { Registry } from '../store/database.js';
 import { getDataset, registerDataset } from '../store/datasets.js';
 import { RegistryEmbeddingCache } from '../store/embedding-cache.js';
-import { getEsm, type EsmRecord } from '../store/esms.js';
-import { updateSourceIndexes, type IndexUpdate } from './source-index.js';
+import { type EsmRecord, getEsm } from '../store/esms.js';
 import { putSourceVectors } from '../store/source-vectors.js';
+import type { TaskType } from '../task/labels.js';
+import { type IndexUpdate, updateSourceIndexes } from './source-index.js';
+import { meanDirection, TEXTEMB_TEXTS } from './textemb.js';
 
 export interface AttachTextsOptions extends Partial<Omit<EmbedDatasetOptions, 'cache'>> {}
 
@@ -41,8 +41,14 @@ function shared<T>(records: readonly EsmRecord[], pick: (r: EsmRecord) => T | nu
 /** A registered dataset as the texts of a source task: its name is the data file, its columns the defaults. */
 function registeredTexts(registry: Registry, id: number): { path: string; textColumns?: string | string[]; labelColumn?: string; task?: TaskType } {
   const record = getDataset(registry, id);
-  if (!existsSync(record.name)) throw new UserInputError(`dataset: dataset #${id} (${record.name}) is not a local file; esmselect reads texts from files`, 'dataset');
-  return { path: record.name, textColumns: record.text_column ?? undefined, labelColumn: record.label_column ?? undefined, task: record.task_type ?? undefined };
+  if (!existsSync(record.name))
+    throw new UserInputError(`dataset: dataset #${id} (${record.name}) is not a local file; esmselect reads texts from files`, 'dataset');
+  return {
+    path: record.name,
+    textColumns: record.text_column ?? undefined,
+    labelColumn: record.label_column ?? undefined,
+    task: record.task_type ?? undefined,
+  };
 }
 
 /**
@@ -54,7 +60,12 @@ function registeredTexts(registry: Registry, id: number): { path: string; textCo
  * brought up to date. The text and label columns default to the registered dataset's, else the
  * ESMs' config; the model to the ESMs' base model.
  */
-export async function attachSourceTexts(registry: Registry, ids: readonly number[], dataset: string | number, options: AttachTextsOptions = {}): Promise<AttachedTexts> {
+export async function attachSourceTexts(
+  registry: Registry,
+  ids: readonly number[],
+  dataset: string | number,
+  options: AttachTextsOptions = {},
+): Promise<AttachedTexts> {
   if (ids.length === 0) throw new UserInputError('esm: name at least one ESM', 'esm');
   const records = ids.map((id) => getEsm(registry, id));
   const registered = typeof dataset === 'number' ? registeredTexts(registry, dataset) : undefined;
@@ -88,7 +99,13 @@ export async function attachSourceTexts(registry: Registry, ids: readonly number
   putSourceVectors(
     registry,
     records.map((r) => r.identity),
-    { ...space, vector: meanDirection(embedded.embeddings), texts: embedded.embeddings.rows, texts_sha256: textsSha256(embedded.dataset.texts), dataset_id: datasetId },
+    {
+      ...space,
+      vector: meanDirection(embedded.embeddings),
+      texts: embedded.embeddings.rows,
+      texts_sha256: textsSha256(embedded.dataset.texts),
+      dataset_id: datasetId,
+    },
   );
   return {
     ids,

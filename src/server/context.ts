@@ -1,17 +1,17 @@
 import { join, resolve } from 'node:path';
 import { dataDir as defaultDataDir, modelsDir as defaultModelsDir } from '../config.js';
-import { hubConfig, type HubConfig } from '../hub/config.js';
-import { openRegistry, type Registry } from '../store/database.js';
-import type { JobKind } from '../store/jobs.js';
+import { type HubConfig, hubConfig } from '../hub/config.js';
 import { finetuneJobType } from '../jobs/finetune-job.js';
-import { JobRunner } from '../jobs/runner.js';
-import { checkBearerToken } from './http/auth.js';
-import { ServiceMetrics } from './http/metrics.js';
-import { hubProblem, problemFor, type Problem } from './http/problem.js';
 import { pullJobType } from '../jobs/pull-job.js';
 import { rankingJobType } from '../jobs/ranking-job.js';
-import { withoutServerPaths } from './http/redact.js';
+import { JobRunner } from '../jobs/runner.js';
 import { WorkerPool } from '../jobs/worker-pool.js';
+import { openRegistry, type Registry } from '../store/database.js';
+import type { JobKind } from '../store/jobs.js';
+import { checkBearerToken } from './http/auth.js';
+import { ServiceMetrics } from './http/metrics.js';
+import { hubProblem, type Problem, problemFor } from './http/problem.js';
+import { withoutServerPaths } from './http/redact.js';
 
 /** What the service accepts; each is settable by an environment variable (`limitsFromEnv`). */
 export interface ServerLimits {
@@ -142,16 +142,31 @@ export function createServerContext(options: ServerOptions = {}): ServerContext 
   const metrics = new ServiceMetrics(registry);
   const workers = options.workers ?? new WorkerPool();
   const hub = () => options.hub ?? hubConfig();
-  const types = [rankingJobType({ registry, modelsDir, workers, onScored: (n) => metrics.countScored(n) }), finetuneJobType({ registry, modelsDir, log }), pullJobType({ registry, hub })];
+  const types = [
+    rankingJobType({ registry, modelsDir, workers, onScored: (n) => metrics.countScored(n) }),
+    finetuneJobType({ registry, modelsDir, log }),
+    pullJobType({ registry, hub }),
+  ];
   const bounds = {
-    ranking: { queued: limits.queuedRankings, runMs: limits.rankingMs, settings: { queued: limitVariable('queuedRankings'), runMs: limitVariable('rankingMs') } },
-    finetune: { queued: limits.queuedFinetunes, runMs: limits.finetuneMs, settings: { queued: limitVariable('queuedFinetunes'), runMs: limitVariable('finetuneMs') } },
+    ranking: {
+      queued: limits.queuedRankings,
+      runMs: limits.rankingMs,
+      settings: { queued: limitVariable('queuedRankings'), runMs: limitVariable('rankingMs') },
+    },
+    finetune: {
+      queued: limits.queuedFinetunes,
+      runMs: limits.finetuneMs,
+      settings: { queued: limitVariable('queuedFinetunes'), runMs: limitVariable('finetuneMs') },
+    },
     pull: { queued: limits.queuedPulls, runMs: limits.pullMs, settings: { queued: limitVariable('queuedPulls'), runMs: limitVariable('pullMs') } },
   };
   const jobs = new JobRunner({ registry, types, syncWaiting: limits.syncWaiting, bounds, failure: jobFailure, log });
   if (options.startJobs ?? true) {
     const requeued = jobs.start();
-    if (requeued.length) log(`${requeued.length} job(s) were running when the server last stopped; they run again (fine-tunes from their last checkpoint): ${requeued.join(', ')}`);
+    if (requeued.length)
+      log(
+        `${requeued.length} job(s) were running when the server last stopped; they run again (fine-tunes from their last checkpoint): ${requeued.join(', ')}`,
+      );
   }
   return {
     registry,

@@ -2,11 +2,11 @@ import { mkdir, readdir, readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { PACKAGE_ROOT } from '../config.js';
 import { writeFileAtomic } from '../io/atomic.js';
+import { type ImportSummary, importEsmFolders } from '../registry/import.js';
 import type { Registry } from '../store/database.js';
 import { registerDataset } from '../store/datasets.js';
 import { countEsms } from '../store/esms.js';
 import { sha256Hex } from '../store/files.js';
-import { importEsmFolders, type ImportSummary } from '../registry/import.js';
 
 /** A pool of ESM folders and the datasets of their source tasks, one CSV (`text`, `label`) per ESM. */
 export interface DemoPool {
@@ -35,7 +35,15 @@ async function registerDemoDatasets(registry: Registry, datasets: string): Promi
     await mkdir(dirname(copy), { recursive: true });
     await writeFileAtomic(copy, bytes);
     const rows = bytes.toString('utf8').trimEnd().split('\n').length - 1;
-    registerDataset(registry, { name, split: 'train', text_column: 'text', label_column: 'label', task_type: 'classification', num_rows: rows, fingerprint: sha256Hex(bytes) });
+    registerDataset(registry, {
+      name,
+      split: 'train',
+      text_column: 'text',
+      label_column: 'label',
+      task_type: 'classification',
+      num_rows: rows,
+      fingerprint: sha256Hex(bytes),
+    });
   }
   return files.length;
 }

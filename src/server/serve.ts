@@ -1,11 +1,11 @@
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
-import type { Server } from 'node:http';
-import { createApp } from './http/app.js';
 import { selectScorer } from '../rank/scorers.js';
+import { checkRegistry, type DoctorReport, isHealthy } from '../registry/doctor.js';
 import { createServerContext, type ServerContext, type ServerOptions } from './context.js';
 import { seedDemoPool } from './demo.js';
-import { checkRegistry, isHealthy, type DoctorReport } from '../registry/doctor.js';
+import { createApp } from './http/app.js';
 
 export const DEFAULT_HOST = '127.0.0.1';
 export const DEFAULT_PORT = 8080;

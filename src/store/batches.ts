@@ -56,7 +56,9 @@ export function openBatchRun(
     const existing = findBatchRun(registry, input.outDir);
     if (existing && !restart) return { run: existing, conflict: existing.fingerprint !== input.fingerprint };
     if (existing) registry.db.prepare('DELETE FROM batch_runs WHERE id = ?').run(existing.id);
-    registry.db.prepare('INSERT INTO batch_runs (out_dir, fingerprint, plan) VALUES (?, ?, ?)').run(input.outDir, input.fingerprint, JSON.stringify(input.plan));
+    registry.db
+      .prepare('INSERT INTO batch_runs (out_dir, fingerprint, plan) VALUES (?, ?, ?)')
+      .run(input.outDir, input.fingerprint, JSON.stringify(input.plan));
     return { run: findBatchRun(registry, input.outDir)!, conflict: false };
   });
 }
@@ -88,7 +90,9 @@ export function saveBatchUnit(registry: Registry, runId: number, unit: BatchUnit
 
 /** Every checkpointed unit of a run, by target and shard. */
 export function readBatchUnits(registry: Registry, runId: number): BatchUnit[] {
-  const rows = registry.db.prepare('SELECT target, shard, scores, problems, worker, seconds FROM batch_units WHERE run_id = ? ORDER BY target, shard').all(runId) as UnitRow[];
+  const rows = registry.db
+    .prepare('SELECT target, shard, scores, problems, worker, seconds FROM batch_units WHERE run_id = ? ORDER BY target, shard')
+    .all(runId) as UnitRow[];
   return rows.map((row) => {
     // A copy: the Float64Array needs an aligned buffer, which a BLOB's Buffer need not be.
     const scores = new Float64Array(row.scores.byteLength / 8);

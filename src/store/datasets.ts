@@ -46,7 +46,12 @@ function toRecord(row: Row): DatasetRecord {
 }
 
 export function datasetFingerprint(input: DatasetInput): string {
-  return input.fingerprint ?? sha256Hex(JSON.stringify(['esmselect-dataset-v1', input.name, input.subset ?? null, input.split ?? null, input.text_column ?? null, input.label_column ?? null]));
+  return (
+    input.fingerprint ??
+    sha256Hex(
+      JSON.stringify(['esmselect-dataset-v1', input.name, input.subset ?? null, input.split ?? null, input.text_column ?? null, input.label_column ?? null]),
+    )
+  );
 }
 
 /** Registers a dataset, or returns the one with the same fingerprint (it is not changed). */

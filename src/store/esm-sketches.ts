@@ -23,14 +23,24 @@ export interface SketchShape {
 
 /** Whether the weights file with this SHA-256 has a sketch of the current shape. */
 export function hasEsmSketch(registry: Registry, weightsSha256: string, shape: SketchShape): boolean {
-  return registry.db.prepare('SELECT 1 FROM esm_sketches WHERE weights_sha256 = ? AND rows = ? AND seed = ?').get(weightsSha256, shape.rows, shape.seed) !== undefined;
+  return (
+    registry.db.prepare('SELECT 1 FROM esm_sketches WHERE weights_sha256 = ? AND rows = ? AND seed = ?').get(weightsSha256, shape.rows, shape.seed) !==
+    undefined
+  );
 }
 
 /** Records (or replaces) the sketch of a weights file; call it inside the transaction that registers the weights. */
 export function putEsmSketch(registry: Registry, weightsSha256: string, sketch: EsmSketch): void {
   registry.db
     .prepare('INSERT OR REPLACE INTO esm_sketches (weights_sha256, rows, seed, dim, frobenius_sq, sketch) VALUES (?, ?, ?, ?, ?, ?)')
-    .run(weightsSha256, sketch.rows, sketch.seed, sketch.dim, sketch.frobeniusSq, Buffer.from(sketch.sketch.buffer, sketch.sketch.byteOffset, sketch.sketch.byteLength));
+    .run(
+      weightsSha256,
+      sketch.rows,
+      sketch.seed,
+      sketch.dim,
+      sketch.frobeniusSq,
+      Buffer.from(sketch.sketch.buffer, sketch.sketch.byteOffset, sketch.sketch.byteLength),
+    );
 }
 
 /** Drops the sketches no registered ESM uses any more; call it inside the transaction that deletes ESMs. */
@@ -41,7 +51,9 @@ export function dropUnusedEsmSketches(registry: Registry): void {
 /** The registry ids of ESMs whose weights have no current sketch (registered before sketches existed). */
 export function idsWithoutSketch(registry: Registry, shape: SketchShape): number[] {
   return registry.db
-    .prepare('SELECT st.id FROM esms st LEFT JOIN esm_sketches sk ON sk.weights_sha256 = st.weights_sha256 AND sk.rows = ? AND sk.seed = ? WHERE sk.weights_sha256 IS NULL ORDER BY st.id')
+    .prepare(
+      'SELECT st.id FROM esms st LEFT JOIN esm_sketches sk ON sk.weights_sha256 = st.weights_sha256 AND sk.rows = ? AND sk.seed = ? WHERE sk.weights_sha256 IS NULL ORDER BY st.id',
+    )
     .pluck()
     .all(shape.rows, shape.seed) as number[];
 }

@@ -1,7 +1,7 @@
-import type { EsmFilter } from '../esm/filter.js';
 import { unlinkSync } from 'node:fs';
 import { UserInputError } from '../errors.js';
 import type { EsmConfig } from '../esm/config.js';
+import type { EsmFilter } from '../esm/filter.js';
 import type { EsmTrainingReport } from '../esm/train.js';
 import type { Registry } from './database.js';
 import { dropUnusedEsmSketches } from './esm-sketches.js';
@@ -163,7 +163,8 @@ function filterClause(filter: EsmFilter): { where: string; params: unknown[] } {
   if (filter.hub_base_model !== undefined) {
     add("id IN (SELECT h.source_task_id FROM hub_sources h, json_each(h.tags) t WHERE t.value = 'base_model:' || ?)", filter.hub_base_model);
   }
-  if (filter.esm_repo_ids !== undefined) add('id IN (SELECT source_task_id FROM hub_sources WHERE repo_id IN (SELECT value FROM json_each(?)))', JSON.stringify(filter.esm_repo_ids));
+  if (filter.esm_repo_ids !== undefined)
+    add('id IN (SELECT source_task_id FROM hub_sources WHERE repo_id IN (SELECT value FROM json_each(?)))', JSON.stringify(filter.esm_repo_ids));
   return { where: conditions.length ? `WHERE ${conditions.join(' AND ')}` : '', params };
 }
 
@@ -175,7 +176,10 @@ export function listEsms(registry: Registry, filter: EsmFilter = {}): EsmRecord[
 /** One page of `listEsms`, in id order, with the number of ESMs matching the filter. */
 export function pageEsms(registry: Registry, filter: EsmFilter, page: { limit: number; offset: number }): { total: number; records: EsmRecord[] } {
   const { where, params } = filterClause(filter);
-  const total = registry.db.prepare(`SELECT count(*) FROM esms ${where}`).pluck().get(...params) as number;
+  const total = registry.db
+    .prepare(`SELECT count(*) FROM esms ${where}`)
+    .pluck()
+    .get(...params) as number;
   const rows = registry.db.prepare(`SELECT * FROM esms ${where} ORDER BY id LIMIT ? OFFSET ?`).all(...params, page.limit, page.offset) as Row[];
   return { total, records: rows.map(toRecord) };
 }
@@ -187,7 +191,10 @@ export function countEsms(registry: Registry): number {
 
 /** Where each registered ESM's weights are, in id order: what `esmselect doctor` checks. */
 export function listEsmWeights(registry: Registry): Pick<EsmRecord, 'id' | 'weights_path' | 'weights_sha256'>[] {
-  return registry.db.prepare('SELECT id, weights_path, weights_sha256 FROM esms ORDER BY id').all() as Pick<EsmRecord, 'id' | 'weights_path' | 'weights_sha256'>[];
+  return registry.db.prepare('SELECT id, weights_path, weights_sha256 FROM esms ORDER BY id').all() as Pick<
+    EsmRecord,
+    'id' | 'weights_path' | 'weights_sha256'
+  >[];
 }
 
 /** The weights files some row points at. */
@@ -198,7 +205,10 @@ export function referencedWeights(registry: Registry): Set<string> {
 /** The ids matching a filter, without their configs: what a pool of any size can hold in memory. */
 export function listEsmIds(registry: Registry, filter: EsmFilter = {}): number[] {
   const { where, params } = filterClause(filter);
-  return registry.db.prepare(`SELECT id FROM esms ${where} ORDER BY id`).pluck().all(...params) as number[];
+  return registry.db
+    .prepare(`SELECT id FROM esms ${where} ORDER BY id`)
+    .pluck()
+    .all(...params) as number[];
 }
 
 /** The registered ESM with this identity (`esmIdentity`: the same ESM in any registry), if there is one. */
@@ -239,7 +249,6 @@ export function removeUnreferencedWeights(registry: Registry, paths: readonly st
     });
   });
 }
-
 
 /**
  * Deletes the rows of ESMs (and the sketches no other row shares) in one transaction: all or none,

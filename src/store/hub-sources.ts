@@ -45,7 +45,13 @@ export function writeHubSource(registry: Registry, source: Recorded): void {
        ON CONFLICT (repo_id) DO UPDATE SET commit_sha = excluded.commit_sha, source_task_id = excluded.source_task_id,
          tags = excluded.tags, rejected = excluded.rejected, pulled_at = excluded.pulled_at`,
     )
-    .run(source.repoId, source.commit, 'sourceTaskId' in source ? source.sourceTaskId : null, JSON.stringify(source.tags), 'rejected' in source ? source.rejected : null);
+    .run(
+      source.repoId,
+      source.commit,
+      'sourceTaskId' in source ? source.sourceTaskId : null,
+      JSON.stringify(source.tags),
+      'rejected' in source ? source.rejected : null,
+    );
 }
 
 /** `writeHubSource` in a transaction of its own. */

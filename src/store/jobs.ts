@@ -47,7 +47,12 @@ export interface StoredJob {
 /** A ranking job. */
 export type RankingJob = StoredJob & { readonly kind: 'ranking' };
 
-type Row = Omit<StoredJob, 'request' | 'result' | 'error' | 'progress'> & { request: string; result: string | null; error: string | null; progress: string | null };
+type Row = Omit<StoredJob, 'request' | 'result' | 'error' | 'progress'> & {
+  request: string;
+  result: string | null;
+  error: string | null;
+  progress: string | null;
+};
 
 const NOW = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')";
 
@@ -56,7 +61,13 @@ function parsed<T>(text: string | null): T | null {
 }
 
 function toJob(row: Row): StoredJob {
-  return { ...row, request: JSON.parse(row.request) as Record<string, unknown>, result: parsed(row.result), error: parsed(row.error), progress: parsed(row.progress) };
+  return {
+    ...row,
+    request: JSON.parse(row.request) as Record<string, unknown>,
+    result: parsed(row.result),
+    error: parsed(row.error),
+    progress: parsed(row.progress),
+  };
 }
 
 export function createJob(registry: Registry, id: string, kind: JobKind, request: Record<string, unknown>): StoredJob {
@@ -79,7 +90,9 @@ export function getJob(registry: Registry, id: string): StoredJob {
 
 /** queued → running; false when the job is no longer queued (cancelled meanwhile). */
 export function startJob(registry: Registry, id: string): boolean {
-  return registry.write(() => registry.db.prepare(`UPDATE jobs SET state = 'running', started_at = ${NOW} WHERE id = ? AND state = 'queued'`).run(id).changes > 0);
+  return registry.write(
+    () => registry.db.prepare(`UPDATE jobs SET state = 'running', started_at = ${NOW} WHERE id = ? AND state = 'queued'`).run(id).changes > 0,
+  );
 }
 
 export function saveProgress(registry: Registry, id: string, progress: JobProgress): void {
@@ -89,7 +102,10 @@ export function saveProgress(registry: Registry, id: string, progress: JobProgre
 /** How a job succeeded: a ranking run, or another kind's result document. */
 export type JobSuccess = { readonly runId: number } | { readonly result: Record<string, unknown> };
 
-export type JobOutcome = ({ readonly state: 'succeeded' } & JobSuccess) | { readonly state: 'failed'; readonly error: Record<string, unknown> } | { readonly state: 'cancelled' };
+export type JobOutcome =
+  | ({ readonly state: 'succeeded' } & JobSuccess)
+  | { readonly state: 'failed'; readonly error: Record<string, unknown> }
+  | { readonly state: 'cancelled' };
 
 /**
  * Ends a job that has not ended yet; returns false if it had (a cancel racing the runner: the
@@ -131,6 +147,10 @@ export function queuedJobIds(registry: Registry, kind: JobKind): string[] {
 
 export function countJobsByState(registry: Registry, kind: JobKind): Record<JobState, number> {
   const counts = Object.fromEntries(JOB_STATES.map((s) => [s, 0])) as Record<JobState, number>;
-  for (const { state, n } of registry.db.prepare('SELECT state, count(*) AS n FROM jobs WHERE kind = ? GROUP BY state').all(kind) as { state: JobState; n: number }[]) counts[state] = n;
+  for (const { state, n } of registry.db.prepare('SELECT state, count(*) AS n FROM jobs WHERE kind = ? GROUP BY state').all(kind) as {
+    state: JobState;
+    n: number;
+  }[])
+    counts[state] = n;
   return counts;
 }

@@ -2,7 +2,7 @@ import { UserInputError } from '../errors.js';
 import type { RankedTask, RankingResult, RejectedEsm } from '../rank/ranking.js';
 import type { StageCounts } from '../rank/two-stage.js';
 import type { Registry } from './database.js';
-import { parseEsmFilter, parseRegistrySource, type EsmFilter } from './esms.js';
+import { type EsmFilter, parseEsmFilter, parseRegistrySource } from './esms.js';
 
 /** A ranking as `rankPool` or, with its stage counts, `rankTwoStage` returns it. */
 export type RecordedRanking = RankingResult & { readonly stages?: StageCounts };
@@ -102,7 +102,9 @@ export function getRankingRun(registry: Registry, id: number): RankingRun {
 /** The runs, newest first, optionally for one dataset. */
 export function listRankingRuns(registry: Registry, filter: { datasetId?: number; limit?: number } = {}): Omit<RankingRun, 'result'>[] {
   const rows = registry.db
-    .prepare('SELECT id, dataset_id, esm_source, esm_filter, created_at FROM ranking_runs WHERE (@dataset IS NULL OR dataset_id = @dataset) ORDER BY id DESC LIMIT @limit')
+    .prepare(
+      'SELECT id, dataset_id, esm_source, esm_filter, created_at FROM ranking_runs WHERE (@dataset IS NULL OR dataset_id = @dataset) ORDER BY id DESC LIMIT @limit',
+    )
     .all({ dataset: filter.datasetId ?? null, limit: filter.limit ?? -1 }) as Pick<RunRow, 'id' | 'dataset_id' | 'esm_source' | 'esm_filter' | 'created_at'>[];
   return rows.map((row) => ({ ...row, esm_filter: row.esm_filter === null ? null : parseEsmFilter(row.esm_filter) }));
 }

@@ -42,9 +42,15 @@ function blob(vector: Float32Array): Buffer {
 export function putSourceVectors(registry: Registry, identities: readonly string[], input: SourceVectorInput): void {
   const dim = input.vector.length;
   registry.write(() => {
-    const other = registry.db.prepare('SELECT dim FROM source_vectors WHERE model = ? AND pooling = ? AND dim != ? LIMIT 1').pluck().get(input.model, input.pooling, dim);
+    const other = registry.db
+      .prepare('SELECT dim FROM source_vectors WHERE model = ? AND pooling = ? AND dim != ? LIMIT 1')
+      .pluck()
+      .get(input.model, input.pooling, dim);
     if (other !== undefined) {
-      throw new UserInputError(`model: ${describeSpace(input)} already has ${other}-dimensional source vectors, these have ${dim}; was the model folder replaced?`, 'model');
+      throw new UserInputError(
+        `model: ${describeSpace(input)} already has ${other}-dimensional source vectors, these have ${dim}; was the model folder replaced?`,
+        'model',
+      );
     }
     const put = registry.db.prepare(
       `INSERT INTO source_vectors (identity, model, pooling, dim, texts, texts_sha256, dataset_id, vector, vector_sha256)
@@ -114,5 +120,7 @@ export function* spacePoints(registry: Registry, space: EmbeddingSpace, ids?: re
 
 /** The dimension of a space's vectors (undefined when it has none). */
 export function spaceDim(registry: Registry, space: EmbeddingSpace): number | undefined {
-  return registry.db.prepare('SELECT dim FROM source_vectors WHERE model = ? AND pooling = ? LIMIT 1').pluck().get(space.model, space.pooling) as number | undefined;
+  return registry.db.prepare('SELECT dim FROM source_vectors WHERE model = ? AND pooling = ? LIMIT 1').pluck().get(space.model, space.pooling) as
+    | number
+    | undefined;
 }

@@ -75,7 +75,8 @@ export function parseCorpus(text: string, source = 'corpus'): Synset[] {
     const fields = line.split('\t');
     if (fields.length !== CORPUS_COLUMNS.length) throw new Error(`${source}:${i + 2}: ${fields.length} fields, expected ${CORPUS_COLUMNS.length}`);
     const [id, pos, lexname, domains, lemmas, definition, examples] = fields;
-    if (!(PARTS_OF_SPEECH as readonly string[]).includes(pos)) throw new Error(`${source}:${i + 2}: part of speech "${pos}" is not one of ${PARTS_OF_SPEECH.join(', ')}`);
+    if (!(PARTS_OF_SPEECH as readonly string[]).includes(pos))
+      throw new Error(`${source}:${i + 2}: part of speech "${pos}" is not one of ${PARTS_OF_SPEECH.join(', ')}`);
     if (!lexname.startsWith(`${pos}.`)) throw new Error(`${source}:${i + 2}: lexname ${lexname} does not belong to a ${pos}`);
     return { id, pos: pos as PartOfSpeech, lexname, domains: splitList(domains), lemmas: splitList(lemmas), definition, examples: splitList(examples) };
   });

@@ -27,7 +27,8 @@ export function pairRelation(source: readonly string[], target: readonly string[
   // Each source class within a target class, over the same files.
   if (targetCovered && sourceFiles.size === targetFiles.length && source.every((c) => target.some((t) => within(c, t)))) return 'split';
   // Each target class within a source class, and some source class holding two of them (other source classes may be added).
-  if (targetCovered && target.every((t) => source.some((c) => within(t, c))) && source.some((c) => target.filter((t) => within(t, c)).length >= 2)) return 'merge';
+  if (targetCovered && target.every((t) => source.some((c) => within(t, c))) && source.some((c) => target.filter((t) => within(t, c)).length >= 2))
+    return 'merge';
   const kept = target.filter((c) => source.includes(c));
   const foreign = source.filter((c) => filesOf(c).every((file) => !targetFiles.includes(file)));
   if (source.length === target.length && kept.length === target.length - 1 && foreign.length === 1) return 'miss';

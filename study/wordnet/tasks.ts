@@ -1,6 +1,6 @@
 import type { LabelledTexts } from '../../src/finetune/data.js';
 import { seededUniform, shuffleInPlace } from '../../src/random.js';
-import { streamSeed, type StudyFamily, type StudyTask } from '../tasks.js';
+import { type StudyFamily, type StudyTask, streamSeed } from '../tasks.js';
 import type { Synset } from './corpus.js';
 
 /**
@@ -147,7 +147,10 @@ class SynsetPool {
     const taken = this.usable(lexname, 'definition').slice(0, count);
     if (taken.length < count) throw new RangeError(`${lexname} has ${taken.length} usable synsets left, ${count} wanted`);
     const gone = new Set(taken);
-    this.free.set(lexname, this.free.get(lexname)!.filter((r) => !gone.has(r)));
+    this.free.set(
+      lexname,
+      this.free.get(lexname)!.filter((r) => !gone.has(r)),
+    );
     return taken;
   }
 
@@ -161,7 +164,13 @@ class SynsetPool {
  * Labelled texts from synset rows per class, interleaved class by class so any prefix is balanced
  * (as the synthetic family's splits are). A synset gives its definition, or one of its usage examples.
  */
-function labelled(pool: SynsetPool, classNames: readonly (readonly string[])[], rowsPerClass: readonly number[][], kind: TextKind, uniform: () => number): LabelledTexts {
+function labelled(
+  pool: SynsetPool,
+  classNames: readonly (readonly string[])[],
+  rowsPerClass: readonly number[][],
+  kind: TextKind,
+  uniform: () => number,
+): LabelledTexts {
   const texts: string[] = [];
   const labels: string[] = [];
   const longest = Math.max(...rowsPerClass.map((r) => r.length));
@@ -183,9 +192,15 @@ const shares = (count: number, files: number) => Array.from({ length: files }, (
 function lexicographerFiles(corpus: readonly Synset[], options: WordNetFamilyOptions): { lexnames: string[]; byPos: { noun: string[]; verb: string[] } } {
   const sizes = new Map<string, number>();
   for (const s of corpus) if (s.pos === 'noun' || s.pos === 'verb') sizes.set(s.lexname, (sizes.get(s.lexname) ?? 0) + 1);
-  const lexnames = [...sizes].filter(([name, n]) => n >= options.minSynsets && name !== 'noun.Tops').map(([name]) => name).sort();
+  const lexnames = [...sizes]
+    .filter(([name, n]) => n >= options.minSynsets && name !== 'noun.Tops')
+    .map(([name]) => name)
+    .sort();
   const byPos = { noun: lexnames.filter((l) => l.startsWith('noun.')), verb: lexnames.filter((l) => l.startsWith('verb.')) };
-  if (byPos.noun.length < 4 || byPos.verb.length < 4) throw new RangeError(`the corpus gives ${byPos.noun.length} noun and ${byPos.verb.length} verb files with ${options.minSynsets} synsets; 4 of each are needed`);
+  if (byPos.noun.length < 4 || byPos.verb.length < 4)
+    throw new RangeError(
+      `the corpus gives ${byPos.noun.length} noun and ${byPos.verb.length} verb files with ${options.minSynsets} synsets; 4 of each are needed`,
+    );
   return { lexnames, byPos };
 }
 
@@ -221,10 +236,21 @@ class TaskDrawer {
     const splitSizes = this.targetSplits(classNames.length);
     const perClass = classNames.map((_, c) => splitSizes.reduce((n, sizes) => n + sizes[c], 0));
     // Each class's rows in a seeded order (a merged class's files mixed), then cut into the splits.
-    const rows = classNames.map((files, c) => shuffleInPlace(files.flatMap((f, i) => this.pool.take(f, shares(perClass[c], files.length)[i])), uniform));
+    const rows = classNames.map((files, c) =>
+      shuffleInPlace(
+        files.flatMap((f, i) => this.pool.take(f, shares(perClass[c], files.length)[i])),
+        uniform,
+      ),
+    );
     const split = (which: number) => {
       const before = (c: number) => splitSizes.slice(0, which).reduce((n, sizes) => n + sizes[c], 0);
-      return labelled(this.pool, classNames, rows.map((r, c) => r.slice(before(c), before(c) + splitSizes[which][c])), 'definition', uniform);
+      return labelled(
+        this.pool,
+        classNames,
+        rows.map((r, c) => r.slice(before(c), before(c) + splitSizes[which][c])),
+        'definition',
+        uniform,
+      );
     };
     return {
       id: `wordnet-target/${name}`,
@@ -250,7 +276,12 @@ class TaskDrawer {
   /** A source of `sourceExamples` texts of `kind`, sampled from the synsets no target took. */
   source(classNames: string[][], kind: TextKind, uniform: () => number, relation?: WordNetTask['relation']): WordNetTask {
     const perClass = Math.floor(this.options.sourceExamples / classNames.length);
-    const rows = classNames.map((c) => shuffleInPlace(c.flatMap((f, i) => this.pool.sample(f, kind, shares(perClass, c.length)[i], uniform)), uniform));
+    const rows = classNames.map((c) =>
+      shuffleInPlace(
+        c.flatMap((f, i) => this.pool.sample(f, kind, shares(perClass, c.length)[i], uniform)),
+        uniform,
+      ),
+    );
     const name = taskName(classNames, kind);
     return {
       id: `wordnet/${name}`,
@@ -288,7 +319,10 @@ export function generateWordNetFamily(corpus: readonly Synset[], overrides: Part
     const k = low + Math.floor(uniform() * (high - low + 1));
     const groups = NATURAL_GROUPS.filter((g) => g.every((f) => byPos[pos].includes(f)));
     const group = uniform() < options.coarseTargetProbability && groups.length > 0 ? pick(uniform, groups) : undefined;
-    const singles = shuffleInPlace(byPos[pos].filter((f) => !group?.includes(f)), uniform).slice(0, group ? k - 1 : k);
+    const singles = shuffleInPlace(
+      byPos[pos].filter((f) => !group?.includes(f)),
+      uniform,
+    ).slice(0, group ? k - 1 : k);
     const classNames = shuffleInPlace([...(group ? [[...group]] : []), ...singles.map((f) => [f])], uniform);
     if (targets.some((x) => x.name === taskName(classNames, 'definition')) || !drawer.targetFits(classNames)) continue;
     targets.push(drawer.target(classNames, uniform));
@@ -310,7 +344,8 @@ export function generateWordNetFamily(corpus: readonly Synset[], overrides: Part
     if (!built) continue;
     const preferExamples = uniform() < options.exampleProbability;
     const free = (kind: TextKind) => drawer.sourceFits(built.classNames, kind) && !sources.some((x) => x.name === taskName(built.classNames, kind));
-    const textKind: TextKind | undefined = preferExamples && free('example') ? 'example' : free('definition') ? 'definition' : free('example') ? 'example' : undefined;
+    const textKind: TextKind | undefined =
+      preferExamples && free('example') ? 'example' : free('definition') ? 'definition' : free('example') ? 'example' : undefined;
     if (!textKind) continue;
     sources.push(drawer.source(built.classNames, textKind, uniform, { target: target.id, kind: built.kind }));
   }
@@ -328,7 +363,11 @@ export interface WordNetTaskSpec {
  * synsets first, then each source samples from what is left, so no synset is in both. Sizes, the
  * text length limit and the seed come from the options, as in the family.
  */
-export function wordNetTasks(corpus: readonly Synset[], specs: { readonly targets: readonly WordNetTaskSpec[]; readonly sources: readonly WordNetTaskSpec[] }, overrides: Partial<WordNetFamilyOptions> = {}): { targets: WordNetTask[]; sources: WordNetTask[] } {
+export function wordNetTasks(
+  corpus: readonly Synset[],
+  specs: { readonly targets: readonly WordNetTaskSpec[]; readonly sources: readonly WordNetTaskSpec[] },
+  overrides: Partial<WordNetFamilyOptions> = {},
+): { targets: WordNetTask[]; sources: WordNetTask[] } {
   const options: WordNetFamilyOptions = { ...WORDNET_FAMILY_DEFAULTS, ...overrides };
   const { lexnames } = lexicographerFiles(corpus, options);
   const drawer = new TaskDrawer(new SynsetPool(corpus, lexnames, options.seed, options.maxWords), lexnames, options);
@@ -339,7 +378,8 @@ export function wordNetTasks(corpus: readonly Synset[], specs: { readonly target
   };
   const targets = specs.targets.map((spec, t) => {
     const classNames = copy(spec);
-    if (spec.textKind !== 'definition' || !drawer.targetFits(classNames)) throw new RangeError(`target ${taskName(classNames, spec.textKind)}: targets are definitions, and the corpus must hold enough of them`);
+    if (spec.textKind !== 'definition' || !drawer.targetFits(classNames))
+      throw new RangeError(`target ${taskName(classNames, spec.textKind)}: targets are definitions, and the corpus must hold enough of them`);
     return drawer.target(classNames, seededUniform(streamSeed(options.seed, 1, t)));
   });
   const sources = specs.sources.map((spec, s) => {
@@ -354,7 +394,10 @@ export function wordNetTasks(corpus: readonly Synset[], specs: { readonly target
 function relate(kind: Relation, target: WordNetTask, byPos: { noun: string[]; verb: string[] }, uniform: () => number): string[][] | undefined {
   const classes = target.classNames.map((c) => [...c]);
   const used = new Set(classes.flat());
-  const unused = shuffleInPlace(byPos[target.pos].filter((f) => !used.has(f)), uniform);
+  const unused = shuffleInPlace(
+    byPos[target.pos].filter((f) => !used.has(f)),
+    uniform,
+  );
   if (unused.length === 0 && (kind === 'merge' || kind === 'miss')) return undefined;
   switch (kind) {
     case 'share':
@@ -365,7 +408,10 @@ function relate(kind: Relation, target: WordNetTask, byPos: { noun: string[]; ve
       return [...classes.slice(0, merged), ...classes[merged].map((f) => [f]), ...classes.slice(merged + 1)];
     }
     case 'merge': {
-      const [a, b] = shuffleInPlace(classes.map((_, i) => i), uniform);
+      const [a, b] = shuffleInPlace(
+        classes.map((_, i) => i),
+        uniform,
+      );
       const rest = classes.filter((_, i) => i !== a && i !== b);
       const joined = [...classes[a], ...classes[b]].sort();
       return rest.length > 0 ? [joined, ...rest] : [joined, [unused[0]]];
@@ -377,7 +423,9 @@ function relate(kind: Relation, target: WordNetTask, byPos: { noun: string[]; ve
     case 'unrelated': {
       const other = target.pos === 'noun' ? byPos.verb : byPos.noun;
       const k = 2 + Math.floor(uniform() * 2);
-      return shuffleInPlace(other.slice(), uniform).slice(0, k).map((f) => [f]);
+      return shuffleInPlace(other.slice(), uniform)
+        .slice(0, k)
+        .map((f) => [f]);
     }
   }
 }

@@ -9,9 +9,9 @@ import { openRegistry } from '../../src/store/database.js';
 import { runCli } from '../helpers/cli.js';
 import { readTree } from '../helpers/files.js';
 import { writeJson, writeRandomPool } from '../helpers/pool.js';
-import { kill, spawnTs, type RunningChild } from '../helpers/processes.js';
+import { kill, type RunningChild, spawnTs } from '../helpers/processes.js';
 import { randomGenerator } from '../helpers/random.js';
-import { REDIS_MISSING, redisServerInstalled, SKIP_REDIS, startRedis, type RunningRedis } from '../helpers/redis.js';
+import { REDIS_MISSING, type RunningRedis, redisServerInstalled, SKIP_REDIS, startRedis } from '../helpers/redis.js';
 
 const CLI = 'src/cli/main.ts';
 
@@ -38,7 +38,10 @@ describe.skipIf(SKIP_REDIS || !redisServerInstalled())('batch-rank --queue on Bu
     const lines = ['targets:'];
     for (const name of ['north', 'south', 'west']) {
       await writeEmbeddingFile(join(dir, `${name}.npy`), { rows: 90, dim: 64, data: rng.normals(90 * 64) });
-      await writeJson(join(dir, `${name}.json`), Array.from({ length: 90 }, (_, i) => i % (name === 'west' ? 2 : 3)));
+      await writeJson(
+        join(dir, `${name}.json`),
+        Array.from({ length: 90 }, (_, i) => i % (name === 'west' ? 2 : 3)),
+      );
       lines.push(`  - name: ${name}`, `    embeddings: ${name}.npy`, `    labels: ${name}.json`);
     }
     manifest = join(dir, 'targets.yaml');
@@ -59,13 +62,32 @@ describe.skipIf(SKIP_REDIS || !redisServerInstalled())('batch-rank --queue on Bu
     return child;
   }
 
-
-  const batchArgs = (out: string, ...extra: string[]) => ['batch-rank', '--targets', manifest, '--esms', join(dir, 'pool'), '--out', join(dir, out), '--shard-size', '150', '--queue', redis.url, ...extra];
+  const batchArgs = (out: string, ...extra: string[]) => [
+    'batch-rank',
+    '--targets',
+    manifest,
+    '--esms',
+    join(dir, 'pool'),
+    '--out',
+    join(dir, out),
+    '--shard-size',
+    '150',
+    '--queue',
+    redis.url,
+    ...extra,
+  ];
 
   it('two workers share a batch; one killed mid-job loses its job to the other; the rankings equal the single-machine run byte for byte', async () => {
     const registry = openRegistry({ dataDir: join(dir, 'data-local') });
     try {
-      await batchRank({ targets: manifest, esms: { folders: [join(dir, 'pool')] }, out: join(dir, 'out-local'), registry, scorer: typescriptScorer, shardSize: 150 });
+      await batchRank({
+        targets: manifest,
+        esms: { folders: [join(dir, 'pool')] },
+        out: join(dir, 'out-local'),
+        registry,
+        scorer: typescriptScorer,
+        shardSize: 150,
+      });
     } finally {
       registry.close();
     }
@@ -105,8 +127,13 @@ describe.skipIf(SKIP_REDIS || !redisServerInstalled())('batch-rank --queue on Bu
   });
 
   it('says so in one line when no redis-server answers', async () => {
-    const run = runCli(['batch-rank', '--targets', manifest, '--esms', join(dir, 'pool'), '--out', join(dir, 'out-none'), '--queue', 'redis://127.0.0.1:1'], env('data-none'));
+    const run = runCli(
+      ['batch-rank', '--targets', manifest, '--esms', join(dir, 'pool'), '--out', join(dir, 'out-none'), '--queue', 'redis://127.0.0.1:1'],
+      env('data-none'),
+    );
     expect(run.status).toBe(2);
-    expect(run.stderr.trim().split('\n').at(-1)).toMatch(/^esmselect: --queue: cannot reach redis:\/\/127\.0\.0\.1:1 \(connect ECONNREFUSED 127\.0\.0\.1:1\); is redis-server running there\?$/);
+    expect(run.stderr.trim().split('\n').at(-1)).toMatch(
+      /^esmselect: --queue: cannot reach redis:\/\/127\.0\.0\.1:1 \(connect ECONNREFUSED 127\.0\.0\.1:1\); is redis-server running there\?$/,
+    );
   });
 });

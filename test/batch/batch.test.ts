@@ -4,18 +4,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { asyncBufferFromFile, parquetReadObjects } from 'hyparquet';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { batchRank, type BatchEvent, type BatchRankOptions } from '../../src/batch/batch.js';
+import { type BatchEvent, type BatchRankOptions, batchRank } from '../../src/batch/batch.js';
 import { readManifest } from '../../src/batch/manifest.js';
 import { decodeBatchTarget, encodeBatchTarget, loadBatchTarget } from '../../src/batch/targets.js';
 import { UserInputError } from '../../src/errors.js';
 import { writeEmbeddingFile } from '../../src/io/embedding-files.js';
 import { rank } from '../../src/rank/rank.js';
 import { typescriptScorer } from '../../src/rank/ranking.js';
-import { readBatchUnits, saveBatchUnit, openBatchRun } from '../../src/store/batches.js';
-import { openRegistry, type Registry } from '../../src/store/database.js';
 import { importEsmFolders } from '../../src/registry/import.js';
+import { openBatchRun, readBatchUnits, saveBatchUnit } from '../../src/store/batches.js';
+import { openRegistry, type Registry } from '../../src/store/database.js';
 import { readTree } from '../helpers/files.js';
-import { writeRandomPool, writeJson } from '../helpers/pool.js';
+import { writeJson, writeRandomPool } from '../helpers/pool.js';
 import { randomGenerator } from '../helpers/random.js';
 
 let dir: string;
@@ -35,7 +35,10 @@ async function writeTargets(base: string, seed = 5): Promise<string> {
   const lines: string[] = ['targets:'];
   for (const { name, n, labels } of shapes) {
     await writeEmbeddingFile(join(base, `${name}.npy`), { rows: n, dim: D, data: rng.normals(n * D) });
-    await writeJson(join(base, `${name}.labels.json`), Array.from({ length: n }, (_, i) => labels(i)));
+    await writeJson(
+      join(base, `${name}.labels.json`),
+      Array.from({ length: n }, (_, i) => labels(i)),
+    );
     lines.push(`  - name: ${name}`, `    embeddings: ${name}.npy`, `    labels: ${name}.labels.json`);
     if (name === 'gamma') lines.push('    task_type: regression');
   }
@@ -64,7 +67,6 @@ function options(manifest: string, out: string, extra: Partial<BatchRankOptions>
   return { targets: manifest, esms: { folders: [pool] }, out, registry, scorer: typescriptScorer, shardSize: 3, ...extra };
 }
 
-
 describe('batch manifest', () => {
   it('reads YAML and JSONL, resolving paths against the manifest and deriving names', async () => {
     const base = join(dir, 'manifests');
@@ -75,10 +77,20 @@ describe('batch manifest', () => {
     );
     const yaml = await readManifest(join(base, 'm.yaml'));
     expect(yaml).toEqual([
-      { name: 'reviews', dataset: join(base, 'data', 'reviews.csv'), text_column: ['title', 'text'], label_column: 'label', num_examples: 10, model: 'tiny-bert' },
+      {
+        name: 'reviews',
+        dataset: join(base, 'data', 'reviews.csv'),
+        text_column: ['title', 'text'],
+        label_column: 'label',
+        num_examples: 10,
+        model: 'tiny-bert',
+      },
       { name: 'pre', embeddings: '/abs/x.npy' },
     ]);
-    await writeFile(join(base, 'm.jsonl'), '{"embeddings": "e.npy", "task_type": "regression"}\n\n{"dataset": "d.csv", "text_column": "t", "label_column": "l", "model": "m"}\n');
+    await writeFile(
+      join(base, 'm.jsonl'),
+      '{"embeddings": "e.npy", "task_type": "regression"}\n\n{"dataset": "d.csv", "text_column": "t", "label_column": "l", "model": "m"}\n',
+    );
     const jsonl = await readManifest(join(base, 'm.jsonl'));
     expect(jsonl.map((t) => t.name)).toEqual(['e', 'd']);
     expect(jsonl[0]).toMatchObject({ embeddings: join(base, 'e.npy'), task_type: 'regression' });
@@ -124,7 +136,9 @@ describe('batch targets', () => {
     await mkdir(base, { recursive: true });
     await writeEmbeddingFile(join(base, 'x.npy'), { rows: 4, dim: D, data: randomGenerator(1).normals(4 * D) });
     await writeJson(join(base, 'l.json'), [1, 1, 1, 1]);
-    await expect(loadBatchTarget({ name: 'solo', embeddings: join(base, 'x.npy'), labels: join(base, 'l.json') })).rejects.toThrow(/^targets: solo: labels: only one class/);
+    await expect(loadBatchTarget({ name: 'solo', embeddings: join(base, 'x.npy'), labels: join(base, 'l.json') })).rejects.toThrow(
+      /^targets: solo: labels: only one class/,
+    );
   });
 });
 
@@ -137,12 +151,20 @@ describe('batchRank', () => {
     expect(result).toMatchObject({ targets: 3, esms: 12, units: 12, computed: 12, pairs: 36, scorer: 'typescript' });
 
     for (const target of await readManifest(manifest)) {
-      const expected = await rank({ embeddings: 'embeddings' in target ? target.embeddings : '', labels: 'labels' in target ? target.labels : undefined, task: target.task_type, esms: [pool], scorer: typescriptScorer });
+      const expected = await rank({
+        embeddings: 'embeddings' in target ? target.embeddings : '',
+        labels: 'labels' in target ? target.labels : undefined,
+        task: target.task_type,
+        esms: [pool],
+        scorer: typescriptScorer,
+      });
       const lines = (await readFile(join(out, 'rankings', `${target.name}.jsonl`), 'utf8')).trim().split('\n');
       // Batch ranking is exhaustive, so its tasks have no first-stage similarity to report.
       expect(lines.map((l) => JSON.parse(l))).toEqual(expected.ranking.map(({ similarity, ...task }) => task));
       const rows = await parquetReadObjects({ file: await asyncBufferFromFile(join(out, 'rankings', `${target.name}.parquet`)) });
-      expect(rows.map((r) => [r.rank, r.task_id, r.score, r.source, r.num_examples])).toEqual(expected.ranking.map((t) => [t.rank, t.task_id, t.score, t.source, t.num_examples]));
+      expect(rows.map((r) => [r.rank, r.task_id, r.score, r.source, r.num_examples])).toEqual(
+        expected.ranking.map((t) => [t.rank, t.task_id, t.score, t.source, t.num_examples]),
+      );
       const csv = await readFile(join(out, 'rankings', `${target.name}.csv`), 'utf8');
       expect(csv.split('\n')[1]).toBe(`1,${expected.ranking[0].task_id},,text,label,train,100,${expected.ranking[0].score}`);
       const index = JSON.parse(await readFile(join(out, 'batch.json'), 'utf8'));
@@ -197,7 +219,10 @@ describe('batchRank', () => {
     const manifest = await writeTargets(base);
     const out = join(dir, 'out-changed');
     await batchRank(options(manifest, out));
-    await writeJson(join(base, 'beta.labels.json'), Array.from({ length: 12 }, (_, i) => (i < 6 ? 0 : 1)));
+    await writeJson(
+      join(base, 'beta.labels.json'),
+      Array.from({ length: 12 }, (_, i) => (i < 6 ? 0 : 1)),
+    );
     await expect(batchRank(options(manifest, out))).rejects.toThrow(/^out: .* holds checkpoints of another batch \(targets changed: "beta"\); use --restart/);
     await expect(batchRank(options(manifest, out, { shardSize: 4 }))).rejects.toThrow(/shard size 3 before, 4 now/);
     const restarted = await batchRank(options(manifest, out, { restart: true }));
@@ -243,9 +268,14 @@ describe('batchRank', () => {
     const base = join(dir, 'dims');
     await mkdir(base, { recursive: true });
     await writeEmbeddingFile(join(base, 'wide.npy'), { rows: 30, dim: 20, data: randomGenerator(2).normals(600) });
-    await writeJson(join(base, 'l.json'), Array.from({ length: 30 }, (_, i) => i % 2));
+    await writeJson(
+      join(base, 'l.json'),
+      Array.from({ length: 30 }, (_, i) => i % 2),
+    );
     const targets = [{ name: 'wide', embeddings: join(base, 'wide.npy'), labels: join(base, 'l.json') }];
-    await expect(batchRank({ ...options('', join(dir, 'out-dims')), targets })).rejects.toThrow(/targets: wide: its embeddings have dimension 20, but no ESM of the pool does \(the pool's: 8, 16\)/);
+    await expect(batchRank({ ...options('', join(dir, 'out-dims')), targets })).rejects.toThrow(
+      /targets: wide: its embeddings have dimension 20, but no ESM of the pool does \(the pool's: 8, 16\)/,
+    );
   });
 });
 

@@ -11,7 +11,7 @@ import { REGISTRY_FILE } from '../../src/store/database.js';
 import { runCli } from '../helpers/cli.js';
 import { readTree } from '../helpers/files.js';
 import { writeJson, writeRandomPool } from '../helpers/pool.js';
-import { kill, spawnTs, type RunningChild } from '../helpers/processes.js';
+import { kill, type RunningChild, spawnTs } from '../helpers/processes.js';
 import { randomGenerator } from '../helpers/random.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -31,7 +31,10 @@ beforeAll(async () => {
   const lines = ['model: tiny-bert', 'targets:', '  - name: reviews', `    dataset: ${REVIEWS}`, '    text_column: [title, text]', '    label_column: label'];
   for (const name of ['one', 'two', 'three']) {
     await writeEmbeddingFile(join(dir, `${name}.npy`), { rows: 100, dim: 64, data: rng.normals(6400) });
-    await writeJson(join(dir, `${name}.json`), Array.from({ length: 100 }, (_, i) => i % (name === 'two' ? 2 : 3)));
+    await writeJson(
+      join(dir, `${name}.json`),
+      Array.from({ length: 100 }, (_, i) => i % (name === 'two' ? 2 : 3)),
+    );
     lines.push(`  - name: ${name}`, `    embeddings: ${name}.npy`, `    labels: ${name}.json`);
   }
   manifest = join(dir, 'targets.yaml');
@@ -71,7 +74,6 @@ async function waitForCheckpoints(child: RunningChild, data: string, atLeast: nu
   }
   throw new Error(`no ${atLeast} checkpointed units after 60 s:\n${child.lines.join('\n')}`);
 }
-
 
 describe('esmselect batch-rank', () => {
   it('killed with SIGKILL, then stopped with Ctrl-C, continues where it stopped and writes the bytes of an uninterrupted run, embedding nothing twice', async () => {
@@ -131,7 +133,10 @@ describe('esmselect batch-rank', () => {
     ]);
     expect(await readTree(join(dir, 'out-resumed'))).toEqual(expected);
     // The batch ranks as `esmselect rank` does, target by target.
-    const single = runCli(['rank', '--embeddings', join(dir, 'two.npy'), '--labels', join(dir, 'two.json'), '--esms', join(dir, 'pool'), '--format', 'csv'], env('data-whole'));
+    const single = runCli(
+      ['rank', '--embeddings', join(dir, 'two.npy'), '--labels', join(dir, 'two.json'), '--esms', join(dir, 'pool'), '--format', 'csv'],
+      env('data-whole'),
+    );
     expect(`${single.stdout}`).toBe(expected.get('rankings/two.csv')!.toString());
   });
 

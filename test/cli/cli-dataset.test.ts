@@ -66,7 +66,10 @@ describe('esmselect rank --dataset', () => {
     expect(JSON.parse(fromFile.stdout).ranking).toEqual(JSON.parse(fromDataset.stdout).ranking);
 
     const jsonl = join(dir, 'scores.jsonl');
-    expect(esmselect('embed', '--dataset', REVIEWS, '--text-col', 'text', '--label-col', 'score', '--regression', '--model', 'tiny-distilbert', '--out', jsonl).status).toBe(0);
+    expect(
+      esmselect('embed', '--dataset', REVIEWS, '--text-col', 'text', '--label-col', 'score', '--regression', '--model', 'tiny-distilbert', '--out', jsonl)
+        .status,
+    ).toBe(0);
     const regression = esmselect('rank', '--embeddings', jsonl, '--regression', '--esms', pool, '--format', 'json');
     expect(regression.status).toBe(0);
     expect(JSON.parse(regression.stdout).target).toMatchObject({ n: 20, d: 32, task: 'regression' });
@@ -75,7 +78,10 @@ describe('esmselect rank --dataset', () => {
   it('reports bad input in one line with exit status 2', () => {
     const cases: [string[], RegExp][] = [
       [['rank', ...DATASET, '--esms', pool], /^esmselect: --model is required with --dataset\n$/],
-      [['rank', ...DATASET, '--model', 'tiny-bert', '--embeddings', 'x.npy', '--esms', pool], /^esmselect: give the target as either --embeddings or --dataset/],
+      [
+        ['rank', ...DATASET, '--model', 'tiny-bert', '--embeddings', 'x.npy', '--esms', pool],
+        /^esmselect: give the target as either --embeddings or --dataset/,
+      ],
       [['rank', '--dataset', REVIEWS, '--text-col', 'body', '--label-col', 'label', '--model', 'tiny-bert', '--esms', pool], /no column "body"/],
       [['rank', ...DATASET, '--model', 'bert-base-multilingual-uncased', '--esms', pool], /bert-base-multilingual-uncased: .*config\.json is missing/],
       [['rank', ...DATASET, '--model', '../models/tiny-bert', '--esms', pool], /is not a model name/],

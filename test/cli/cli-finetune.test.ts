@@ -35,14 +35,38 @@ afterAll(async () => {
 
 /** The tiny models, and a registry of the test's own. */
 const env = () => ({ ESMSELECT_MODELS_DIR: MODELS_ROOT, ESMSELECT_DATA_DIR: join(scratch, 'data') });
-const jobFlags = (out: string) => ['finetune', '--source', source, '--target', target, '--model', 'tiny-bert', '--mask', 'gmt', '--epochs', '4', '--learning-rate', '3e-3', '--batch-size', '16', '--target-set', 'epochs=8', '--out', out];
+const jobFlags = (out: string) => [
+  'finetune',
+  '--source',
+  source,
+  '--target',
+  target,
+  '--model',
+  'tiny-bert',
+  '--mask',
+  'gmt',
+  '--epochs',
+  '4',
+  '--learning-rate',
+  '3e-3',
+  '--batch-size',
+  '16',
+  '--target-set',
+  'epochs=8',
+  '--out',
+  out,
+];
 
 describe('esmselect finetune', () => {
   it('resumes a killed job from its last checkpoint', async () => {
     const out = join(scratch, 'killed');
     // Killed (SIGKILL: nothing can clean up) as soon as it reports the intermediate fine-tune's ESM,
     // i.e. early in the target stage.
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...jobFlags(out)], { cwd: root, env: { ...process.env, ...env() }, stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...jobFlags(out)], {
+      cwd: root,
+      env: { ...process.env, ...env() },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     let stderr = '';
     const exited = new Promise<NodeJS.Signals | null>((done) => child.on('exit', (_code, signal) => done(signal)));
     child.stderr.on('data', (chunk: Buffer) => {
@@ -96,7 +120,10 @@ describe('esmselect finetune', () => {
     await writeFile(bad, '{"text": "good", "label": 1}\n{"text": 3, "label": 0}\n');
     const cases: [string[], RegExp][] = [
       [['finetune', '--source', source, '--target', target], /^esmselect: --model is required/],
-      [['finetune', '--source', join(scratch, 'missing.jsonl'), '--target', target, '--model', 'tiny-bert'], /--source: .*missing\.jsonl is neither a data file nor a registered dataset id/],
+      [
+        ['finetune', '--source', join(scratch, 'missing.jsonl'), '--target', target, '--model', 'tiny-bert'],
+        /--source: .*missing\.jsonl is neither a data file nor a registered dataset id/,
+      ],
       [['finetune', '--source', '99', '--target', target, '--model', 'tiny-bert'], /dataset: there is no dataset #99 in the registry/],
       [['finetune', '--source', bad, '--target', target, '--model', 'tiny-bert'], /--source: .*bad\.jsonl: row 2, column "text": expected text, got a number/],
       [['finetune', '--source', source, '--target', target, '--model', '../etc'], /model: "\.\.\/etc" is not a model name/],

@@ -28,7 +28,20 @@ describe('esmselect', () => {
     await writeFile(join(dir, 'plain.csv'), csv);
     await writeFile(join(dir, 'excel.csv'), Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(csv)]));
     for (const name of ['plain', 'excel']) {
-      const run = await cli('embed', '--dataset', join(dir, `${name}.csv`), '--text-col', 'text', '--label-col', 'label', '--model', 'tiny-bert', '--no-cache', '--out', join(dir, `${name}.npy`));
+      const run = await cli(
+        'embed',
+        '--dataset',
+        join(dir, `${name}.csv`),
+        '--text-col',
+        'text',
+        '--label-col',
+        'label',
+        '--model',
+        'tiny-bert',
+        '--no-cache',
+        '--out',
+        join(dir, `${name}.npy`),
+      );
       expect(run.code, run.lines.join('\n')).toBe(0);
     }
     expect(await readFile(join(dir, 'excel.npy'))).toEqual(await readFile(join(dir, 'plain.npy')));

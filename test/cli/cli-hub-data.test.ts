@@ -9,7 +9,7 @@ import { MODELS_ROOT } from '../helpers/finetune.js';
 import { withoutOutputs } from '../helpers/hub/onnx.js';
 import { parquetOf, reviews } from '../helpers/hub/parquet.js';
 import { addParquetConversion, publishFolder } from '../helpers/hub/seed.js';
-import { startHubStandin, type HubStandin } from '../helpers/hub/standin.js';
+import { type HubStandin, startHubStandin } from '../helpers/hub/standin.js';
 import { writeRandomPool } from '../helpers/pool.js';
 
 /**
@@ -63,7 +63,11 @@ interface Run {
 function esmselect(args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
   const base: NodeJS.ProcessEnv = { ...process.env, ESMSELECT_DATA_DIR: join(dir, 'data'), ESMSELECT_MODELS_DIR: models, HF_ENDPOINT: hub.endpoint };
   for (const key of ['HF_HUB_OFFLINE', 'HF_TOKEN', 'ESMSELECT_ALLOW_REMOTE']) delete base[key];
-  const child = spawn(process.execPath, [join(ROOT, 'dist', 'cli', 'main.js'), ...args], { cwd: ROOT, env: { ...base, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [join(ROOT, 'dist', 'cli', 'main.js'), ...args], {
+    cwd: ROOT,
+    env: { ...base, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (chunk: Buffer) => (stdout += chunk));
@@ -85,11 +89,15 @@ describe('esmselect with the Hub', () => {
     const pulled = await esmselect(['model', 'pull', 'tiny-bert']);
     expect(pulled.stderr).toContain('note: tiny-bert is google-bert/tiny-bert on the Hub; the folder keeps the name tiny-bert');
     expect(pulled.code).toBe(0);
-    expect(pulled.stdout).toMatch(/^pulled: tiny-bert \(google-bert\/tiny-bert@[0-9a-f]{12}; ONNX from google-bert\/tiny-bert@[0-9a-f]{12}, BERT pooler from model\.safetensors by range requests\) in /);
+    expect(pulled.stdout).toMatch(
+      /^pulled: tiny-bert \(google-bert\/tiny-bert@[0-9a-f]{12}; ONNX from google-bert\/tiny-bert@[0-9a-f]{12}, BERT pooler from model\.safetensors by range requests\) in /,
+    );
     expect((await esmselect(['model', 'pull', 'tiny-bert'])).stdout).toMatch(/^already up to date: tiny-bert/);
 
     const first = await esmselect(['rank', ...HUB_TARGET, '--esms', pool, '--format', 'json']);
-    expect(first.stderr).toMatch(/esmselect: hf:\/\/datasets\/org\/reviews \(subset default, split train; Parquet conversion [0-9a-f]{12}, \d+(\.\d)? KB downloaded\): 40 rows/);
+    expect(first.stderr).toMatch(
+      /esmselect: hf:\/\/datasets\/org\/reviews \(subset default, split train; Parquet conversion [0-9a-f]{12}, \d+(\.\d)? KB downloaded\): 40 rows/,
+    );
     expect(first.code, first.stderr).toBe(0);
     const ranking = JSON.parse(first.stdout) as RankingResult;
     expect(ranking.target).toMatchObject({ n: 40, d: 32 });
@@ -108,19 +116,45 @@ describe('esmselect with the Hub', () => {
   });
 
   it('refuses in one line: offline without a cached copy, unknown split, unknown model, a subset for a file', async () => {
-    expectOneLine(await esmselect(['model', 'pull', 'other/model'], { HF_HUB_OFFLINE: '1' }), /^esmselect: model pull other\/model needs the Hugging Face Hub, but HF_HUB_OFFLINE is set/);
+    expectOneLine(
+      await esmselect(['model', 'pull', 'other/model'], { HF_HUB_OFFLINE: '1' }),
+      /^esmselect: model pull other\/model needs the Hugging Face Hub, but HF_HUB_OFFLINE is set/,
+    );
     expectOneLine(
       await esmselect(['rank', ...HUB_TARGET, '--split', 'validation', '--esms', pool]),
       /^esmselect: split: hf:\/\/datasets\/org\/reviews \(subset default\) has no split "validation"; its splits are "test", "train"$/,
     );
-    expectOneLine(await esmselect(['rank', ...HUB_TARGET, '--dataset', 'hf://datasets/org/elsewhere', '--esms', pool], { HF_HUB_OFFLINE: '1' }), /HF_HUB_OFFLINE is set/);
+    expectOneLine(
+      await esmselect(['rank', ...HUB_TARGET, '--dataset', 'hf://datasets/org/elsewhere', '--esms', pool], { HF_HUB_OFFLINE: '1' }),
+      /HF_HUB_OFFLINE is set/,
+    );
     expectOneLine(await esmselect(['model', 'pull', 'nobody/none']), /^esmselect: model: nobody\/none: no such model on the Hub/);
-    expectOneLine(await esmselect(['embed', '--dataset', REVIEWS, '--subset', 'x', '--text-col', 'text', '--label-col', 'label', '--model', 'tiny-bert', '--out', join(dir, 'x.npy')]), /subset: goes with a Hub dataset/);
+    expectOneLine(
+      await esmselect([
+        'embed',
+        '--dataset',
+        REVIEWS,
+        '--subset',
+        'x',
+        '--text-col',
+        'text',
+        '--label-col',
+        'label',
+        '--model',
+        'tiny-bert',
+        '--out',
+        join(dir, 'x.npy'),
+      ]),
+      /subset: goes with a Hub dataset/,
+    );
   });
 
   it('batch-rank takes Hub datasets in its manifest', async () => {
     const manifest = join(dir, 'targets.yaml');
-    await writeFile(manifest, 'model: tiny-bert\ntargets:\n  - dataset: hf://datasets/org/reviews\n    text_column: text\n    label_column: label\n  - dataset: hf://datasets/org/reviews\n    split: test\n    text_column: text\n    label_column: label\n');
+    await writeFile(
+      manifest,
+      'model: tiny-bert\ntargets:\n  - dataset: hf://datasets/org/reviews\n    text_column: text\n    label_column: label\n  - dataset: hf://datasets/org/reviews\n    split: test\n    text_column: text\n    label_column: label\n',
+    );
     const run = await esmselect(['batch-rank', '--targets', manifest, '--esms', pool, '--out', join(dir, 'batch')]);
     expect(run.code, run.stderr).toBe(0);
     const single = (await readFile(join(dir, 'batch', 'rankings', 'reviews.csv'), 'utf8')).trim().split('\n');
@@ -129,16 +163,44 @@ describe('esmselect with the Hub', () => {
   });
 
   it('esm train pulls a safetensors-only fine-tuned model and trains on a Hub dataset; finetune then takes that published source from the Hub', async () => {
-    const trained = await esmselect(['esm', 'train', '--dataset', 'hf://datasets/org/reviews', '--text-col', 'text', '--label-col', 'label', '--base-model', 'tiny-bert', '--tuned-model', 'org/tiny-bert-tuned', '--epochs', '2', '--format', 'json']);
+    const trained = await esmselect([
+      'esm',
+      'train',
+      '--dataset',
+      'hf://datasets/org/reviews',
+      '--text-col',
+      'text',
+      '--label-col',
+      'label',
+      '--base-model',
+      'tiny-bert',
+      '--tuned-model',
+      'org/tiny-bert-tuned',
+      '--epochs',
+      '2',
+      '--format',
+      'json',
+    ]);
     expect(trained.code, trained.stderr).toBe(0);
     expect(trained.stderr).toContain('note: org/tiny-bert-tuned has no ONNX export: taking model.safetensors, for the TensorFlow.js encoder');
     expect(trained.stderr).toContain('embedded with tiny-bert (ONNX) and org/tiny-bert-tuned (TensorFlow.js encoder)');
     const { id } = JSON.parse(trained.stdout) as { id: number };
     const shown = JSON.parse((await esmselect(['esm', 'show', String(id)])).stdout);
-    expect(shown).toMatchObject({ task_id: 'org/reviews', task_subset: 'default', task_split: 'train', base_model_name: 'tiny-bert', text_column: 'text', label_column: 'label', num_examples: 40 });
+    expect(shown).toMatchObject({
+      task_id: 'org/reviews',
+      task_subset: 'default',
+      task_split: 'train',
+      base_model_name: 'tiny-bert',
+      text_column: 'text',
+      label_column: 'label',
+      num_examples: 40,
+    });
 
     // Fine-tuning needs the whole checkpoint: pull it with --weights, then fine-tune on the ESM's source.
-    expectOneLine(await esmselect(['esm', 'train', '--base', 'x.npy', '--dataset', REVIEWS, '--base-model', 'tiny-bert']), /give either --base and --tuned .* or --dataset with --tuned-model/);
+    expectOneLine(
+      await esmselect(['esm', 'train', '--base', 'x.npy', '--dataset', REVIEWS, '--base-model', 'tiny-bert']),
+      /give either --base and --tuned .* or --dataset with --tuned-model/,
+    );
     expect((await esmselect(['model', 'pull', 'tiny-bert', '--weights'])).code).toBe(0);
     const finetuned = await esmselect([
       'finetune',
@@ -160,7 +222,12 @@ describe('esmselect with the Hub', () => {
     expect(finetuned.code, finetuned.stderr).toBe(0);
     expect(finetuned.stderr).toMatch(/source hf:\/\/datasets\/org\/reviews \(subset default, split train, Parquet conversion [0-9a-f]{12}\): 40 examples/);
     const job = JSON.parse(await readFile(join(dir, 'finetune', 'job.json'), 'utf8'));
-    expect(job.inputs.source.hub).toMatchObject({ dataset: 'hf://datasets/org/reviews', subset: 'default', split: 'train', revision: hub.store.get('dataset', 'org/reviews')!.branches.get('refs/convert/parquet') });
+    expect(job.inputs.source.hub).toMatchObject({
+      dataset: 'hf://datasets/org/reviews',
+      subset: 'default',
+      split: 'train',
+      revision: hub.store.get('dataset', 'org/reviews')!.branches.get('refs/convert/parquet'),
+    });
     expect(JSON.parse(finetuned.stdout).intermediate.task).toBe('org/reviews');
   });
 });

@@ -7,12 +7,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PACKAGE_ROOT } from '../../src/config.js';
+import { importEsmFolders } from '../../src/registry/import.js';
 import { openRegistry } from '../../src/store/database.js';
 import { listEsms } from '../../src/store/esms.js';
-import { importEsmFolders } from '../../src/registry/import.js';
 import { runCliAsync } from '../helpers/cli.js';
 import { esmModelCard, esmWeightsFile, publishEsm, publishEsmPool } from '../helpers/hub/seed.js';
-import { startHubStandin, type HubStandin } from '../helpers/hub/standin.js';
+import { type HubStandin, startHubStandin } from '../helpers/hub/standin.js';
 import { esmConfig } from '../helpers/pool.js';
 
 /**
@@ -33,7 +33,14 @@ beforeAll(async () => {
     const folder = join(PACKAGE_ROOT, 'test', 'fixtures', 'demo-tiny-bert', 'esms', name);
     const configText = await readFile(join(folder, 'config.json'), 'utf8');
     const repo = hub.store.create('model', `demo/${name}`);
-    hub.store.commit(repo, 'main', { title: 'ESM', files: { 'config.json': configText, 'model.safetensors': await readFile(join(folder, 'model.safetensors')), 'README.md': esmModelCard(JSON.parse(configText)) } });
+    hub.store.commit(repo, 'main', {
+      title: 'ESM',
+      files: {
+        'config.json': configText,
+        'model.safetensors': await readFile(join(folder, 'model.safetensors')),
+        'README.md': esmModelCard(JSON.parse(configText)),
+      },
+    });
   }
   hub.store.create('model', 'google-bert/bert-base-uncased');
   hub.store.rename('model', 'bert-base-uncased', 'google-bert/bert-base-uncased');
@@ -58,7 +65,16 @@ describe('esm search and esm coverage', () => {
     expect(JSON.parse(json.stdout)).toMatchObject([{ repo_id: 'demo/source-02', language: 'en', base_model: TINY }]);
 
     const coverage = await runCliAsync(['esm', 'coverage'], env());
-    expect(coverage.stdout.split('\n').slice(0, 3).map((line) => line.split(/\s{2,}/))).toEqual([['Base model', 'ESMs'], [TINY, '12'], ['google-bert/bert-base-uncased', '3']]);
+    expect(
+      coverage.stdout
+        .split('\n')
+        .slice(0, 3)
+        .map((line) => line.split(/\s{2,}/)),
+    ).toEqual([
+      ['Base model', 'ESMs'],
+      [TINY, '12'],
+      ['google-bert/bert-base-uncased', '3'],
+    ]);
   }, 240_000);
 
   it('prints what strangers wrote (repo card tags) with control characters escaped', async () => {
@@ -75,18 +91,24 @@ describe('esm search and esm coverage', () => {
 });
 
 describe('esm pull', () => {
-  it('pulls a base model\'s ESMs with one summary line, then finds them unchanged; the token never shows', async () => {
+  it("pulls a base model's ESMs with one summary line, then finds them unchanged; the token never shows", async () => {
     const e = env();
     const first = await runCliAsync(['esm', 'pull', '--base-model', 'bert-base-uncased'], e);
     expect(first.status).toBe(0);
-    expect(first.stdout.trim()).toBe('google-bert/bert-base-uncased: 3 repos: imported 3, skipped 0 (already registered), unchanged 0 (same commit as the last pull), rejected 0');
+    expect(first.stdout.trim()).toBe(
+      'google-bert/bert-base-uncased: 3 repos: imported 3, skipped 0 (already registered), unchanged 0 (same commit as the last pull), rejected 0',
+    );
     const second = await runCliAsync(['esm', 'pull', '--base-model', 'bert-base-uncased', '--format', 'json'], e);
     expect(JSON.parse(second.stdout)).toMatchObject({ imported: 0, unchanged: 3 });
     for (const output of [first.stdout, first.stderr, second.stdout, second.stderr]) expect(output).not.toContain(READ);
     expect(hub.requests.filter((r) => r.server === 'cdn').every((r) => r.headers.authorization === undefined)).toBe(true);
     const registry = openRegistry({ dataDir: e.ESMSELECT_DATA_DIR });
     try {
-      expect(listEsms(registry).map((r) => r.origin.replace(/@.*/, '')).sort()).toEqual(['hf://bert/esm-0000', 'hf://bert/esm-0001', 'hf://bert/esm-0002']);
+      expect(
+        listEsms(registry)
+          .map((r) => r.origin.replace(/@.*/, ''))
+          .sort(),
+      ).toEqual(['hf://bert/esm-0000', 'hf://bert/esm-0001', 'hf://bert/esm-0002']);
     } finally {
       registry.close();
     }
@@ -115,7 +137,11 @@ describe('esm pull', () => {
     try {
       publishEsmPool(slow, { count: 16, dim: 8, baseModel: 'some/model' });
       const e: NodeJS.ProcessEnv = { ...env(), HF_ENDPOINT: slow.endpoint, HF_TOKEN: '' };
-      const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'esm', 'pull', '--concurrency', '2'], { cwd: PACKAGE_ROOT, env: { ...process.env, ...e }, stdio: 'ignore' });
+      const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'esm', 'pull', '--concurrency', '2'], {
+        cwd: PACKAGE_ROOT,
+        env: { ...process.env, ...e },
+        stdio: 'ignore',
+      });
       const exited = new Promise((resolve) => child.on('close', resolve));
       const registered = () => {
         const registry = openRegistry({ dataDir: e.ESMSELECT_DATA_DIR });
@@ -152,7 +178,10 @@ describe('esm pull', () => {
       expect(recorded()).toHaveLength(16);
       // Repos recorded before the kill were not read again.
       const unchanged = summary.outcomes.filter((o: { status: string }) => o.status === 'unchanged').map((o: { repo: string }) => o.repo);
-      const readAgain = slow.requests.slice(before).filter((r) => r.url.includes('/resolve/')).map((r) => r.url.split('/resolve/')[0].slice(1));
+      const readAgain = slow.requests
+        .slice(before)
+        .filter((r) => r.url.includes('/resolve/'))
+        .map((r) => r.url.split('/resolve/')[0].slice(1));
       expect(readAgain.filter((repo) => unchanged.includes(repo))).toEqual([]);
       expect(new Set(readAgain).size).toBe(16 - kept);
     } finally {
@@ -164,7 +193,18 @@ describe('esm pull', () => {
 describe('rank --esms hub', () => {
   it("ranks the Hub's pool for the target's base model as the same ESMs rank from their folders", async () => {
     const e = env();
-    const target = ['--dataset', join(PACKAGE_ROOT, 'test', 'fixtures', 'demo-tiny-bert', 'target.csv'), '--text-col', 'text', '--label-col', 'label', '--model', 'tiny-bert', '--format', 'json'];
+    const target = [
+      '--dataset',
+      join(PACKAGE_ROOT, 'test', 'fixtures', 'demo-tiny-bert', 'target.csv'),
+      '--text-col',
+      'text',
+      '--label-col',
+      'label',
+      '--model',
+      'tiny-bert',
+      '--format',
+      'json',
+    ];
     const fromHub = await runCliAsync(['rank', ...target, '--esms', 'hub'], e);
     expect(fromHub.status).toBe(0);
     expect(fromHub.stderr).toContain(`esmselect: ${TINY}: 12 repos: imported 12,`);
@@ -176,17 +216,24 @@ describe('rank --esms hub', () => {
     // Again: nothing new to download; the filters narrow the Hub's pool.
     const again = await runCliAsync(['rank', ...target, '--esms', 'hub', '--task', 'source-0'], e);
     expect(again.stderr).toContain('unchanged 12');
-    expect(ranking(again.stdout).map(([task]: string[]) => task).sort()).toEqual(Array.from({ length: 9 }, (_, i) => `demo/datasets/source-0${i + 1}.csv`));
+    expect(
+      ranking(again.stdout)
+        .map(([task]: string[]) => task)
+        .sort(),
+    ).toEqual(Array.from({ length: 9 }, (_, i) => `demo/datasets/source-0${i + 1}.csv`));
   }, 240_000);
 
   it('needs a base model, and says so in one line', async () => {
     const run = await runCliAsync(['rank', '--embeddings', join(PACKAGE_ROOT, 'test', 'fixtures', 'demo-tiny-bert', 'target.csv'), '--esms', 'hub'], env());
-    expect([run.status, run.stderr.trim()]).toEqual([2, 'esmselect: base model: --esms hub ranks the ESMs of one base model; name it with --base-model (or embed with --model)']);
+    expect([run.status, run.stderr.trim()]).toEqual([
+      2,
+      'esmselect: base model: --esms hub ranks the ESMs of one base model; name it with --base-model (or embed with --model)',
+    ]);
   });
 });
 
 describe('esm push', () => {
-  it("publishes a registered ESM as hfselect does, so the Hub lists it under its base model; a missing or read-only token is one line", async () => {
+  it('publishes a registered ESM as hfselect does, so the Hub lists it under its base model; a missing or read-only token is one line', async () => {
     const e = env({ HF_TOKEN: WRITE });
     const registry = openRegistry({ dataDir: e.ESMSELECT_DATA_DIR });
     await importEsmFolders(registry, [join(PACKAGE_ROOT, 'test', 'fixtures', 'demo-tiny-bert', 'esms', 'source-01')]).finally(() => registry.close());
@@ -195,7 +242,12 @@ describe('esm push', () => {
     expect(pushed.stdout).toMatch(new RegExp(`^pushed #1 to ${hub.endpoint}/alice/source-01-esm \\(new repo, commit [0-9a-f]{12}\\)\\n$`));
     const repo = hub.store.get('model', 'alice/source-01-esm')!;
     const card = hub.store.cardData(repo);
-    expect(card).toMatchObject({ base_model: 'tiny-bert', license: 'apache-2.0', datasets: ['demo/datasets/source-01.csv'], tags: ['embedding_space_map', 'BaseLM:tiny-bert'] });
+    expect(card).toMatchObject({
+      base_model: 'tiny-bert',
+      license: 'apache-2.0',
+      datasets: ['demo/datasets/source-01.csv'],
+      tags: ['embedding_space_map', 'BaseLM:tiny-bert'],
+    });
     expect(hub.store.tags(repo)).toContain(`base_model:${TINY}`);
     // Pushed again: the repo is updated.
     const updated = await runCliAsync(['esm', 'push', '1', '--repo', 'alice/source-01-esm'], e);
@@ -217,8 +269,23 @@ describe('HF_HUB_OFFLINE=1', () => {
   it('makes every Hub command say so in one line, before any request', async () => {
     const before = hub.requests.length;
     const offline = env({ HF_HUB_OFFLINE: '1' });
-    const target = ['--dataset', join(PACKAGE_ROOT, 'test', 'fixtures', 'demo-tiny-bert', 'target.csv'), '--text-col', 'text', '--label-col', 'label', '--model', 'tiny-bert'];
-    for (const args of [['esm', 'search'], ['esm', 'coverage'], ['esm', 'pull'], ['esm', 'push', '1', '--repo', 'alice/x'], ['rank', ...target, '--esms', 'hub']]) {
+    const target = [
+      '--dataset',
+      join(PACKAGE_ROOT, 'test', 'fixtures', 'demo-tiny-bert', 'target.csv'),
+      '--text-col',
+      'text',
+      '--label-col',
+      'label',
+      '--model',
+      'tiny-bert',
+    ];
+    for (const args of [
+      ['esm', 'search'],
+      ['esm', 'coverage'],
+      ['esm', 'pull'],
+      ['esm', 'push', '1', '--repo', 'alice/x'],
+      ['rank', ...target, '--esms', 'hub'],
+    ]) {
       const run = await runCliAsync(args, offline);
       expect(run.status).toBe(2);
       expect(run.stderr.trim()).toMatch(/^esmselect: [\w -]+ needs the Hugging Face Hub, but HF_HUB_OFFLINE is set \(unset it to allow network access\)$/);

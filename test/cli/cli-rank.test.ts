@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeEmbeddingFile } from '../../src/io/embedding-files.js';
-import { runCli, type CliRun } from '../helpers/cli.js';
+import { type CliRun, runCli } from '../helpers/cli.js';
 import { writeRandomPool } from '../helpers/pool.js';
 import { randomGenerator } from '../helpers/random.js';
 import { referenceDir } from '../helpers/reference.js';
@@ -35,7 +35,9 @@ describe('esmselect rank', () => {
     const output = JSON.parse(run.stdout);
     expect(output.ranking).toHaveLength(3);
     expect(output.ranking[0]).toMatchObject({ rank: 1, task_id: 'synthetic/task-004' });
-    expect(Object.keys(output.ranking[0])).toEqual(expect.arrayContaining(['task_subset', 'text_column', 'label_column', 'task_split', 'num_examples', 'score']));
+    expect(Object.keys(output.ranking[0])).toEqual(
+      expect.arrayContaining(['task_subset', 'text_column', 'label_column', 'task_split', 'num_examples', 'score']),
+    );
   });
 
   it('reads .npy embeddings with a separate label file and prints CSV', async () => {
@@ -52,17 +54,26 @@ describe('esmselect rank', () => {
 
   it('fails clearly when every ESM has the wrong dimension', async () => {
     await writeRandomPool(join(dir, 'pool5'), 2, 5);
-    expectUserError(runCli(['rank', '--embeddings', join(smallPool, 'target'), '--esms', join(dir, 'pool5')]), /ESM dimension 5 does not match the target embeddings' 16/);
+    expectUserError(
+      runCli(['rank', '--embeddings', join(smallPool, 'target'), '--esms', join(dir, 'pool5')]),
+      /ESM dimension 5 does not match the target embeddings' 16/,
+    );
   });
 
   it('fails clearly on an empty label file', async () => {
     await writeFile(join(dir, 'empty.json'), '');
-    expectUserError(runCli(['rank', '--embeddings', join(smallPool, 'target'), '--labels', join(dir, 'empty.json'), '--esms', join(smallPool, 'esms')]), /labels: .*is empty/);
+    expectUserError(
+      runCli(['rank', '--embeddings', join(smallPool, 'target'), '--labels', join(dir, 'empty.json'), '--esms', join(smallPool, 'esms')]),
+      /labels: .*is empty/,
+    );
   });
 
   it('fails clearly when the labels hold one class only', async () => {
     await writeFile(join(dir, 'one-class.json'), JSON.stringify(Array(64).fill(1)));
-    expectUserError(runCli(['rank', '--embeddings', join(smallPool, 'target'), '--labels', join(dir, 'one-class.json'), '--esms', join(smallPool, 'esms')]), /only one class/);
+    expectUserError(
+      runCli(['rank', '--embeddings', join(smallPool, 'target'), '--labels', join(dir, 'one-class.json'), '--esms', join(smallPool, 'esms')]),
+      /only one class/,
+    );
   });
 
   it('fails clearly on NaN in the embeddings, naming row and column', async () => {
@@ -70,7 +81,10 @@ describe('esmselect rank', () => {
     data[5 * 16 + 7] = NaN;
     await writeEmbeddingFile(join(dir, 'nan.f32'), { rows: 20, dim: 16, data });
     await writeFile(join(dir, 'nan-labels.json'), JSON.stringify(Array.from({ length: 20 }, (_, i) => i % 2)));
-    expectUserError(runCli(['rank', '--embeddings', join(dir, 'nan.f32'), '--labels', join(dir, 'nan-labels.json'), '--esms', join(smallPool, 'esms')]), /row 5, column 7 is not a finite number/);
+    expectUserError(
+      runCli(['rank', '--embeddings', join(dir, 'nan.f32'), '--labels', join(dir, 'nan-labels.json'), '--esms', join(smallPool, 'esms')]),
+      /row 5, column 7 is not a finite number/,
+    );
   });
 
   it('fails clearly on a directory without ESMs', async () => {
@@ -80,7 +94,10 @@ describe('esmselect rank', () => {
 
   it('fails clearly when labels and embeddings disagree in length', async () => {
     await writeFile(join(dir, 'short.json'), JSON.stringify([0, 1, 0]));
-    expectUserError(runCli(['rank', '--embeddings', join(smallPool, 'target'), '--labels', join(dir, 'short.json'), '--esms', join(smallPool, 'esms')]), /3 labels for 64 embedding rows/);
+    expectUserError(
+      runCli(['rank', '--embeddings', join(smallPool, 'target'), '--labels', join(dir, 'short.json'), '--esms', join(smallPool, 'esms')]),
+      /3 labels for 64 embedding rows/,
+    );
   });
 
   it('skips an unusable ESM with one warning line and ranks the rest', async () => {

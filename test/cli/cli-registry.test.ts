@@ -44,8 +44,12 @@ describe('esmselect esm and rank --esms registry', () => {
     expect(listed).toHaveLength(8);
     expect((await cli('esm', 'list', '--task', 'task-004', '--format', 'csv')).stdout.trim().split('\n')).toHaveLength(2);
 
-    const fromFolders = JSON.parse((await cli('rank', '--embeddings', join(smallPool, 'target'), '--esms', join(smallPool, 'esms'), '--format', 'json')).stdout);
-    const fromRegistry = JSON.parse((await cli('rank', '--embeddings', join(smallPool, 'target'), '--esms', 'registry', '--base-model', 'synthetic/encoder-d16', '--format', 'json')).stdout);
+    const fromFolders = JSON.parse(
+      (await cli('rank', '--embeddings', join(smallPool, 'target'), '--esms', join(smallPool, 'esms'), '--format', 'json')).stdout,
+    );
+    const fromRegistry = JSON.parse(
+      (await cli('rank', '--embeddings', join(smallPool, 'target'), '--esms', 'registry', '--base-model', 'synthetic/encoder-d16', '--format', 'json')).stdout,
+    );
     expect(fromRegistry.ranking.map((t: { task_id: string; score: number }) => [t.task_id, t.score])).toEqual(
       fromFolders.ranking.map((t: { task_id: string; score: number }) => [t.task_id, t.score]),
     );

@@ -1,4 +1,4 @@
-import { readFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -27,7 +27,10 @@ beforeAll(async () => {
     const rng = randomGenerator(i + 1);
     const weight = rng.normals(DIM * DIM, 0.3 / Math.sqrt(DIM));
     for (let k = 0; k < DIM; k++) weight[k * DIM + k] += 1;
-    await saveHfselectEsm(new EmbeddingSpaceMap(esmConfig(`demo/task-${i}`, DIM, { base_model_name: 'tiny-bert' }), weight, rng.normals(DIM, 0.02)), join(dir, 'esms', `task-${i}`));
+    await saveHfselectEsm(
+      new EmbeddingSpaceMap(esmConfig(`demo/task-${i}`, DIM, { base_model_name: 'tiny-bert' }), weight, rng.normals(DIM, 0.02)),
+      join(dir, 'esms', `task-${i}`),
+    );
   }
 });
 afterAll(async () => {
@@ -39,7 +42,9 @@ describe('esmselect esm attach-texts, index, rank --candidates', () => {
     expect((await cli('esm', 'import', join(dir, 'esms'))).code).toBe(0);
     const attached = await cli('esm', 'attach-texts', '1', '2', '--dataset', reviews);
     expect(attached.code).toBe(0);
-    expect(attached.stdout).toMatch(/^attached 20 of 20 texts to #1 #2 in tiny-bert \(pooler_output pooling\)\nindex tiny-bert \(pooler_output pooling\): rebuilt \(missing\)\n$/);
+    expect(attached.stdout).toMatch(
+      /^attached 20 of 20 texts to #1 #2 in tiny-bert \(pooler_output pooling\)\nindex tiny-bert \(pooler_output pooling\): rebuilt \(missing\)\n$/,
+    );
     expect((await cli('esm', 'attach-texts', '3', '--dataset', reviews, '--text-col', 'title')).stdout).toMatch(/\+1 −0/);
 
     const status = JSON.parse((await cli('index', 'status', '--format', 'json')).stdout);
@@ -58,7 +63,9 @@ describe('esmselect esm attach-texts, index, rank --candidates', () => {
       ['registry#4', null],
       ['registry#5', null],
     ]);
-    expect(twoStage.lines).toContainEqual(expect.stringMatching(/^esmselect: stage 1 \(textemb\): 5 sources, 3 indexed, 2 unindexed \(no texts: passed on\); kept 1/));
+    expect(twoStage.lines).toContainEqual(
+      expect.stringMatching(/^esmselect: stage 1 \(textemb\): 5 sources, 3 indexed, 2 unindexed \(no texts: passed on\); kept 1/),
+    );
 
     const exhaustive = JSON.parse((await cli(...args, '--candidates', 'all')).stdout);
     expect(exhaustive.ranking).toHaveLength(5);
@@ -70,15 +77,21 @@ describe('esmselect esm attach-texts, index, rank --candidates', () => {
     await writeFile(index, bytes);
     expect(JSON.parse((await cli('index', 'status', '--format', 'json')).stdout)[0].state).toMatch(/fails its checksum/);
     const repaired = await cli(...args, '--candidates', '2');
-    expect(repaired.lines).toContainEqual(expect.stringMatching(/^esmselect: note: the index of tiny-bert \(pooler_output pooling\) was rebuilt: the index file fails its checksum/));
+    expect(repaired.lines).toContainEqual(
+      expect.stringMatching(/^esmselect: note: the index of tiny-bert \(pooler_output pooling\) was rebuilt: the index file fails its checksum/),
+    );
     expect(JSON.parse((await cli('index', 'status', '--format', 'json')).stdout)[0].state).toBe('ok');
 
     const rebuilt = await cli('index', 'rebuild', '--m', '8');
-    expect(rebuilt.stdout).toMatch(/^rebuilt tiny-bert \(pooler_output pooling\): 3 vectors, M 8, efConstruction 200\nrebuilt 1 index; sketched 0 ESM weight files\n$/);
+    expect(rebuilt.stdout).toMatch(
+      /^rebuilt tiny-bert \(pooler_output pooling\): 3 vectors, M 8, efConstruction 200\nrebuilt 1 index; sketched 0 ESM weight files\n$/,
+    );
 
     // The first attach registered reviews.csv as dataset #1: its id brings the file and its columns.
     const fromRegistered = await cli('esm', 'attach-texts', '4', '--dataset', '1');
-    expect(fromRegistered.stdout).toMatch(/^attached 20 of 20 texts to #4 in tiny-bert \(pooler_output pooling\), embeddings from the cache\nindex .*: \+1 −0\n$/);
+    expect(fromRegistered.stdout).toMatch(
+      /^attached 20 of 20 texts to #4 in tiny-bert \(pooler_output pooling\), embeddings from the cache\nindex .*: \+1 −0\n$/,
+    );
   });
 
   it('says which input is wrong, in one line', async () => {
@@ -89,7 +102,10 @@ describe('esmselect esm attach-texts, index, rank --candidates', () => {
     // The former spelling still runs the command, and says it is deprecated.
     const former = await cli('source', 'attach-texts', '99', '--dataset', reviews);
     expect(former.code).toBe(2);
-    expect(former.lines).toEqual(['esmselect: "source attach-texts" is deprecated; use "esm attach-texts"', 'esmselect: esm: there is no ESM #99 in the registry']);
+    expect(former.lines).toEqual([
+      'esmselect: "source attach-texts" is deprecated; use "esm attach-texts"',
+      'esmselect: esm: there is no ESM #99 in the registry',
+    ]);
     const badK = await cli('rank', '--embeddings', 'x.npy', '--esms', 'registry', '--candidates', 'many');
     expect(badK.code).not.toBe(0);
     expect(badK.lines.join('\n')).toMatch(/--candidates.*expected a positive integer or "all"/);

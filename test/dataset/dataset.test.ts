@@ -2,11 +2,11 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parquetWriteBuffer, type ColumnSource } from 'hyparquet-writer';
+import { type ColumnSource, parquetWriteBuffer } from 'hyparquet-writer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { UserInputError } from '../../src/errors.js';
-import { readTextDataset, TEXT_SEPARATOR, type DatasetOptions } from '../../src/dataset/text-dataset.js';
 import { Reservoir } from '../../src/dataset/sampling.js';
+import { type DatasetOptions, readTextDataset, TEXT_SEPARATOR } from '../../src/dataset/text-dataset.js';
+import { UserInputError } from '../../src/errors.js';
 
 const REVIEWS = fileURLToPath(new URL('../fixtures/datasets/reviews.csv', import.meta.url));
 const BY_TITLE_AND_TEXT: DatasetOptions = { textColumns: ['title', 'text'], labelColumn: 'label' };
@@ -70,11 +70,24 @@ describe('readTextDataset', () => {
   });
 
   it('turns CSV class labels into numbers only when every one is numeric, and skips label -1 as hfselect does', async () => {
-    const numeric = await readTextDataset(await file('numeric.csv', 'text,label\ngood,1\nbad,0\nfine,2\nnone,-1\n'), { textColumns: 'text', labelColumn: 'label' });
+    const numeric = await readTextDataset(await file('numeric.csv', 'text,label\ngood,1\nbad,0\nfine,2\nnone,-1\n'), {
+      textColumns: 'text',
+      labelColumn: 'label',
+    });
     expect(numeric.labels).toEqual([1, 0, 2]);
     expect(numeric.rows).toEqual([1, 2, 3]);
     expect(numeric.unlabelled).toBe(1);
-    const typed = await readTextDataset(await file('typed.jsonl', jsonl([{ t: 'a', y: true }, { t: 'b', y: false }, { t: 'c', y: -1 }])), { textColumns: 't', labelColumn: 'y' });
+    const typed = await readTextDataset(
+      await file(
+        'typed.jsonl',
+        jsonl([
+          { t: 'a', y: true },
+          { t: 'b', y: false },
+          { t: 'c', y: -1 },
+        ]),
+      ),
+      { textColumns: 't', labelColumn: 'y' },
+    );
     expect(typed.labels).toEqual([true, false]);
     const mixed = await readTextDataset(await file('mixed.csv', 'text,label\ngood,1\nbad,no\n'), { textColumns: 'text', labelColumn: 'label' });
     expect(mixed.labels).toEqual(['1', 'no']);
@@ -122,30 +135,67 @@ describe('readTextDataset errors name the row and column', () => {
   const text = { textColumns: 'text', labelColumn: 'label' } as const;
 
   it('missing columns', async () => {
-    await expectError(Promise.resolve(REVIEWS), { textColumns: 'body', labelColumn: 'label' }, /no column "body" \(the columns are "title", "text", "label", "score"\)/);
+    await expectError(
+      Promise.resolve(REVIEWS),
+      { textColumns: 'body', labelColumn: 'label' },
+      /no column "body" \(the columns are "title", "text", "label", "score"\)/,
+    );
     await expectError(file('gap.jsonl', jsonl([{ text: 'a', label: 1 }, { text: 'b' }])), text, /row 2 has no column "label"/);
     await expectError(file('gap.parquet', parquet([{ name: 'text', data: ['a', 'b'], type: 'STRING' }])), text, /no column "label"/);
   });
 
   it('empty and non-text texts', async () => {
     await expectError(file('empty.csv', 'text,label\ngood,1\n  ,0\n'), text, /row 2, column "text": the text is empty/);
-    await expectError(file('null.jsonl', jsonl([{ text: 'a', label: 1 }, { text: null, label: 0 }])), text, /row 2, column "text": the text is missing/);
+    await expectError(
+      file(
+        'null.jsonl',
+        jsonl([
+          { text: 'a', label: 1 },
+          { text: null, label: 0 },
+        ]),
+      ),
+      text,
+      /row 2, column "text": the text is missing/,
+    );
     await expectError(file('number.jsonl', jsonl([{ text: 5, label: 1 }])), text, /row 1, column "text": expected text, got a number/);
   });
 
   it('label problems: one class, mixed types, missing, not a number for regression', async () => {
     await expectError(file('one.csv', 'text,label\na,pos\nb,pos\n'), text, /column "label" has only one class \("pos"\) among the 2 examples/);
-    await expectError(file('mixed.jsonl', jsonl([{ text: 'a', label: 1 }, { text: 'b', label: 0 }, { text: 'c', label: '1' }])), text, /row 3, column "label": mixed label types \(row 1 has a number, this row a string\)/);
+    await expectError(
+      file(
+        'mixed.jsonl',
+        jsonl([
+          { text: 'a', label: 1 },
+          { text: 'b', label: 0 },
+          { text: 'c', label: '1' },
+        ]),
+      ),
+      text,
+      /row 3, column "label": mixed label types \(row 1 has a number, this row a string\)/,
+    );
     await expectError(file('nolabel.csv', 'text,label\na,1\nb,\n'), text, /row 2, column "label": the label is missing/);
-    await expectError(file('reg.csv', 'text,label\na,1.5\nb,high\n'), { ...text, task: 'regression' }, /row 2, column "label": regression needs a finite number, got "high"/);
-    await expectError(file('reg.jsonl', jsonl([{ text: 'a', label: '2' }])), { ...text, task: 'regression' }, /row 1, column "label": regression needs a finite number/);
+    await expectError(
+      file('reg.csv', 'text,label\na,1.5\nb,high\n'),
+      { ...text, task: 'regression' },
+      /row 2, column "label": regression needs a finite number, got "high"/,
+    );
+    await expectError(
+      file('reg.jsonl', jsonl([{ text: 'a', label: '2' }])),
+      { ...text, task: 'regression' },
+      /row 1, column "label": regression needs a finite number/,
+    );
     await expectError(file('unlabelled.jsonl', jsonl([{ text: 'a', label: -1 }])), text, /every row is labelled -1/);
   });
 
   it('bytes that are not UTF-8, in CSV, JSONL and Parquet', async () => {
     const latin1 = (s: string) => Buffer.from(s, 'latin1');
     await expectError(file('latin1.csv', latin1('text,label\ngood,1\ncaf\xe9,0\n')), text, /row 2, column "text" is not valid UTF-8/);
-    await expectError(file('latin1.jsonl', Buffer.concat([Buffer.from('{"text": "ok", "label": 1}\n{"text": "caf'), latin1('\xe9'), Buffer.from('", "label": 0}\n')])), text, /line 2, column "text", is not valid UTF-8/);
+    await expectError(
+      file('latin1.jsonl', Buffer.concat([Buffer.from('{"text": "ok", "label": 1}\n{"text": "caf'), latin1('\xe9'), Buffer.from('", "label": 0}\n')])),
+      text,
+      /line 2, column "text", is not valid UTF-8/,
+    );
     const bad = parquet([
       { name: 'text', data: [new TextEncoder().encode('ok'), latin1('caf\xe9')], type: 'BYTE_ARRAY' },
       { name: 'label', data: [1, 0], type: 'INT32' },
@@ -159,7 +209,13 @@ describe('readTextDataset errors name the row and column', () => {
     for (const [name, content] of [
       ['bom.csv', 'text,label\ngood,pos\n\ufeffodd,neg\n'],
       ['bom.tsv', 'text\tlabel\ngood\tpos\n\ufeffodd\tneg\n'],
-      ['bom.jsonl', jsonl([{ text: 'good', label: 'pos' }, { text: '\ufeffodd', label: 'neg' }])],
+      [
+        'bom.jsonl',
+        jsonl([
+          { text: 'good', label: 'pos' },
+          { text: '\ufeffodd', label: 'neg' },
+        ]),
+      ],
     ]) {
       const dataset = await readTextDataset(await file(name, bom(content)), text);
       expect({ texts: dataset.texts, labels: dataset.labels }, name).toEqual(want);

@@ -4,12 +4,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { embeddingCacheKey, modelFingerprint, textsSha256, type EmbeddingCache } from '../../src/embed/cache.js';
-import { openRegistry } from '../../src/store/database.js';
-import { getEmbeddingCacheEntry, RegistryEmbeddingCache } from '../../src/store/embedding-cache.js';
+import { type EmbeddingCache, embeddingCacheKey, modelFingerprint, textsSha256 } from '../../src/embed/cache.js';
 import { embedDataset } from '../../src/embed/embed-dataset.js';
 import type { EmbeddingMeta } from '../../src/embed/model-folder.js';
 import type { Embeddings } from '../../src/io/embeddings.js';
+import { openRegistry } from '../../src/store/database.js';
+import { getEmbeddingCacheEntry, RegistryEmbeddingCache } from '../../src/store/embedding-cache.js';
 import { randomGenerator } from '../helpers/random.js';
 
 const MODELS = fileURLToPath(new URL('../../models/', import.meta.url));

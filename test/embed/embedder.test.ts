@@ -1,15 +1,15 @@
-import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
+import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AutoModel, AutoTokenizer, env, Tensor } from '@huggingface/transformers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readTextDataset, TEXT_SEPARATOR } from '../../src/dataset/text-dataset.js';
 import { TextEmbedder } from '../../src/embed/embedder.js';
 import { modelFolder } from '../../src/embed/model-folder.js';
 import { applyBertPooler, type Pooling } from '../../src/embed/pooling.js';
 import { UserInputError } from '../../src/errors.js';
-import { readTextDataset, TEXT_SEPARATOR } from '../../src/dataset/text-dataset.js';
 import { readSafetensorsTensors, toFloat32 } from '../../src/io/safetensors.js';
 import { lastHiddenState, loadReferenceModel, pooledReference } from '../helpers/bert-reference.js';
 import { huggingFaceIds, textOfPieces } from '../helpers/hf-truncation.js';
@@ -45,7 +45,12 @@ describe('tiny model fixtures', () => {
     const want = TORCH.models[name];
     probeRows().forEach(({ ids, types }, i) => {
       const hidden = lastHiddenState(model, ids, types);
-      expect(maxAbsDiff(hidden.flatMap((h) => Array.from(h)), want.last_hidden_state[i].slice(0, ids.length).flat())).toBeLessThan(1e-5);
+      expect(
+        maxAbsDiff(
+          hidden.flatMap((h) => Array.from(h)),
+          want.last_hidden_state[i].slice(0, ids.length).flat(),
+        ),
+      ).toBeLessThan(1e-5);
     });
   });
 
@@ -54,7 +59,11 @@ describe('tiny model fixtures', () => {
     env.localModelPath = MODELS;
     const model = await AutoModel.from_pretrained(name, { dtype: 'fp32', device: 'cpu' });
     const tensor = (rows: number[][]) => new Tensor('int64', BigInt64Array.from(rows.flat(), BigInt), [rows.length, rows[0].length]);
-    const outputs = await model({ input_ids: tensor(TORCH.input_ids), attention_mask: tensor(TORCH.attention_mask), token_type_ids: tensor(TORCH.token_type_ids) });
+    const outputs = await model({
+      input_ids: tensor(TORCH.input_ids),
+      attention_mask: tensor(TORCH.attention_mask),
+      token_type_ids: tensor(TORCH.token_type_ids),
+    });
     const want = TORCH.models[name];
     expect(maxAbsDiff(outputs.last_hidden_state.data, want.last_hidden_state.flat(2))).toBeLessThan(1e-5);
     if (want.pooler_output) expect(maxAbsDiff(outputs.pooler_output.data, want.pooler_output.flat())).toBeLessThan(1e-5);
@@ -155,7 +164,9 @@ describe('model names and folders', () => {
   });
 
   it('names a missing model or file, offline', async () => {
-    await expect(TextEmbedder.load('no-such-model', { modelsDir: root, allowRemote: false })).rejects.toThrow(/config\.json is missing.*ESMSELECT_ALLOW_REMOTE/);
+    await expect(TextEmbedder.load('no-such-model', { modelsDir: root, allowRemote: false })).rejects.toThrow(
+      /config\.json is missing.*ESMSELECT_ALLOW_REMOTE/,
+    );
     await cp(join(MODELS, 'tiny-bert'), join(root, 'partial'), { recursive: true });
     await rm(join(root, 'partial', 'onnx'), { recursive: true });
     await expect(TextEmbedder.load('partial', { modelsDir: root, allowRemote: false })).rejects.toThrow(/onnx\/model\.onnx is missing/);

@@ -3,19 +3,24 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TextEmbedder } from '../../src/embed/embedder.js';
+import { ensureModel, type PullModelOptions, pullModel } from '../../src/embed/pull-model.js';
 import { readModelFolder } from '../../src/finetune/checkpoint.js';
 import { hubClient } from '../../src/hub/client.js';
 import { hubConfig } from '../../src/hub/config.js';
-import { ensureModel, pullModel, type PullModelOptions } from '../../src/embed/pull-model.js';
 import { downloadVerified } from '../../src/hub/verified-download.js';
 import { parseSafetensors } from '../../src/io/safetensors.js';
 import { MODELS_ROOT } from '../helpers/finetune.js';
 import { withoutOutputs } from '../helpers/hub/onnx.js';
 import { sha256 } from '../helpers/hub/repos.js';
 import { publishFolder } from '../helpers/hub/seed.js';
-import { startHubStandin, type HubStandin } from '../helpers/hub/standin.js';
+import { type HubStandin, startHubStandin } from '../helpers/hub/standin.js';
 
-const TEXTS = ['the movie was great and the acting was excellent', 'bad food [SEP] good service', 'hello', 'a very long text about nothing in particular '.repeat(30)];
+const TEXTS = [
+  'the movie was great and the acting was excellent',
+  'bad food [SEP] good service',
+  'hello',
+  'a very long text about nothing in particular '.repeat(30),
+];
 
 let hub: HubStandin;
 let scratch: string;
@@ -94,7 +99,17 @@ describe('model pull', () => {
     expect(pulled.record).toMatchObject({ requested: 'tiny-bert', repo: 'google-bert/tiny-bert', pooler: 'pooler.safetensors', weights: false });
     expect(pulled.record.onnx?.repo).toBe('google-bert/tiny-bert');
     const files = (await readdir(pulled.folder, { recursive: true })).sort();
-    expect(files).toEqual(['config.json', 'hub-pull.json', 'onnx', 'onnx/model.onnx', 'pooler.safetensors', 'special_tokens_map.json', 'tokenizer.json', 'tokenizer_config.json', 'vocab.txt']);
+    expect(files).toEqual([
+      'config.json',
+      'hub-pull.json',
+      'onnx',
+      'onnx/model.onnx',
+      'pooler.safetensors',
+      'special_tokens_map.json',
+      'tokenizer.json',
+      'tokenizer_config.json',
+      'vocab.txt',
+    ]);
     // Only the pooler's tensors, as F32.
     const pooler = parseSafetensors(await readFile(join(pulled.folder, 'pooler.safetensors')));
     expect([...pooler.tensors.keys()]).toEqual(['pooler.dense.weight', 'pooler.dense.bias']);
@@ -125,7 +140,9 @@ describe('model pull', () => {
 
   it('takes the ONNX graph from --onnx-repo when the model has none, and refuses without it in one line', async () => {
     const modelsDir = await freshModelsDir();
-    await expect(pullModel('org/tiny-bert-bare', options(modelsDir))).rejects.toThrow(/^model: org\/tiny-bert-bare has no onnx\/model\.onnx; give --onnx-repo .* \(e\.g\. Xenova\/tiny-bert-bare\)/);
+    await expect(pullModel('org/tiny-bert-bare', options(modelsDir))).rejects.toThrow(
+      /^model: org\/tiny-bert-bare has no onnx\/model\.onnx; give --onnx-repo .* \(e\.g\. Xenova\/tiny-bert-bare\)/,
+    );
     const pulled = await pullModel('org/tiny-bert-bare', options(modelsDir, { onnxRepo: 'Xenova/tiny-bert-bare' }));
     expect(pulled.record.onnx?.repo).toBe('Xenova/tiny-bert-bare');
     expect(pulled.record.files['onnx/model.onnx'].repo).toBe('Xenova/tiny-bert-bare');
@@ -140,7 +157,7 @@ describe('model pull', () => {
     const pulled = await pullModel('org/tiny-bert-bare', options(modelsDir, { weights: true, onNote: (n) => notes.push(n) }));
     expect(pulled.upToDate).toBe(false);
     expect(pulled.record).toMatchObject({ onnx: { repo: 'Xenova/tiny-bert-bare' }, weights: true });
-    expect(notes).toContain('the ONNX graph comes from Xenova/tiny-bert-bare again, as in the folder\'s last pull (--onnx-repo names another)');
+    expect(notes).toContain("the ONNX graph comes from Xenova/tiny-bert-bare again, as in the folder's last pull (--onnx-repo names another)");
     expect((await readdir(pulled.folder, { recursive: true })).sort()).toEqual(expect.arrayContaining(['model.safetensors', 'onnx/model.onnx']));
     expect(maxAbsDiff(await embed('org/tiny-bert-bare', modelsDir), await embed('tiny-bert', MODELS_ROOT))).toBeLessThan(1e-5);
     // ... and a plain pull again keeps the weights: it has nothing to do.
@@ -188,7 +205,9 @@ describe('model pull', () => {
     const content = await readFile(join(published, 'onnx', 'model.onnx'));
     await writeFile(`${dest}.part`, content.subarray(0, 1000));
     const before = hub.requests.length;
-    await downloadVerified(options(dir).hub!, 'google-bert/tiny-bert', 'main', { path: 'onnx/model.onnx', size: content.length, sha256: onnxOid }, dest, { limit: { bytes: 2 ** 30 } });
+    await downloadVerified(options(dir).hub!, 'google-bert/tiny-bert', 'main', { path: 'onnx/model.onnx', size: content.length, sha256: onnxOid }, dest, {
+      limit: { bytes: 2 ** 30 },
+    });
     expect(await readFile(dest)).toEqual(content);
     expect(hub.requests.slice(before).some((r) => r.server === 'cdn' && r.headers.range === `bytes=1000-${content.length - 1}`)).toBe(true);
   });
@@ -218,7 +237,9 @@ describe('model pull, refusals', () => {
     const modelsDir = await freshModelsDir();
     hub.corrupted.add(onnxOid);
     try {
-      await expect(pullModel('google-bert/tiny-bert', options(modelsDir))).rejects.toThrow(/onnx\/model\.onnx does not match the sha256 the Hub announces .*; refused/);
+      await expect(pullModel('google-bert/tiny-bert', options(modelsDir))).rejects.toThrow(
+        /onnx\/model\.onnx does not match the sha256 the Hub announces .*; refused/,
+      );
     } finally {
       hub.corrupted.delete(onnxOid);
     }
@@ -233,7 +254,9 @@ describe('model pull, refusals', () => {
     process.env.ESMSELECT_HUB_MAX_MODEL_MB = '0.1';
     const before = hub.requests.length;
     try {
-      await expect(pullModel('google-bert/tiny-bert', options(modelsDir))).rejects.toThrow(/onnx\/model\.onnx is \d+ KB; esmselect downloads at most 102 KB \(ESMSELECT_HUB_MAX_MODEL_MB raises it\)/);
+      await expect(pullModel('google-bert/tiny-bert', options(modelsDir))).rejects.toThrow(
+        /onnx\/model\.onnx is \d+ KB; esmselect downloads at most 102 KB \(ESMSELECT_HUB_MAX_MODEL_MB raises it\)/,
+      );
     } finally {
       if (saved === undefined) delete process.env.ESMSELECT_HUB_MAX_MODEL_MB;
       else process.env.ESMSELECT_HUB_MAX_MODEL_MB = saved;
@@ -248,14 +271,18 @@ describe('model pull, refusals', () => {
     const everything = await readdir(scratch, { recursive: true });
     expect(everything.filter((f) => /escape\.json|passwd-like|up\.onnx/.test(f))).toEqual([]);
 
-    await expect(pullModel('nobody/nothing', options(modelsDir))).rejects.toThrow('model: nobody/nothing: no such model on the Hub (a private or gated repo needs HF_TOKEN)');
+    await expect(pullModel('nobody/nothing', options(modelsDir))).rejects.toThrow(
+      'model: nobody/nothing: no such model on the Hub (a private or gated repo needs HF_TOKEN)',
+    );
     await expect(pullModel('../up', options(modelsDir))).rejects.toThrow(/is not a model name/);
 
     const noTokenizer = join(scratch, 'no-tokenizer');
     await cp(published, noTokenizer, { recursive: true });
     await rm(join(noTokenizer, 'tokenizer.json'));
     await publishFolder(hub, 'model', 'org/no-tokenizer', noTokenizer);
-    await expect(pullModel('org/no-tokenizer', options(modelsDir))).rejects.toThrow('model: org/no-tokenizer has no tokenizer.json (transformers.js needs the tokenizer in that form)');
+    await expect(pullModel('org/no-tokenizer', options(modelsDir))).rejects.toThrow(
+      'model: org/no-tokenizer has no tokenizer.json (transformers.js needs the tokenizer in that form)',
+    );
 
     const gpt = join(scratch, 'gpt');
     await cp(published, gpt, { recursive: true });
@@ -269,16 +296,25 @@ describe('model pull, refusals', () => {
     // A checkpoint whose safetensors header points past its end: refused, not read.
     const lying = join(scratch, 'lying');
     await cp(published, lying, { recursive: true });
-    const header = Buffer.from(JSON.stringify({ 'pooler.dense.weight': { dtype: 'F32', shape: [32, 32], data_offsets: [0, 4096] }, 'pooler.dense.bias': { dtype: 'F32', shape: [32], data_offsets: [4096, 4224] } }));
+    const header = Buffer.from(
+      JSON.stringify({
+        'pooler.dense.weight': { dtype: 'F32', shape: [32, 32], data_offsets: [0, 4096] },
+        'pooler.dense.bias': { dtype: 'F32', shape: [32], data_offsets: [4096, 4224] },
+      }),
+    );
     const length = Buffer.alloc(8);
     length.writeBigUInt64LE(BigInt(header.length));
     await writeFile(join(lying, 'model.safetensors'), Buffer.concat([length, header, Buffer.alloc(16)]));
     await publishFolder(hub, 'model', 'evil/lying-header', lying);
-    await expect(pullModel('evil/lying-header', options(modelsDir))).rejects.toThrow(/model: evil\/lying-header\/model\.safetensors is not a readable safetensors file \(tensor pooler\.dense\.weight: needs bytes up to 4096 .*\); refused/);
+    await expect(pullModel('evil/lying-header', options(modelsDir))).rejects.toThrow(
+      /model: evil\/lying-header\/model\.safetensors is not a readable safetensors file \(tensor pooler\.dense\.weight: needs bytes up to 4096 .*\); refused/,
+    );
 
     // A folder of the user's own under that name is never replaced.
     await mkdir(join(modelsDir, 'google-bert', 'tiny-bert'), { recursive: true });
-    await expect(pullModel('google-bert/tiny-bert', options(modelsDir))).rejects.toThrow('model: google-bert/tiny-bert is already a folder under the models directory that esmselect did not pull');
+    await expect(pullModel('google-bert/tiny-bert', options(modelsDir))).rejects.toThrow(
+      'model: google-bert/tiny-bert is already a folder under the models directory that esmselect did not pull',
+    );
   });
 
   it('says in one line that HF_HUB_OFFLINE forbids it, before any request', async () => {

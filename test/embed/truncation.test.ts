@@ -3,10 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AutoTokenizer, env, type PreTrainedTokenizer } from '@huggingface/transformers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TEXT_SEPARATOR } from '../../src/dataset/text-dataset.js';
 import { encodeTexts, specialTokenLayout } from '../../src/embed/truncation.js';
 import { UserInputError } from '../../src/errors.js';
 import { loadTokenizer } from '../../src/finetune/tokenize.js';
-import { TEXT_SEPARATOR } from '../../src/dataset/text-dataset.js';
 import { tinyModel } from '../helpers/finetune.js';
 import { huggingFaceIds, textOfPieces } from '../helpers/hf-truncation.js';
 
@@ -79,7 +79,17 @@ function robertaLike(postProcessor: object, truncationSide?: 'left'): { tokenize
       pre_tokenizer: { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true },
       post_processor: postProcessor,
       decoder: { type: 'ByteLevel', add_prefix_space: true, trim_offsets: true, use_regex: true },
-      model: { type: 'BPE', dropout: null, unk_token: null, continuing_subword_prefix: '', end_of_word_suffix: '', fuse_unk: false, byte_fallback: false, vocab, merges: [] },
+      model: {
+        type: 'BPE',
+        dropout: null,
+        unk_token: null,
+        continuing_subword_prefix: '',
+        end_of_word_suffix: '',
+        fuse_unk: false,
+        byte_fallback: false,
+        vocab,
+        merges: [],
+      },
     },
     config: {
       tokenizer_class: 'RobertaTokenizer',

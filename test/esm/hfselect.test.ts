@@ -5,9 +5,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EsmFormatError, loadHfselectEsm, saveHfselectEsm } from '../../src/esm/hfselect.js';
 import { findEsmFolders, readEsmFolders } from '../../src/esm/pool.js';
 import { serializeSafetensors } from '../../src/io/safetensors.js';
-import { encodeClassLabels } from '../../src/task/labels.js';
 import { rankPool } from '../../src/rank/ranking.js';
 import { prepareTarget } from '../../src/rank/target.js';
+import { encodeClassLabels } from '../../src/task/labels.js';
 import { randomEsm } from '../helpers/pool.js';
 import { randomGenerator } from '../helpers/random.js';
 import { referenceDir } from '../helpers/reference.js';
@@ -57,31 +57,47 @@ describe('hfselect ESM folders', () => {
     ['missing-weights', (f) => rm(join(f, 'model.safetensors')), /model\.safetensors is missing/],
     ['missing-config', (f) => rm(join(f, 'config.json')), /config\.json is missing/],
     ['bad-json', (f) => writeFile(join(f, 'config.json'), '{"task_id": '), /not valid JSON/],
-    ['no-task-id', async (f) => {
-      const c = JSON.parse(await readFile(join(f, 'config.json'), 'utf8'));
-      delete c.task_id;
-      await writeFile(join(f, 'config.json'), JSON.stringify(c));
-    }, /task_id/],
-    ['truncated', async (f) => {
-      const bytes = await readFile(join(f, 'model.safetensors'));
-      await writeFile(join(f, 'model.safetensors'), bytes.subarray(0, bytes.length - 100));
-    }, /truncated/],
-    ['wrong-shape', async (f) => {
-      const bytes = serializeSafetensors({
-        'model.weight': { dtype: 'F32', shape: [16, 8], data: new Float32Array(128) },
-        'model.bias': { dtype: 'F32', shape: [16], data: new Float32Array(16) },
-      });
-      await writeFile(join(f, 'model.safetensors'), bytes);
-    }, /shape \[16, 8\], expected \[16, 16\]/],
-    ['nan-weights', async (f) => {
-      const weight = new Float32Array(256);
-      weight[17] = NaN;
-      const bytes = serializeSafetensors({
-        'model.weight': { dtype: 'F32', shape: [16, 16], data: weight },
-        'model.bias': { dtype: 'F32', shape: [16], data: new Float32Array(16) },
-      });
-      await writeFile(join(f, 'model.safetensors'), bytes);
-    }, /model\.weight\[1, 1\] is not finite/],
+    [
+      'no-task-id',
+      async (f) => {
+        const c = JSON.parse(await readFile(join(f, 'config.json'), 'utf8'));
+        delete c.task_id;
+        await writeFile(join(f, 'config.json'), JSON.stringify(c));
+      },
+      /task_id/,
+    ],
+    [
+      'truncated',
+      async (f) => {
+        const bytes = await readFile(join(f, 'model.safetensors'));
+        await writeFile(join(f, 'model.safetensors'), bytes.subarray(0, bytes.length - 100));
+      },
+      /truncated/,
+    ],
+    [
+      'wrong-shape',
+      async (f) => {
+        const bytes = serializeSafetensors({
+          'model.weight': { dtype: 'F32', shape: [16, 8], data: new Float32Array(128) },
+          'model.bias': { dtype: 'F32', shape: [16], data: new Float32Array(16) },
+        });
+        await writeFile(join(f, 'model.safetensors'), bytes);
+      },
+      /shape \[16, 8\], expected \[16, 16\]/,
+    ],
+    [
+      'nan-weights',
+      async (f) => {
+        const weight = new Float32Array(256);
+        weight[17] = NaN;
+        const bytes = serializeSafetensors({
+          'model.weight': { dtype: 'F32', shape: [16, 16], data: weight },
+          'model.bias': { dtype: 'F32', shape: [16], data: new Float32Array(16) },
+        });
+        await writeFile(join(f, 'model.safetensors'), bytes);
+      },
+      /model\.weight\[1, 1\] is not finite/,
+    ],
   ];
 
   for (const [name, change, message] of malformed) {

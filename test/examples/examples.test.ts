@@ -16,7 +16,10 @@ describe('examples', () => {
       expect(Array.isArray(cell.source)).toBe(true);
       if (cell.cell_type === 'code') expect(cell).toMatchObject({ outputs: [], execution_count: null });
     }
-    const code = notebook.cells.filter((c: { cell_type: string }) => c.cell_type === 'code').map((c: { source: string[] }) => c.source.join('')).join('\n');
+    const code = notebook.cells
+      .filter((c: { cell_type: string }) => c.cell_type === 'code')
+      .map((c: { source: string[] }) => c.source.join(''))
+      .join('\n');
     for (const needed of ['import requests', 'import pandas', '/v1/rankings', 'plot.barh']) expect(code).toContain(needed);
   });
 

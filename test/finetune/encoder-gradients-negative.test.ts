@@ -10,7 +10,10 @@ import { checkClassifierGradients, TOLERANCE } from '../helpers/gradcheck.js';
  */
 vi.mock('../../src/finetune/layers.js', async (importOriginal) => {
   const original = await importOriginal<typeof import('../../src/finetune/layers.js')>();
-  const constant = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => ({ value: tf.clone(args[0] as tf.Tensor), gradFunc: (dy: tf.Tensor | tf.Tensor[]) => tf.zerosLike(dy as tf.Tensor) })) as (x: tf.Tensor) => tf.Tensor;
+  const constant = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => ({
+    value: tf.clone(args[0] as tf.Tensor),
+    gradFunc: (dy: tf.Tensor | tf.Tensor[]) => tf.zerosLike(dy as tf.Tensor),
+  })) as (x: tf.Tensor) => tf.Tensor;
   return {
     ...original,
     layerNorm(x: tf.Tensor2D, gamma: tf.Tensor, beta: tf.Tensor, epsilon: number): tf.Tensor2D {
@@ -29,7 +32,13 @@ describe('the finite-difference check', () => {
     const checks = await checkClassifierGradients();
     const caught = checks.filter((c) => c.relativeError > TOLERANCE).map((c) => c.name);
     // Every entry below a LayerNorm is affected; the classifier and pooler, above the last one, are not.
-    expect(caught).toEqual(expect.arrayContaining(['embeddings.position_embeddings.weight', 'encoder.layer.0.attention.self.query.weight', 'encoder.layer.1.intermediate.dense.weight']));
+    expect(caught).toEqual(
+      expect.arrayContaining([
+        'embeddings.position_embeddings.weight',
+        'encoder.layer.0.attention.self.query.weight',
+        'encoder.layer.1.intermediate.dense.weight',
+      ]),
+    );
     expect(caught).not.toContain('classifier.weight');
   });
 });

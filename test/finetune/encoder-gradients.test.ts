@@ -11,7 +11,9 @@ describe('encoder gradients', () => {
     const checks = await checkClassifierGradients();
     for (const check of checks) {
       expect(Math.abs(check.autodiff), check.name).toBeGreaterThan(1e-4);
-      expect(check.relativeError, `${check.name}[${check.index}]: autodiff ${check.autodiff}, finite difference ${check.finiteDifference}`).toBeLessThan(TOLERANCE);
+      expect(check.relativeError, `${check.name}[${check.index}]: autodiff ${check.autodiff}, finite difference ${check.finiteDifference}`).toBeLessThan(
+        TOLERANCE,
+      );
     }
   });
 });

@@ -8,7 +8,12 @@ import { parseSafetensors, serializeSafetensors, toFloat32 } from '../../src/io/
 import { MODELS_ROOT, tinyModel } from '../helpers/finetune.js';
 
 const REVIEWS = new URL('../fixtures/datasets/reviews.csv', import.meta.url).pathname;
-const TEXTS = ['the movie was great and the acting was excellent', 'bad food [SEP] good service', 'hello', 'a very long text about nothing in particular '.repeat(30)];
+const TEXTS = [
+  'the movie was great and the acting was excellent',
+  'bad food [SEP] good service',
+  'hello',
+  'a very long text about nothing in particular '.repeat(30),
+];
 
 let scratch: string;
 beforeAll(async () => {
@@ -49,7 +54,10 @@ describe('trainEsmWithModels (hfselect ESMTrainer.train_with_models)', () => {
     await cp(join(tinyModel('tiny-bert'), 'config.json'), join(tuned, 'config.json'));
     const weights = parseSafetensors(new Uint8Array(await readFile(join(tinyModel('tiny-bert'), 'model.safetensors'))));
     const moved = Object.fromEntries(
-      [...weights.tensors].map(([name, tensor], k) => [name, { dtype: 'F32' as const, shape: tensor.shape, data: toFloat32(tensor).map((v, i) => (name.includes('dense') ? v + 0.05 * Math.sin(i + k) : v)) }]),
+      [...weights.tensors].map(([name, tensor], k) => [
+        name,
+        { dtype: 'F32' as const, shape: tensor.shape, data: toFloat32(tensor).map((v, i) => (name.includes('dense') ? v + 0.05 * Math.sin(i + k) : v)) },
+      ]),
     );
     await writeFile(join(tuned, 'model.safetensors'), serializeSafetensors(moved));
 
@@ -74,11 +82,26 @@ describe('trainEsmWithModels (hfselect ESMTrainer.train_with_models)', () => {
     const expectedTuned = await embedWithTensorflow(tuned, 'pooler_output', texts, { tokenizerFolder: join(modelsDir, 'tiny-bert') });
     expect(maxAbsDiff(trained.embeddings.tuned.data, expectedTuned.data)).toBe(0);
     expect(maxAbsDiff(trained.embeddings.tuned.data, trained.embeddings.base.data)).toBeGreaterThan(1e-3);
-    expect(trained.esm.config).toMatchObject({ task_id: 'reviews', base_model_name: 'tiny-bert', text_column: ['title', 'text'], label_column: 'label', language: 'en', num_examples: texts.length, esm_embedding_dim: 32 });
+    expect(trained.esm.config).toMatchObject({
+      task_id: 'reviews',
+      base_model_name: 'tiny-bert',
+      text_column: ['title', 'text'],
+      label_column: 'label',
+      language: 'en',
+      num_examples: texts.length,
+      esm_embedding_dim: 32,
+    });
     expect(trained.report.heldOutRows).toBe(4);
 
     await expect(
-      trainEsmWithModels({ dataset: REVIEWS, datasetOptions: { textColumns: 'text', labelColumn: 'label' }, baseModel: 'tiny-bert', tunedModel: 'me/absent', modelsDir, pullMissing: false }),
+      trainEsmWithModels({
+        dataset: REVIEWS,
+        datasetOptions: { textColumns: 'text', labelColumn: 'label' },
+        baseModel: 'tiny-bert',
+        tunedModel: 'me/absent',
+        modelsDir,
+        pullMissing: false,
+      }),
     ).rejects.toThrow(/me\/absent has neither onnx\/model\.onnx .* nor model\.safetensors/);
   });
 });

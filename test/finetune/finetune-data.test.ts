@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { UserInputError } from '../../src/errors.js';
-import { prepareTask, taskFingerprint, type TextTask } from '../../src/finetune/data.js';
+import { prepareTask, type TextTask, taskFingerprint } from '../../src/finetune/data.js';
 import { accuracy, averageRanks, macroF1, pearson, regressionMetrics, spearman } from '../../src/finetune/metrics.js';
 import { resolveStageSettings } from '../../src/finetune/settings.js';
 import { loadTokenizer, padBatch, type TextTokenizer } from '../../src/finetune/tokenize.js';
@@ -58,11 +58,15 @@ describe('prepareTask', () => {
   });
 
   it('uses a given evaluation split and refuses labels the training split never has', () => {
-    const prepared = prepareTask(task(['a', 'b', 'a'], { evaluation: { texts: ['x y', 'z'], labels: ['b', 'a'] } }), tokenizer, { heldOutFraction: 0.1, seed: 0, field: 'target' });
+    const prepared = prepareTask(task(['a', 'b', 'a'], { evaluation: { texts: ['x y', 'z'], labels: ['b', 'a'] } }), tokenizer, {
+      heldOutFraction: 0.1,
+      seed: 0,
+      field: 'target',
+    });
     expect(Array.from(prepared.evaluation.codes!)).toEqual([1, 0]);
-    expect(() => prepareTask(task(['a', 'b'], { evaluation: { texts: ['x'], labels: ['c'] } }), tokenizer, { heldOutFraction: 0.1, seed: 0, field: 'target' })).toThrow(
-      /target evaluation: row 0 has label "c", which the training examples never have/,
-    );
+    expect(() =>
+      prepareTask(task(['a', 'b'], { evaluation: { texts: ['x'], labels: ['c'] } }), tokenizer, { heldOutFraction: 0.1, seed: 0, field: 'target' }),
+    ).toThrow(/target evaluation: row 0 has label "c", which the training examples never have/);
   });
 
   it('encodes regression targets and explains bad data in one line naming the task', () => {
@@ -96,7 +100,14 @@ describe('padBatch', () => {
 
 describe('resolveStageSettings', () => {
   it('fills the defaults and names a bad setting', () => {
-    expect(resolveStageSettings({ mask: 'gmt' }, 'target')).toMatchObject({ epochs: 3, batchSize: 32, learningRate: 2e-5, mask: 'gmt', keepFraction: 0.7, maskedEntries: 'faithful' });
+    expect(resolveStageSettings({ mask: 'gmt' }, 'target')).toMatchObject({
+      epochs: 3,
+      batchSize: 32,
+      learningRate: 2e-5,
+      mask: 'gmt',
+      keepFraction: 0.7,
+      maskedEntries: 'faithful',
+    });
     expect(() => resolveStageSettings({ epochs: 0 }, 'target')).toThrow(/^target stage: epochs: /);
     expect(() => resolveStageSettings({ mask: 'lora' as never }, 'intermediate')).toThrow(/^intermediate stage: mask: /);
   });

@@ -73,10 +73,24 @@ describe('SequenceClassifier', () => {
     const out = join(scratch, 'checkpoint');
     await saveCheckpoint(model, base, { task: 'classification', classes: ['neg', 'neu', 'pos'] }, out);
     const names = [...parseSafetensors(new Uint8Array(await readFile(join(out, 'model.safetensors')))).tensors.keys()];
-    expect(names).toEqual(expect.arrayContaining(['bert.embeddings.word_embeddings.weight', 'bert.encoder.layer.1.output.LayerNorm.bias', 'bert.pooler.dense.weight', 'classifier.weight', 'classifier.bias']));
+    expect(names).toEqual(
+      expect.arrayContaining([
+        'bert.embeddings.word_embeddings.weight',
+        'bert.encoder.layer.1.output.LayerNorm.bias',
+        'bert.pooler.dense.weight',
+        'classifier.weight',
+        'classifier.bias',
+      ]),
+    );
     expect(names).toHaveLength(model.parameters.length);
     const config = JSON.parse(await readFile(join(out, 'config.json'), 'utf8'));
-    expect(config).toMatchObject({ architectures: ['BertForSequenceClassification'], id2label: { 0: 'neg', 1: 'neu', 2: 'pos' }, label2id: { pos: 2 }, problem_type: 'single_label_classification', hidden_size: 32 });
+    expect(config).toMatchObject({
+      architectures: ['BertForSequenceClassification'],
+      id2label: { 0: 'neg', 1: 'neu', 2: 'pos' },
+      label2id: { pos: 2 },
+      problem_type: 'single_label_classification',
+      hidden_size: 32,
+    });
     expect(JSON.parse(await readFile(join(out, 'tokenizer_config.json'), 'utf8')).tokenizer_class).toBe('BertTokenizer');
 
     const reloaded = createClassifier(await readModelFolder(out), { pooling: 'pooler_output', numLabels: 3, seed: 99, keepHead: true });

@@ -6,16 +6,16 @@ import { UserInputError } from '../../src/errors.js';
 import { loadHfselectEsm } from '../../src/esm/hfselect.js';
 import { createClassifier, readModelFolder } from '../../src/finetune/checkpoint.js';
 import { prepareTask } from '../../src/finetune/data.js';
+import { type FinetuneEvent, type FinetuneSpec, readJobRecord, runFinetune } from '../../src/finetune/job.js';
+import type { ClassificationMetrics, RegressionMetrics } from '../../src/finetune/metrics.js';
+import { resolveStageSettings } from '../../src/finetune/settings.js';
+import { loadTokenizer } from '../../src/finetune/tokenize.js';
+import { evaluate, trainStage } from '../../src/finetune/trainer.js';
+import type { RankingResult } from '../../src/rank/ranking.js';
 import { findRankedSourceDataset, findSourceDataset, readRegisteredTask, sourceFromRanking } from '../../src/registry/sources.js';
 import { openRegistry } from '../../src/store/database.js';
 import { registerDataset } from '../../src/store/datasets.js';
 import { recordRankingRun } from '../../src/store/rankings.js';
-import { readJobRecord, runFinetune, type FinetuneEvent, type FinetuneSpec } from '../../src/finetune/job.js';
-import type { ClassificationMetrics, RegressionMetrics } from '../../src/finetune/metrics.js';
-import { loadTokenizer } from '../../src/finetune/tokenize.js';
-import { resolveStageSettings } from '../../src/finetune/settings.js';
-import { evaluate, trainStage } from '../../src/finetune/trainer.js';
-import type { RankingResult } from '../../src/rank/ranking.js';
 import { loadTensorflow } from '../../src/tf/backend.js';
 import { MODELS_ROOT, tinyModel } from '../helpers/finetune.js';
 import { keywordTask, SENTIMENT, TOPIC } from '../helpers/synthetic.js';
@@ -75,7 +75,15 @@ describe('runFinetune', () => {
 
     // The ESM of the intermediate fine-tune, in hfselect's format, describing the source task.
     const esm = await loadHfselectEsm(result.esm.folder);
-    expect(esm.config).toMatchObject({ task_id: 'synthetic/topic', base_model_name: 'tiny-bert', pooling: 'pooler_output', num_examples: 240, esm_embedding_dim: 32, lm_optimizer: 'AdamW', text_column: 'text' });
+    expect(esm.config).toMatchObject({
+      task_id: 'synthetic/topic',
+      base_model_name: 'tiny-bert',
+      pooling: 'pooler_output',
+      num_examples: 240,
+      esm_embedding_dim: 32,
+      lm_optimizer: 'AdamW',
+      text_column: 'text',
+    });
     expect(result.esm.heldOutR2).toBeGreaterThan(0);
 
     const record = await readJobRecord(outputDir);
@@ -128,9 +136,15 @@ describe('trainStage', () => {
     const folder = tinyModel('tiny-distilbert');
     const classification = keywordTask('synthetic/score', SENTIMENT, 160, 5);
     const scores = classification.labels.map((label, i) => (label === 'positive' ? 4 : 1) + (i % 5) / 10);
-    const data = prepareTask({ ...classification, task: 'regression', labels: scores }, await loadTokenizer(folder), { heldOutFraction: 0.2, seed: 0, field: 'target' });
+    const data = prepareTask({ ...classification, task: 'regression', labels: scores }, await loadTokenizer(folder), {
+      heldOutFraction: 0.2,
+      seed: 0,
+      field: 'target',
+    });
     const model = createClassifier(await readModelFolder(folder), { pooling: 'first_token', numLabels: 1, seed: 0 });
-    const report = await trainStage(model, data, resolveStageSettings({ ...STAGE, epochs: 6, mask: 'gmt', maskedEntries: 'strict' }, 'target'), { stage: 'target' });
+    const report = await trainStage(model, data, resolveStageSettings({ ...STAGE, epochs: 6, mask: 'gmt', maskedEntries: 'strict' }, 'target'), {
+      stage: 'target',
+    });
     model.dispose();
     const before = report.initialMetrics as RegressionMetrics;
     const after = report.metrics as RegressionMetrics;
@@ -143,8 +157,34 @@ describe('trainStage', () => {
 describe('sources', () => {
   const ranking: RankingResult = {
     ranking: [
-      { rank: 1, task_id: 'glue/sst2', task_subset: null, text_column: 'sentence', label_column: 'label', task_split: 'train', num_examples: 1000, language: 'en', base_model_name: 'bert-base-uncased', esm_architecture: 'linear', score: -0.4, source: 'a' },
-      { rank: 2, task_id: 'imdb', task_subset: 'plain_text', text_column: ['title', 'text'], label_column: 'label', task_split: 'train', num_examples: 1000, language: 'en', base_model_name: 'bert-base-uncased', esm_architecture: 'linear', score: -0.5, source: 'b' },
+      {
+        rank: 1,
+        task_id: 'glue/sst2',
+        task_subset: null,
+        text_column: 'sentence',
+        label_column: 'label',
+        task_split: 'train',
+        num_examples: 1000,
+        language: 'en',
+        base_model_name: 'bert-base-uncased',
+        esm_architecture: 'linear',
+        score: -0.4,
+        source: 'a',
+      },
+      {
+        rank: 2,
+        task_id: 'imdb',
+        task_subset: 'plain_text',
+        text_column: ['title', 'text'],
+        label_column: 'label',
+        task_split: 'train',
+        num_examples: 1000,
+        language: 'en',
+        base_model_name: 'bert-base-uncased',
+        esm_architecture: 'linear',
+        score: -0.5,
+        source: 'b',
+      },
     ],
     rejected: [],
     target: { n: 10, d: 32, task: 'classification' },
@@ -155,11 +195,19 @@ describe('sources', () => {
   };
 
   it('turns a ranking entry into the source of a fine-tune', () => {
-    expect(sourceFromRanking(ranking, 2)).toEqual({ rank: 2, taskId: 'imdb', subset: 'plain_text', split: 'train', textColumn: ['title', 'text'], labelColumn: 'label', baseModelName: 'bert-base-uncased' });
+    expect(sourceFromRanking(ranking, 2)).toEqual({
+      rank: 2,
+      taskId: 'imdb',
+      subset: 'plain_text',
+      split: 'train',
+      textColumn: ['title', 'text'],
+      labelColumn: 'label',
+      baseModelName: 'bert-base-uncased',
+    });
     expect(() => sourceFromRanking(ranking, 3)).toThrow(/rank: 3 is not in the ranking \(ranks: 1 to 2\)/);
   });
 
-  it('finds the registered dataset of a stored ranking\'s entry and reads it as the source task', async () => {
+  it("finds the registered dataset of a stored ranking's entry and reads it as the source task", async () => {
     const file = join(scratch, 'sst2.jsonl');
     const topic = keywordTask('t', TOPIC, 12, 4);
     await writeFile(file, topic.texts.map((text, i) => `${JSON.stringify({ sentence: text, label: topic.labels[i] })}\n`).join(''));

@@ -6,7 +6,7 @@ import { DPS_DEFAULTS } from '../../src/finetune/masking/dps.js';
 import { GMT_DEFAULTS } from '../../src/finetune/masking/gmt.js';
 import { keptCount, magnitudeThreshold } from '../../src/finetune/masking/threshold.js';
 import { loadTensorflow } from '../../src/tf/backend.js';
-import { TrainingOptimizer, type MaskedEntries } from '../../src/tf/optimizer.js';
+import { type MaskedEntries, TrainingOptimizer } from '../../src/tf/optimizer.js';
 import { randomGenerator } from '../helpers/random.js';
 
 beforeAll(async () => {
@@ -156,7 +156,7 @@ describe('dps', () => {
   // dense 5–6 (Σg² restarts: c²), sparse 7–8.
   const steps = [withQuery(a), withQuery(b), ones, ones, withQuery(c), withQuery(zeros), ones, ones];
 
-  it('alternates dense phases with phases that update the top 70% of each Linear weight by the last dense phase\'s Σg²', () => {
+  it("alternates dense phases with phases that update the top 70% of each Linear weight by the last dense phase's Σg²", () => {
     const { changed } = run({ ...DPS_DEFAULTS, name: 'dps' }, steps, { maskedEntries: 'strict', totalSteps: 40 });
     const dense = SPECS.map((s) => all(s.shape.reduce((x, y) => x * y)));
     expect(changed[0]).toEqual(dense);
@@ -175,7 +175,10 @@ describe('dps', () => {
   it('masks the head\'s Linear weight too with scope "all", never biases or LayerNorm', () => {
     const head = all(6).map((i) => i + 1);
     const withHead = (g: number[][]) => g.map((x, i) => (i === 4 ? head : x));
-    const { changed } = run({ ...DPS_DEFAULTS, name: 'dps', scope: 'all' }, [withHead(steps[0]), withHead(steps[1]), ones], { maskedEntries: 'strict', totalSteps: 40 });
+    const { changed } = run({ ...DPS_DEFAULTS, name: 'dps', scope: 'all' }, [withHead(steps[0]), withHead(steps[1]), ones], {
+      maskedEntries: 'strict',
+      totalSteps: 40,
+    });
     // Head Σg² = 2·(i + 1)²: ⌈0.7·6⌉ = 5 kept, index 0 left out; bias and LayerNorm dense.
     expect(changed[2]).toEqual([all(6), [0, 4, 5, 6, 7, 8, 9, 10, 11], all(3), all(4), [1, 2, 3, 4, 5]]);
   });

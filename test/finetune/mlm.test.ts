@@ -6,13 +6,20 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bertConfigJson } from '../../pretrain/export.js';
 import { epochBatches, pretrain } from '../../pretrain/train.js';
 import { readModelFolder } from '../../src/finetune/checkpoint.js';
-import { createMaskedLanguageModel, loadMaskedLanguageModel, maskTokens, saveMaskedLanguageModel, type MaskedBatch, type MaskingOptions } from '../../src/finetune/mlm.js';
+import {
+  createMaskedLanguageModel,
+  loadMaskedLanguageModel,
+  type MaskedBatch,
+  type MaskingOptions,
+  maskTokens,
+  saveMaskedLanguageModel,
+} from '../../src/finetune/mlm.js';
 import type { EncoderConfig } from '../../src/finetune/model-config.js';
 import { padBatch } from '../../src/finetune/tokenize.js';
 import { parseSafetensors } from '../../src/io/safetensors.js';
 import { seededUniform } from '../../src/random.js';
-import { TrainingOptimizer } from '../../src/tf/optimizer.js';
 import { loadTensorflow } from '../../src/tf/backend.js';
+import { TrainingOptimizer } from '../../src/tf/optimizer.js';
 
 /** A BERT small enough for finite differences; a wide initialisation so that every gradient is resolvable. */
 const CONFIG: EncoderConfig = {
@@ -50,7 +57,10 @@ afterAll(async () => {
 
 describe('maskTokens', () => {
   it("follows BERT's rule: 15 % of real tokens chosen, 80 % of them [MASK], 10 % random, 10 % kept; never special tokens or padding", () => {
-    const seqs = sequences(Array.from({ length: 200 }, (_, i) => 5 + (i % 40)), 1);
+    const seqs = sequences(
+      Array.from({ length: 200 }, (_, i) => 5 + (i % 40)),
+      1,
+    );
     const batch = padBatch(seqs, Int32Array.from(seqs.keys()));
     const masked = maskTokens(batch, seededUniform(2), MASKING);
     const real = batch.attentionMask.reduce((n, m, i) => n + (m === 1 && !MASKING.specialIds.has(batch.inputIds[i]) ? 1 : 0), 0);
@@ -103,11 +113,22 @@ describe('MaskedLanguageModel', () => {
       return () => Math.floor(uniform() * 2 ** 31);
     };
     const loss = () => tf.tidy(() => model.loss(masked, seeds()));
-    const { value, grads } = tf.variableGrads(loss, model.parameters.map((p) => p.variable));
+    const { value, grads } = tf.variableGrads(
+      loss,
+      model.parameters.map((p) => p.variable),
+    );
     value.dispose();
     // Per parameter, its entry with the largest gradient (resolvable by float32 differences). The word
     // embeddings get gradient both as inputs and as the tied output weights.
-    const names = ['embeddings.word_embeddings.weight', 'embeddings.position_embeddings.weight', 'encoder.layer.0.attention.self.key.weight', 'encoder.layer.1.output.dense.weight', 'cls.predictions.transform.dense.weight', 'cls.predictions.transform.LayerNorm.weight', 'cls.predictions.bias'];
+    const names = [
+      'embeddings.word_embeddings.weight',
+      'embeddings.position_embeddings.weight',
+      'encoder.layer.0.attention.self.key.weight',
+      'encoder.layer.1.output.dense.weight',
+      'cls.predictions.transform.dense.weight',
+      'cls.predictions.transform.LayerNorm.weight',
+      'cls.predictions.bias',
+    ];
     const entries = names.map((name): [string, number] => {
       const values = Array.from(grads[model.parameters.find((p) => p.name === name)!.variable.name].dataSync());
       return [name, values.reduce((best, v, i) => (Math.abs(v) > Math.abs(values[best]) ? i : best), 0)];
@@ -156,7 +177,10 @@ describe('MaskedLanguageModel', () => {
   });
 
   it('pretrains deterministically: the same seed gives the same weights, another seed others', async () => {
-    const data = sequences(Array.from({ length: 24 }, (_, i) => 4 + (i % 9)), 4);
+    const data = sequences(
+      Array.from({ length: 24 }, (_, i) => 4 + (i % 9)),
+      4,
+    );
     const settings = { seed: 5, epochs: 2, batchSize: 8, learningRate: 5e-3, warmupRatio: 0.1, weightDecay: 0.01, maxGradNorm: 1, dropout: true };
     const run = async (seed: number) => {
       const model = createMaskedLanguageModel(CONFIG, seed);
@@ -179,13 +203,20 @@ describe('MaskedLanguageModel', () => {
     expect([...batches.flatMap((b) => Array.from(b))].sort((a, b) => a - b)).toEqual(Array.from(data.keys()));
   });
 
-  it("saves as BertForMaskedLM.save_pretrained does (bert.…, cls.predictions.…, no pooler) and loads back to the same predictions", async () => {
+  it('saves as BertForMaskedLM.save_pretrained does (bert.…, cls.predictions.…, no pooler) and loads back to the same predictions', async () => {
     const model = createMaskedLanguageModel(CONFIG, 9);
     const folder = join(scratch, 'mlm');
     await saveMaskedLanguageModel(model, folder);
     await writeFile(join(folder, 'config.json'), JSON.stringify(bertConfigJson(CONFIG)));
     const names = [...parseSafetensors(new Uint8Array(await readFile(join(folder, 'model.safetensors')))).tensors.keys()];
-    expect(names).toEqual(expect.arrayContaining(['bert.embeddings.word_embeddings.weight', 'bert.encoder.layer.1.output.LayerNorm.bias', 'cls.predictions.transform.dense.weight', 'cls.predictions.bias']));
+    expect(names).toEqual(
+      expect.arrayContaining([
+        'bert.embeddings.word_embeddings.weight',
+        'bert.encoder.layer.1.output.LayerNorm.bias',
+        'cls.predictions.transform.dense.weight',
+        'cls.predictions.bias',
+      ]),
+    );
     expect(names.filter((n) => n.includes('pooler') || n.includes('decoder'))).toEqual([]);
     const loaded = loadMaskedLanguageModel(await readModelFolder(folder));
     const masked = batchOf(3);

@@ -9,7 +9,12 @@ import { loadTokenizer, padBatch } from '../../src/finetune/tokenize.js';
 import { loadTensorflow } from '../../src/tf/backend.js';
 import { MODELS_ROOT, tinyModel } from '../helpers/finetune.js';
 
-const TEXTS = ['the movie was great and the acting was excellent', 'bad food [SEP] good service', 'hello', 'a very long text about nothing in particular '.repeat(20)];
+const TEXTS = [
+  'the movie was great and the acting was excellent',
+  'bad food [SEP] good service',
+  'hello',
+  'a very long text about nothing in particular '.repeat(20),
+];
 
 let scratch: string;
 beforeAll(async () => {

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { AdamW } from '../../src/tf/adamw.js';
 import { loadTensorflow } from '../../src/tf/backend.js';
-import { TrainingOptimizer, type GradientMask } from '../../src/tf/optimizer.js';
+import { type GradientMask, TrainingOptimizer } from '../../src/tf/optimizer.js';
 
 beforeAll(async () => {
   await loadTensorflow();
@@ -65,7 +65,13 @@ describe('TrainingOptimizer with a gradient mask', () => {
   it('strict: the same masked entry keeps its weight', () => {
     const theta = tf.variable(tf.tensor1d([1, 1]));
     const mask = scriptedMask([[[true, false]], [[false, false]]]);
-    const optimizer = new TrainingOptimizer([{ variable: theta, decay: false }], { learningRate: 0.1, weightDecay: 0, totalSteps: 1000, gradientMask: mask, maskedEntries: 'strict' });
+    const optimizer = new TrainingOptimizer([{ variable: theta, decay: false }], {
+      learningRate: 0.1,
+      weightDecay: 0,
+      totalSteps: 1000,
+      gradientMask: mask,
+      maskedEntries: 'strict',
+    });
     optimizer.update([tf.tensor1d([0.5, 0.5])]);
     optimizer.update([tf.tensor1d([7, 7])]);
     expect(values(theta)[0]).toBeCloseTo(0.900000002, 6);

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseSafetensors, toFloat32 } from '../../src/io/safetensors.js';
 import type { Pooling } from '../../src/embed/pooling.js';
+import { parseSafetensors, toFloat32 } from '../../src/io/safetensors.js';
 
 /**
  * An independent float64 forward pass of Hugging Face's BertModel and DistilBertModel from the
@@ -106,8 +106,26 @@ export function lastHiddenState(model: ReferenceModel, ids: readonly number[], t
     const p = kind === 'bert' ? `encoder.layer.${layer}.` : `transformer.layer.${layer}.`;
     const names =
       kind === 'bert'
-        ? { q: 'attention.self.query', k: 'attention.self.key', v: 'attention.self.value', o: 'attention.output.dense', ln1: 'attention.output.LayerNorm', up: 'intermediate.dense', down: 'output.dense', ln2: 'output.LayerNorm' }
-        : { q: 'attention.q_lin', k: 'attention.k_lin', v: 'attention.v_lin', o: 'attention.out_lin', ln1: 'sa_layer_norm', up: 'ffn.lin1', down: 'ffn.lin2', ln2: 'output_layer_norm' };
+        ? {
+            q: 'attention.self.query',
+            k: 'attention.self.key',
+            v: 'attention.self.value',
+            o: 'attention.output.dense',
+            ln1: 'attention.output.LayerNorm',
+            up: 'intermediate.dense',
+            down: 'output.dense',
+            ln2: 'output.LayerNorm',
+          }
+        : {
+            q: 'attention.q_lin',
+            k: 'attention.k_lin',
+            v: 'attention.v_lin',
+            o: 'attention.out_lin',
+            ln1: 'sa_layer_norm',
+            up: 'ffn.lin1',
+            down: 'ffn.lin2',
+            ln2: 'output_layer_norm',
+          };
     const dense = (name: string, x: Float64Array) => linear(x, t(`${p}${name}.weight`), t(`${p}${name}.bias`));
     const norm = (name: string, x: Float64Array) => layerNorm(x, t(`${p}${name}.weight`), t(`${p}${name}.bias`), eps);
     const context = selfAttention(

@@ -53,7 +53,10 @@ export async function checkClassifierGradients(): Promise<EntryCheck[]> {
     return () => Math.floor(uniform() * 2 ** 31);
   };
   const loss = () => tf.tidy(() => crossEntropy(model.logits(batch, seeds()), codes));
-  const { value, grads } = tf.variableGrads(loss, model.parameters.map((p) => p.variable));
+  const { value, grads } = tf.variableGrads(
+    loss,
+    model.parameters.map((p) => p.variable),
+  );
   value.dispose();
   const checks = CHECKED_ENTRIES.map(([name, index]) => {
     const { variable, shape } = model.parameters.find((p) => p.name === name)!;
@@ -70,7 +73,13 @@ export async function checkClassifierGradients(): Promise<EntryCheck[]> {
     const finiteDifference = (lossAt(STEP) - lossAt(-STEP)) / (2 * STEP);
     tf.tidy(() => variable.assign(tf.tensor(original, [...shape])));
     const autodiff = grads[variable.name].dataSync()[index];
-    return { name, index, autodiff, finiteDifference, relativeError: Math.abs(autodiff - finiteDifference) / Math.max(Math.abs(autodiff), Math.abs(finiteDifference)) };
+    return {
+      name,
+      index,
+      autodiff,
+      finiteDifference,
+      relativeError: Math.abs(autodiff - finiteDifference) / Math.max(Math.abs(autodiff), Math.abs(finiteDifference)),
+    };
   });
   tf.dispose(grads);
   model.dispose();

@@ -25,7 +25,9 @@ export function huggingFaceIds(tokenizer: PreTrainedTokenizer, text: string, max
  * in turn, so that each position holds a known piece.
  */
 export function textOfPieces(tokenizer: PreTrainedTokenizer, count: number): string {
-  const words = [...tokenizer.get_vocab().keys()].filter((w) => /^[a-z]{3,}$/.test(w) && tokenizer.encode(w, { add_special_tokens: false }).length === 1).sort();
+  const words = [...tokenizer.get_vocab().keys()]
+    .filter((w) => /^[a-z]{3,}$/.test(w) && tokenizer.encode(w, { add_special_tokens: false }).length === 1)
+    .sort();
   if (words.length === 0) throw new Error('the vocabulary has no one-piece words');
   const text = Array.from({ length: count }, (_, i) => words[i % words.length]).join(' ');
   const pieces = tokenizer.encode(text, { add_special_tokens: false }).length;

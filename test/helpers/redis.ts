@@ -8,7 +8,8 @@ export function redisServerInstalled(): boolean {
   return spawnSync('redis-server', ['--version'], { stdio: 'ignore' }).status === 0;
 }
 
-export const REDIS_MISSING = 'redis-server is not installed: apt-get install -y redis-server (as .ci/run does), or set ESMSELECT_SKIP_REDIS=1 to skip the Redis tests';
+export const REDIS_MISSING =
+  'redis-server is not installed: apt-get install -y redis-server (as .ci/run does), or set ESMSELECT_SKIP_REDIS=1 to skip the Redis tests';
 
 async function freePort(): Promise<number> {
   const server = createServer();
@@ -26,7 +27,9 @@ export interface RunningRedis {
 /** A throwaway redis-server on a free loopback port, in memory only (no RDB, no AOF). */
 export async function startRedis(): Promise<RunningRedis> {
   const port = await freePort();
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let output = '';
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`redis-server did not start within 10 s:\n${output}`)), 10_000);

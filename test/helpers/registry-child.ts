@@ -4,10 +4,10 @@
  *   stall <esmFolder>     writes an ESM's weights file as registerEsm does first, then waits to be killed
  * The registry is the one ESMSELECT_DATA_DIR names.
  */
-import { loadHfselectEsm, esmWeightsFile } from '../../src/esm/hfselect.js';
+import { esmWeightsFile, loadHfselectEsm } from '../../src/esm/hfselect.js';
+import { importEsmFolders } from '../../src/registry/import.js';
 import { openRegistry } from '../../src/store/database.js';
 import { sha256Hex, storeFile, weightsPath } from '../../src/store/files.js';
-import { importEsmFolders } from '../../src/registry/import.js';
 
 const [mode, path] = process.argv.slice(2);
 const registry = openRegistry();

@@ -2,10 +2,10 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createServerContext, type ServerContext, type ServerOptions } from '../../src/server/context.js';
-import { seedDemoPool, type DemoPool } from '../../src/server/demo.js';
-import { createApp } from '../../src/server/http/app.js';
 import { WorkerPool } from '../../src/jobs/worker-pool.js';
+import { createServerContext, type ServerContext, type ServerOptions } from '../../src/server/context.js';
+import { type DemoPool, seedDemoPool } from '../../src/server/demo.js';
+import { createApp } from '../../src/server/http/app.js';
 
 export interface TestServer {
   readonly context: ServerContext;
@@ -25,7 +25,12 @@ export const TINY_BERT_DEMO: DemoPool = { esms: join(TINY_BERT_DEMO_DIR, 'esms')
 export async function testServer(options: ServerOptions & { demo?: boolean } = {}): Promise<TestServer> {
   const logs: string[] = [];
   workers ??= new WorkerPool();
-  const context = createServerContext({ dataDir: options.dataDir ?? mkdtempSync(join(tmpdir(), 'esmselect-server-')), log: (line) => logs.push(line), workers, ...options });
+  const context = createServerContext({
+    dataDir: options.dataDir ?? mkdtempSync(join(tmpdir(), 'esmselect-server-')),
+    log: (line) => logs.push(line),
+    workers,
+    ...options,
+  });
   if (options.demo ?? true) await seedDemoPool(context.registry, TINY_BERT_DEMO);
   return { context, app: createApp(context), logs };
 }
@@ -36,7 +41,14 @@ export function json(body: unknown, headers: Record<string, string> = {}): Reque
 
 /** A small target as inline texts and labels. */
 export const DEMO_TEXTS = {
-  texts: ['great phone love the quality', 'awful price worst product', 'excellent review happy buy', 'disappointing quality hate it', 'love this phone', 'worst buy ever'],
+  texts: [
+    'great phone love the quality',
+    'awful price worst product',
+    'excellent review happy buy',
+    'disappointing quality hate it',
+    'love this phone',
+    'worst buy ever',
+  ],
   labels: ['good', 'bad', 'good', 'bad', 'good', 'bad'],
 };
 
@@ -48,8 +60,15 @@ export async function readEvents(response: Response): Promise<{ event: string; d
     .filter((block) => block.includes('data:'))
     .map((block) => {
       const lines = block.split('\n');
-      const event = lines.find((l) => l.startsWith('event:'))?.slice(6).trim() ?? 'message';
-      const data = lines.filter((l) => l.startsWith('data:')).map((l) => l.slice(5).trim()).join('\n');
+      const event =
+        lines
+          .find((l) => l.startsWith('event:'))
+          ?.slice(6)
+          .trim() ?? 'message';
+      const data = lines
+        .filter((l) => l.startsWith('data:'))
+        .map((l) => l.slice(5).trim())
+        .join('\n');
       return { event, data: JSON.parse(data) };
     });
 }

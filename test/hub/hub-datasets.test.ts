@@ -2,12 +2,12 @@ import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type DatasetOptions, readTextDataset } from '../../src/dataset/text-dataset.js';
 import type { HubConfig } from '../../src/hub/config.js';
-import { readTextDataset, type DatasetOptions } from '../../src/dataset/text-dataset.js';
-import { sha256 } from '../helpers/hub/repos.js';
 import { parquetOf, reviews } from '../helpers/hub/parquet.js';
+import { sha256 } from '../helpers/hub/repos.js';
 import { addParquetConversion } from '../helpers/hub/seed.js';
-import { startHubStandin, type HubStandin } from '../helpers/hub/standin.js';
+import { type HubStandin, startHubStandin } from '../helpers/hub/standin.js';
 
 let hub: HubStandin;
 let scratch: string;
@@ -34,7 +34,12 @@ afterAll(async () => {
 const online = (): HubConfig => ({ endpoint: hub.endpoint, offline: false });
 
 async function read(uri: string, dataDir: string, extra: Partial<DatasetOptions> = {}, config = online()) {
-  return readTextDataset(uri, { textColumns: 'text', labelColumn: 'label', ...extra, hub: { dataDir, hubConfig: config, fetchOptions: { baseDelayMs: 1 }, ...extra.hub } });
+  return readTextDataset(uri, {
+    textColumns: 'text',
+    labelColumn: 'label',
+    ...extra,
+    hub: { dataDir, hubConfig: config, fetchOptions: { baseDelayMs: 1 }, ...extra.hub },
+  });
 }
 
 const downloads = (from: number) => hub.requests.slice(from).filter((r) => r.server === 'cdn' || r.url.includes('/resolve/'));
@@ -47,7 +52,14 @@ describe('Hub datasets: hf://datasets/ORG/NAME', () => {
     expect(dataset.labels).toEqual([...FIRST, ...SECOND].map((e) => e.label));
     expect(dataset.rows).toEqual(Array.from({ length: 30 }, (_, i) => i + 1));
     const repo = hub.store.get('dataset', 'org/reviews')!;
-    expect(dataset.hub).toMatchObject({ dataset: 'org/reviews', subset: 'default', split: 'train', revision: repo.branches.get('refs/convert/parquet'), partial: false, files: 2 });
+    expect(dataset.hub).toMatchObject({
+      dataset: 'org/reviews',
+      subset: 'default',
+      split: 'train',
+      revision: repo.branches.get('refs/convert/parquet'),
+      partial: false,
+      files: 2,
+    });
     expect(dataset.hub!.downloaded).toBeGreaterThan(0);
     // Kept by checksum under the data dir's cache.
     const blobs = await readdir(join(dataDir, 'cache', 'hub', 'blobs'));
@@ -75,10 +87,18 @@ describe('Hub datasets: hf://datasets/ORG/NAME', () => {
   it('chooses subsets and splits, and refuses unknown ones listing those there are', async () => {
     const dataDir = await mkdtemp(join(scratch, 'data-'));
     expect((await read('hf://datasets/org/reviews', dataDir, { subset: 'other', split: 'test' })).texts).toEqual(reviews(6, 200).map((e) => e.text));
-    await expect(read('hf://datasets/org/reviews', dataDir, { subset: 'other' })).rejects.toThrow('split: hf://datasets/org/reviews (subset other) has no "train" split; give one of "test", "validation"');
-    await expect(read('hf://datasets/org/reviews', dataDir, { subset: 'nope' })).rejects.toThrow('subset: hf://datasets/org/reviews has no subset "nope"; its subsets are "default", "other"');
-    await expect(read('hf://datasets/org/reviews', dataDir, { split: 'dev' })).rejects.toThrow('split: hf://datasets/org/reviews (subset default) has no split "dev"; its splits are "train"');
-    await expect(read('hf://datasets/org/two-subsets', dataDir)).rejects.toThrow('subset: hf://datasets/org/two-subsets has several subsets; give one of "extra", "plain_text"');
+    await expect(read('hf://datasets/org/reviews', dataDir, { subset: 'other' })).rejects.toThrow(
+      'split: hf://datasets/org/reviews (subset other) has no "train" split; give one of "test", "validation"',
+    );
+    await expect(read('hf://datasets/org/reviews', dataDir, { subset: 'nope' })).rejects.toThrow(
+      'subset: hf://datasets/org/reviews has no subset "nope"; its subsets are "default", "other"',
+    );
+    await expect(read('hf://datasets/org/reviews', dataDir, { split: 'dev' })).rejects.toThrow(
+      'split: hf://datasets/org/reviews (subset default) has no split "dev"; its splits are "train"',
+    );
+    await expect(read('hf://datasets/org/two-subsets', dataDir)).rejects.toThrow(
+      'subset: hf://datasets/org/two-subsets has several subsets; give one of "extra", "plain_text"',
+    );
     const partial = await read('hf://datasets/org/two-subsets', dataDir, { subset: 'plain_text' });
     expect(partial.hub).toMatchObject({ subset: 'plain_text', split: 'train', partial: true });
     // The old name of a renamed dataset is followed.
@@ -87,21 +107,31 @@ describe('Hub datasets: hf://datasets/ORG/NAME', () => {
 
   it('says in one line what is wrong: no such dataset, no Parquet conversion, not a Hub dataset id, a subset given for a file', async () => {
     const dataDir = await mkdtemp(join(scratch, 'data-'));
-    await expect(read('hf://datasets/nobody/nothing', dataDir)).rejects.toThrow('dataset: hf://datasets/nobody/nothing: no such dataset on the Hub (a private or gated repo needs HF_TOKEN)');
-    await expect(read('hf://datasets/org/not-converted', dataDir)).rejects.toThrow('dataset: hf://datasets/org/not-converted has no Parquet conversion on the Hub (refs/convert/parquet');
+    await expect(read('hf://datasets/nobody/nothing', dataDir)).rejects.toThrow(
+      'dataset: hf://datasets/nobody/nothing: no such dataset on the Hub (a private or gated repo needs HF_TOKEN)',
+    );
+    await expect(read('hf://datasets/org/not-converted', dataDir)).rejects.toThrow(
+      'dataset: hf://datasets/org/not-converted has no Parquet conversion on the Hub (refs/convert/parquet',
+    );
     await expect(read('hf://datasets/../../etc', dataDir)).rejects.toThrow('is not a Hub dataset id');
     await expect(read('hf://models/org/reviews', dataDir)).rejects.toThrow('a Hub dataset is written hf://datasets/ORG/NAME');
-    await expect(readTextDataset(join(scratch, 'reviews.parquet'), { textColumns: 'text', labelColumn: 'label', split: 'train' })).rejects.toThrow('split: goes with a Hub dataset');
+    await expect(readTextDataset(join(scratch, 'reviews.parquet'), { textColumns: 'text', labelColumn: 'label', split: 'train' })).rejects.toThrow(
+      'split: goes with a Hub dataset',
+    );
   });
 
   it('reads the cache with HF_HUB_OFFLINE=1 and refuses in one line what it does not hold', async () => {
     const dataDir = await mkdtemp(join(scratch, 'data-'));
     const offline: HubConfig = { endpoint: hub.endpoint, offline: true };
-    await expect(read('hf://datasets/org/reviews', dataDir, {}, offline)).rejects.toThrow('reading hf://datasets/org/reviews (its Parquet conversion is not in the cache) needs the Hugging Face Hub, but HF_HUB_OFFLINE is set');
+    await expect(read('hf://datasets/org/reviews', dataDir, {}, offline)).rejects.toThrow(
+      'reading hf://datasets/org/reviews (its Parquet conversion is not in the cache) needs the Hugging Face Hub, but HF_HUB_OFFLINE is set',
+    );
     await read('hf://datasets/org/reviews', dataDir);
     const before = hub.requests.length;
     expect((await read('hf://datasets/org/reviews', dataDir, {}, offline)).texts).toHaveLength(30);
-    await expect(read('hf://datasets/org/reviews', dataDir, { subset: 'other', split: 'test' }, offline)).rejects.toThrow(/other\/test\/0000\.parquet is not in the cache\) needs the Hugging Face Hub, but HF_HUB_OFFLINE is set/);
+    await expect(read('hf://datasets/org/reviews', dataDir, { subset: 'other', split: 'test' }, offline)).rejects.toThrow(
+      /other\/test\/0000\.parquet is not in the cache\) needs the Hugging Face Hub, but HF_HUB_OFFLINE is set/,
+    );
     expect(hub.requests.length).toBe(before);
   });
 
@@ -125,7 +155,9 @@ describe('Hub datasets: hostile conversions', () => {
     addParquetConversion(hub, 'evil/escape', 'default', 'train', [parquetOf(reviews(4))]);
     const repo = hub.store.get('dataset', 'evil/escape')!;
     hub.store.commit(repo, 'refs/convert/parquet', { title: 'escape', files: { '../../outside/train/0000.parquet': parquetOf(reviews(4)) } });
-    await expect(read('hf://datasets/evil/escape', dataDir)).rejects.toThrow('the Hub lists a file "../../outside/train/0000.parquet", which is not a plain relative path; refused');
+    await expect(read('hf://datasets/evil/escape', dataDir)).rejects.toThrow(
+      'the Hub lists a file "../../outside/train/0000.parquet", which is not a plain relative path; refused',
+    );
     expect(await readdir(join(dataDir, 'cache', 'hub', 'blobs')).catch(() => [])).toEqual([]);
   });
 
@@ -135,7 +167,9 @@ describe('Hub datasets: hostile conversions', () => {
     addParquetConversion(hub, 'evil/liar', 'default', 'train', [bytes]);
     hub.corrupted.add(sha256(bytes));
     try {
-      await expect(read('hf://datasets/evil/liar', dataDir)).rejects.toThrow(/default\/train\/0000\.parquet does not match the sha256 the Hub announces .*; refused/);
+      await expect(read('hf://datasets/evil/liar', dataDir)).rejects.toThrow(
+        /default\/train\/0000\.parquet does not match the sha256 the Hub announces .*; refused/,
+      );
     } finally {
       hub.corrupted.delete(sha256(bytes));
     }
@@ -148,7 +182,9 @@ describe('Hub datasets: hostile conversions', () => {
     process.env.ESMSELECT_HUB_MAX_DATASET_MB = '0.001';
     const before = hub.requests.length;
     try {
-      await expect(read('hf://datasets/org/reviews', dataDir)).rejects.toThrow(/^dataset: hf:\/\/datasets\/org\/reviews \(default\/train\) is \d+ KB of Parquet; esmselect reads at most 1 KB \(ESMSELECT_HUB_MAX_DATASET_MB raises it\)$/);
+      await expect(read('hf://datasets/org/reviews', dataDir)).rejects.toThrow(
+        /^dataset: hf:\/\/datasets\/org\/reviews \(default\/train\) is \d+ KB of Parquet; esmselect reads at most 1 KB \(ESMSELECT_HUB_MAX_DATASET_MB raises it\)$/,
+      );
     } finally {
       if (saved === undefined) delete process.env.ESMSELECT_HUB_MAX_DATASET_MB;
       else process.env.ESMSELECT_HUB_MAX_DATASET_MB = saved;
@@ -158,7 +194,15 @@ describe('Hub datasets: hostile conversions', () => {
 
   it('names the Hub dataset, never the cache path, in row errors', async () => {
     const dataDir = await mkdtemp(join(scratch, 'data-'));
-    addParquetConversion(hub, 'org/bad', 'default', 'train', [parquetOf(reviews(3)), parquetOf([{ text: 'fine', label: 1 }, { text: ' ', label: 0 }])]);
-    await expect(read('hf://datasets/org/bad', dataDir)).rejects.toThrow(/^dataset: hf:\/\/datasets\/org\/bad \(subset default, split train\): row 5, column "text": the text is empty$/);
+    addParquetConversion(hub, 'org/bad', 'default', 'train', [
+      parquetOf(reviews(3)),
+      parquetOf([
+        { text: 'fine', label: 1 },
+        { text: ' ', label: 0 },
+      ]),
+    ]);
+    await expect(read('hf://datasets/org/bad', dataDir)).rejects.toThrow(
+      /^dataset: hf:\/\/datasets\/org\/bad \(subset default, split train\): row 5, column "text": the text is empty$/,
+    );
   });
 });

@@ -1,5 +1,5 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { cp, mkdir, mkdtemp, readdir, readFile, rm, } from 'node:fs/promises';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { cp, mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -10,7 +10,7 @@ import type { RankingResult } from '../../src/rank/ranking.js';
 import { MODELS_ROOT } from '../helpers/finetune.js';
 import { withoutOutputs } from '../helpers/hub/onnx.js';
 import { addParquetConversion, publishEsm, publishFolder } from '../helpers/hub/seed.js';
-import { startHubStandin, type HubStandin } from '../helpers/hub/standin.js';
+import { type HubStandin, startHubStandin } from '../helpers/hub/standin.js';
 
 /**
  * Issue 13's "Done when", end to end against the Hub stand-in: model pull → esm pull by base model →
@@ -49,7 +49,11 @@ let models: string;
 
 /** A CSV of the demo (text,label; no quoted fields) as the dataset viewer's Parquet conversion of it. */
 async function parquetOfCsv(path: string): Promise<Buffer> {
-  const rows = (await readFile(path, 'utf8')).trim().split('\n').slice(1).map((line) => [line.slice(0, line.lastIndexOf(',')), line.slice(line.lastIndexOf(',') + 1)]);
+  const rows = (await readFile(path, 'utf8'))
+    .trim()
+    .split('\n')
+    .slice(1)
+    .map((line) => [line.slice(0, line.lastIndexOf(',')), line.slice(line.lastIndexOf(',') + 1)]);
   return Buffer.from(
     parquetWriteBuffer({
       columnData: [
@@ -73,7 +77,9 @@ beforeAll(async () => {
   await publishFolder(hub, 'model', HUB_MODEL, checkpoint);
   hub.store.rename('model', MODEL, HUB_MODEL);
   const onnx = withoutOutputs(await readFile(join(MODELS_ROOT, 'tiny-bert', 'onnx', 'model.onnx')), ['pooler_output']);
-  const tokenizer = Object.fromEntries(await Promise.all(['tokenizer.json', 'tokenizer_config.json', 'config.json'].map(async (f) => [f, await readFile(join(checkpoint, f))] as const)));
+  const tokenizer = Object.fromEntries(
+    await Promise.all(['tokenizer.json', 'tokenizer_config.json', 'config.json'].map(async (f) => [f, await readFile(join(checkpoint, f))] as const)),
+  );
   const conversion = hub.store.create('model', ONNX_REPO);
   hub.store.commit(conversion, 'main', { title: 'ONNX', files: { ...tokenizer, 'onnx/model.onnx': onnx } });
 
@@ -81,7 +87,15 @@ beforeAll(async () => {
   for (const source of SOURCES) {
     const folder = join(DEMO, 'esms', source);
     const demo = JSON.parse(await readFile(join(folder, 'config.json'), 'utf8')) as EsmConfig;
-    const config: EsmConfig = { ...demo, base_model_name: MODEL, task_id: TASK(source), task_subset: null, task_split: 'train', text_column: 'text', label_column: 'label' };
+    const config: EsmConfig = {
+      ...demo,
+      base_model_name: MODEL,
+      task_id: TASK(source),
+      task_subset: null,
+      task_split: 'train',
+      text_column: 'text',
+      label_column: 'label',
+    };
     publishEsm(hub, { repoId: `esm-lab/${source}-esm`, config, weights: await readFile(join(folder, 'model.safetensors')) });
     addParquetConversion(hub, TASK(source), 'default', 'train', [await parquetOfCsv(join(DEMO, 'datasets', `${source}.csv`))]);
   }
@@ -100,7 +114,13 @@ interface Run {
 
 /** The built CLI in a child process (asynchronously: the stand-in answers from this process). */
 function esmselect(args: readonly string[], env: NodeJS.ProcessEnv = {}, cwd = ROOT): Promise<Run> {
-  const base: NodeJS.ProcessEnv = { ...process.env, ESMSELECT_DATA_DIR: join(dir, 'cli-data'), ESMSELECT_MODELS_DIR: models, HF_ENDPOINT: hub.endpoint, HF_TOKEN: READ };
+  const base: NodeJS.ProcessEnv = {
+    ...process.env,
+    ESMSELECT_DATA_DIR: join(dir, 'cli-data'),
+    ESMSELECT_MODELS_DIR: models,
+    HF_ENDPOINT: hub.endpoint,
+    HF_TOKEN: READ,
+  };
   for (const key of ['HF_HUB_OFFLINE', 'ESMSELECT_ALLOW_REMOTE']) delete base[key];
   const child = spawn(process.execPath, [join(ROOT, 'dist', 'cli', 'main.js'), ...args], { cwd, env: { ...base, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
@@ -121,7 +141,10 @@ function expectOneLine(run: Run, pattern: RegExp): void {
 function expectRefusal(run: Run, pattern: RegExp): void {
   const lines = run.stderr.trim().split('\n');
   expect(lines.at(-1), run.stderr).toMatch(pattern);
-  expect(lines.filter((line) => !line.startsWith('esmselect: ')), run.stderr).toEqual([]);
+  expect(
+    lines.filter((line) => !line.startsWith('esmselect: ')),
+    run.stderr,
+  ).toEqual([]);
   expect(run.code).toBe(2);
 }
 
@@ -141,16 +164,33 @@ describe('the CLI, from the Hub and back', () => {
     const pulled = await pullBaseModel();
     expect(pulled.code, pulled.stderr).toBe(0);
     expect(pulled.stderr).toContain(`note: ${MODEL} is ${HUB_MODEL} on the Hub; the folder keeps the name ${MODEL}`);
-    expect(pulled.stdout).toMatch(new RegExp(`^pulled: ${MODEL} \\(${HUB_MODEL}@[0-9a-f]{12}; ONNX from ${ONNX_REPO}@[0-9a-f]{12}, BERT pooler from model\\.safetensors by range requests\\) in `));
-    expect((await readdir(join(models, MODEL))).sort()).toEqual(['config.json', 'hub-pull.json', 'onnx', 'pooler.safetensors', 'special_tokens_map.json', 'tokenizer.json', 'tokenizer_config.json', 'vocab.txt']);
+    expect(pulled.stdout).toMatch(
+      new RegExp(
+        `^pulled: ${MODEL} \\(${HUB_MODEL}@[0-9a-f]{12}; ONNX from ${ONNX_REPO}@[0-9a-f]{12}, BERT pooler from model\\.safetensors by range requests\\) in `,
+      ),
+    );
+    expect((await readdir(join(models, MODEL))).sort()).toEqual([
+      'config.json',
+      'hub-pull.json',
+      'onnx',
+      'pooler.safetensors',
+      'special_tokens_map.json',
+      'tokenizer.json',
+      'tokenizer_config.json',
+      'vocab.txt',
+    ]);
   });
 
   it('esm pull --base-model: the published pool for the old name, registered with its provenance', async () => {
     const pulled = await esmselect(['esm', 'pull', '--base-model', MODEL]);
     expect(pulled.code, pulled.stderr).toBe(0);
-    expect(pulled.stdout.trim()).toBe(`${HUB_MODEL}: 4 repos: imported 4, skipped 0 (already registered), unchanged 0 (same commit as the last pull), rejected 0`);
+    expect(pulled.stdout.trim()).toBe(
+      `${HUB_MODEL}: 4 repos: imported 4, skipped 0 (already registered), unchanged 0 (same commit as the last pull), rejected 0`,
+    );
     const listed = JSON.parse((await esmselect(['esm', 'list', '--format', 'json'])).stdout) as { task_id: string; origin: string; base_model_name: string }[];
-    expect(listed.map((e) => [e.task_id, e.base_model_name, e.origin.replace(/@[0-9a-f]{40}$/, '@sha')]).sort()).toEqual(SOURCES.map((s) => [TASK(s), MODEL, `hf://esm-lab/${s}-esm@sha`]).sort());
+    expect(listed.map((e) => [e.task_id, e.base_model_name, e.origin.replace(/@[0-9a-f]{40}$/, '@sha')]).sort()).toEqual(
+      SOURCES.map((s) => [TASK(s), MODEL, `hf://esm-lab/${s}-esm@sha`]).sort(),
+    );
   });
 
   it('rank --esms hub of a Hub dataset: the published sources ranked as the demo ranks them, nothing downloaded again', async () => {
@@ -162,9 +202,26 @@ describe('the CLI, from the Hub and back', () => {
     expect(ranking.target).toMatchObject({ n: 60, d: 32, task: 'classification' });
     expect(ranked(ranking)).toEqual(SOURCES.map(TASK));
     // The same ESMs from the demo's folders, the target from its file, the model bundled: the same scores.
-    const local = await esmselect(['rank', '--dataset', join(DEMO, 'target.csv'), '--text-col', 'text', '--label-col', 'label', '--model', 'tiny-bert', '--esms', ...SOURCES.map((s) => join(DEMO, 'esms', s)), '--format', 'json'], {
-      ESMSELECT_MODELS_DIR: MODELS_ROOT,
-    });
+    const local = await esmselect(
+      [
+        'rank',
+        '--dataset',
+        join(DEMO, 'target.csv'),
+        '--text-col',
+        'text',
+        '--label-col',
+        'label',
+        '--model',
+        'tiny-bert',
+        '--esms',
+        ...SOURCES.map((s) => join(DEMO, 'esms', s)),
+        '--format',
+        'json',
+      ],
+      {
+        ESMSELECT_MODELS_DIR: MODELS_ROOT,
+      },
+    );
     expect(local.code, local.stderr).toBe(0);
     const scores = (r: RankingResult) => r.ranking.map((t) => t.score.toFixed(4));
     expect(scores(ranking)).toEqual(scores(JSON.parse(local.stdout) as RankingResult));
@@ -174,13 +231,32 @@ describe('the CLI, from the Hub and back', () => {
 
   it('finetune on the top published source, read from its Hub dataset, registers a new ESM', { timeout: 600_000 }, async () => {
     // Fine-tuning needs the checkpoint's weights: a pull without them says so; with --weights the ONNX stays.
-    expectRefusal(await esmselect(['finetune', '--source', top, '--target', join(DEMO, 'target.csv'), '--epochs', '1']), /^esmselect: model: .*model\.safetensors is missing$/);
+    expectRefusal(
+      await esmselect(['finetune', '--source', top, '--target', join(DEMO, 'target.csv'), '--epochs', '1']),
+      /^esmselect: model: .*model\.safetensors is missing$/,
+    );
     const weights = await esmselect(['model', 'pull', MODEL, '--weights']);
     expect(weights.code, weights.stderr).toBe(0);
     expect((await readdir(join(models, MODEL))).sort()).toEqual(expect.arrayContaining(['model.safetensors', 'onnx']));
 
     const out = join(dir, 'finetune');
-    const run = await esmselect(['finetune', '--source', top, '--target', join(DEMO, 'target.csv'), '--epochs', '1', '--batch-size', '16', '--learning-rate', '0.003', '--out', out, '--format', 'json']);
+    const run = await esmselect([
+      'finetune',
+      '--source',
+      top,
+      '--target',
+      join(DEMO, 'target.csv'),
+      '--epochs',
+      '1',
+      '--batch-size',
+      '16',
+      '--learning-rate',
+      '0.003',
+      '--out',
+      out,
+      '--format',
+      'json',
+    ]);
     expect(run.code, run.stderr).toBe(0);
     expect(run.stderr).toMatch(/source hf:\/\/datasets\/demo-tasks\/source-08 \(subset default, split train, Parquet conversion [0-9a-f]{12}\): 200 examples/);
     const registered = /ESM registered as #(\d+) \(demo-tasks\/source-08\)/.exec(run.stderr);
@@ -201,7 +277,11 @@ describe('the CLI, from the Hub and back', () => {
     const files = hub.store.head(repo).files;
     expect([...files.keys()].sort()).toEqual(['.gitattributes', 'README.md', 'config.json', 'model.safetensors']);
     expect(hub.store.cardData(repo)).toMatchObject({ base_model: MODEL, datasets: [TASK('source-08')], tags: ['embedding_space_map', `BaseLM:${MODEL}`] });
-    expect(JSON.parse(files.get('config.json')!.blob.toString('utf8'))).toMatchObject({ base_model_name: MODEL, task_id: TASK('source-08'), esm_embedding_dim: 32 });
+    expect(JSON.parse(files.get('config.json')!.blob.toString('utf8'))).toMatchObject({
+      base_model_name: MODEL,
+      task_id: TASK('source-08'),
+      esm_embedding_dim: 32,
+    });
     expect(files.get('model.safetensors')!.lfs).toBeDefined();
     expect(pushed.stdout + pushed.stderr).not.toContain(WRITE);
 
@@ -213,10 +293,22 @@ describe('the CLI, from the Hub and back', () => {
   });
 
   it('refuses in one line: push without a token, a repo id that is not one, pull offline, rank --esms hub for a model the Hub does not know, a source not registered', async () => {
-    expectOneLine(await esmselect(['esm', 'push', '1', '--repo', 'alice/x'], { HF_TOKEN: '' }), /^esmselect: esm push: publishing needs a token with write access in HF_TOKEN$/);
-    expectOneLine(await esmselect(['esm', 'pull', '--repo', 'esm-lab/source-08-esm', 'esm-lab/../etc']), /^esmselect: repo: "esm-lab\/\.\.\/etc" is not a repo id/);
-    expectOneLine(await esmselect(['esm', 'pull', '--base-model', MODEL], { HF_HUB_OFFLINE: '1' }), /^esmselect: esm pull needs the Hugging Face Hub, but HF_HUB_OFFLINE is set \(unset it to allow network access\)$/);
-    expectRefusal(await esmselect(['rank', ...TARGET_FLAGS, '--base-model', 'nobody/nothing', '--esms', 'hub']), /^esmselect: base model nobody\/nothing: not found on the Hub \(404/);
+    expectOneLine(
+      await esmselect(['esm', 'push', '1', '--repo', 'alice/x'], { HF_TOKEN: '' }),
+      /^esmselect: esm push: publishing needs a token with write access in HF_TOKEN$/,
+    );
+    expectOneLine(
+      await esmselect(['esm', 'pull', '--repo', 'esm-lab/source-08-esm', 'esm-lab/../etc']),
+      /^esmselect: repo: "esm-lab\/\.\.\/etc" is not a repo id/,
+    );
+    expectOneLine(
+      await esmselect(['esm', 'pull', '--base-model', MODEL], { HF_HUB_OFFLINE: '1' }),
+      /^esmselect: esm pull needs the Hugging Face Hub, but HF_HUB_OFFLINE is set \(unset it to allow network access\)$/,
+    );
+    expectRefusal(
+      await esmselect(['rank', ...TARGET_FLAGS, '--base-model', 'nobody/nothing', '--esms', 'hub']),
+      /^esmselect: base model nobody\/nothing: not found on the Hub \(404/,
+    );
     expectOneLine(await esmselect(['finetune', '--source', 'registry#999', '--target', join(DEMO, 'target.csv')]), /^esmselect: .*999/);
   });
 });
@@ -231,7 +323,11 @@ interface Service {
 async function serve(dataDir: string, env: NodeJS.ProcessEnv = {}): Promise<Service> {
   const base: NodeJS.ProcessEnv = { ...process.env, ESMSELECT_DATA_DIR: dataDir, ESMSELECT_MODELS_DIR: models, HF_ENDPOINT: hub.endpoint, HF_TOKEN: READ };
   for (const key of ['HF_HUB_OFFLINE', 'ESMSELECT_ALLOW_REMOTE', 'ESMSELECT_API_TOKEN', 'ESMSELECT_HOST', 'ESMSELECT_PORT']) delete base[key];
-  const child: ChildProcess = spawn(process.execPath, [join(ROOT, 'dist', 'cli', 'main.js'), 'serve', '--host', '127.0.0.1', '--port', '0', '--no-demo'], { cwd: ROOT, env: { ...base, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child: ChildProcess = spawn(process.execPath, [join(ROOT, 'dist', 'cli', 'main.js'), 'serve', '--host', '127.0.0.1', '--port', '0', '--no-demo'], {
+    cwd: ROOT,
+    env: { ...base, ...env },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let stderr = '';
   const closed = new Promise<void>((resolve) => child.on('close', () => resolve()));
   const url = await new Promise<string>((resolve, reject) => {
@@ -298,13 +394,22 @@ describe('the service, from the Hub and back', () => {
     expect(job.result).toMatchObject({ base_model: HUB_MODEL, repos: pool.length, imported: pool.length, rejected: 0 });
     registered = new Map(job.result.outcomes.map((o: { repo: string; source_id: number }) => [`registry#${o.source_id}`, o.repo]));
     expect([...registered.values()].sort()).toEqual(pool.sort());
-    const sources = (await (await fetch(`${service.url}/v1/sources?base_model_name=${MODEL}`)).json()) as { total: number; items: { task_id: string; origin: string }[] };
+    const sources = (await (await fetch(`${service.url}/v1/sources?base_model_name=${MODEL}`)).json()) as {
+      total: number;
+      items: { task_id: string; origin: string }[];
+    };
     expect(sources.total).toBe(pool.length);
     expect(sources.items.map((s) => s.origin.replace(/^hf:\/\/(.*)@[0-9a-f]{40}$/, '$1')).sort()).toEqual(pool.sort());
   });
 
   it('POST /v1/rankings of the Hub dataset against the pulled ESMs: the demo ranking, with a fine-tune handle', async () => {
-    const response = await post(`${service.url}/v1/rankings`, { dataset: TARGET, text_column: 'text', label_column: 'label', model: MODEL, filters: { base_model_name: MODEL } });
+    const response = await post(`${service.url}/v1/rankings`, {
+      dataset: TARGET,
+      text_column: 'text',
+      label_column: 'label',
+      model: MODEL,
+      filters: { base_model_name: MODEL },
+    });
     expect([200, 202]).toContain(response.status);
     let job = (await response.json()) as Record<string, any>;
     if (response.status === 202) job = await ended(service, job.links.self);
@@ -322,11 +427,27 @@ describe('the service, from the Hub and back', () => {
     const form = new FormData();
     form.set('target_file', new Blob([await readFile(join(DEMO, 'target.csv'))]), 'target.csv');
     const fast = JSON.stringify({ epochs: 1, batchSize: 16, learningRate: 3e-3 });
-    for (const [key, value] of Object.entries({ text_column: 'text', label_column: 'label', ranking_id: top.ranking_id, rank: String(top.rank), intermediate_settings: fast, target_settings: fast })) form.set(key, value);
+    for (const [key, value] of Object.entries({
+      text_column: 'text',
+      label_column: 'label',
+      ranking_id: top.ranking_id,
+      rank: String(top.rank),
+      intermediate_settings: fast,
+      target_settings: fast,
+    }))
+      form.set(key, value);
     const created = await fetch(`${service.url}/v1/finetunes`, { method: 'POST', body: form });
     expect(created.status).toBe(202);
     const request = ((await created.json()) as Record<string, any>).request;
-    expect(request).toMatchObject({ model: MODEL, source: { task_id: TASK('source-08'), rows: 200, rank: top.rank, hub: { dataset: `hf://datasets/${TASK('source-08')}`, subset: 'default', split: 'train' } } });
+    expect(request).toMatchObject({
+      model: MODEL,
+      source: {
+        task_id: TASK('source-08'),
+        rows: 200,
+        rank: top.rank,
+        hub: { dataset: `hf://datasets/${TASK('source-08')}`, subset: 'default', split: 'train' },
+      },
+    });
     const job = await ended(service, created.headers.get('location')!);
     expect(job.status, JSON.stringify(job.error)).toBe('succeeded');
     const esm = (await (await fetch(`${service.url}/v1/sources/${job.result.esm.source_id}`)).json()) as Record<string, any>;
@@ -341,7 +462,9 @@ describe('the service, from the Hub and back', () => {
     const failed = await ended(service, created.headers.get('location')!);
     expect(failed).toMatchObject({ status: 'failed', error: { status: 422, field: 'base_model' } });
     expect(failed.error.detail).toMatch(/^base_model: base model nobody\/nothing: not found on the Hub/);
-    const missing = await problem(await post(`${service.url}/v1/rankings`, { dataset: 'hf://datasets/me/none', text_column: 'text', label_column: 'label', model: MODEL }));
+    const missing = await problem(
+      await post(`${service.url}/v1/rankings`, { dataset: 'hf://datasets/me/none', text_column: 'text', label_column: 'label', model: MODEL }),
+    );
     expect([missing.status, missing.field]).toEqual([422, 'dataset']);
     expect(missing.detail).toContain('no such dataset on the Hub');
     expect(service.logs()).not.toContain(READ);

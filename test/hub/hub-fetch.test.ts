@@ -1,9 +1,9 @@
 import { modelInfo } from '@huggingface/hub';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hubConfig, HubOfflineError } from '../../src/hub/config.js';
+import { HubOfflineError, hubConfig } from '../../src/hub/config.js';
 import { createHubFetch, retryAfterMs } from '../../src/hub/fetch.js';
 import { esmWeightsFile, publishEsm } from '../helpers/hub/seed.js';
-import { startHubStandin, type HubStandin } from '../helpers/hub/standin.js';
+import { type HubStandin, startHubStandin } from '../helpers/hub/standin.js';
 import { esmConfig } from '../helpers/pool.js';
 
 const TOKEN = 'hf_test';
@@ -18,9 +18,13 @@ const config = () => hubConfig({ HF_ENDPOINT: hub.endpoint, HF_TOKEN: TOKEN });
 const infoPath = /^\/api\/models\/alice\/esm\//;
 
 describe('hubConfig', () => {
-  it('reads the Hub clients\' variables, with the public Hub as the default', () => {
+  it("reads the Hub clients' variables, with the public Hub as the default", () => {
     expect(hubConfig({})).toEqual({ endpoint: 'https://huggingface.co', token: undefined, offline: false });
-    expect(hubConfig({ HF_ENDPOINT: 'http://127.0.0.1:9/', HF_TOKEN: ' hf_x ', HF_HUB_OFFLINE: 'true' })).toEqual({ endpoint: 'http://127.0.0.1:9', token: 'hf_x', offline: true });
+    expect(hubConfig({ HF_ENDPOINT: 'http://127.0.0.1:9/', HF_TOKEN: ' hf_x ', HF_HUB_OFFLINE: 'true' })).toEqual({
+      endpoint: 'http://127.0.0.1:9',
+      token: 'hf_x',
+      offline: true,
+    });
     expect(() => hubConfig({ HF_ENDPOINT: 'ftp://x' })).toThrow(/HF_ENDPOINT/);
   });
 });

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PACKAGE_ROOT } from '../../src/config.js';
 import { sha256 } from '../helpers/hub/repos.js';
 import { addParquetConversion, esmWeightsFile, publishEsm, publishFolder } from '../helpers/hub/seed.js';
-import { startHubStandin, type HubStandin } from '../helpers/hub/standin.js';
+import { type HubStandin, startHubStandin } from '../helpers/hub/standin.js';
 import { esmConfig } from '../helpers/pool.js';
 
 /**
@@ -19,14 +19,21 @@ const READ_TOKEN = 'hf_reader';
 
 let hub: HubStandin;
 beforeAll(async () => {
-  hub = await startHubStandin({ tokens: { [WRITE_TOKEN]: { name: 'alice', orgs: ['lab'], role: 'write' }, [READ_TOKEN]: { name: 'bob', role: 'read' } }, pageSize: 3 });
+  hub = await startHubStandin({
+    tokens: { [WRITE_TOKEN]: { name: 'alice', orgs: ['lab'], role: 'write' }, [READ_TOKEN]: { name: 'bob', role: 'read' } },
+    pageSize: 3,
+  });
   hub.store.create('model', 'google-bert/bert-base-uncased');
   hub.store.rename('model', 'bert-base-uncased', 'google-bert/bert-base-uncased');
   for (let i = 0; i < 7; i++) {
     const dim = 4;
     const weight = new Float32Array(dim * dim).map((_, j) => (j % (dim + 1) === 0 ? 1 : 0.01 * i));
     // Published with the old name, as many hfselect ESMs are: the Hub tags them with the current one.
-    publishEsm(hub, { repoId: `esms/task-${i}`, config: esmConfig(`task-${i}`, dim, { base_model_name: i < 5 ? 'bert-base-uncased' : 'other/model' }), weights: esmWeightsFile(weight, new Float32Array(dim)) });
+    publishEsm(hub, {
+      repoId: `esms/task-${i}`,
+      config: esmConfig(`task-${i}`, dim, { base_model_name: i < 5 ? 'bert-base-uncased' : 'other/model' }),
+      weights: esmWeightsFile(weight, new Float32Array(dim)),
+    });
   }
 });
 afterAll(() => hub.close());
@@ -34,7 +41,11 @@ afterAll(() => hub.close());
 describe('the Hub stand-in, driven by @huggingface/hub', () => {
   it('lists by tags across Link-paged results and derives base_model tags from the card with the current name', async () => {
     const names: string[] = [];
-    for await (const model of listModels({ hubUrl: hub.endpoint, search: { tags: ['embedding_space_map', 'base_model:google-bert/bert-base-uncased'] }, additionalFields: ['tags', 'sha'] })) {
+    for await (const model of listModels({
+      hubUrl: hub.endpoint,
+      search: { tags: ['embedding_space_map', 'base_model:google-bert/bert-base-uncased'] },
+      additionalFields: ['tags', 'sha'],
+    })) {
       names.push(model.name);
       expect(model.tags).toContain('base_model:finetune:google-bert/bert-base-uncased');
       expect(model.sha).toMatch(/^[0-9a-f]{40}$/);
@@ -56,7 +67,11 @@ describe('the Hub stand-in, driven by @huggingface/hub', () => {
     expect(info!.size).toBe(bytes.length);
     // The redirect announces the object (fetch follows it, so the client sees the CDN's own ETag) ...
     const redirect = await fetch(`${hub.endpoint}/esms/task-3/resolve/main/model.safetensors`, { redirect: 'manual' });
-    expect([redirect.status, redirect.headers.get('x-linked-etag'), redirect.headers.get('x-linked-size')]).toEqual([302, `"${sha256(bytes)}"`, String(bytes.length)]);
+    expect([redirect.status, redirect.headers.get('x-linked-etag'), redirect.headers.get('x-linked-size')]).toEqual([
+      302,
+      `"${sha256(bytes)}"`,
+      String(bytes.length),
+    ]);
     // ... and so does the tree API, the place a client reads the sha256 from before downloading.
     const [entry] = await pathsInfo({ hubUrl: hub.endpoint, repo: 'esms/task-3', paths: ['model.safetensors'] });
     expect(entry.lfs?.oid).toBe(sha256(bytes));
@@ -99,11 +114,15 @@ describe('the Hub stand-in, driven by @huggingface/hub', () => {
     const [file] = await pathsInfo({ hubUrl: hub.endpoint, repo: 'lab/new-esm', paths: ['model.safetensors'] });
     expect(file.lfs?.oid).toBe(sha256(weights));
     const found: string[] = [];
-    for await (const model of listModels({ hubUrl: hub.endpoint, search: { tags: ['embedding_space_map', 'base_model:google-bert/bert-base-uncased'], owner: 'lab' } })) found.push(model.name);
+    for await (const model of listModels({
+      hubUrl: hub.endpoint,
+      search: { tags: ['embedding_space_map', 'base_model:google-bert/bert-base-uncased'], owner: 'lab' },
+    }))
+      found.push(model.name);
     expect(found).toEqual(['lab/new-esm']);
   });
 
-  it('refuses writes without a token, with a read token and outside the token owner\'s namespaces', async () => {
+  it("refuses writes without a token, with a read token and outside the token owner's namespaces", async () => {
     await expect(createRepo({ hubUrl: hub.endpoint, repo: 'lab/x', accessToken: READ_TOKEN })).rejects.toMatchObject({ statusCode: 403 });
     await expect(createRepo({ hubUrl: hub.endpoint, repo: 'carol/x', accessToken: WRITE_TOKEN })).rejects.toMatchObject({ statusCode: 403 });
     await expect(createRepo({ hubUrl: hub.endpoint, repo: 'lab/new-esm', accessToken: WRITE_TOKEN })).rejects.toMatchObject({ statusCode: 409 });
@@ -112,7 +131,12 @@ describe('the Hub stand-in, driven by @huggingface/hub', () => {
   });
 
   it('hides private repos from anyone but their owner', async () => {
-    publishEsm(hub, { repoId: 'alice/secret', config: esmConfig('secret', 4), weights: esmWeightsFile(new Float32Array(16), new Float32Array(4)), private: true });
+    publishEsm(hub, {
+      repoId: 'alice/secret',
+      config: esmConfig('secret', 4),
+      weights: esmWeightsFile(new Float32Array(16), new Float32Array(4)),
+      private: true,
+    });
     await expect(modelInfo({ hubUrl: hub.endpoint, name: 'alice/secret' })).rejects.toMatchObject({ statusCode: 401 });
     await expect(modelInfo({ hubUrl: hub.endpoint, name: 'alice/secret', accessToken: READ_TOKEN })).rejects.toMatchObject({ statusCode: 404 });
     expect((await modelInfo({ hubUrl: hub.endpoint, name: 'alice/secret', accessToken: WRITE_TOKEN })).private).toBe(true);
@@ -125,7 +149,12 @@ describe('the Hub stand-in, driven by @huggingface/hub', () => {
       if (entry.type === 'file') paths.push(entry.path);
     }
     expect(paths).toEqual(['default/train/0000.parquet', 'default/train/0001.parquet']);
-    const blob = await downloadFile({ hubUrl: hub.endpoint, repo: 'datasets/org/reviews', revision: 'refs/convert/parquet', path: 'default/train/0001.parquet' });
+    const blob = await downloadFile({
+      hubUrl: hub.endpoint,
+      repo: 'datasets/org/reviews',
+      revision: 'refs/convert/parquet',
+      path: 'default/train/0001.parquet',
+    });
     expect(await blob!.text()).toBe('PAR1-second');
   });
 });
@@ -136,7 +165,12 @@ describe('the Hub stand-in, driven by transformers.js', () => {
     const { AutoTokenizer, env } = await import('@huggingface/transformers');
     const saved = { remoteHost: env.remoteHost, allowRemoteModels: env.allowRemoteModels, allowLocalModels: env.allowLocalModels, cacheDir: env.cacheDir };
     try {
-      Object.assign(env, { remoteHost: `${hub.endpoint}/`, allowRemoteModels: true, allowLocalModels: false, cacheDir: mkdtempSync(join(tmpdir(), 'hub-cache-')) });
+      Object.assign(env, {
+        remoteHost: `${hub.endpoint}/`,
+        allowRemoteModels: true,
+        allowLocalModels: false,
+        cacheDir: mkdtempSync(join(tmpdir(), 'hub-cache-')),
+      });
       const tokenizer = await AutoTokenizer.from_pretrained('org/tiny-bert');
       const vocab = JSON.parse(await readFile(join(PACKAGE_ROOT, 'models', 'tiny-bert', 'tokenizer.json'), 'utf8')).model.vocab as Record<string, number>;
       const [word, id] = Object.entries(vocab).find(([piece]) => /^[a-z]{3,}$/.test(piece))!;

@@ -32,10 +32,7 @@ describe('safetensors', () => {
     // BF16: 1.0 = 0x3f80, -3.0 = 0xc040.
     const bf16 = new Uint8Array(new Uint16Array([0x3f80, 0xc040]).buffer);
     const data = new Uint8Array([...f16, ...bf16]);
-    const file = withHeader(
-      { h: { dtype: 'F16', shape: [4], data_offsets: [0, 8] }, b: { dtype: 'BF16', shape: [2], data_offsets: [8, 12] } },
-      data,
-    );
+    const file = withHeader({ h: { dtype: 'F16', shape: [4], data_offsets: [0, 8] }, b: { dtype: 'BF16', shape: [2], data_offsets: [8, 12] } }, data);
     const parsed = parseSafetensors(file);
     expect(Array.from(toFloat32(parsed.tensors.get('h')!))).toEqual([1, -2.5, 65504, 2 ** -24]);
     expect(Array.from(toFloat32(parsed.tensors.get('b')!))).toEqual([1, -3]);

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { JobConflictError, JobError, JobNotFoundError, JobTimeLimitError, QueueFullError, RunnerClosingError } from '../../src/jobs/errors.js';
-import { JobRunner, type JobRun, type JobType, type KindBounds } from '../../src/jobs/runner.js';
+import { type JobRun, JobRunner, type JobType, type KindBounds } from '../../src/jobs/runner.js';
 import { openRegistry, type Registry } from '../../src/store/database.js';
 import type { JobKind } from '../../src/store/jobs.js';
 

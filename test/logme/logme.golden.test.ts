@@ -2,8 +2,8 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { fromRows } from '../../src/linalg/matrix.js';
-import { encodeLabels } from '../../src/task/labels.js';
 import { logme } from '../../src/logme/logme.js';
+import { encodeLabels } from '../../src/task/labels.js';
 import { referenceDir } from '../helpers/reference.js';
 
 interface GoldenCase {

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { AutoTokenizer, env } from '@huggingface/transformers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pretrainingText } from '../../pretrain/config.js';
-import { preTokenize, saveTokenizer, SPECIAL_TOKENS, trainWordPiece, wordPieces } from '../../pretrain/wordpiece.js';
+import { preTokenize, SPECIAL_TOKENS, saveTokenizer, trainWordPiece, wordPieces } from '../../pretrain/wordpiece.js';
 import { readCorpus } from '../../study/wordnet/corpus.js';
 
 let scratch: string;

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadNativeAddon } from '../../src/native/addon.js';
 import { rank } from '../../src/rank/rank.js';
-import { selectScorer, type ScorerName } from '../../src/rank/scorers.js';
+import { type ScorerName, selectScorer } from '../../src/rank/scorers.js';
 import { referenceDir } from '../helpers/reference.js';
 
 const pool = join(referenceDir, 'esm-logme', 'small-pool');

@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import type { EmbeddingSpaceMap } from '../../src/esm/esm.js';
-import { encodeClassLabels, encodeRegressionTargets, type Labels } from '../../src/task/labels.js';
 import { loadNativeAddon } from '../../src/native/addon.js';
 import { esmLogme, esmLogmeDirect } from '../../src/rank/esm-logme.js';
 import { nativeScorer } from '../../src/rank/native-scorer.js';
 import { prepareTargetFor } from '../../src/rank/ranking.js';
 import { prepareTarget } from '../../src/rank/target.js';
+import { encodeClassLabels, encodeRegressionTargets, type Labels } from '../../src/task/labels.js';
 import { ALLOW_NO_NATIVE } from '../helpers/native.js';
 import { randomEsm } from '../helpers/pool.js';
 import { randomGenerator } from '../helpers/random.js';
@@ -71,10 +71,15 @@ async function checkAllPaths(x: Float32Array, n: number, d: number, labels: Labe
 describe('fast ESM-LogME (TypeScript and native) equals the straightforward computation', () => {
   // CI has a compiler, so there a missing or unloadable addon fails the run (every native check
   // below would otherwise skip silently); ESMSELECT_ALLOW_NO_NATIVE=1 is for machines without one.
-  it.skipIf(!scorer && ALLOW_NO_NATIVE)(`the native addon loads${'problem' in native ? ` (unavailable: ${native.problem}; ESMSELECT_ALLOW_NO_NATIVE=1 skips the native checks)` : ''}`, () => {
-    expect('problem' in native ? `the addon is unavailable (${native.problem}); ESMSELECT_ALLOW_NO_NATIVE=1 is only for machines that cannot build it` : 'loaded').toBe('loaded');
-    expect(scorer?.name).toBe('native');
-  });
+  it.skipIf(!scorer && ALLOW_NO_NATIVE)(
+    `the native addon loads${'problem' in native ? ` (unavailable: ${native.problem}; ESMSELECT_ALLOW_NO_NATIVE=1 skips the native checks)` : ''}`,
+    () => {
+      expect(
+        'problem' in native ? `the addon is unavailable (${native.problem}); ESMSELECT_ALLOW_NO_NATIVE=1 is only for machines that cannot build it` : 'loaded',
+      ).toBe('loaded');
+      expect(scorer?.name).toBe('native');
+    },
+  );
 
   for (const [n, d, shape] of cases) {
     it(`classification, N=${n}, D=${d}, ${shape}`, async () => {
@@ -112,7 +117,11 @@ describe.skipIf(!('addon' in native))('native addon arguments', () => {
     const x = new Float32Array(12);
     expect(() => addon!.factorTarget(x, 4, 4, [new Float64Array(4)])).toThrow(/x has 12 elements, expected 16/);
     expect(() => addon!.factorTarget(x, 4, 3, [new Float64Array(3)])).toThrow(/columns\[0\] has 3 elements, expected 4/);
-    expect(() => addon!.sampleSpectra(x, 4, 3, [new Float64Array(4)], [new Float32Array(9)], [new Float64Array(3) as never], 1)).toThrow(/biases\[0\] has the wrong array type/);
-    expect(() => addon!.featureSpectra(3, new Float64Array(16), 4, Int32Array.of(0, 1, 2, 7), [new Float64Array(4)], [], [], 1)).toThrow(/perm holds an index outside/);
+    expect(() => addon!.sampleSpectra(x, 4, 3, [new Float64Array(4)], [new Float32Array(9)], [new Float64Array(3) as never], 1)).toThrow(
+      /biases\[0\] has the wrong array type/,
+    );
+    expect(() => addon!.featureSpectra(3, new Float64Array(16), 4, Int32Array.of(0, 1, 2, 7), [new Float64Array(4)], [], [], 1)).toThrow(
+      /perm holds an index outside/,
+    );
   });
 });

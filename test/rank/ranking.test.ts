@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { PoolEntry } from '../../src/esm/pool.js';
-import { encodeClassLabels } from '../../src/task/labels.js';
-import { rankPool, type EsmScorer } from '../../src/rank/ranking.js';
+import { type EsmScorer, rankPool } from '../../src/rank/ranking.js';
 import { prepareTarget } from '../../src/rank/target.js';
+import { encodeClassLabels } from '../../src/task/labels.js';
 import { randomEsm } from '../helpers/pool.js';
 import { randomGenerator } from '../helpers/random.js';
 

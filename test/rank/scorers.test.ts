@@ -1,11 +1,11 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { UserInputError } from '../../src/errors.js';
-import { encodeClassLabels } from '../../src/task/labels.js';
 import { loadNativeAddon } from '../../src/native/addon.js';
 import { esmLogmeDirect } from '../../src/rank/esm-logme.js';
 import { prepareTargetFor } from '../../src/rank/ranking.js';
 import { selectScorer } from '../../src/rank/scorers.js';
 import { prepareTarget } from '../../src/rank/target.js';
+import { encodeClassLabels } from '../../src/task/labels.js';
 import { randomEsm } from '../helpers/pool.js';
 import { randomGenerator } from '../helpers/random.js';
 

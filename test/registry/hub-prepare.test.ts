@@ -3,8 +3,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { EmbeddingSpaceMap } from '../../src/esm/esm.js';
 import { esmFromFiles, esmWeightsFile, esmWeightsHeader } from '../../src/esm/hfselect.js';
-import { prepareEsm, preparedMap, type PreparedEsm } from '../../src/registry/prepare.js';
 import { serializeSafetensors } from '../../src/io/safetensors.js';
+import { type PreparedEsm, preparedMap, prepareEsm } from '../../src/registry/prepare.js';
 import { esmConfig, randomEsm } from '../helpers/pool.js';
 
 /** What a pull does with a downloaded ESM before the registry sees it. */
@@ -17,7 +17,10 @@ describe('prepareEsm', () => {
     const canonical = esmWeightsFile(esm);
     expect(Buffer.from(canonical.subarray(0, esmWeightsHeader(12).byteLength))).toEqual(Buffer.from(esmWeightsHeader(12)));
     // The same tensors, weight first and without metadata: another file, the same ESM.
-    const other = serializeSafetensors({ 'model.weight': { dtype: 'F32', shape: [12, 12], data: esm.weight }, 'model.bias': { dtype: 'F32', shape: [12], data: esm.bias } });
+    const other = serializeSafetensors({
+      'model.weight': { dtype: 'F32', shape: [12, 12], data: esm.weight },
+      'model.bias': { dtype: 'F32', shape: [12], data: esm.bias },
+    });
     const inPlace = prepareEsm({ source: 'a', configText, weights: canonical }) as PreparedEsm;
     const general = prepareEsm({ source: 'b', configText, weights: other }) as PreparedEsm;
     expect(inPlace.weightsFile).toBe(canonical);

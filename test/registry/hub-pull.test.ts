@@ -2,16 +2,16 @@ import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { hubConfig, HubOfflineError } from '../../src/hub/config.js';
-import { maxWeightsBytes, pullEsms, type PullSummary } from '../../src/registry/pull.js';
 import Database from 'better-sqlite3';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { HubOfflineError, hubConfig } from '../../src/hub/config.js';
+import { maxWeightsBytes, type PullSummary, pullEsms } from '../../src/registry/pull.js';
 import { openRegistry, type Registry } from '../../src/store/database.js';
-import { applyMigrations, MIGRATIONS } from '../../src/store/migrations.js';
 import { getEsm, listEsms } from '../../src/store/esms.js';
 import { findHubSource, hubSourcesOf } from '../../src/store/hub-sources.js';
+import { applyMigrations, MIGRATIONS } from '../../src/store/migrations.js';
 import { esmModelCard, esmWeightsFile, publishEsm, publishEsmPool } from '../helpers/hub/seed.js';
-import { startHubStandin, type HubStandin } from '../helpers/hub/standin.js';
+import { type HubStandin, startHubStandin } from '../helpers/hub/standin.js';
 import { esmConfig } from '../helpers/pool.js';
 
 const TOKEN = 'hf_secret_reader_token';
@@ -49,9 +49,18 @@ describe('esm pull', () => {
   it('pulls every ESM of a base model named by its old name, records the commit, and a second pull downloads nothing', async () => {
     const ids = publishEsmPool(hub, { count: 6, dim: 8, baseModel: 'bert-base-uncased', owner: 'first' });
     // Not for this base model: left alone.
-    publishEsm(hub, { repoId: 'first/other', config: esmConfig('first/other', 8, { base_model_name: 'other/model' }), weights: esmWeightsFile(new Float32Array(64), new Float32Array(8)) });
+    publishEsm(hub, {
+      repoId: 'first/other',
+      config: esmConfig('first/other', 8, { base_model_name: 'other/model' }),
+      weights: esmWeightsFile(new Float32Array(64), new Float32Array(8)),
+    });
     const progress: number[] = [];
-    const first = await pullEsms(registry, { baseModel: 'bert-base-uncased', task: 'first/', hub: config(), onProgress: (p) => p.stage === 'pulling' && progress.push(p.done) });
+    const first = await pullEsms(registry, {
+      baseModel: 'bert-base-uncased',
+      task: 'first/',
+      hub: config(),
+      onProgress: (p) => p.stage === 'pulling' && progress.push(p.done),
+    });
     expect(first).toMatchObject({ baseModel: BASE, repos: 6, imported: 6, skipped: 0, unchanged: 0, rejected: 0, failed: 0 });
     expect(progress.at(-1)).toBe(6);
     const records = listEsms(registry);
@@ -73,7 +82,11 @@ describe('esm pull', () => {
     expect(resolveRequests('first').length).toBe(before);
 
     // A new commit of one repo: only that repo is read again; its new weights make a new ESM.
-    publishEsm(hub, { repoId: ids[2], config: esmConfig('first/task-2', 8, { base_model_name: 'bert-base-uncased' }), weights: esmWeightsFile(new Float32Array(64).fill(0.5), new Float32Array(8)) });
+    publishEsm(hub, {
+      repoId: ids[2],
+      config: esmConfig('first/task-2', 8, { base_model_name: 'bert-base-uncased' }),
+      weights: esmWeightsFile(new Float32Array(64).fill(0.5), new Float32Array(8)),
+    });
     const third = await pullEsms(registry, { baseModel: 'bert-base-uncased', task: 'first/', hub: config() });
     expect(third).toMatchObject({ imported: 1, unchanged: 5 });
     expect(resolveRequests('first').length - before).toBe(2);
@@ -101,22 +114,38 @@ describe('esm pull', () => {
       const folder = join(referencePool, slug);
       const configText = await readFile(join(folder, 'config.json'), 'utf8');
       const repo = hub.store.create('model', `legacy/${slug}`);
-      hub.store.commit(repo, 'main', { title: 'upload', files: { 'config.json': configText, 'model.safetensors': await readFile(join(folder, 'model.safetensors')), 'README.md': esmModelCard(JSON.parse(configText)) } });
+      hub.store.commit(repo, 'main', {
+        title: 'upload',
+        files: {
+          'config.json': configText,
+          'model.safetensors': await readFile(join(folder, 'model.safetensors')),
+          'README.md': esmModelCard(JSON.parse(configText)),
+        },
+      });
     }
     const summary = await pullEsms(registry, { task: 'legacy/', hub: config() });
     expect(summary).toMatchObject({ imported: 2, rejected: 0 });
-    expect(listEsms(registry).map((r) => r.config.version).sort()).toEqual(['0.2.0', '0.2.0']);
+    expect(
+      listEsms(registry)
+        .map((r) => r.config.version)
+        .sort(),
+    ).toEqual(['0.2.0', '0.2.0']);
   });
 
   it('rejects hostile and broken repos, each with its reason, and pulls the rest', async () => {
     // Each its own weights: the liar's corrupted object must be its alone.
     let fill = 0;
-    const good = (id: string, dim = 4) => publishEsm(hub, { repoId: id, config: esmConfig(id, dim), weights: esmWeightsFile(new Float32Array(dim * dim).fill(++fill), new Float32Array(dim)) });
+    const good = (id: string, dim = 4) =>
+      publishEsm(hub, { repoId: id, config: esmConfig(id, dim), weights: esmWeightsFile(new Float32Array(dim * dim).fill(++fill), new Float32Array(dim)) });
     good('bad/fine');
     // Weights of another dimension than the config's.
     publishEsm(hub, { repoId: 'bad/wrong-dims', config: esmConfig('bad/wrong-dims', 8), weights: esmWeightsFile(new Float32Array(16), new Float32Array(4)) });
     // NaN weights.
-    publishEsm(hub, { repoId: 'bad/nan', config: esmConfig('bad/nan', 4), weights: esmWeightsFile(new Float32Array(16).fill(Number.NaN), new Float32Array(4)) });
+    publishEsm(hub, {
+      repoId: 'bad/nan',
+      config: esmConfig('bad/nan', 4),
+      weights: esmWeightsFile(new Float32Array(16).fill(Number.NaN), new Float32Array(4)),
+    });
     // A config.json of 2 MiB: refused unread.
     const huge = JSON.stringify({ ...esmConfig('bad/huge-config', 4), padding: 'x'.repeat(2 ** 21) });
     publishEsm(hub, { repoId: 'bad/huge-config', config: esmConfig('bad/huge-config', 4), weights: esmWeightsFile(new Float32Array(16), new Float32Array(4)) });
@@ -124,10 +153,19 @@ describe('esm pull', () => {
     // A dimension that would need gigabytes: refused before a byte of the weights is read.
     publishEsm(hub, { repoId: 'bad/huge-dim', config: esmConfig('bad/huge-dim', 100_000), weights: esmWeightsFile(new Float32Array(16), new Float32Array(4)) });
     // Weights larger than the config's dimension needs.
-    publishEsm(hub, { repoId: 'bad/padded', config: esmConfig('bad/padded', 2), weights: Buffer.concat([esmWeightsFile(new Float32Array(4), new Float32Array(2)), Buffer.alloc(maxWeightsBytes(2))]) });
+    publishEsm(hub, {
+      repoId: 'bad/padded',
+      config: esmConfig('bad/padded', 2),
+      weights: Buffer.concat([esmWeightsFile(new Float32Array(4), new Float32Array(2)), Buffer.alloc(maxWeightsBytes(2))]),
+    });
     // Control characters in a config value (a terminal escape), and in the card (its tags).
     publishEsm(hub, { repoId: 'bad/escape', config: esmConfig('bad/\u001b[31mred', 4), weights: esmWeightsFile(new Float32Array(16), new Float32Array(4)) });
-    publishEsm(hub, { repoId: 'bad/card', config: esmConfig('bad/card', 4), weights: esmWeightsFile(new Float32Array(16).fill(0.2), new Float32Array(4)), card: `${esmModelCard(esmConfig('bad/card', 4))}\u0007\u001b]0;title\u0007` });
+    publishEsm(hub, {
+      repoId: 'bad/card',
+      config: esmConfig('bad/card', 4),
+      weights: esmWeightsFile(new Float32Array(16).fill(0.2), new Float32Array(4)),
+      card: `${esmModelCard(esmConfig('bad/card', 4))}\u0007\u001b]0;title\u0007`,
+    });
     // Path traversal in file names, and a repo id that is not one.
     const traversal = good('bad/traversal');
     hub.store.commit(traversal, 'main', { title: 'evil', files: { '../../../escape.txt': 'x', 'sub/../../config.json': '{}' } });
@@ -137,12 +175,19 @@ describe('esm pull', () => {
     hub.corrupted.add(hub.store.head(liar).files.get('model.safetensors')!.lfs!.oid);
     // No weights at all.
     const missing = hub.store.create('model', 'bad/missing');
-    hub.store.commit(missing, 'main', { title: 'card only', files: { 'config.json': JSON.stringify(esmConfig('bad/missing', 4)), 'README.md': esmModelCard(esmConfig('bad/missing', 4)) } });
+    hub.store.commit(missing, 'main', {
+      title: 'card only',
+      files: { 'config.json': JSON.stringify(esmConfig('bad/missing', 4)), 'README.md': esmModelCard(esmConfig('bad/missing', 4)) },
+    });
 
     const summary = await pullEsms(registry, { task: 'bad/', hub: config() });
     const why = reasons(summary);
     expect(summary.imported).toBe(3);
-    expect(listEsms(registry).map((r) => r.task_id).sort()).toEqual(['bad/card', 'bad/fine', 'bad/traversal']);
+    expect(
+      listEsms(registry)
+        .map((r) => r.task_id)
+        .sort(),
+    ).toEqual(['bad/card', 'bad/fine', 'bad/traversal']);
     expect(why['bad/wrong-dims']).toMatch(/model\.weight has shape \[4, 4\], expected \[8, 8\]/);
     expect(why['bad/nan']).toMatch(/not finite/);
     expect(why['bad/huge-config']).toMatch(/config\.json is \d+ bytes, more than the 1048576 accepted/);
@@ -154,10 +199,16 @@ describe('esm pull', () => {
     expect(why['bad/missing']).toBe('model.safetensors is missing');
     // Nothing was written outside the data dir, and nothing from the Hub was named after its paths.
     expect(readdirSync(dir).sort()).toEqual(['data']);
-    expect(readdirSync(registry.dataDir).filter((name) => !name.startsWith('esmselect.sqlite')).sort()).toEqual(['esms']);
+    expect(
+      readdirSync(registry.dataDir)
+        .filter((name) => !name.startsWith('esmselect.sqlite'))
+        .sort(),
+    ).toEqual(['esms']);
     // No weights were downloaded for the repos refused by their config.
     const weightsOf = (repo: string) => hub.requests.filter((r) => r.url.startsWith(`/${repo}/resolve/`) && r.url.endsWith('/model.safetensors'));
-    expect([weightsOf('bad/huge-dim'), weightsOf('bad/padded'), weightsOf('bad/escape'), weightsOf('bad/huge-config')].map((r) => r.length)).toEqual([0, 0, 0, 0]);
+    expect([weightsOf('bad/huge-dim'), weightsOf('bad/padded'), weightsOf('bad/escape'), weightsOf('bad/huge-config')].map((r) => r.length)).toEqual([
+      0, 0, 0, 0,
+    ]);
 
     // Content refusals are remembered for that commit; the liar's transfer is tried again (it may have been the network).
     const again = await pullEsms(registry, { task: 'bad/', hub: config() });
@@ -170,7 +221,10 @@ describe('esm pull', () => {
 
   it('retries a 429 after its Retry-After and a 503, then goes on', async () => {
     publishEsmPool(hub, { count: 3, dim: 4, baseModel: 'bert-base-uncased', owner: 'busy' });
-    hub.faults.push({ path: /^\/api\/models\?/, status: 429, headers: { 'Retry-After': '1' }, times: 1 }, { path: /^\/busy\/esm-0001\/resolve\//, status: 503, times: 2 });
+    hub.faults.push(
+      { path: /^\/api\/models\?/, status: 429, headers: { 'Retry-After': '1' }, times: 1 },
+      { path: /^\/busy\/esm-0001\/resolve\//, status: 503, times: 2 },
+    );
     const retries: (number | null)[] = [];
     const started = performance.now();
     const summary = await pullEsms(registry, { task: 'busy/', hub: config(), onRetry: (r) => retries.push(r.status) });
@@ -183,7 +237,11 @@ describe('esm pull', () => {
     const [id] = publishEsmPool(hub, { count: 1, dim: 4, baseModel: 'bert-base-uncased', owner: 'named' });
     const repo = hub.store.get('model', id)!;
     const first = hub.store.head(repo).oid;
-    publishEsm(hub, { repoId: id, config: esmConfig('named/task-0', 4, { language: 'de' }), weights: esmWeightsFile(new Float32Array(16).fill(0.3), new Float32Array(4)) });
+    publishEsm(hub, {
+      repoId: id,
+      config: esmConfig('named/task-0', 4, { language: 'de' }),
+      weights: esmWeightsFile(new Float32Array(16).fill(0.3), new Float32Array(4)),
+    });
     const summary = await pullEsms(registry, { repos: [id, 'named/none'], revision: first, hub: config() });
     expect(summary).toMatchObject({ imported: 1, rejected: 1 });
     expect(findHubSource(registry, id)!.commit_sha).toBe(first);
@@ -211,14 +269,19 @@ describe('esm pull', () => {
 
   it('checks and sketches in worker threads what it would in this thread', async () => {
     publishEsmPool(hub, { count: 5, dim: 6, baseModel: 'bert-base-uncased', owner: 'threads' });
-    publishEsm(hub, { repoId: 'threads/nan', config: esmConfig('threads/nan', 4), weights: esmWeightsFile(new Float32Array(16).fill(Number.NaN), new Float32Array(4)) });
+    publishEsm(hub, {
+      repoId: 'threads/nan',
+      config: esmConfig('threads/nan', 4),
+      weights: esmWeightsFile(new Float32Array(16).fill(Number.NaN), new Float32Array(4)),
+    });
     const other = openRegistry({ dataDir: join(dir, 'other') });
     try {
       const inWorkers = await pullEsms(registry, { task: 'threads/', hub: config(), threads: 2 });
       const here = await pullEsms(other, { task: 'threads/', hub: config(), threads: 0 });
       expect(inWorkers).toMatchObject({ imported: 5, rejected: 1 });
       expect(reasons(inWorkers)).toEqual(reasons(here));
-      const contents = (r: Registry) => r.db.prepare('SELECT s.identity, k.sketch FROM esms s JOIN esm_sketches k ON k.weights_sha256 = s.weights_sha256 ORDER BY s.identity').all();
+      const contents = (r: Registry) =>
+        r.db.prepare('SELECT s.identity, k.sketch FROM esms s JOIN esm_sketches k ON k.weights_sha256 = s.weights_sha256 ORDER BY s.identity').all();
       expect(contents(registry)).toEqual(contents(other));
       expect(contents(registry)).toHaveLength(5);
     } finally {
@@ -237,7 +300,13 @@ describe('esm pull', () => {
     hub.options.latencyMs = 40;
     const controller = new AbortController();
     try {
-      const pulling = pullEsms(registry, { task: 'cancel/', hub: config(), concurrency: 2, signal: controller.signal, onProgress: (p) => p.done >= 2 && controller.abort() });
+      const pulling = pullEsms(registry, {
+        task: 'cancel/',
+        hub: config(),
+        concurrency: 2,
+        signal: controller.signal,
+        onProgress: (p) => p.done >= 2 && controller.abort(),
+      });
       await expect(pulling).rejects.toMatchObject({ name: 'AbortError' });
     } finally {
       hub.options.latencyMs = 0;
@@ -256,7 +325,9 @@ describe('the registry schema for the Hub (migration 6)', () => {
     const db = new Database(join(dir, 'old.sqlite'));
     try {
       applyMigrations(db, MIGRATIONS.slice(0, 5));
-      db.prepare("INSERT INTO jobs (id, kind, state, request, restarts) VALUES ('a', 'ranking', 'succeeded', '{}', 2), ('b', 'finetune', 'queued', '{}', 0)").run();
+      db.prepare(
+        "INSERT INTO jobs (id, kind, state, request, restarts) VALUES ('a', 'ranking', 'succeeded', '{}', 2), ('b', 'finetune', 'queued', '{}', 0)",
+      ).run();
       expect(() => db.prepare("INSERT INTO jobs (id, kind, state, request) VALUES ('c', 'pull', 'queued', '{}')").run()).toThrow(/CHECK/);
       expect(applyMigrations(db, MIGRATIONS.slice(0, 6))).toEqual([6]);
       expect(db.prepare('SELECT id, kind, state, restarts FROM jobs ORDER BY id').all()).toEqual([

@@ -3,10 +3,10 @@ import { readdir, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { computeTaskRanking, embedDataset, hubConfig, openRegistry, rank } from '../../src/index.js';
 import { PACKAGE_ROOT } from '../../src/config.js';
+import { computeTaskRanking, embedDataset, hubConfig, openRegistry, rank } from '../../src/index.js';
 import { esmModelCard } from '../helpers/hub/seed.js';
-import { startHubStandin, type HubStandin } from '../helpers/hub/standin.js';
+import { type HubStandin, startHubStandin } from '../helpers/hub/standin.js';
 
 /** hfselect's one call, `compute_task_ranking(dataset, model_name)`, from a script: no registry plumbing. */
 let hub: HubStandin;
@@ -18,7 +18,14 @@ beforeAll(async () => {
   for (const name of (await readdir(join(demo, 'esms'))).sort()) {
     const configText = await readFile(join(demo, 'esms', name, 'config.json'), 'utf8');
     const repo = hub.store.create('model', `demo/${name}`);
-    hub.store.commit(repo, 'main', { title: 'ESM', files: { 'config.json': configText, 'model.safetensors': await readFile(join(demo, 'esms', name, 'model.safetensors')), 'README.md': esmModelCard(JSON.parse(configText)) } });
+    hub.store.commit(repo, 'main', {
+      title: 'ESM',
+      files: {
+        'config.json': configText,
+        'model.safetensors': await readFile(join(demo, 'esms', name, 'model.safetensors')),
+        'README.md': esmModelCard(JSON.parse(configText)),
+      },
+    });
   }
 });
 afterAll(() => hub.close());
@@ -27,7 +34,14 @@ describe('computeTaskRanking', () => {
   it('pulls the ESMs published for the model, embeds the target and ranks them as the same ESMs rank from their folders', async () => {
     const dataDir = join(mkdtempSync(join(tmpdir(), 'esmselect-ctr-')), 'data');
     const registry = openRegistry({ dataDir });
-    const options = { dataset: join(demo, 'target.csv'), textColumn: 'text', labelColumn: 'label', modelName: 'tiny-bert', hub: hubConfig({ HF_ENDPOINT: hub.endpoint }), registry };
+    const options = {
+      dataset: join(demo, 'target.csv'),
+      textColumn: 'text',
+      labelColumn: 'label',
+      modelName: 'tiny-bert',
+      hub: hubConfig({ HF_ENDPOINT: hub.endpoint }),
+      registry,
+    };
     const ranking = await computeTaskRanking(options);
     expect(ranking.pull).toMatchObject({ baseModel: 'esmselect/tiny-bert', imported: 12 });
 
@@ -42,7 +56,9 @@ describe('computeTaskRanking', () => {
       const english = await computeTaskRanking({ ...options, filters: { language: 'en' }, top: 3 });
       expect(english.pull).toMatchObject({ imported: 0, unchanged: 12 });
       expect(english.ranking).toHaveLength(3);
-      await expect(computeTaskRanking({ ...options, filters: { language: 'xx' } })).rejects.toThrow(/no usable ESMs for esmselect\/tiny-bert on the Hub that match the filters/);
+      await expect(computeTaskRanking({ ...options, filters: { language: 'xx' } })).rejects.toThrow(
+        /no usable ESMs for esmselect\/tiny-bert on the Hub that match the filters/,
+      );
     } finally {
       registry.close();
     }

@@ -4,16 +4,16 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadHfselectEsm } from '../../src/esm/hfselect.js';
+import { folderPool } from '../../src/esm/pool.js';
 import { writeEmbeddingFile } from '../../src/io/embedding-files.js';
-import { encodeClassLabels } from '../../src/task/labels.js';
 import { rankPool } from '../../src/rank/ranking.js';
 import { prepareTarget } from '../../src/rank/target.js';
-import { folderPool } from '../../src/esm/pool.js';
-import { openRegistry } from '../../src/store/database.js';
 import { checkRegistry, isHealthy } from '../../src/registry/doctor.js';
 import { loadRegisteredEsm } from '../../src/registry/esms.js';
 import { registryPool } from '../../src/registry/pool.js';
+import { openRegistry } from '../../src/store/database.js';
 import { listEsms } from '../../src/store/esms.js';
+import { encodeClassLabels } from '../../src/task/labels.js';
 import { writeRandomPool } from '../helpers/pool.js';
 import { kill, spawnTs } from '../helpers/processes.js';
 import { randomGenerator } from '../helpers/random.js';
@@ -54,7 +54,13 @@ async function expectConsistent(dataDir: string, killedWriters: number): Promise
 }
 
 function lastProgress(lines: readonly string[]): number {
-  return Math.max(0, ...lines.map((l) => /^progress (\d+)\//.exec(l)).filter((m) => m !== null).map((m) => Number(m[1])));
+  return Math.max(
+    0,
+    ...lines
+      .map((l) => /^progress (\d+)\//.exec(l))
+      .filter((m) => m !== null)
+      .map((m) => Number(m[1])),
+  );
 }
 
 describe('integrity under SIGKILL', () => {
@@ -138,7 +144,18 @@ describe('integrity under SIGKILL', () => {
     await writeEmbeddingFile(join(dir, 'tuned.npy'), { rows: n, dim: d, data: tuned });
     const dataDir = join(dir, 'train-data');
     const env = { ESMSELECT_DATA_DIR: dataDir };
-    const args = ['esm', 'train', '--base', join(dir, 'base.npy'), '--tuned', join(dir, 'tuned.npy'), '--task-id', 'test/killed', '--base-model', 'test/encoder'];
+    const args = [
+      'esm',
+      'train',
+      '--base',
+      join(dir, 'base.npy'),
+      '--tuned',
+      join(dir, 'tuned.npy'),
+      '--task-id',
+      'test/killed',
+      '--base-model',
+      'test/encoder',
+    ];
 
     const child = spawnTs(CLI, [...args, '--epochs', '1000'], env);
     await child.waitForLine(/^epoch 3\/1000: loss /);
@@ -178,7 +195,9 @@ describe('concurrency', () => {
     await writers[0].waitForLine(/^progress \d+\//);
     // The TypeScript scorer, as in this process, so the scores can be compared bit for bit.
     const readerEnv = { ...env, ESMSELECT_SCORER: 'typescript' };
-    const cliReaders = [0, 1].map(() => spawnTs(CLI, ['rank', '--embeddings', join(dir, 'target-labels.jsonl'), '--esms', 'registry', '--format', 'json'], readerEnv));
+    const cliReaders = [0, 1].map(() =>
+      spawnTs(CLI, ['rank', '--embeddings', join(dir, 'target-labels.jsonl'), '--esms', 'registry', '--format', 'json'], readerEnv),
+    );
     const reader = openRegistry({ dataDir });
     const seen: number[] = [];
     let writing = true;

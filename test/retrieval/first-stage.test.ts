@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { EmbeddingSpaceMap } from '../../src/esm/esm.js';
+import { seededUniform, standardNormal } from '../../src/random.js';
 import { classMeanDirections, classMeanGain, sketchEsm } from '../../src/retrieval/esm-sketch.js';
 import { meanDirection } from '../../src/retrieval/textemb.js';
 import { encodeLabels, labelColumns } from '../../src/task/labels.js';
-import { seededUniform, standardNormal } from '../../src/random.js';
 import { esmConfig } from '../helpers/pool.js';
 import { randomGenerator } from '../helpers/random.js';
 

@@ -3,20 +3,20 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { HnswIndex } from '../../src/retrieval/hnsw-index.js';
-import { meanDirection } from '../../src/retrieval/textemb.js';
-import { encodeLabels } from '../../src/task/labels.js';
 import { rank } from '../../src/rank/rank.js';
 import { prepareTarget } from '../../src/rank/target.js';
 import { rankTwoStage } from '../../src/rank/two-stage.js';
-import { openRegistry, type Registry } from '../../src/store/database.js';
 import { deleteEsms, registerEsm } from '../../src/registry/esms.js';
-import { registryPool } from '../../src/registry/pool.js';
-import { listEsms } from '../../src/store/esms.js';
 import { importEsmFolders } from '../../src/registry/import.js';
-import { getRankingRun, recordRankingRun } from '../../src/store/rankings.js';
+import { registryPool } from '../../src/registry/pool.js';
+import { HnswIndex } from '../../src/retrieval/hnsw-index.js';
 import { indexPath, openSourceIndex, sourceIndexStatus, updateSourceIndexes } from '../../src/retrieval/source-index.js';
+import { meanDirection } from '../../src/retrieval/textemb.js';
+import { openRegistry, type Registry } from '../../src/store/database.js';
+import { listEsms } from '../../src/store/esms.js';
+import { getRankingRun, recordRankingRun } from '../../src/store/rankings.js';
 import { putSourceVectors } from '../../src/store/source-vectors.js';
+import { encodeLabels } from '../../src/task/labels.js';
 import { randomEsm, writeRandomPool } from '../helpers/pool.js';
 import { randomGenerator } from '../helpers/random.js';
 
@@ -81,7 +81,10 @@ describe('the HNSW index of a space', () => {
     expect(index.size).toBe(SOURCES);
     expect(index.search(query, 5)).toEqual(before);
     expect(before.map((n) => n.label)).toEqual(byCosine(query, [...vectors.keys()]).slice(0, 5));
-    expect(before[0].similarity).toBeCloseTo(vectors.get(before[0].label)!.reduce((s, x, k) => s + x * query[k], 0), 5);
+    expect(before[0].similarity).toBeCloseTo(
+      vectors.get(before[0].label)!.reduce((s, x, k) => s + x * query[k], 0),
+      5,
+    );
   });
 
   it('marks deleted ESMs deleted, and takes a re-imported ESM back with its vector', async () => {
@@ -124,7 +127,10 @@ describe('the HNSW index of a space', () => {
     const garbage = Buffer.from('not an hnsw index');
     const sidecar = JSON.parse(await readFile(`${path}.json`, 'utf8'));
     await writeFile(path, garbage);
-    await writeFile(`${path}.json`, JSON.stringify({ ...sidecar, index_sha256: createHash('sha256').update(garbage).digest('hex'), index_bytes: garbage.length }));
+    await writeFile(
+      `${path}.json`,
+      JSON.stringify({ ...sidecar, index_sha256: createHash('sha256').update(garbage).digest('hex'), index_bytes: garbage.length }),
+    );
     reopen();
     expect(HnswIndex.load(path)).toEqual({ problem: expect.stringMatching(/hnswlib cannot read it/) });
     opened = openSourceIndex(registry, SPACE);
@@ -150,7 +156,9 @@ describe('the HNSW index of a space', () => {
 
   it('refuses a vector of another dimension in the same space', () => {
     const [first] = listEsms(registry);
-    expect(() => putSourceVectors(registry, [first.identity], { ...SPACE, vector: new Float32Array(DIM + 1), texts: 1, texts_sha256: 'x' })).toThrow(/16-dimensional/);
+    expect(() => putSourceVectors(registry, [first.identity], { ...SPACE, vector: new Float32Array(DIM + 1), texts: 1, texts_sha256: 'x' })).toThrow(
+      /16-dimensional/,
+    );
   });
 });
 
@@ -184,14 +192,19 @@ describe('two-stage ranking', () => {
     const ranked = new Map(result.ranking.map((t) => [Number(t.source.slice('registry#'.length)), t]));
     expect([...ranked.keys()].sort((a, b) => a - b)).toEqual([...nearest, ...unindexed].sort((a, b) => a - b));
     for (const id of unindexed) expect(ranked.get(id)!.similarity).toBeNull();
-    for (const id of nearest) expect(ranked.get(id)!.similarity).toBeCloseTo(vectors.get(id)!.reduce((s, x, j) => s + x * query[j], 0), 5);
+    for (const id of nearest)
+      expect(ranked.get(id)!.similarity).toBeCloseTo(
+        vectors.get(id)!.reduce((s, x, j) => s + x * query[j], 0),
+        5,
+      );
     expect(result.stages.first).toMatchObject({ stage: 'textemb', considered: SOURCES, indexed: SOURCES - 3, unindexed: 3, selected: k });
     expect(result.stages.second.considered).toBe(k + 3);
     expect(result.considered).toBe(SOURCES);
 
     // Their scores are the exhaustive ranking's scores for the same sources.
     const all = await rank({ ...given, esms: registryPool(registry), candidates: 'all' });
-    for (const task of all.ranking) if (ranked.has(Number(task.source.slice('registry#'.length)))) expect(ranked.get(Number(task.source.slice('registry#'.length)))!.score).toBe(task.score);
+    for (const task of all.ranking)
+      if (ranked.has(Number(task.source.slice('registry#'.length)))) expect(ranked.get(Number(task.source.slice('registry#'.length)))!.score).toBe(task.score);
 
     // A recorded run keeps the stage counts and similarities.
     const runId = recordRankingRun(registry, { result, esmSource: 'registry' });

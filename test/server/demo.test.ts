@@ -3,12 +3,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { embedDataset } from '../../src/embed/embed-dataset.js';
-import { findRankedSourceDataset, findSourceDataset, readRegisteredTask } from '../../src/registry/sources.js';
 import { rank } from '../../src/rank/rank.js';
+import { registryPool } from '../../src/registry/pool.js';
+import { findRankedSourceDataset, findSourceDataset, readRegisteredTask } from '../../src/registry/sources.js';
 import { DEMO_DATASETS_DIR, DEMO_ESMS_DIR, seedDemoPool } from '../../src/server/demo.js';
 import { openRegistry, type Registry } from '../../src/store/database.js';
 import { listDatasets } from '../../src/store/datasets.js';
-import { registryPool } from '../../src/registry/pool.js';
 import { listEsms } from '../../src/store/esms.js';
 import { recordRankingRun } from '../../src/store/rankings.js';
 import { readCorpus } from '../../study/wordnet/corpus.js';
@@ -34,7 +34,13 @@ const csvRows = (path: string) =>
     .slice(1)
     .map((line) => {
       const cut = line.lastIndexOf(',');
-      return { text: line.slice(0, cut).replace(/^"(.*)"$/, '$1').replace(/""/g, '"'), label: line.slice(cut + 1) };
+      return {
+        text: line
+          .slice(0, cut)
+          .replace(/^"(.*)"$/, '$1')
+          .replace(/""/g, '"'),
+        label: line.slice(cut + 1),
+      };
     });
 
 describe('the demo pool', () => {
@@ -44,7 +50,15 @@ describe('the demo pool', () => {
     expect(readdirSync(DEMO_DATASETS_DIR).sort()).toEqual(esms.map((e) => `${e}.csv`).sort());
     for (const name of esms) {
       const config = JSON.parse(readFileSync(join(DEMO_ESMS_DIR, name, 'config.json'), 'utf8'));
-      expect(config).toMatchObject({ base_model_name: 'wordnet-bert', task_id: `demo/datasets/${name}.csv`, task_split: 'train', text_column: 'text', label_column: 'label', lm_optimizer: 'AdamW', esm_embedding_dim: 64 });
+      expect(config).toMatchObject({
+        base_model_name: 'wordnet-bert',
+        task_id: `demo/datasets/${name}.csv`,
+        task_split: 'train',
+        text_column: 'text',
+        label_column: 'label',
+        lm_optimizer: 'AdamW',
+        esm_embedding_dim: 64,
+      });
       expect(config.developers).toMatch(/demo pool: ESMs of real fine-tunes/);
     }
   });
@@ -61,9 +75,21 @@ describe('the demo pool', () => {
       const rows = csvRows(join(DEMO_DATASETS_DIR, file));
       const labels = [...new Set(rows.map((r) => r.label))];
       // `animal-or-plant-vs-food.csv`: the classes noun.animal+noun.plant and noun.food.
-      const named = file.replace(/(-verbs)?(-usage)?\.csv$/, '').split('-vs-').map((c) => c.split('-or-').map((f) => `${file.includes('-verbs') ? 'verb' : 'noun'}.${f}`).join('+'));
+      const named = file
+        .replace(/(-verbs)?(-usage)?\.csv$/, '')
+        .split('-vs-')
+        .map((c) =>
+          c
+            .split('-or-')
+            .map((f) => `${file.includes('-verbs') ? 'verb' : 'noun'}.${f}`)
+            .join('+'),
+        );
       expect(labels.sort()).toEqual(named.sort());
-      for (const { text, label } of [...rows, ...target]) expect(label.split('+').some((f) => filesOf.get(text)?.has(f)), `${file}: "${text}" labelled ${label}`).toBe(true);
+      for (const { text, label } of [...rows, ...target])
+        expect(
+          label.split('+').some((f) => filesOf.get(text)?.has(f)),
+          `${file}: "${text}" labelled ${label}`,
+        ).toBe(true);
       expect(rows.filter((r) => targetTexts.has(r.text))).toEqual([]);
     }
   });

@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import YAML from 'yaml';
-import { honoPath } from '../../src/server/http/routes.js';
 import { OPENAPI_FILE, openApiYaml } from '../../src/server/http/openapi.js';
-import { testServer, type TestServer } from '../helpers/server.js';
+import { honoPath } from '../../src/server/http/routes.js';
+import { type TestServer, testServer } from '../helpers/server.js';
 
 let server: TestServer | undefined;
 afterAll(() => server?.context.close(0));
@@ -18,7 +18,8 @@ describe('openapi.yaml', () => {
     const documented = new Set<string>();
     const document = YAML.parse(readFileSync(OPENAPI_FILE, 'utf8')) as { openapi: string; paths: Record<string, Record<string, unknown>> };
     expect(document.openapi).toBe('3.1.0');
-    for (const [path, operations] of Object.entries(document.paths)) for (const method of Object.keys(operations)) documented.add(`${method.toUpperCase()} ${honoPath(path)}`);
+    for (const [path, operations] of Object.entries(document.paths))
+      for (const method of Object.keys(operations)) documented.add(`${method.toUpperCase()} ${honoPath(path)}`);
     // Hono lists middleware as routes of method ALL; the handlers are the rest.
     const served = new Set(server.app.routes.filter((r) => r.method !== 'ALL').map((r) => `${r.method} ${r.path}`));
     expect([...served].sort()).toEqual([...documented].sort());

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { UserInputError } from '../../src/errors.js';
 import { createServerContext } from '../../src/server/context.js';
-import { testServer, type TestServer } from '../helpers/server.js';
+import { type TestServer, testServer } from '../helpers/server.js';
 
 /** Bearer auth (hono's middleware, the token compared in constant time), answered as problems. */
 

@@ -2,7 +2,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DEFAULT_LIMITS, limitsFromEnv } from '../../src/server/context.js';
-import { DEMO_TEXTS, json, testServer, type TestServer } from '../helpers/server.js';
+import { DEMO_TEXTS, json, type TestServer, testServer } from '../helpers/server.js';
 
 let server: TestServer | undefined;
 
@@ -32,7 +32,12 @@ function kept(server: TestServer): { uploads: string[]; jobs: string[] } {
 
 describe('the limits', () => {
   it('are set by environment variables: queued jobs per kind, and minutes per job', () => {
-    const env = { ESMSELECT_MAX_QUEUED_RANKINGS: '5', ESMSELECT_MAX_QUEUED_FINETUNES: '0', ESMSELECT_MAX_RANKING_MINUTES: '0.5', ESMSELECT_MAX_FINETUNE_MINUTES: '90' };
+    const env = {
+      ESMSELECT_MAX_QUEUED_RANKINGS: '5',
+      ESMSELECT_MAX_QUEUED_FINETUNES: '0',
+      ESMSELECT_MAX_RANKING_MINUTES: '0.5',
+      ESMSELECT_MAX_FINETUNE_MINUTES: '90',
+    };
     expect(limitsFromEnv(env)).toEqual({ ...DEFAULT_LIMITS, queuedRankings: 5, queuedFinetunes: 0, rankingMs: 30_000, finetuneMs: 5_400_000 });
     expect(() => limitsFromEnv({ ESMSELECT_MAX_FINETUNE_MINUTES: 'forever' })).toThrow(/ESMSELECT_MAX_FINETUNE_MINUTES=forever/);
   });
@@ -109,7 +114,10 @@ describe('repeated form fields', () => {
     const { app } = server;
     const file: [string, string] = ['text,label\ngreat phone,good\nawful price,bad\n', 'target.csv'];
     const columns = Array.from({ length: 200_000 }, (): [string, string] => ['text_column', 'text']);
-    const common: [string, string][] = [['label_column', 'label'], ['model', 'tiny-bert']];
+    const common: [string, string][] = [
+      ['label_column', 'label'],
+      ['model', 'tiny-bert'],
+    ];
     const requests: [string, RequestInit][] = [
       ['/v1/rankings', multipart([['file', file], ...columns, ...common])],
       ['/v1/finetunes', multipart([['target_file', file], ['source_id', '1'], ...columns, ...common])],

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, describe, expect, it } from 'vitest';
-import { DEMO_TEXTS, json, testServer, type TestServer } from '../helpers/server.js';
+import { DEMO_TEXTS, json, type TestServer, testServer } from '../helpers/server.js';
 
 /**
  * Cancelling a ranking job stops it inside its worker thread. A thread terminated while ONNX

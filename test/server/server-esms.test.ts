@@ -4,7 +4,7 @@ import YAML from 'yaml';
 import { esmConfigJson, esmWeightsFile } from '../../src/esm/hfselect.js';
 import { OPENAPI_FILE } from '../../src/server/http/openapi.js';
 import { randomEsm } from '../helpers/pool.js';
-import { json, testServer, type TestServer } from '../helpers/server.js';
+import { json, type TestServer, testServer } from '../helpers/server.js';
 
 /** The ESM routes under /v1/esms, their deprecated /v1/sources aliases, and a fine-tune's esm_id. */
 
@@ -47,7 +47,11 @@ describe('/v1/esms', () => {
     server = await testServer();
     const { app } = server;
     const filtered = await body(await app.request('/v1/esms?task_id=SOURCE-1&esm_embedding_dim=32'));
-    expect(filtered.items.map((e: { task_id: string }) => e.task_id)).toEqual(['demo/datasets/source-10.csv', 'demo/datasets/source-11.csv', 'demo/datasets/source-12.csv']);
+    expect(filtered.items.map((e: { task_id: string }) => e.task_id)).toEqual([
+      'demo/datasets/source-10.csv',
+      'demo/datasets/source-11.csv',
+      'demo/datasets/source-12.csv',
+    ]);
     expect(await body(await app.request('/v1/sources?task_id=SOURCE-1&esm_embedding_dim=32'))).toEqual(filtered);
     expect((await problemOf(await app.request('/v1/esms?colour=red'))).field).toBe('colour');
     expect(await body(await app.request('/v1/esms/3'))).toEqual(await body(await app.request('/v1/sources/3')));

@@ -4,12 +4,12 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { EmbeddingSpaceMap } from '../../src/esm/esm.js';
 import type { TextTask } from '../../src/finetune/data.js';
-import { registerDataset } from '../../src/store/datasets.js';
 import { registerEsm } from '../../src/registry/esms.js';
 import { startServer } from '../../src/server/serve.js';
+import { registerDataset } from '../../src/store/datasets.js';
 import { esmConfig } from '../helpers/pool.js';
 import { randomGenerator } from '../helpers/random.js';
-import { DEMO_TEXTS, json, readEvents, testServer, type TestServer } from '../helpers/server.js';
+import { DEMO_TEXTS, json, readEvents, type TestServer, testServer } from '../helpers/server.js';
 import { keywordTask, SENTIMENT, TOPIC } from '../helpers/synthetic.js';
 
 // Offline, as every test is: a source task without a registered dataset whose ESM names a Hub
@@ -61,7 +61,11 @@ function finetuneProcesses(): number[] {
     .filter((pid) => {
       try {
         // stat: "pid (comm) state ppid ...", comm may hold spaces.
-        const ppid = Number(readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ')[1]);
+        const ppid = Number(
+          readFileSync(`/proc/${pid}/stat`, 'utf8')
+            .replace(/^.*\) /s, '')
+            .split(' ')[1],
+        );
         return ppid === process.pid && readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('finetune-process');
       } catch {
         return false;
@@ -117,7 +121,11 @@ describe('POST /v1/finetunes', () => {
   it('runs a two-stage fine-tune of uploaded source and target over HTTP, with SSE progress, and registers its ESM', async () => {
     const running = await startServer({ dataDir: mkdtempSync(join(tmpdir(), 'esmselect-finetune-http-')), port: 0, demo: false, log: () => {} });
     try {
-      const form = finetuneForm({ ...UPLOADED_SOURCE, intermediate_settings: JSON.stringify({ ...FAST, mask: 'gmt' }), target_settings: JSON.stringify({ ...FAST, mask: 'dps', seed: 3 }) });
+      const form = finetuneForm({
+        ...UPLOADED_SOURCE,
+        intermediate_settings: JSON.stringify({ ...FAST, mask: 'gmt' }),
+        target_settings: JSON.stringify({ ...FAST, mask: 'dps', seed: 3 }),
+      });
       const created = await fetch(`${running.url}/v1/finetunes`, post(form));
       expect(created.status).toBe(202);
       const job = (await created.json()) as Record<string, any>;
@@ -130,13 +138,26 @@ describe('POST /v1/finetunes', () => {
       const last = events.at(-1)!;
       expect(last.event).toBe('succeeded');
       const named = (name: string) => events.filter((e) => e.event === name).map((e) => e.data);
-      expect(named('stage').map((s) => `${s.stage}:${s.status}`)).toEqual(['intermediate:started', 'intermediate:completed', 'esm:started', 'esm:completed', 'target:started', 'target:completed']);
+      expect(named('stage').map((s) => `${s.stage}:${s.status}`)).toEqual([
+        'intermediate:started',
+        'intermediate:completed',
+        'esm:started',
+        'esm:completed',
+        'target:started',
+        'target:completed',
+      ]);
       const epochs = named('epoch');
       expect(epochs.map((e) => `${e.stage}:${e.epoch}/${e.epochs}`)).toEqual(['intermediate:1/2', 'intermediate:2/2', 'target:1/2', 'target:2/2']);
       expect(epochs[0].metrics).toHaveProperty('macroF1');
       const progress = named('progress');
       const training = progress.find((p) => p.step !== undefined);
-      expect(training).toMatchObject({ stage: expect.stringMatching(/^(intermediate|target)$/), epoch: expect.any(Number), epochs: 2, total_steps: expect.any(Number), loss: expect.any(Number) });
+      expect(training).toMatchObject({
+        stage: expect.stringMatching(/^(intermediate|target)$/),
+        epoch: expect.any(Number),
+        epochs: 2,
+        total_steps: expect.any(Number),
+        loss: expect.any(Number),
+      });
       const fractions = progress.map((p) => p.fraction as number);
       expect(fractions).toEqual([...fractions].sort((a, b) => a - b));
 
@@ -145,8 +166,13 @@ describe('POST /v1/finetunes', () => {
       expect(result.target.epochs.map((e: { metrics: unknown }) => e.metrics)).toEqual(epochs.slice(2).map((e) => e.metrics));
       expect(result.intermediate.mask).toMatch(/^gmt/);
       expect(result.target.mask).toMatch(/^dps/);
-      expect(result.checkpoints).toEqual({ intermediate: `finetunes/${job.id}/intermediate`, target: `finetunes/${job.id}/target`, esm: `finetunes/${job.id}/esm` });
-      for (const folder of [result.checkpoints.intermediate, result.checkpoints.target]) expect(existsSync(join(running.context.dataDir, folder, 'model.safetensors'))).toBe(true);
+      expect(result.checkpoints).toEqual({
+        intermediate: `finetunes/${job.id}/intermediate`,
+        target: `finetunes/${job.id}/target`,
+        esm: `finetunes/${job.id}/esm`,
+      });
+      for (const folder of [result.checkpoints.intermediate, result.checkpoints.target])
+        expect(existsSync(join(running.context.dataDir, folder, 'model.safetensors'))).toBe(true);
       expect(JSON.stringify(last.data)).not.toContain(running.context.dataDir);
       // The ESM of the intermediate fine-tune joined the pool, announced by its own event.
       expect(named('esm')).toEqual([{ source_id: result.esm.source_id, source: `registry#${result.esm.source_id}` }]);
@@ -164,7 +190,16 @@ describe('POST /v1/finetunes', () => {
     server = await testServer({ startJobs: false, limits: { bodyBytes: 64 * 1024 } });
     const { app } = server;
     const ids = await registrySources(server);
-    const ranking = (await (await app.request('/v1/rankings', json({ embeddings: Array.from({ length: 6 }, (_, i) => Array.from({ length: 32 }, (_, j) => Math.sin(i * 32 + j))), labels: [0, 1, 0, 1, 0, 1], top: 3 }))).json()) as Record<string, any>;
+    const ranking = (await (
+      await app.request(
+        '/v1/rankings',
+        json({
+          embeddings: Array.from({ length: 6 }, (_, i) => Array.from({ length: 32 }, (_, j) => Math.sin(i * 32 + j))),
+          labels: [0, 1, 0, 1, 0, 1],
+          top: 3,
+        }),
+      )
+    ).json()) as Record<string, any>;
     const queued = (await (await app.request('/v1/rankings?async=true', json({ ...DEMO_TEXTS, model: 'tiny-bert' }))).json()) as Record<string, any>;
     const cases: [string, FormData, number, string][] = [
       ['no source', finetuneForm({ model: 'tiny-bert' }), 422, 'source_file'],
@@ -190,9 +225,19 @@ describe('POST /v1/finetunes', () => {
       // Epochs, patience, batches and steps are bounded: a billion epochs would hold the queue for ever.
       ['a billion epochs', finetuneForm({ ...UPLOADED_SOURCE, intermediate_settings: '{"epochs": 1000000000}' }), 422, 'intermediate_settings.epochs'],
       ['epochs past the maximum', finetuneForm({ ...UPLOADED_SOURCE, target_settings: '{"epochs": 101}' }), 422, 'target_settings.epochs'],
-      ['patience past the maximum', finetuneForm({ ...UPLOADED_SOURCE, intermediate_settings: '{"patience": 1000000}' }), 422, 'intermediate_settings.patience'],
+      [
+        'patience past the maximum',
+        finetuneForm({ ...UPLOADED_SOURCE, intermediate_settings: '{"patience": 1000000}' }),
+        422,
+        'intermediate_settings.patience',
+      ],
       ['batch size past the maximum', finetuneForm({ ...UPLOADED_SOURCE, target_settings: '{"batchSize": 100000}' }), 422, 'target_settings.batchSize'],
-      ['accumulation steps past the maximum', finetuneForm({ ...UPLOADED_SOURCE, intermediate_settings: '{"accumulationSteps": 100000}' }), 422, 'intermediate_settings.accumulationSteps'],
+      [
+        'accumulation steps past the maximum',
+        finetuneForm({ ...UPLOADED_SOURCE, intermediate_settings: '{"accumulationSteps": 100000}' }),
+        422,
+        'intermediate_settings.accumulationSteps',
+      ],
       ['settings not JSON', finetuneForm({ ...UPLOADED_SOURCE, intermediate_settings: 'epochs=2' }), 422, 'intermediate_settings'],
       ['missing target file', finetuneForm({ ...UPLOADED_SOURCE, target_file: undefined }), 422, 'target_file'],
       ['target not a file', finetuneForm({ ...UPLOADED_SOURCE, target_file: 'text,label' }), 422, 'target_file'],
@@ -242,7 +287,10 @@ describe('POST /v1/finetunes', () => {
     expect(created.status).toBe(202);
     const job = (await created.json()) as Record<string, any>;
     expect(job).toMatchObject({ status: 'queued', progress: { stage: 'queued', fraction: 0 }, epochs: [] });
-    expect(job.request).toMatchObject({ model: 'tiny-bert', source: { task_id: 'sources/topic.csv', rows: 60, ranking_id: ranking.id, rank: topic.rank, dataset_id: expect.any(Number) } });
+    expect(job.request).toMatchObject({
+      model: 'tiny-bert',
+      source: { task_id: 'sources/topic.csv', rows: 60, ranking_id: ranking.id, rank: topic.rank, dataset_id: expect.any(Number) },
+    });
     const bySource = (await (await app.request('/v1/finetunes', post(finetuneForm({ source_id: String(ids.topic) })))).json()) as Record<string, any>;
     expect(bySource.request.source).toMatchObject({ task_id: 'sources/topic.csv', source_id: ids.topic, dataset_id: job.request.source.dataset_id });
 
@@ -267,7 +315,9 @@ describe('fine-tune jobs', () => {
     server = await testServer();
     const { app, context } = server;
     const long = JSON.stringify({ ...FAST, epochs: 50, patience: 0 });
-    const job = (await (await app.request('/v1/finetunes', post(finetuneForm({ ...UPLOADED_SOURCE, intermediate_settings: long, target_settings: long })))).json()) as Record<string, any>;
+    const job = (await (
+      await app.request('/v1/finetunes', post(finetuneForm({ ...UPLOADED_SOURCE, intermediate_settings: long, target_settings: long })))
+    ).json()) as Record<string, any>;
     const training = await waitFor(app, job.links.self, (j) => j.progress.step !== undefined || ended(j));
     expect(training).toMatchObject({ status: 'running', progress: { stage: 'intermediate', epochs: 50 } });
 
@@ -293,7 +343,12 @@ describe('fine-tune jobs', () => {
     server = await testServer({ demo: false });
     const { app, context } = server;
     // One regression example: readable, but holding one out for evaluation leaves none to train on.
-    const form = finetuneForm({ ...UPLOADED_SOURCE, source_file: ['text,score\ngood great day,4.5\n', 'one.csv'], source_label_column: 'score', source_task_type: 'regression' });
+    const form = finetuneForm({
+      ...UPLOADED_SOURCE,
+      source_file: ['text,score\ngood great day,4.5\n', 'one.csv'],
+      source_label_column: 'score',
+      source_task_type: 'regression',
+    });
     const job = (await (await app.request('/v1/finetunes', post(form))).json()) as Record<string, any>;
     const failed = await waitFor(app, job.links.self, ended);
     expect(failed.status).toBe('failed');
@@ -332,7 +387,9 @@ describe('fine-tune jobs', () => {
     server = await testServer({ demo: false, limits: { finetuneMs: 3000 } });
     const { app, context } = server;
     const long = JSON.stringify({ ...FAST, epochs: 100, patience: 0 });
-    const job = (await (await app.request('/v1/finetunes', post(finetuneForm({ ...UPLOADED_SOURCE, intermediate_settings: long, target_settings: long })))).json()) as Record<string, any>;
+    const job = (await (
+      await app.request('/v1/finetunes', post(finetuneForm({ ...UPLOADED_SOURCE, intermediate_settings: long, target_settings: long })))
+    ).json()) as Record<string, any>;
     const failed = await waitFor(app, job.links.self, ended);
     expect(failed.status).toBe('failed');
     expect(failed.error).toMatchObject({ type: 'urn:esmselect:problem:time-limit', status: 422 });
@@ -375,7 +432,11 @@ describe('fine-tune jobs', () => {
     expect(done.status).toBe('succeeded');
     expect(done.restarts).toBe(1);
     expect(done.result.restored).toEqual(['intermediate', 'esm']);
-    expect(done.epochs.map((e: { stage: string; epoch: number }) => `${e.stage}:${e.epoch}`)).toEqual(['intermediate:1', 'intermediate:2', ...Array.from({ length: 12 }, (_, i) => `target:${i + 1}`)]);
+    expect(done.epochs.map((e: { stage: string; epoch: number }) => `${e.stage}:${e.epoch}`)).toEqual([
+      'intermediate:1',
+      'intermediate:2',
+      ...Array.from({ length: 12 }, (_, i) => `target:${i + 1}`),
+    ]);
     expect(readFileSync(checkpoint)).toEqual(intermediateWeights);
     // The ESM registered by the first run is the one the result names; no second was added.
     const finetuned = server.context.registry.db.prepare("SELECT id, task_id FROM esms WHERE origin = 'finetuned'").all();

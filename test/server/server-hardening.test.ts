@@ -4,14 +4,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { PACKAGE_ROOT } from '../../src/config.js';
-import { esmConfigJson, esmWeightsFile } from '../../src/esm/hfselect.js';
 import { EmbeddingSpaceMap } from '../../src/esm/esm.js';
-import { withoutServerPaths } from '../../src/server/http/redact.js';
-import { startServer, type RunningServer } from '../../src/server/serve.js';
+import { esmConfigJson, esmWeightsFile } from '../../src/esm/hfselect.js';
 import { registerEsm } from '../../src/registry/esms.js';
+import { withoutServerPaths } from '../../src/server/http/redact.js';
+import { type RunningServer, startServer } from '../../src/server/serve.js';
 import { createJob, finishJob } from '../../src/store/jobs.js';
 import { randomEsm } from '../helpers/pool.js';
-import { DEMO_TEXTS, json, readEvents, testServer, type TestServer } from '../helpers/server.js';
+import { DEMO_TEXTS, json, readEvents, type TestServer, testServer } from '../helpers/server.js';
 
 let server: TestServer | undefined;
 afterEach(async () => {
@@ -38,11 +38,15 @@ const BACKEND = `TensorFlow.js backend: cpu (unavailable: node-gpu: not installe
 describe('server paths: one place removes them from every response, event and log line', () => {
   it('names the data and models dirs, and cuts any other path on this machine to its last segment', () => {
     const dirs = { dataDir: '/srv/esm/data', modelsDir: '/srv/esm/data/models' };
-    expect(withoutServerPaths(dirs, 'read /srv/esm/data/models/tiny-bert/config.json and /srv/esm/data/jobs/x.csv')).toBe('read <models dir>/tiny-bert/config.json and <data dir>/jobs/x.csv');
+    expect(withoutServerPaths(dirs, 'read /srv/esm/data/models/tiny-bert/config.json and /srv/esm/data/jobs/x.csv')).toBe(
+      'read <models dir>/tiny-bert/config.json and <data dir>/jobs/x.csv',
+    );
     expect(withoutServerPaths(dirs, BACKEND)).toBe(
       'TensorFlow.js backend: cpu (unavailable: node-gpu: not installed; node: <server path>/tfjs_binding.node: cannot open shared object file: No such file or directory)',
     );
-    expect(withoutServerPaths(dirs, `Error: boom\n    at run (${PACKAGE_ROOT}src/server/app.ts:12:3)`)).toBe('Error: boom\n    at run (<server path>/app.ts:12:3)');
+    expect(withoutServerPaths(dirs, `Error: boom\n    at run (${PACKAGE_ROOT}src/server/app.ts:12:3)`)).toBe(
+      'Error: boom\n    at run (<server path>/app.ts:12:3)',
+    );
     expect(withoutServerPaths(dirs, 'C:\\Users\\me\\esm\\model.onnx is missing')).toBe('<server path>/model.onnx is missing');
     // The service's own URLs and a Hub name are not paths.
     const kept = 'GET /v1/sources/3 lists it; see /docs, /openapi.yaml, https://huggingface.co/bert-base-uncased and glue/sst2';
@@ -56,12 +60,24 @@ describe('server paths: one place removes them from every response, event and lo
       training: { settings: {}, epochLosses: [1], heldOutR2: null, trainRows: 4, heldOutRows: 0, steps: 1, backend: BACKEND, seconds: 1 } as never,
     });
     // Fine-tunes as the registry keeps them: the request, and the result as the runner's process reports it.
-    const request = { model: 'tiny-bert', source: { upload: { task_id: 'source', rows: 4 } }, target: { task_id: 'target', rows: 4 }, intermediate: {}, target_stage: {} };
+    const request = {
+      model: 'tiny-bert',
+      source: { upload: { task_id: 'source', rows: 4 } },
+      target: { task_id: 'target', rows: 4 },
+      intermediate: {},
+      target_stage: {},
+    };
     const stage = { epochs: [] };
     createJob(context.registry, 'ft-1', 'finetune', request);
-    finishJob(context.registry, 'ft-1', { state: 'succeeded', result: { intermediate: stage, target: stage, esm: { source_id: record.id }, backend: BACKEND } });
+    finishJob(context.registry, 'ft-1', {
+      state: 'succeeded',
+      result: { intermediate: stage, target: stage, esm: { source_id: record.id }, backend: BACKEND },
+    });
     createJob(context.registry, 'ft-2', 'finetune', request);
-    finishJob(context.registry, 'ft-2', { state: 'failed', error: { type: 'urn:esmselect:problem:internal', status: 500, detail: `the fine-tune process failed: cannot read ${BINDING}` } });
+    finishJob(context.registry, 'ft-2', {
+      state: 'failed',
+      error: { type: 'urn:esmselect:problem:internal', status: 500, detail: `the fine-tune process failed: cannot read ${BINDING}` },
+    });
 
     const answers: [string, string][] = [];
     for (const path of [`/v1/sources/${record.id}`, '/v1/sources', '/v1/finetunes/ft-1', '/v1/finetunes/ft-2']) {

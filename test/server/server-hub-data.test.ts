@@ -3,10 +3,10 @@ import { EmbeddingSpaceMap } from '../../src/esm/esm.js';
 import { registerEsm } from '../../src/registry/esms.js';
 import { parquetOf, reviews } from '../helpers/hub/parquet.js';
 import { addParquetConversion } from '../helpers/hub/seed.js';
-import { startHubStandin, type HubStandin } from '../helpers/hub/standin.js';
+import { type HubStandin, startHubStandin } from '../helpers/hub/standin.js';
 import { esmConfig } from '../helpers/pool.js';
 import { randomGenerator } from '../helpers/random.js';
-import { json, testServer, type TestServer } from '../helpers/server.js';
+import { json, type TestServer, testServer } from '../helpers/server.js';
 import { keywordTask, SENTIMENT, TOPIC } from '../helpers/synthetic.js';
 
 /** The service with Hub datasets as targets and as the data of published source tasks, against the Hub stand-in. */
@@ -21,7 +21,9 @@ beforeAll(async () => {
   hub = await startHubStandin();
   addParquetConversion(hub, 'org/reviews', 'default', 'train', [parquetOf(reviews(40))]);
   const classes = Object.keys(TOPIC);
-  addParquetConversion(hub, 'org/topics', 'default', 'train', [parquetOf(TOPICS.texts.map((text, i) => ({ text, label: classes.indexOf(TOPICS.labels[i] as string) })))]);
+  addParquetConversion(hub, 'org/topics', 'default', 'train', [
+    parquetOf(TOPICS.texts.map((text, i) => ({ text, label: classes.indexOf(TOPICS.labels[i] as string) }))),
+  ]);
 });
 beforeEach(() => {
   process.env.HF_ENDPOINT = hub.endpoint;
@@ -109,14 +111,25 @@ async function publishedSource(server: TestServer, taskId: string, seed: number)
   const rng = randomGenerator(seed);
   const weight = rng.normals(32 * 32, 0.05);
   for (let i = 0; i < 32; i++) weight[i * 32 + i] += 1;
-  const esm = new EmbeddingSpaceMap(esmConfig(taskId, 32, { base_model_name: 'tiny-bert', task_subset: null, task_split: 'train', text_column: 'text', label_column: 'label' }), weight, rng.normals(32, 0.02));
+  const esm = new EmbeddingSpaceMap(
+    esmConfig(taskId, 32, { base_model_name: 'tiny-bert', task_subset: null, task_split: 'train', text_column: 'text', label_column: 'label' }),
+    weight,
+    rng.normals(32, 0.02),
+  );
   return (await registerEsm(server.context.registry, esm, { origin: 'test' })).record.id;
 }
 
 function finetuneForm(fields: Record<string, string>): FormData {
   const form = new FormData();
   form.set('target_file', new Blob([`text,label\n${TARGET.texts.map((t, i) => `${t},${String(TARGET.labels[i])}`).join('\n')}\n`]), 'target.csv');
-  for (const [key, value] of Object.entries({ text_column: 'text', label_column: 'label', intermediate_settings: JSON.stringify(FAST), target_settings: JSON.stringify(FAST), ...fields })) form.set(key, value);
+  for (const [key, value] of Object.entries({
+    text_column: 'text',
+    label_column: 'label',
+    intermediate_settings: JSON.stringify(FAST),
+    target_settings: JSON.stringify(FAST),
+    ...fields,
+  }))
+    form.set(key, value);
   return form;
 }
 
@@ -130,11 +143,22 @@ describe('POST /v1/finetunes with a published source', () => {
     const ranking = (await (await app.request('/v1/rankings', json({ embeddings, labels: [0, 1, 0, 1, 0, 1, 0, 1] }))).json()) as Record<string, any>;
     const ranked = (ranking.result.ranking as { task_id: string; finetune: { ranking_id: string; rank: number } }[]).find((t) => t.task_id === 'org/topics')!;
 
-    const created = await app.request('/v1/finetunes', { method: 'POST', body: finetuneForm({ ranking_id: ranked.finetune.ranking_id, rank: String(ranked.finetune.rank) }) });
+    const created = await app.request('/v1/finetunes', {
+      method: 'POST',
+      body: finetuneForm({ ranking_id: ranked.finetune.ranking_id, rank: String(ranked.finetune.rank) }),
+    });
     expect(created.status).toBe(202);
     const job = (await created.json()) as Record<string, any>;
     const revision = hub.store.get('dataset', 'org/topics')!.branches.get('refs/convert/parquet');
-    expect(job.request).toMatchObject({ model: 'tiny-bert', source: { task_id: 'org/topics', rows: 60, rank: ranked.finetune.rank, hub: { dataset: 'hf://datasets/org/topics', subset: 'default', split: 'train', revision } } });
+    expect(job.request).toMatchObject({
+      model: 'tiny-bert',
+      source: {
+        task_id: 'org/topics',
+        rows: 60,
+        rank: ranked.finetune.rank,
+        hub: { dataset: 'hf://datasets/org/topics', subset: 'default', split: 'train', revision },
+      },
+    });
     // The fine-tune's own process reads the data again from the cache: offline from now on.
     process.env.HF_HUB_OFFLINE = '1';
     const done = await waitFor(app, job.links.self, ended);

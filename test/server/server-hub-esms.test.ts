@@ -5,8 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hubConfig } from '../../src/hub/config.js';
 import { listEsms } from '../../src/store/esms.js';
 import { publishEsmPool } from '../helpers/hub/seed.js';
-import { startHubStandin, type HubStandin } from '../helpers/hub/standin.js';
-import { json, readEvents, testServer, type TestServer } from '../helpers/server.js';
+import { type HubStandin, startHubStandin } from '../helpers/hub/standin.js';
+import { json, readEvents, type TestServer, testServer } from '../helpers/server.js';
 
 /** POST /v1/sources/pull and GET /v1/hub/coverage, against the Hub stand-in. */
 const HF_TOKEN = 'hf_server_side_token_42';

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startServer, type RunningServer } from '../../src/server/serve.js';
+import { type RunningServer, startServer } from '../../src/server/serve.js';
 import { DEMO_TEXTS } from '../helpers/server.js';
 
 /**
@@ -150,7 +150,11 @@ let server: RunningServer;
 beforeAll(async () => {
   server = await startServer({ dataDir: mkdtempSync(join(tmpdir(), 'esmselect-responsive-')), port: 0, log: () => {} });
   // Warm up: a worker thread with the model's code loaded, the connection, the healthz path.
-  const warm = await fetch(`${server.url}/v1/rankings`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ...DEMO_TEXTS, model: 'wordnet-bert' }) });
+  const warm = await fetch(`${server.url}/v1/rankings`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ ...DEMO_TEXTS, model: 'wordnet-bert' }),
+  });
   expect(warm.status).toBe(200);
   await (await fetch(`${server.url}/healthz`)).json();
 });

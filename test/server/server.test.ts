@@ -1,20 +1,20 @@
-import { mkdirSync, mkdtempSync, readFileSync, symlinkSync, } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { encodeLabels } from '../../src/task/labels.js';
+import { embedTexts } from '../../src/embed/embed-dataset.js';
+import { esmConfigJson, esmWeightsFile } from '../../src/esm/hfselect.js';
 import { prepareTargetFor, rankPool } from '../../src/rank/ranking.js';
 import { selectScorer } from '../../src/rank/scorers.js';
-import { embedTexts } from '../../src/embed/embed-dataset.js';
-import { meanDirection } from '../../src/retrieval/textemb.js';
 import { registryPool } from '../../src/registry/pool.js';
-import { listEsms } from '../../src/store/esms.js';
 import { updateSourceIndexes } from '../../src/retrieval/source-index.js';
+import { meanDirection } from '../../src/retrieval/textemb.js';
+import { listEsms } from '../../src/store/esms.js';
 import { putSourceVectors } from '../../src/store/source-vectors.js';
-import { esmConfigJson, esmWeightsFile } from '../../src/esm/hfselect.js';
-import { DEMO_TEXTS, json, testServer, TINY_BERT_DEMO_DIR, type TestServer } from '../helpers/server.js';
+import { encodeLabels } from '../../src/task/labels.js';
 import { randomEsm, writeRandomPool } from '../helpers/pool.js';
 import { randomGenerator } from '../helpers/random.js';
+import { DEMO_TEXTS, json, type TestServer, TINY_BERT_DEMO_DIR, testServer } from '../helpers/server.js';
 
 let server: TestServer | undefined;
 
@@ -92,8 +92,17 @@ describe('POST /v1/rankings', () => {
     updateSourceIndexes(context.registry);
     const response = await app.request('/v1/rankings', json({ ...DEMO_TEXTS, model: 'tiny-bert', top: 3, candidates: 3 }));
     const { result } = (await response.json()) as Record<string, any>;
-    expect(result.stages).toMatchObject({ candidates: 3, first: { stage: 'textemb', considered: 12, indexed: 12, unindexed: 0, selected: 3 }, second: { considered: 3 } });
-    expect(result.ranking.map((t: { source: string }) => t.source).sort()).toEqual(ids.slice(0, 3).map((id) => `registry#${id}`).sort());
+    expect(result.stages).toMatchObject({
+      candidates: 3,
+      first: { stage: 'textemb', considered: 12, indexed: 12, unindexed: 0, selected: 3 },
+      second: { considered: 3 },
+    });
+    expect(result.ranking.map((t: { source: string }) => t.source).sort()).toEqual(
+      ids
+        .slice(0, 3)
+        .map((id) => `registry#${id}`)
+        .sort(),
+    );
     for (const task of result.ranking) expect(task.similarity).toBeCloseTo(1, 5);
   });
 
@@ -162,8 +171,24 @@ describe('POST /v1/rankings', () => {
       ['wrong content type', { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'hello' }, 415, 'content-type'],
       ['no content type', { method: 'POST', body: new Uint8Array([1, 2]) }, 415, 'content-type'],
       ['invalid JSON', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"texts": [' }, 400, 'body'],
-      ['NaN in embeddings', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"embeddings": [[1, NaN], [2, 3]], "labels": [0, 1]}' }, 400, 'body'],
-      ['null in embeddings', json({ embeddings: [[1, 2], [3, null]], labels: [0, 1] }), 422, 'embeddings.1.1'],
+      [
+        'NaN in embeddings',
+        { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"embeddings": [[1, NaN], [2, 3]], "labels": [0, 1]}' },
+        400,
+        'body',
+      ],
+      [
+        'null in embeddings',
+        json({
+          embeddings: [
+            [1, 2],
+            [3, null],
+          ],
+          labels: [0, 1],
+        }),
+        422,
+        'embeddings.1.1',
+      ],
       ['ragged embeddings', json({ embeddings: [[1, 2], [3]], labels: [0, 1] }), 422, 'embeddings.1'],
       ['labels length ≠ texts length', json({ texts: ['a b', 'c d', 'e f'], labels: [0, 1], model: 'tiny-bert' }), 422, 'labels'],
       ['unknown model', json({ ...DEMO_TEXTS, model: 'no-such-model' }), 422, 'model'],
@@ -188,7 +213,10 @@ describe('POST /v1/rankings', () => {
 
     // A 100 MB body, with and without a Content-Length.
     const huge = new Uint8Array(100 * 2 ** 20).fill(32);
-    const sized: Record<string, string>[] = [{ 'content-type': 'application/json', 'content-length': String(huge.byteLength) }, { 'content-type': 'application/json' }];
+    const sized: Record<string, string>[] = [
+      { 'content-type': 'application/json', 'content-length': String(huge.byteLength) },
+      { 'content-type': 'application/json' },
+    ];
     for (const headers of sized) {
       const response = await app.request('/v1/rankings', { method: 'POST', headers, body: huge });
       expect(response.status).toBe(413);
@@ -196,20 +224,33 @@ describe('POST /v1/rankings', () => {
     }
 
     // A multipart body cut off half-way.
-    const form = new Request('http://x/', { method: 'POST', body: uploadForm(readFileSync(join(TINY_BERT_DEMO_DIR, 'target.csv')), 'target.csv', { text_column: 'text', label_column: 'label', model: 'tiny-bert' }) });
+    const form = new Request('http://x/', {
+      method: 'POST',
+      body: uploadForm(readFileSync(join(TINY_BERT_DEMO_DIR, 'target.csv')), 'target.csv', { text_column: 'text', label_column: 'label', model: 'tiny-bert' }),
+    });
     const bytes = new Uint8Array(await form.arrayBuffer());
-    const truncated = await app.request('/v1/rankings', { method: 'POST', headers: { 'content-type': form.headers.get('content-type')! }, body: bytes.subarray(0, bytes.length / 2) });
+    const truncated = await app.request('/v1/rankings', {
+      method: 'POST',
+      headers: { 'content-type': form.headers.get('content-type')! },
+      body: bytes.subarray(0, bytes.length / 2),
+    });
     expect(truncated.status).toBe(400);
     expect((await problemOf(truncated)).field).toBe('body');
 
     // Uploads: a missing column, an unknown format, a missing field.
-    const missingColumn = await app.request('/v1/rankings', { method: 'POST', body: uploadForm('text,label\na b,1\nc d,0\n', 't.csv', { text_column: 'body', label_column: 'label', model: 'tiny-bert' }) });
+    const missingColumn = await app.request('/v1/rankings', {
+      method: 'POST',
+      body: uploadForm('text,label\na b,1\nc d,0\n', 't.csv', { text_column: 'body', label_column: 'label', model: 'tiny-bert' }),
+    });
     expect(missingColumn.status).toBe(422);
     const problem = await problemOf(missingColumn);
     expect(problem.field).toBe('file');
     expect(problem.detail).toContain('no column "body"');
     expect(problem.detail).not.toContain(server!.context.dataDir);
-    const unknownFormat = await app.request('/v1/rankings', { method: 'POST', body: uploadForm('x', 't.xlsx', { text_column: 'text', label_column: 'label', model: 'tiny-bert' }) });
+    const unknownFormat = await app.request('/v1/rankings', {
+      method: 'POST',
+      body: uploadForm('x', 't.xlsx', { text_column: 'text', label_column: 'label', model: 'tiny-bert' }),
+    });
     expect((await problemOf(unknownFormat)).field).toBe('format');
     const missingField = await app.request('/v1/rankings', { method: 'POST', body: uploadForm('x', 't.csv', { text_column: 'text', model: 'tiny-bert' }) });
     expect((await problemOf(missingField)).field).toBe('label_column');
@@ -228,7 +269,11 @@ describe('/v1/sources', () => {
     expect(page.items.map((s: { id: number }) => s.id)).toEqual([11, 12]);
     expect(page.items[0]).not.toHaveProperty('weights_path');
     const filtered = (await (await app.request('/v1/sources?task_id=SOURCE-1&esm_embedding_dim=32')).json()) as Record<string, any>;
-    expect(filtered.items.map((s: { task_id: string }) => s.task_id)).toEqual(['demo/datasets/source-10.csv', 'demo/datasets/source-11.csv', 'demo/datasets/source-12.csv']);
+    expect(filtered.items.map((s: { task_id: string }) => s.task_id)).toEqual([
+      'demo/datasets/source-10.csv',
+      'demo/datasets/source-11.csv',
+      'demo/datasets/source-12.csv',
+    ]);
     expect((await problemOf(await app.request('/v1/sources?limit=0'))).field).toBe('limit');
     expect((await problemOf(await app.request('/v1/sources?colour=red'))).status).toBe(422);
 
@@ -258,7 +303,13 @@ describe('/v1/sources', () => {
     symlinkSync(outside, join(context.importRoot, 'escape'));
     mkdirSync(join(context.importRoot, 'sneaky'));
     for (const file of ['config.json', 'model.safetensors']) symlinkSync(join(outside, 'task-000', file), join(context.importRoot, 'sneaky', file));
-    for (const [path, status] of [['../', 422], ['/etc', 422], ['pool/../../x', 422], ['escape', 422], ['nothing-here', 422]] as const) {
+    for (const [path, status] of [
+      ['../', 422],
+      ['/etc', 422],
+      ['pool/../../x', 422],
+      ['escape', 422],
+      ['nothing-here', 422],
+    ] as const) {
       const response = await app.request('/v1/sources', json({ path }));
       expect(response.status, path).toBe(status);
       const problem = await problemOf(response);

@@ -4,17 +4,17 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { EmbeddingSpaceMap } from '../../src/esm/esm.js';
-import { esmConfigJson, EsmFormatError, esmWeightsFile, loadHfselectEsm, saveHfselectEsm } from '../../src/esm/hfselect.js';
+import { EsmFormatError, esmConfigJson, esmWeightsFile, loadHfselectEsm, saveHfselectEsm } from '../../src/esm/hfselect.js';
 import { rank } from '../../src/rank/rank.js';
+import { checkRegistry, isHealthy } from '../../src/registry/doctor.js';
+import { deleteEsms, exportEsm, loadRegisteredEsm, registerEsm, TRAIN_INFO_FILE } from '../../src/registry/esms.js';
+import { importEsmFolders } from '../../src/registry/import.js';
+import { registryPool } from '../../src/registry/pool.js';
 import { openRegistry, REGISTRY_FILE, type Registry } from '../../src/store/database.js';
 import { deleteDataset, getDataset, listDatasets, registerDataset } from '../../src/store/datasets.js';
-import { checkRegistry, isHealthy } from '../../src/registry/doctor.js';
 import { deleteEmbeddingCacheEntry, getEmbeddingCacheEntry, listEmbeddingCacheEntries, putEmbeddingCacheEntry } from '../../src/store/embedding-cache.js';
-import { deleteEsms, exportEsm, loadRegisteredEsm, registerEsm, TRAIN_INFO_FILE } from '../../src/registry/esms.js';
-import { registryPool } from '../../src/registry/pool.js';
-import { esmIdentity, getEsm, listEsms, type EsmFilter } from '../../src/store/esms.js';
+import { type EsmFilter, esmIdentity, getEsm, listEsms } from '../../src/store/esms.js';
 import { readVerifiedFile, sha256Hex, storeFile, weightsPath } from '../../src/store/files.js';
-import { importEsmFolders } from '../../src/registry/import.js';
 import { applyMigrations, MIGRATIONS, schemaVersion } from '../../src/store/migrations.js';
 import { getRankingRun, listRankingRuns, recordRankingRun } from '../../src/store/rankings.js';
 import { esmConfig, randomEsm } from '../helpers/pool.js';
@@ -51,7 +51,9 @@ describe('opening the registry', () => {
     expect(applyMigrations(registry.db, next)).toEqual([]);
     expect(registry.db.prepare("SELECT name FROM sqlite_master WHERE name = 'later'").pluck().get()).toBe('later');
     registry.close();
-    expect(() => openRegistry({ dataDir: join(dir, 'data') })).toThrow(new RegExp(`schema version ${MIGRATIONS.length + 1}, newer than this esmselect knows \\(${MIGRATIONS.length}\\)`));
+    expect(() => openRegistry({ dataDir: join(dir, 'data') })).toThrow(
+      new RegExp(`schema version ${MIGRATIONS.length + 1}, newer than this esmselect knows \\(${MIGRATIONS.length}\\)`),
+    );
     registry = openRegistry({ dataDir: join(dir, 'other') });
     expect(() => applyMigrations(registry.db, [{ version: 2, name: 'gap', sql: '' }])).toThrow(/expected 1/);
   });
@@ -62,7 +64,9 @@ describe('opening the registry', () => {
       applyMigrations(old, MIGRATIONS.slice(0, 2));
       old.prepare("INSERT INTO ranking_jobs (id, state, request, restarts) VALUES ('r1', 'queued', '{\"rows\": 4}', 1)").run();
       expect(applyMigrations(old)).toEqual(MIGRATIONS.slice(2).map((m) => m.version));
-      expect(old.prepare('SELECT id, kind, state, request, restarts, result FROM jobs').all()).toEqual([{ id: 'r1', kind: 'ranking', state: 'queued', request: '{"rows": 4}', restarts: 1, result: null }]);
+      expect(old.prepare('SELECT id, kind, state, request, restarts, result FROM jobs').all()).toEqual([
+        { id: 'r1', kind: 'ranking', state: 'queued', request: '{"rows": 4}', restarts: 1, result: null },
+      ]);
       expect(() => old.prepare("INSERT INTO jobs (id, kind, state, request) VALUES ('x', 'sculpture', 'queued', '{}')").run()).toThrow(/CHECK constraint/);
     } finally {
       old.close();
@@ -86,7 +90,11 @@ describe('opening the registry', () => {
            VALUES (5, ?, 'org/old-task', 'test/encoder', 'linear', 8, ?, ?, ?, ?, 'old')`,
         )
         .run(esmIdentity(config, sha256), config, weightsPath(sha256), sha256, weights.byteLength);
-      old.prepare("INSERT INTO ranking_runs (id, esm_source, target, scorer, considered, scored, rejected, seconds) VALUES (1, 'registry', 't', 'logme', 1, 1, '[]', 0)").run();
+      old
+        .prepare(
+          "INSERT INTO ranking_runs (id, esm_source, target, scorer, considered, scored, rejected, seconds) VALUES (1, 'registry', 't', 'logme', 1, 1, '[]', 0)",
+        )
+        .run();
       old.prepare("INSERT INTO ranking_results (run_id, rank, source_task_id, score, task) VALUES (1, 1, 5, 0.5, 'org/old-task')").run();
       old.prepare("INSERT INTO hub_sources (repo_id, commit_sha, source_task_id, tags) VALUES ('org/old-esm', 'abc', 5, '[]')").run();
     } finally {
@@ -100,7 +108,9 @@ describe('opening the registry', () => {
       const loaded = await loadRegisteredEsm(migrated, getEsm(migrated, 5));
       expect(loaded.weight).toEqual(esm.weight);
       // The references follow the rename: deleting the ESM unlinks its ranking results and drops its provenance.
-      expect(() => migrated.db.prepare("INSERT INTO hub_sources (repo_id, commit_sha, source_task_id, tags) VALUES ('org/none', 'abc', 99, '[]')").run()).toThrow(/FOREIGN KEY/);
+      expect(() =>
+        migrated.db.prepare("INSERT INTO hub_sources (repo_id, commit_sha, source_task_id, tags) VALUES ('org/none', 'abc', 99, '[]')").run(),
+      ).toThrow(/FOREIGN KEY/);
       deleteEsms(migrated, [5]);
       expect(migrated.db.prepare('SELECT source_task_id FROM ranking_results').pluck().all()).toEqual([null]);
       expect(migrated.db.prepare('SELECT count(*) FROM hub_sources').pluck().get()).toBe(0);
@@ -128,7 +138,14 @@ describe('registering ESMs', () => {
     const bytes = await readFile(registry.resolve(record.weights_path));
     expect(sha256Hex(bytes)).toBe(record.weights_sha256);
     expect(bytes.byteLength).toBe(record.weights_bytes);
-    expect(record).toMatchObject({ task_id: 'org/task-a', base_model_name: 'test/encoder', esm_embedding_dim: 16, language: 'en', text_column: 'text', origin: 'test' });
+    expect(record).toMatchObject({
+      task_id: 'org/task-a',
+      base_model_name: 'test/encoder',
+      esm_embedding_dim: 16,
+      language: 'en',
+      text_column: 'text',
+      origin: 'test',
+    });
 
     const again = await registerEsm(registry, randomEsm('org/task-a', 16, 1), { origin: 'elsewhere' });
     expect(again).toMatchObject({ status: 'skipped', restored: false, record: { id: record.id, origin: 'test' } });
@@ -155,7 +172,10 @@ describe('registering ESMs', () => {
     await writeFile(join(pool, 'reference', 'synthetic__task-003', 'config.json'), '{"task_id": ');
     const first = await importEsmFolders(registry, [pool]);
     expect(first).toMatchObject({ imported: 7, skipped: 0, rejected: 1 });
-    expect(first.outcomes.find((o) => o.status === 'rejected')).toMatchObject({ source: join(pool, 'reference', 'synthetic__task-003'), reason: 'config.json is not valid JSON' });
+    expect(first.outcomes.find((o) => o.status === 'rejected')).toMatchObject({
+      source: join(pool, 'reference', 'synthetic__task-003'),
+      reason: 'config.json is not valid JSON',
+    });
 
     // Our own exports of the legacy (0.1.0) and F16 ESMs are recognised as the ones imported.
     for (const slug of ['synthetic__task-000', 'synthetic__task-004']) {
@@ -289,13 +309,24 @@ describe('managing ESMs', () => {
 
 describe('datasets, embedding cache and ranking runs', () => {
   it('registers datasets idempotently by fingerprint', () => {
-    const first = registerDataset(registry, { name: 'glue', subset: 'sst2', split: 'train', text_column: 'sentence', label_column: 'label', task_type: 'classification', num_rows: 100 });
+    const first = registerDataset(registry, {
+      name: 'glue',
+      subset: 'sst2',
+      split: 'train',
+      text_column: 'sentence',
+      label_column: 'label',
+      task_type: 'classification',
+      num_rows: 100,
+    });
     const again = registerDataset(registry, { name: 'glue', subset: 'sst2', split: 'train', text_column: 'sentence', label_column: 'label', num_rows: 5 });
     const other = registerDataset(registry, { name: 'glue', subset: 'sst2', split: 'validation', text_column: 'sentence', label_column: 'label' });
     expect(again).toEqual(first);
     expect(other.id).not.toBe(first.id);
     expect(first).toMatchObject({ name: 'glue', subset: 'sst2', text_column: 'sentence', task_type: 'classification', num_rows: 100 });
-    expect(registerDataset(registry, { name: 'local.csv', fingerprint: 'sha-of-file', meta: { rows: [1, 2] } })).toMatchObject({ fingerprint: 'sha-of-file', meta: { rows: [1, 2] } });
+    expect(registerDataset(registry, { name: 'local.csv', fingerprint: 'sha-of-file', meta: { rows: [1, 2] } })).toMatchObject({
+      fingerprint: 'sha-of-file',
+      meta: { rows: [1, 2] },
+    });
     expect(listDatasets(registry)).toHaveLength(3);
     expect(() => registerDataset(registry, { name: 'bad', task_type: 'ranking' as never })).toThrow(/CHECK constraint/);
   });
@@ -304,7 +335,18 @@ describe('datasets, embedding cache and ranking runs', () => {
     const dataset = registerDataset(registry, { name: 'imdb', split: 'test' });
     const bytes = new Uint8Array([1, 2, 3, 4]);
     await writeFile(registry.resolve('cache.f32'), bytes);
-    const entry = { key: 'imdb|model|mean', dataset_id: dataset.id, model: 'model', pooling: 'mean', rows: 1, dim: 1, path: 'cache.f32', sha256: sha256Hex(bytes), bytes: 4, meta: { max_length: 128 } };
+    const entry = {
+      key: 'imdb|model|mean',
+      dataset_id: dataset.id,
+      model: 'model',
+      pooling: 'mean',
+      rows: 1,
+      dim: 1,
+      path: 'cache.f32',
+      sha256: sha256Hex(bytes),
+      bytes: 4,
+      meta: { max_length: 128 },
+    };
     expect(putEmbeddingCacheEntry(registry, entry)).toMatchObject(entry);
     const hit = getEmbeddingCacheEntry(registry, entry.key)!;
     expect('bytes' in (await readVerifiedFile(registry.dataDir, hit.path, hit.sha256))).toBe(true);
@@ -312,7 +354,9 @@ describe('datasets, embedding cache and ranking runs', () => {
     putEmbeddingCacheEntry(registry, { ...entry, rows: 2 });
     expect(listEmbeddingCacheEntries(registry, { datasetId: dataset.id }).map((e) => e.rows)).toEqual([2]);
     await writeFile(registry.resolve('cache.f32'), new Uint8Array([9]));
-    expect((await checkRegistry(registry)).broken).toEqual([{ kind: 'embedding-cache', entry: entry.key, problem: expect.stringMatching(/fails its checksum/) }]);
+    expect((await checkRegistry(registry)).broken).toEqual([
+      { kind: 'embedding-cache', entry: entry.key, problem: expect.stringMatching(/fails its checksum/) },
+    ]);
     expect(deleteDataset(registry, dataset.id)).toEqual(['cache.f32']);
     expect(listEmbeddingCacheEntries(registry)).toEqual([]);
     expect(() => getDataset(registry, dataset.id)).toThrow(/no dataset/);

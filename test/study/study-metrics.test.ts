@@ -101,6 +101,13 @@ describe('study analysis', () => {
     expect(noise.meanSd).toBeCloseTo(Math.sqrt((3 * 0.005) / 4) / Math.sqrt(2), 12);
     // SD of the gains 0.2, −0.05, 0.1.
     expect(noise.gainSpread).toBeCloseTo(Math.sqrt(((0.2 - 0.25 / 3) ** 2 + (-0.05 - 0.25 / 3) ** 2 + (0.1 - 0.25 / 3) ** 2) / 2), 12);
-    expect(noiseSummary(pairs.filter((p) => p.repeat === 0), truths, 'none', 1).repeatSd).toBeNull();
+    expect(
+      noiseSummary(
+        pairs.filter((p) => p.repeat === 0),
+        truths,
+        'none',
+        1,
+      ).repeatSd,
+    ).toBeNull();
   });
 });

@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs';
-import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RUN_DIRS, SMOKE_STUDIES } from '../../study/config.js';
-import { upgradeResults, type StudyResults } from '../../study/report.js';
+import { type StudyResults, upgradeResults } from '../../study/report.js';
 import { runStudy } from '../../study/run.js';
 import { readingLines, replaceSection, SECTION_BEGIN, SECTION_END, writeStudyDoc } from '../../study/section.js';
 import { MODELS_ROOT } from '../helpers/finetune.js';
@@ -60,7 +60,17 @@ describe('npm run study -- --smoke', () => {
 
   it('writes the artefacts of the run', async () => {
     const out = join(scratch, 'out');
-    expect((await readdir(out)).sort()).toEqual(['metrics.csv', 'pairs.csv', 'plot.svg', 'results.json', 'scores.csv', 'sources.md', 'study.log', 'table.md', 'tasks.md']);
+    expect((await readdir(out)).sort()).toEqual([
+      'metrics.csv',
+      'pairs.csv',
+      'plot.svg',
+      'results.json',
+      'scores.csv',
+      'sources.md',
+      'study.log',
+      'table.md',
+      'tasks.md',
+    ]);
     const written = upgradeResults(JSON.parse(await readFile(join(out, 'results.json'), 'utf8')));
     expect(written.pairs).toEqual(results.pairs);
     const pairsCsv = (await readFile(join(out, 'pairs.csv'), 'utf8')).trim().split('\n');
@@ -80,14 +90,21 @@ describe('npm run study -- --smoke', () => {
     await writeStudyDoc(doc, { pretrained: results, control }, { pretrained: join(scratch, 'out'), control: join(scratch, 'control') });
     const first = await readFile(doc, 'utf8');
     expect(first.startsWith(`${SECTION_BEGIN}\n## `)).toBe(true);
-    for (const heading of ['### The two runs side by side', '### The pretrained run: wordnet-bert on WordNet tasks', '### The control: random-weight tiny-bert on synthetic tasks']) expect(first).toContain(heading);
+    for (const heading of [
+      '### The two runs side by side',
+      '### The pretrained run: wordnet-bert on WordNet tasks',
+      '### The control: random-weight tiny-bert on synthetic tasks',
+    ])
+      expect(first).toContain(heading);
     // Links relative to the doc.
     expect(first).toContain('](../out/plot.svg)');
     expect(first).toContain('](../control/plot.svg)');
     expect(first).toMatch(/\| ESM held-out R², mean \(min to max\) \| [−\d.]+ \([−\d.]+ to [−\d.]+\) \| [−\d.]+ \(/);
     // What the numbers mean, in words written from them.
     expect(first).toContain('What the numbers mean:');
-    expect(first).toMatch(/\*\*What the ESMs explain\.\*\* On held-out texts the ESMs explain R² [−\d.]+ of the fine-tuned embeddings of wordnet-bert on average, against [−\d.]+ for the random-weight control/);
+    expect(first).toMatch(
+      /\*\*What the ESMs explain\.\*\* On held-out texts the ESMs explain R² [−\d.]+ of the fine-tuned embeddings of wordnet-bert on average, against [−\d.]+ for the random-weight control/,
+    );
     expect(first).toMatch(/\*\*Target by target\*\*, ESM-LogME's top three do worse than a random three on \d+ of 2 targets/);
 
     await writeFile(doc, `# Study\n\nintro\n\n${SECTION_BEGIN}\nold numbers\n${SECTION_END}\n\n## Reading it\n\ntext\n`);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { loadTokenizer } from '../../src/finetune/tokenize.js';
-import { classLabel, CONTENT_WORDS, FUNCTION_WORDS, generateFamily, streamSeed, type StudyTask } from '../../study/tasks.js';
+import { CONTENT_WORDS, classLabel, FUNCTION_WORDS, generateFamily, type StudyTask, streamSeed } from '../../study/tasks.js';
 import { tinyModel } from '../helpers/finetune.js';
 
 const SMALL = { sourceExamples: 60, targetTrain: 30, targetValidation: 12, targetTest: 24 } as const;

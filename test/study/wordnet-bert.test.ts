@@ -7,17 +7,17 @@ import { PLAN, pretrainingText } from '../../pretrain/config.js';
 import { evaluationBatches, maskedAccuracy } from '../../pretrain/train.js';
 import { SPECIAL_TOKENS } from '../../pretrain/wordpiece.js';
 import { TextEmbedder } from '../../src/embed/embedder.js';
-import { createClassifier, readModelFolder, type ModelFolder } from '../../src/finetune/checkpoint.js';
+import { createClassifier, type ModelFolder, readModelFolder } from '../../src/finetune/checkpoint.js';
 import type { TransformerEncoder } from '../../src/finetune/encoder.js';
 import { runFinetune } from '../../src/finetune/job.js';
 import { createMaskedLanguageModel, loadMaskedLanguageModel, type MaskingOptions } from '../../src/finetune/mlm.js';
 import { loadTokenizer, padBatch, type TextTokenizer } from '../../src/finetune/tokenize.js';
 import { seededUniform, shuffleInPlace } from '../../src/random.js';
+import { loadTensorflow } from '../../src/tf/backend.js';
 import { textTask } from '../../study/context.js';
 import { streamSeed } from '../../study/tasks.js';
 import { readCorpus, type Synset } from '../../study/wordnet/corpus.js';
 import { generateWordNetFamily } from '../../study/wordnet/tasks.js';
-import { loadTensorflow } from '../../src/tf/backend.js';
 import { MODELS_ROOT } from '../helpers/finetune.js';
 
 /** The pretrained model npm run pretrain made and the repository ships (models/wordnet-bert/README.md). */
@@ -77,7 +77,12 @@ describe('models/wordnet-bert', () => {
   it('is a sentence-transformers BERT whose ONNX graph (embedder) and weights (runner) give the same embeddings', async () => {
     const config = JSON.parse(await readFile(join(FOLDER, 'config.json'), 'utf8'));
     expect(config).toMatchObject({ model_type: 'bert', architectures: ['BertForMaskedLM'], hidden_size: 64, num_hidden_layers: 2, vocab_size: 6000 });
-    const texts = ['a domesticated carnivorous mammal that barks', 'travel by foot', 'Café au lait, (Canis familiaris)!', 'a long gloss about nothing in particular '.repeat(20)];
+    const texts = [
+      'a domesticated carnivorous mammal that barks',
+      'travel by foot',
+      'Café au lait, (Canis familiaris)!',
+      'a long gloss about nothing in particular '.repeat(20),
+    ];
     const embedder = await TextEmbedder.load(NAME, { modelsDir: MODELS_ROOT });
     expect(embedder.pooling).toBe('mean');
     expect(embedder.dim).toBe(64);
@@ -113,7 +118,12 @@ describe('models/wordnet-bert', () => {
 
   it('embeds glosses so that their lexicographer files separate, unlike its random-weight twin', () => {
     const files = ['noun.animal', 'noun.artifact', 'noun.food', 'verb.motion', 'verb.communication'];
-    const chosen = files.flatMap((file) => corpus.filter((s) => s.lexname === file).filter((_, i) => i % 37 === 0).slice(0, 40));
+    const chosen = files.flatMap((file) =>
+      corpus
+        .filter((s) => s.lexname === file)
+        .filter((_, i) => i % 37 === 0)
+        .slice(0, 40),
+    );
     const texts = chosen.map((s) => s.definition);
     const labels = chosen.map((s) => s.lexname);
     const pretrained = loadMaskedLanguageModel(folder);
@@ -127,8 +137,11 @@ describe('models/wordnet-bert', () => {
     expect(trained).toBeGreaterThan(untrained + 0.2);
   });
 
-  it("fine-tunes through the runner on a WordNet task, with the ESM of the fine-tune", async () => {
-    const family = generateWordNetFamily(corpus.filter((_, i) => i % 10 === 0), { targets: 1, sources: 1, targetTrain: 32, targetValidation: 16, targetTest: 16, sourceExamples: 64, minSynsets: 60 });
+  it('fine-tunes through the runner on a WordNet task, with the ESM of the fine-tune', async () => {
+    const family = generateWordNetFamily(
+      corpus.filter((_, i) => i % 10 === 0),
+      { targets: 1, sources: 1, targetTrain: 32, targetValidation: 16, targetTest: 16, sourceExamples: 64, minSynsets: 60 },
+    );
     const result = await runFinetune({
       model: NAME,
       modelsDir: MODELS_ROOT,

@@ -11,8 +11,10 @@ const NOUNS = [
   '00006484 03 n 01 cell 0 002 @ 00004258 n 0000 ;c 06037666 n 0000 | (biology) the basic structural and functional unit of all organisms  ',
   '06037666 09 n 02 biology 0 biological_science 0 001 @ 06037298 n 0000 | the science that studies living organisms  ',
 ];
-const VERB = '00001740 29 v 04 breathe 0 take_a_breath 0 respire 0 suspire 3 001 * 00005041 v 0000 02 + 02 00 + 08 00 | draw air into, and expel out of, the lungs; "I can breathe better when the air is clean"; "The patient is respiring"  ';
-const ADJECTIVE = '02106669 00 s 02 abstemious 0 ascetic(a) 0 001 & 02105990 a 0000 | sparing in consumption of especially food and drink; "the pleasures of the table, never of much consequence to one naturally abstemious"- John Galsworthy  ';
+const VERB =
+  '00001740 29 v 04 breathe 0 take_a_breath 0 respire 0 suspire 3 001 * 00005041 v 0000 02 + 02 00 + 08 00 | draw air into, and expel out of, the lungs; "I can breathe better when the air is clean"; "The patient is respiring"  ';
+const ADJECTIVE =
+  '02106669 00 s 02 abstemious 0 ascetic(a) 0 001 & 02105990 a 0000 | sparing in consumption of especially food and drink; "the pleasures of the table, never of much consequence to one naturally abstemious"- John Galsworthy  ';
 
 let scratch: string;
 beforeAll(async () => {
@@ -39,12 +41,23 @@ describe('WordNet data files', () => {
     });
     expect(splitGloss('sparing in food; "never of much consequence; to one"- John Galsworthy').examples).toEqual(['never of much consequence; to one']);
     // A quoted word inside a definition stays in it; so do several definitions.
-    expect(splitGloss('significant progress (especially in the phrase "make strides"); a long step')).toEqual({ definition: 'significant progress (especially in the phrase "make strides"); a long step', examples: [] });
+    expect(splitGloss('significant progress (especially in the phrase "make strides"); a long step')).toEqual({
+      definition: 'significant progress (especially in the phrase "make strides"); a long step',
+      examples: [],
+    });
   });
 
   it('resolves topic-domain pointers (;c) to the first word of the domain synset', () => {
     const synsets = toSynsets([...NOUNS.map((line) => ({ pos: 'noun' as const, line: parseDataLine(line) })), { pos: 'verb', line: parseDataLine(VERB) }]);
-    expect(synsets[0]).toEqual({ id: '00006484-n', pos: 'noun', lexname: 'noun.Tops', domains: ['biology'], lemmas: ['cell'], definition: '(biology) the basic structural and functional unit of all organisms', examples: [] });
+    expect(synsets[0]).toEqual({
+      id: '00006484-n',
+      pos: 'noun',
+      lexname: 'noun.Tops',
+      domains: ['biology'],
+      lemmas: ['cell'],
+      definition: '(biology) the basic structural and functional unit of all organisms',
+      examples: [],
+    });
     expect(synsets[2].domains).toEqual([]);
     expect(() => toSynsets([{ pos: 'noun', line: parseDataLine(NOUNS[0]) }])).toThrow(/06037666-n, which is not in the data files/);
   });
@@ -52,8 +65,24 @@ describe('WordNet data files', () => {
 
 describe('the corpus file', () => {
   const slice: Synset[] = [
-    { id: '00006484-n', pos: 'noun', lexname: 'noun.Tops', domains: ['biology'], lemmas: ['cell'], definition: 'the basic unit of all organisms', examples: [] },
-    { id: '00001740-v', pos: 'verb', lexname: 'verb.body', domains: [], lemmas: ['breathe', 'take a breath'], definition: 'draw air into the lungs', examples: ['I can breathe better', 'The patient is respiring'] },
+    {
+      id: '00006484-n',
+      pos: 'noun',
+      lexname: 'noun.Tops',
+      domains: ['biology'],
+      lemmas: ['cell'],
+      definition: 'the basic unit of all organisms',
+      examples: [],
+    },
+    {
+      id: '00001740-v',
+      pos: 'verb',
+      lexname: 'verb.body',
+      domains: [],
+      lemmas: ['breathe', 'take a breath'],
+      definition: 'draw air into the lungs',
+      examples: ['I can breathe better', 'The patient is respiring'],
+    },
   ];
 
   it('round-trips a slice through its text form and a compressed file', async () => {

@@ -5,11 +5,29 @@ import { textTask } from '../../study/context.js';
 import type { StudyFamily, StudyTask } from '../../study/tasks.js';
 import { readCorpus, type Synset } from '../../study/wordnet/corpus.js';
 import { pairRelation } from '../../study/wordnet/relations.js';
-import { classLabel, generateWordNetFamily, NATURAL_GROUPS, RELATIONS, taskName, wordNetTasks, type WordNetFamily, type WordNetFamilyOptions, type WordNetTask } from '../../study/wordnet/tasks.js';
+import {
+  classLabel,
+  generateWordNetFamily,
+  NATURAL_GROUPS,
+  RELATIONS,
+  taskName,
+  type WordNetFamily,
+  type WordNetFamilyOptions,
+  type WordNetTask,
+  wordNetTasks,
+} from '../../study/wordnet/tasks.js';
 import { tinyModel } from '../helpers/finetune.js';
 
 /** A family on a slice of the corpus (every 10th synset), with small tasks. */
-const SMALL: Partial<WordNetFamilyOptions> = { targets: 4, sources: 10, targetTrain: 30, targetValidation: 12, targetTest: 18, sourceExamples: 60, minSynsets: 60 };
+const SMALL: Partial<WordNetFamilyOptions> = {
+  targets: 4,
+  sources: 10,
+  targetTrain: 30,
+  targetValidation: 12,
+  targetTest: 18,
+  sourceExamples: 60,
+  minSynsets: 60,
+};
 
 let slice: Synset[];
 let family: WordNetFamily;
@@ -55,7 +73,10 @@ describe('generateWordNetFamily', () => {
         split?.texts.forEach((text, i) => {
           const label = split.labels[i] as string;
           expect(task.classNames.map((c) => c.join('+'))).toContain(label);
-          expect(label.split('+').some((file) => filesOf.get(text)?.has(file)), `${task.id}: "${text}" labelled ${label}`).toBe(true);
+          expect(
+            label.split('+').some((file) => filesOf.get(text)?.has(file)),
+            `${task.id}: "${text}" labelled ${label}`,
+          ).toBe(true);
         });
       }
     }
@@ -137,7 +158,14 @@ describe('wordNetTasks: tasks chosen by hand', () => {
   const spec = (textKind: 'definition' | 'example', ...classes: string[]) => ({ classNames: classes.map((c) => c.split('+')), textKind });
 
   it('draws the named target and sources, labelled by their files, no synset in both', () => {
-    const { targets, sources } = wordNetTasks(slice, { targets: [spec('definition', 'noun.animal', 'noun.plant', 'noun.food')], sources: [spec('definition', 'noun.animal+noun.plant', 'noun.food'), spec('definition', 'verb.motion', 'verb.communication')] }, SMALL);
+    const { targets, sources } = wordNetTasks(
+      slice,
+      {
+        targets: [spec('definition', 'noun.animal', 'noun.plant', 'noun.food')],
+        sources: [spec('definition', 'noun.animal+noun.plant', 'noun.food'), spec('definition', 'verb.motion', 'verb.communication')],
+      },
+      SMALL,
+    );
     expect(targets.map((t) => t.id)).toEqual(['wordnet-target/animal-vs-plant-vs-food']);
     expect(sources.map((t) => t.id)).toEqual(['wordnet/animal-or-plant-vs-food', 'wordnet/motion-vs-communication-verbs']);
     expect(sources[0].train.texts).toHaveLength(60);
@@ -145,19 +173,32 @@ describe('wordNetTasks: tasks chosen by hand', () => {
     const targetTexts = new Set([targets[0].train, targets[0].validation!, targets[0].test!].flatMap((s) => s.texts));
     expect(sources.flatMap((s) => s.train.texts).filter((t) => targetTexts.has(t))).toEqual([]);
     // The same specs and seed, the same tasks.
-    expect(wordNetTasks(slice, { targets: [spec('definition', 'noun.animal', 'noun.plant', 'noun.food')], sources: [spec('definition', 'noun.animal+noun.plant', 'noun.food'), spec('definition', 'verb.motion', 'verb.communication')] }, SMALL).sources).toEqual(sources);
+    expect(
+      wordNetTasks(
+        slice,
+        {
+          targets: [spec('definition', 'noun.animal', 'noun.plant', 'noun.food')],
+          sources: [spec('definition', 'noun.animal+noun.plant', 'noun.food'), spec('definition', 'verb.motion', 'verb.communication')],
+        },
+        SMALL,
+      ).sources,
+    ).toEqual(sources);
   });
 
   it('refuses a file that takes no part, a target of usage examples, and more texts than the corpus holds', () => {
-    expect(() => wordNetTasks(slice, { targets: [], sources: [spec('definition', 'noun.animal', 'noun.unicorn')] }, SMALL)).toThrow(/noun.unicorn: not a lexicographer file/);
+    expect(() => wordNetTasks(slice, { targets: [], sources: [spec('definition', 'noun.animal', 'noun.unicorn')] }, SMALL)).toThrow(
+      /noun.unicorn: not a lexicographer file/,
+    );
     expect(() => wordNetTasks(slice, { targets: [spec('example', 'noun.animal', 'noun.plant')], sources: [] }, SMALL)).toThrow(/targets are definitions/);
-    expect(() => wordNetTasks(slice, { targets: [], sources: [spec('example', 'noun.animal', 'noun.plant')] }, { ...SMALL, sourceExamples: 5000 })).toThrow(/too few texts/);
+    expect(() => wordNetTasks(slice, { targets: [], sources: [spec('example', 'noun.animal', 'noun.plant')] }, { ...SMALL, sourceExamples: 5000 })).toThrow(
+      /too few texts/,
+    );
   });
 });
 
 describe('pairRelation', () => {
   const target = ['noun.animal+noun.plant', 'noun.food', 'noun.artifact'];
-  it('names how a source\'s classes stand to a target\'s', () => {
+  it("names how a source's classes stand to a target's", () => {
     expect(pairRelation(['noun.food', 'noun.artifact', 'noun.animal+noun.plant'], target)).toBe('share');
     expect(pairRelation(['noun.animal', 'noun.plant', 'noun.food', 'noun.artifact'], target)).toBe('split');
     expect(pairRelation(['noun.animal+noun.food+noun.plant', 'noun.artifact'], target)).toBe('merge');
@@ -168,7 +209,7 @@ describe('pairRelation', () => {
     expect(pairRelation(['verb.motion', 'verb.contact'], target)).toBe('disjoint');
   });
 
-  it("agrees with the relation each source of the family was built by", () => {
+  it('agrees with the relation each source of the family was built by', () => {
     for (const source of family.sources) {
       const built = family.targets.find((t) => t.id === source.relation!.target)!;
       const kind = pairRelation(source.classNames.map(classLabel), built.classNames.map(classLabel));

@@ -1,6 +1,6 @@
 import type { ModelParameter } from '../encoder.js';
-import { dynamicParameterSelection, type DpsOptions } from './dps.js';
-import { gradientMaskTuning, type GmtOptions } from './gmt.js';
+import { type DpsOptions, dynamicParameterSelection } from './dps.js';
+import { type GmtOptions, gradientMaskTuning } from './gmt.js';
 import { noMasking } from './none.js';
 import type { MaskingStrategy } from './strategy.js';
 

@@ -1,5 +1,5 @@
-import type { ModelParameter } from '../encoder.js';
 import type { GradientMask } from '../../tf/optimizer.js';
+import type { ModelParameter } from '../encoder.js';
 
 export const MASK_NAMES = ['none', 'gmt', 'dps'] as const;
 export type MaskName = (typeof MASK_NAMES)[number];

@@ -2,12 +2,12 @@ import { mkdir, realpath } from 'node:fs/promises';
 import { isAbsolute, relative, resolve, sep } from 'node:path';
 import type { z } from 'zod';
 import { UserInputError } from '../../errors.js';
-import { esmFromFiles, EsmFormatError } from '../../esm/hfselect.js';
+import { EsmFormatError, esmFromFiles } from '../../esm/hfselect.js';
 import { deleteEsms, registerEsm } from '../../registry/esms.js';
-import { getEsm, pageEsms, registrySource, type EsmRecord } from '../../store/esms.js';
 import { importEsmFolders } from '../../registry/import.js';
+import { type EsmRecord, getEsm, pageEsms, registrySource } from '../../store/esms.js';
 import type { ServerContext } from '../context.js';
-import { handler, type Handler } from '../http/handler.js';
+import { type Handler, handler } from '../http/handler.js';
 import { HttpProblem } from '../http/problem.js';
 import { deleteEsm, getEsm as getEsmRoute, listEsms, postEsm } from '../http/routes.js';
 import type { Esm, EsmUpload, ImportRequest } from '../http/schemas.js';
@@ -57,7 +57,8 @@ async function importFolders(ctx: ServerContext, request: z.infer<typeof ImportR
   try {
     summary = await importEsmFolders(ctx.registry, [target], { within: root });
   } catch (error) {
-    if (error instanceof UserInputError) throw new HttpProblem('invalid-input', `path: no ESM folders (config.json + model.safetensors) under ${request.path}`, 'path');
+    if (error instanceof UserInputError)
+      throw new HttpProblem('invalid-input', `path: no ESM folders (config.json + model.safetensors) under ${request.path}`, 'path');
     throw error;
   }
   return { ...summary, outcomes: summary.outcomes.map((o) => ({ ...o, source: shown(o.source) })) };
@@ -91,7 +92,14 @@ export function esmHandlers(ctx: ServerContext): Handler[] {
       // The ESM under the path asked (`/v1/esms`, or its deprecated alias).
       return uploaded.status === 'imported' ? c.json(uploaded, 201, { location: `${c.req.path}/${uploaded.source.id}` }) : c.json(uploaded, 200);
     }),
-    handler(getEsmRoute, ({ params }, c) => c.json(esmView(ctx, found(params.id, () => getEsm(ctx.registry, params.id))))),
+    handler(getEsmRoute, ({ params }, c) =>
+      c.json(
+        esmView(
+          ctx,
+          found(params.id, () => getEsm(ctx.registry, params.id)),
+        ),
+      ),
+    ),
     handler(deleteEsm, ({ params }, c) => c.json(esmView(ctx, found(params.id, () => deleteEsms(ctx.registry, [params.id]))[0]))),
   ];
 }

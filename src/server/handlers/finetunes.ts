@@ -3,21 +3,21 @@ import { join } from 'node:path';
 import type { z } from 'zod';
 import { UserInputError } from '../../errors.js';
 import { resolveStageSettings } from '../../finetune/settings.js';
-import { locateSourceData, sourceFromRanking, type SourceData } from '../../registry/sources.js';
 import { HubUnavailableError } from '../../hub/hub-errors.js';
 import type { TableFormat } from '../../io/tables.js';
-import type { TaskType } from '../../task/labels.js';
+import type { FinetuneRequest, HubSource, RegisteredSource, UploadedTask } from '../../jobs/finetune-request.js';
+import { locateSourceData, type SourceData, sourceFromRanking } from '../../registry/sources.js';
 import { getEsm } from '../../store/esms.js';
 import { findJob } from '../../store/jobs.js';
 import { getRankingRun } from '../../store/rankings.js';
+import type { TaskType } from '../../task/labels.js';
 import type { ServerContext } from '../context.js';
-import { streamEvents } from '../http/sse.js';
-import type { FinetuneRequest, HubSource, RegisteredSource, UploadedTask } from '../../jobs/finetune-request.js';
-import { handler, type Handler } from '../http/handler.js';
-import { checkFinetuneModel, discardUpload, readUpload, storeUpload, type StoredUpload } from './inputs.js';
+import { type Handler, handler } from '../http/handler.js';
 import { HttpProblem } from '../http/problem.js';
 import { deleteFinetune, finetuneEvents, getFinetune, postFinetune } from '../http/routes.js';
-import { TASK_ID_MAX_LENGTH, type FinetuneUpload } from '../http/schemas.js';
+import { type FinetuneUpload, TASK_ID_MAX_LENGTH } from '../http/schemas.js';
+import { streamEvents } from '../http/sse.js';
+import { checkFinetuneModel, discardUpload, readUpload, type StoredUpload, storeUpload } from './inputs.js';
 
 type Form = z.infer<typeof FinetuneUpload>;
 
@@ -32,7 +32,11 @@ interface ChosenSource {
 /** A library error about the source, answered as a problem of `field` (its paths are redacted with every response; 503 when the Hub fails). */
 function sourceProblem(kind: 'invalid-input' | 'conflict', field: string, error: unknown): HttpProblem {
   if (!(error instanceof UserInputError)) throw error;
-  return new HttpProblem(error instanceof HubUnavailableError ? 'unavailable' : kind, `${field}: ${error.message.replace(/^(source|rank|dataset|subset|split): /, '')}`, field);
+  return new HttpProblem(
+    error instanceof HubUnavailableError ? 'unavailable' : kind,
+    `${field}: ${error.message.replace(/^(source|rank|dataset|subset|split): /, '')}`,
+    field,
+  );
 }
 
 /**
@@ -54,7 +58,13 @@ function chooseSource(ctx: ServerContext, form: Form): ChosenSource {
     }
     let data: SourceData;
     try {
-      data = locateSourceData(registry, { taskId: esm.task_id, subset: esm.task_subset, split: esm.task_split, textColumn: esm.text_column, labelColumn: esm.label_column });
+      data = locateSourceData(registry, {
+        taskId: esm.task_id,
+        subset: esm.task_subset,
+        split: esm.task_split,
+        textColumn: esm.text_column,
+        labelColumn: esm.label_column,
+      });
     } catch (error) {
       throw sourceProblem('conflict', field, error);
     }
@@ -64,8 +74,10 @@ function chooseSource(ctx: ServerContext, form: Form): ChosenSource {
   const rank = form.rank!;
   const ranking = findJob(registry, rankingId);
   if (ranking?.kind !== 'ranking') throw new HttpProblem('invalid-input', `ranking_id: there is no ranking job ${rankingId}`, 'ranking_id');
-  if (ranking.state !== 'succeeded') throw new HttpProblem('conflict', `ranking_id: ranking ${rankingId} is ${ranking.state}; only a succeeded ranking has ranks to fine-tune on`, 'ranking_id');
-  if (ranking.run_id === null) throw new HttpProblem('conflict', `ranking_id: the ranking run of ${rankingId} has been deleted from the registry`, 'ranking_id');
+  if (ranking.state !== 'succeeded')
+    throw new HttpProblem('conflict', `ranking_id: ranking ${rankingId} is ${ranking.state}; only a succeeded ranking has ranks to fine-tune on`, 'ranking_id');
+  if (ranking.run_id === null)
+    throw new HttpProblem('conflict', `ranking_id: the ranking run of ${rankingId} has been deleted from the registry`, 'ranking_id');
   let ranked: ReturnType<typeof sourceFromRanking>;
   try {
     ranked = sourceFromRanking(getRankingRun(registry, ranking.run_id).result, rank);
@@ -87,7 +99,11 @@ function chooseSource(ctx: ServerContext, form: Form): ChosenSource {
  * source_task_id that is too long is refused, as the client's own word is not rewritten).
  */
 function taskIdOf(fileName: string, fallback: string): string {
-  const id = fileName.split(/[\\/]/).pop()!.replace(/\.[^.]*$/, '').slice(0, TASK_ID_MAX_LENGTH);
+  const id = fileName
+    .split(/[\\/]/)
+    .pop()!
+    .replace(/\.[^.]*$/, '')
+    .slice(0, TASK_ID_MAX_LENGTH);
   // Not half a surrogate pair.
   return id.replace(/[\uD800-\uDBFF]$/, '') || fallback;
 }
@@ -111,7 +127,15 @@ async function uploadedTask(ctx: ServerContext, fields: UploadFields, stored: St
   const task_type = fields.taskType ?? 'classification';
   const rows = await readUpload(ctx, upload, fields.fileField, { textColumns: fields.textColumns, labelColumn: fields.labelColumn, task: task_type });
   return {
-    task: { file: `${fields.role}.${upload.format}`, format: upload.format, text_columns: fields.textColumns, label_column: fields.labelColumn, task_type, task_id: fields.taskId ?? taskIdOf(fields.file.name, fields.role), rows },
+    task: {
+      file: `${fields.role}.${upload.format}`,
+      format: upload.format,
+      text_columns: fields.textColumns,
+      label_column: fields.labelColumn,
+      task_type,
+      task_id: fields.taskId ?? taskIdOf(fields.file.name, fields.role),
+      rows,
+    },
     upload,
   };
 }
@@ -123,7 +147,11 @@ async function uploadedTask(ctx: ServerContext, fields: UploadFields, stored: St
 async function createFinetune(ctx: ServerContext, form: Form) {
   const chosen = form.source_file === undefined ? chooseSource(ctx, form) : undefined;
   if (chosen && form.model !== undefined && form.model !== chosen.baseModel) {
-    throw new HttpProblem('invalid-input', `model: the ${chosen.field === 'rank' ? 'ranked' : 'registered'} source task's ESM is for ${chosen.baseModel}; fine-tune that model (leave model out)`, 'model');
+    throw new HttpProblem(
+      'invalid-input',
+      `model: the ${chosen.field === 'rank' ? 'ranked' : 'registered'} source task's ESM is for ${chosen.baseModel}; fine-tune that model (leave model out)`,
+      'model',
+    );
   }
   const model = form.model ?? chosen?.baseModel;
   if (model === undefined) throw new HttpProblem('invalid-input', 'model: required with source_file (the base model to fine-tune)', 'model');
@@ -140,7 +168,17 @@ async function createFinetune(ctx: ServerContext, form: Form) {
         // thread); the job reads the same commit again.
         const read = await ctx.workers.readHubSourceTask(chosen.data.hub, ctx.dataDir);
         const { dataset, taskId, textColumn, labelColumn } = chosen.data.hub;
-        hub = { dataset, subset: read.subset, split: read.split, revision: read.revision, text_column: textColumn, label_column: labelColumn, task_id: taskId, rows: read.rows, ...chosen.via };
+        hub = {
+          dataset,
+          subset: read.subset,
+          split: read.split,
+          revision: read.revision,
+          text_column: textColumn,
+          label_column: labelColumn,
+          task_id: taskId,
+          rows: read.rows,
+          ...chosen.via,
+        };
       }
     } catch (error) {
       throw sourceProblem('conflict', chosen.field, error);
@@ -149,7 +187,11 @@ async function createFinetune(ctx: ServerContext, form: Form) {
   const stored: StoredUpload[] = [];
   try {
     const common = { textColumns: form.text_column, labelColumn: form.label_column };
-    const target = await uploadedTask(ctx, { role: 'target', file: form.target_file, fileField: 'target_file', formatField: 'format', format: form.format, ...common, taskType: form.task_type }, stored);
+    const target = await uploadedTask(
+      ctx,
+      { role: 'target', file: form.target_file, fileField: 'target_file', formatField: 'format', format: form.format, ...common, taskType: form.task_type },
+      stored,
+    );
     const source =
       form.source_file &&
       (await uploadedTask(

@@ -1,25 +1,29 @@
 import { requireOnline } from '../../hub/config.js';
 import { getEsmCoverage } from '../../hub/search.js';
 import type { ServerContext } from '../context.js';
-import { streamEvents } from '../http/sse.js';
-import { handler, type Handler } from '../http/handler.js';
-import { hubProblem } from '../http/problem.js';
+import { type Handler, handler } from '../http/handler.js';
 import { deletePull, getPull, hubCoverage, postPull, pullEvents } from '../http/hub-routes.js';
+import { hubProblem } from '../http/problem.js';
+import { streamEvents } from '../http/sse.js';
 
 /** The service's Hugging Face Hub routes: pull jobs, and the Hub's coverage. */
 export function hubHandlers(ctx: ServerContext): Handler[] {
   return [
-    handler(postPull, async ({ body }, c) => {
-      // Refused now rather than as a failed job.
-      try {
-        requireOnline(ctx.hubConfig(), `POST ${c.req.path}`);
-      } catch (error) {
-        throw hubProblem(error);
-      }
-      const job = await ctx.jobs.submit('pull', body.value as object, async () => {});
-      // The job under the path asked (`/v1/esms/pull`, or its deprecated alias).
-      return c.json(ctx.jobs.view(job), 202, { location: `${c.req.path}/${job.id}` });
-    }, { before: () => ctx.jobs.checkRoom('pull') }),
+    handler(
+      postPull,
+      async ({ body }, c) => {
+        // Refused now rather than as a failed job.
+        try {
+          requireOnline(ctx.hubConfig(), `POST ${c.req.path}`);
+        } catch (error) {
+          throw hubProblem(error);
+        }
+        const job = await ctx.jobs.submit('pull', body.value as object, async () => {});
+        // The job under the path asked (`/v1/esms/pull`, or its deprecated alias).
+        return c.json(ctx.jobs.view(job), 202, { location: `${c.req.path}/${job.id}` });
+      },
+      { before: () => ctx.jobs.checkRoom('pull') },
+    ),
     handler(getPull, ({ params }, c) => c.json(ctx.jobs.view(ctx.jobs.get(params.id, 'pull')))),
     handler(pullEvents, ({ params }, c) => streamEvents(ctx, 'pull', params.id, c)),
     handler(deletePull, async ({ params }, c) => c.json(await ctx.jobs.cancel(params.id, 'pull'))),

@@ -1,14 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { listModels, modelFolder, type LocalModel } from '../../embed/model-folder.js';
+import type { DatasetOptions } from '../../dataset/text-dataset.js';
+import { type LocalModel, listModels, modelFolder } from '../../embed/model-folder.js';
 import { UserInputError } from '../../errors.js';
 import { CONFIG_FILE, WEIGHTS_FILE } from '../../finetune/checkpoint.js';
 import { parseEncoderConfig } from '../../finetune/model-config.js';
-import type { DatasetOptions } from '../../dataset/text-dataset.js';
-import { TABLE_FORMATS, tableFormatOf, type TableFormat } from '../../io/tables.js';
-import type { ServerContext } from '../context.js';
+import { TABLE_FORMATS, type TableFormat, tableFormatOf } from '../../io/tables.js';
 import { JOBS_DIR } from '../../jobs/runner.js';
+import type { ServerContext } from '../context.js';
 import { HttpProblem } from '../http/problem.js';
 
 /** A model of the models directory by name, without naming server paths; refused (field `model`) when there is none. */
@@ -60,7 +60,8 @@ export interface StoredUpload {
  */
 export async function storeUpload(ctx: ServerContext, file: File, formatField: string, format?: TableFormat): Promise<StoredUpload> {
   const chosen = format ?? tableFormatOf(file.name);
-  if (!chosen) throw new HttpProblem('invalid-input', `${formatField}: cannot tell the format of "${file.name}"; name it (${TABLE_FORMATS.join(', ')})`, formatField);
+  if (!chosen)
+    throw new HttpProblem('invalid-input', `${formatField}: cannot tell the format of "${file.name}"; name it (${TABLE_FORMATS.join(', ')})`, formatField);
   const uploads = ctx.registry.resolve(join(JOBS_DIR, '.uploads'));
   await mkdir(uploads, { recursive: true });
   const path = join(uploads, `${randomUUID()}.${chosen}`);
@@ -78,7 +79,8 @@ export async function readUpload(ctx: ServerContext, upload: StoredUpload, field
     return await ctx.workers.countRows(upload.path, { ...options, format: upload.format });
   } catch (error) {
     await discardUpload(upload);
-    if (error instanceof UserInputError) throw new HttpProblem('invalid-input', error.message.replace(/^dataset: /, `${field}: `).replaceAll(upload.path, upload.clientName), field);
+    if (error instanceof UserInputError)
+      throw new HttpProblem('invalid-input', error.message.replace(/^dataset: /, `${field}: `).replaceAll(upload.path, upload.clientName), field);
     throw error;
   }
 }

@@ -1,6 +1,6 @@
 import { listModels as findModels } from '../../embed/model-folder.js';
 import type { ServerContext } from '../context.js';
-import { handler, type Handler } from '../http/handler.js';
+import { type Handler, handler } from '../http/handler.js';
 import { listModels } from '../http/routes.js';
 
 /** The base models of the models directory. */

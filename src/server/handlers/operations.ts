@@ -1,7 +1,7 @@
 import { countEsms } from '../../store/esms.js';
 import { countJobsByState } from '../../store/jobs.js';
 import type { ServerContext } from '../context.js';
-import { handler, type Handler } from '../http/handler.js';
+import { type Handler, handler } from '../http/handler.js';
 import { HttpProblem } from '../http/problem.js';
 import { healthz, metrics, readyz } from '../http/routes.js';
 

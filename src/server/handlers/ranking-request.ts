@@ -1,6 +1,6 @@
 import type { z } from 'zod';
-import { encodeLabels } from '../../task/labels.js';
 import type { RankingSpec } from '../../jobs/ranking.js';
+import { encodeLabels } from '../../task/labels.js';
 import { HttpProblem } from '../http/problem.js';
 import type { RankingRequest } from '../http/schemas.js';
 
@@ -27,7 +27,16 @@ export function inlineSpec(request: z.infer<typeof RankingRequest>, inlineRows: 
   if ('dataset' in request) {
     // Rows, subset, split and revision are known once the dataset is read (readHubTargetSpec).
     const text_columns = typeof request.text_column === 'string' ? [request.text_column] : request.text_column;
-    const hub = { dataset: request.dataset, subset: request.subset ?? '', split: request.split ?? '', revision: '', text_columns, label_column: request.label_column, num_examples: request.num_examples, seed: request.seed };
+    const hub = {
+      dataset: request.dataset,
+      subset: request.subset ?? '',
+      split: request.split ?? '',
+      revision: '',
+      text_columns,
+      label_column: request.label_column,
+      num_examples: request.num_examples,
+      seed: request.seed,
+    };
     return { input: 'hub', rows: 0, model: request.model, pooling: request.pooling, ...common, hub };
   }
   encodeLabels(request.labels, task_type);

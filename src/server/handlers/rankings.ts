@@ -4,18 +4,18 @@ import type { Context } from 'hono';
 import type { z } from 'zod';
 import { ESM_FILTER_FIELDS, type EsmFilter } from '../../esm/filter.js';
 import { writeFileAtomic } from '../../io/atomic.js';
+import { INLINE_INPUT, type RankingSpec } from '../../jobs/ranking.js';
 import { listEsmIds } from '../../store/esms.js';
 import { isFinished, type StoredJob } from '../../store/jobs.js';
 import type { ServerContext } from '../context.js';
 import { BodyThreads } from '../http/body-threads.js';
-import { streamEvents } from '../http/sse.js';
-import { INLINE_INPUT, type RankingSpec } from '../../jobs/ranking.js';
-import { handler, type Handler } from '../http/handler.js';
-import { checkModel, discardUpload, readUpload, storeUpload } from './inputs.js';
-import { HttpProblem, problemResponse, type Problem } from '../http/problem.js';
+import { type Handler, handler } from '../http/handler.js';
+import { HttpProblem, type Problem, problemResponse } from '../http/problem.js';
 import { deleteRanking, getRanking, postRanking, rankingEvents } from '../http/routes.js';
-import { checkOptions } from './ranking-request.js';
 import type { RankingUpload } from '../http/schemas.js';
+import { streamEvents } from '../http/sse.js';
+import { checkModel, discardUpload, readUpload, storeUpload } from './inputs.js';
+import { checkOptions } from './ranking-request.js';
 
 /** A validated target, ready to become a job. */
 interface PreparedRanking {
@@ -52,7 +52,13 @@ async function fromUpload(ctx: ServerContext, form: z.infer<typeof RankingUpload
     num_examples: form.num_examples,
     seed: form.seed,
   };
-  const rows = await readUpload(ctx, stored, 'file', { textColumns: file.text_columns, labelColumn: file.label_column, task: task_type, numExamples: file.num_examples, seed: file.seed });
+  const rows = await readUpload(ctx, stored, 'file', {
+    textColumns: file.text_columns,
+    labelColumn: file.label_column,
+    task: task_type,
+    numExamples: file.num_examples,
+    seed: file.seed,
+  });
   const filters: EsmFilter = Object.fromEntries(ESM_FILTER_FIELDS.filter((field) => form[field] !== undefined).map((field) => [field, form[field]]));
   return {
     spec: { input: 'file', rows, task_type, model: form.model, pooling: form.pooling, top: form.top, candidates: form.candidates, filters, file },
@@ -64,7 +70,13 @@ async function fromUpload(ctx: ServerContext, form: z.infer<typeof RankingUpload
 function poolSize(ctx: ServerContext, filters: EsmFilter): number {
   const size = listEsmIds(ctx.registry, filters).length;
   if (size === 0) {
-    throw new HttpProblem('invalid-input', Object.keys(filters).length ? 'filters: no registered ESM matches the filters (GET /v1/esms lists them)' : 'filters: the registry has no ESMs; add some with POST /v1/esms', 'filters');
+    throw new HttpProblem(
+      'invalid-input',
+      Object.keys(filters).length
+        ? 'filters: no registered ESM matches the filters (GET /v1/esms lists them)'
+        : 'filters: the registry has no ESMs; add some with POST /v1/esms',
+      'filters',
+    );
   }
   return size;
 }

@@ -2,19 +2,19 @@ import { Hono, type MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
 import type { ServerContext } from '../context.js';
-import { bearerAuth } from './auth.js';
-import { BodyThreads } from './body-threads.js';
-import { docsHandlers } from './docs.js';
+import { esmHandlers } from '../handlers/esms.js';
 import { finetuneHandlers } from '../handlers/finetunes.js';
-import type { Handler } from './handler.js';
 import { hubHandlers } from '../handlers/hub.js';
 import { modelHandlers } from '../handlers/models.js';
 import { operationHandlers } from '../handlers/operations.js';
-import { problem, problemFor, problemResponse } from './problem.js';
 import { rankingHandlers } from '../handlers/rankings.js';
+import { bearerAuth } from './auth.js';
+import { BodyThreads } from './body-threads.js';
+import { docsHandlers } from './docs.js';
+import type { Handler } from './handler.js';
+import { problem, problemFor, problemResponse } from './problem.js';
 import { redactResponses } from './redact.js';
 import { honoPath, ROUTES } from './routes.js';
-import { esmHandlers } from '../handlers/esms.js';
 
 /**
  * nginx's "client closed request": what is counted for a request whose client went away before
@@ -49,20 +49,31 @@ export function createApp(ctx: ServerContext): Hono {
   });
   app.notFound((c) => {
     const allowed = methodsFor(c.req.path);
-    if (allowed.length) return problemResponse(problem('method-not-allowed', `${c.req.method} ${c.req.path}: allowed are ${allowed.join(', ')}`), { allow: allowed.join(', ') });
+    if (allowed.length)
+      return problemResponse(problem('method-not-allowed', `${c.req.method} ${c.req.path}: allowed are ${allowed.join(', ')}`), { allow: allowed.join(', ') });
     return problemResponse(problem('not-found', `${c.req.path}: no such resource (GET /docs lists them)`));
   });
 
-  const handlers: Handler[] = [...rankingHandlers(ctx), ...finetuneHandlers(ctx), ...esmHandlers(ctx), ...hubHandlers(ctx), ...modelHandlers(ctx), ...operationHandlers(ctx), ...docsHandlers(ctx)];
+  const handlers: Handler[] = [
+    ...rankingHandlers(ctx),
+    ...finetuneHandlers(ctx),
+    ...esmHandlers(ctx),
+    ...hubHandlers(ctx),
+    ...modelHandlers(ctx),
+    ...operationHandlers(ctx),
+    ...docsHandlers(ctx),
+  ];
   const missing = ROUTES.filter((route) => !route.aliasOf && handlers.filter((h) => h.route === route).length !== 1);
   const extra = handlers.filter((h) => !ROUTES.includes(h.route) || h.route.aliasOf);
-  if (missing.length || extra.length) throw new Error(`routes without exactly one handler: ${[...missing, ...extra.map((h) => h.route)].map((r) => r.operationId).join(', ')}`);
+  if (missing.length || extra.length)
+    throw new Error(`routes without exactly one handler: ${[...missing, ...extra.map((h) => h.route)].map((r) => r.operationId).join(', ')}`);
 
   const parser = new BodyThreads(ctx.workers);
   const auth = ctx.token === undefined ? undefined : bearerAuth(ctx.token);
   const limit = bodyLimit({
     maxSize: ctx.limits.bodyBytes,
-    onError: () => problemResponse(problem('payload-too-large', `body: larger than the server's limit of ${ctx.limits.bodyBytes} bytes (ESMSELECT_MAX_BODY_MB)`, 'body')),
+    onError: () =>
+      problemResponse(problem('payload-too-large', `body: larger than the server's limit of ${ctx.limits.bodyBytes} bytes (ESMSELECT_MAX_BODY_MB)`, 'body')),
   });
   for (const route of ROUTES) {
     // A deprecated alias is served by its route's handler.

@@ -8,9 +8,9 @@
 import { move, transferableSymbol, valueSymbol } from 'piscina';
 import type { z } from 'zod';
 import { UserInputError } from '../../errors.js';
-import { readHubTarget, type RankingSpec } from '../../jobs/ranking.js';
+import { type RankingSpec, readHubTarget } from '../../jobs/ranking.js';
 import { inlineSpec } from '../handlers/ranking-request.js';
-import { HttpProblem, hubDatasetProblem, validationProblem, type ProblemKind } from './problem.js';
+import { HttpProblem, hubDatasetProblem, type ProblemKind, validationProblem } from './problem.js';
 import { ROUTES } from './routes.js';
 import { RankingRequest } from './schemas.js';
 
@@ -108,7 +108,11 @@ export async function parseBody(task: BodyTask): Promise<Outcome<ParsedBody>> {
  * checked; answers the job's spec and the bytes, transferred back to be stored as they came:
  * nothing is serialised again, and the event loop never parses them.
  */
-export async function checkInlineTarget(task: { readonly bytes: ArrayBuffer; readonly inlineRows: number; readonly dataDir: string }): Promise<Outcome<{ spec: RankingSpec; bytes: ArrayBuffer }>> {
+export async function checkInlineTarget(task: {
+  readonly bytes: ArrayBuffer;
+  readonly inlineRows: number;
+  readonly dataDir: string;
+}): Promise<Outcome<{ spec: RankingSpec; bytes: ArrayBuffer }>> {
   const answer = await outcome(async () => {
     const spec = inlineSpec(validate(RankingRequest, parseJson(task.bytes)) as z.infer<typeof RankingRequest>, task.inlineRows);
     return { spec: spec.input === 'hub' ? await readHubTargetSpec(spec, task.dataDir) : spec, bytes: task.bytes };
@@ -124,7 +128,11 @@ export async function checkInlineTarget(task: { readonly bytes: ArrayBuffer; rea
 async function readHubTargetSpec(spec: RankingSpec, dataDir: string): Promise<RankingSpec> {
   const { dataset, subset, split, text_columns, label_column, num_examples, seed } = spec.hub!;
   try {
-    const read = await readHubTarget({ dataset, subset: subset || undefined, split: split || undefined, text_columns, label_column, num_examples, seed }, spec.task_type, dataDir);
+    const read = await readHubTarget(
+      { dataset, subset: subset || undefined, split: split || undefined, text_columns, label_column, num_examples, seed },
+      spec.task_type,
+      dataDir,
+    );
     const { subset: readSubset, split: readSplit, revision } = read.hub!;
     return { ...spec, rows: read.texts.length, hub: { ...spec.hub!, subset: readSubset, split: readSplit, revision } };
   } catch (error) {

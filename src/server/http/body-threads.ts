@@ -1,6 +1,6 @@
 import { UserInputError } from '../../errors.js';
 import type { RankingSpec } from '../../jobs/ranking.js';
-import { tasksModule, type TaskOptions, type WorkerPool } from '../../jobs/worker-pool.js';
+import { type TaskOptions, tasksModule, type WorkerPool } from '../../jobs/worker-pool.js';
 import type { Outcome, ParsedBody } from './body-tasks.js';
 import type { BodyParser } from './handler.js';
 import { HttpProblem } from './problem.js';
@@ -34,7 +34,8 @@ export class BodyThreads implements BodyParser {
   /** A request body, parsed and validated with its route's schema (a 4xx problem when it fails); `bytes` is transferred. */
   async parseBody(route: AnyRouteSpec, type: 'json' | 'multipart', bytes: ArrayBuffer, contentType: string): Promise<unknown> {
     const { value, files } = await this.call<ParsedBody>('parseBody', { operationId: route.operationId, type, bytes, contentType }, { transferList: [bytes] });
-    for (const [key, file] of Object.entries(files)) (value as Record<string, unknown>)[key] = new File([new Uint8Array(file.bytes)], file.name, { type: file.type });
+    for (const [key, file] of Object.entries(files))
+      (value as Record<string, unknown>)[key] = new File([new Uint8Array(file.bytes)], file.name, { type: file.type });
     return value;
   }
 

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import type { ServerContext } from '../context.js';
-import { handler, type Handler } from './handler.js';
+import { type Handler, handler } from './handler.js';
 import { openApiYaml } from './openapi.js';
 import { docsAsset, docsPage, openapiDocument } from './routes.js';
 
@@ -36,7 +36,10 @@ export function docsHandlers(_ctx: ServerContext): Handler[] {
     handler(docsPage, (_, c) => c.html(PAGE)),
     handler(docsAsset, async ({ params }, c) => {
       const file = await readFile(join(SWAGGER_UI_DIR, params.asset));
-      return c.body(new Uint8Array(file), 200, { 'content-type': CONTENT_TYPES[params.asset.slice(params.asset.lastIndexOf('.'))], 'cache-control': 'public, max-age=86400' });
+      return c.body(new Uint8Array(file), 200, {
+        'content-type': CONTENT_TYPES[params.asset.slice(params.asset.lastIndexOf('.'))],
+        'cache-control': 'public, max-age=86400',
+      });
     }),
   ];
 }

@@ -1,6 +1,6 @@
 import type { Context } from 'hono';
 import type { z } from 'zod';
-import { HttpProblem, validationProblem, type InputLocation } from './problem.js';
+import { HttpProblem, type InputLocation, validationProblem } from './problem.js';
 import { type AnyRouteSpec, JSON_MEDIA_TYPE, MULTIPART_MEDIA_TYPE, type RouteSpec } from './route-spec.js';
 
 /** A request's inputs, validated by its route's schemas. */
@@ -64,14 +64,21 @@ async function readBytes(request: Request): Promise<ArrayBuffer> {
   return (size === buffer.byteLength ? buffer.buffer : buffer.buffer.slice(0, size)) as ArrayBuffer;
 }
 
-async function readBody<J, M>(route: RouteSpec<unknown, unknown, J, M>, c: Context, parser: BodyParser, rawJson: boolean): Promise<Input<unknown, unknown, J, M>['body'] | undefined> {
+async function readBody<J, M>(
+  route: RouteSpec<unknown, unknown, J, M>,
+  c: Context,
+  parser: BodyParser,
+  rawJson: boolean,
+): Promise<Input<unknown, unknown, J, M>['body'] | undefined> {
   if (!route.json && !route.multipart) return undefined;
   const contentType = c.req.header('content-type') ?? '';
   const type = mediaType(contentType);
   const json = route.json && (type === JSON_MEDIA_TYPE || type.endsWith('+json'));
   if (!json && !(route.multipart && type === MULTIPART_MEDIA_TYPE)) {
     const accepted = [route.json && JSON_MEDIA_TYPE, route.multipart && MULTIPART_MEDIA_TYPE].filter(Boolean).join(' or ');
-    throw new HttpProblem('unsupported-media-type', `content-type: send ${accepted}${type ? `, not ${type}` : ''}`, 'content-type', { 'accept-post': accepted.replace(' or ', ', ') });
+    throw new HttpProblem('unsupported-media-type', `content-type: send ${accepted}${type ? `, not ${type}` : ''}`, 'content-type', {
+      'accept-post': accepted.replace(' or ', ', '),
+    });
   }
   // Reading only moves bytes (the body limit has counted them); parsing them is CPU work, done by the parser.
   let bytes: ArrayBuffer;
@@ -98,7 +105,11 @@ export function handler<P, Q, J, M>(
   answer: (input: Input<P, Q, ArrayBuffer, M>, c: Context) => Promise<Response> | Response,
   options: HandlerOptions<P, Q> & { rawJson: true },
 ): Handler;
-export function handler<P, Q, J, M>(route: RouteSpec<P, Q, J, M>, answer: (input: Input<P, Q, J | ArrayBuffer, M>, c: Context) => Promise<Response> | Response, options: HandlerOptions<P, Q> = {}): Handler {
+export function handler<P, Q, J, M>(
+  route: RouteSpec<P, Q, J, M>,
+  answer: (input: Input<P, Q, J | ArrayBuffer, M>, c: Context) => Promise<Response> | Response,
+  options: HandlerOptions<P, Q> = {},
+): Handler {
   return {
     route,
     handle: async (c, parser) => {

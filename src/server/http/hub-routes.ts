@@ -15,7 +15,7 @@ export const postPull: RouteSpec<undefined, undefined, z.infer<typeof PullReques
   tag: 'esms',
   summary: 'Pull ESMs from the Hugging Face Hub into the registry (a job)',
   description: [
-    'The options of `esmselect esm pull`. Lists the ESMs published for `base_model` (or takes `repos`), downloads each repo\'s config.json and model.safetensors at one commit,',
+    "The options of `esmselect esm pull`. Lists the ESMs published for `base_model` (or takes `repos`), downloads each repo's config.json and model.safetensors at one commit,",
     'checks them against the sizes and hashes the Hub announced, and registers them; repos whose commit was pulled before are not downloaded again, so a restarted server',
     `that runs the job again picks up where it stopped. Answers 202 with the queued job. ${HUB_NOTE}`,
   ].join(' '),
@@ -65,7 +65,11 @@ export const hubCoverage: RouteSpec = {
   tag: 'esms',
   summary: 'How many ESMs the Hugging Face Hub has per base model',
   description: `Lists every repo tagged embedding_space_map and counts them by their base_model:finetune: tag, as hfselect's get_esm_coverage does. ${HUB_NOTE}`,
-  responses: { 200: { description: 'the counts', content: json(HubCoverage) }, 502: { description: 'the Hub refused or could not be reached', content: problem }, 503: { description: 'HF_HUB_OFFLINE is set', content: problem } },
+  responses: {
+    200: { description: 'the counts', content: json(HubCoverage) },
+    502: { description: 'the Hub refused or could not be reached', content: problem },
+    503: { description: 'HF_HUB_OFFLINE is set', content: problem },
+  },
 };
 
 export const HUB_ROUTES = [postPull, getPull, pullEvents, deletePull, hubCoverage] as const;

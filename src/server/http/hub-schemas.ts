@@ -29,7 +29,14 @@ export const PullRequest = named(
   'PullRequest',
   z
     .strictObject({
-      base_model: z.string().min(1).max(200).optional().describe("pull the ESMs published for this base model (an old name, e.g. bert-base-uncased, is followed to the current one), as hfselect's find_esm_repo_ids finds them"),
+      base_model: z
+        .string()
+        .min(1)
+        .max(200)
+        .optional()
+        .describe(
+          "pull the ESMs published for this base model (an old name, e.g. bert-base-uncased, is followed to the current one), as hfselect's find_esm_repo_ids finds them",
+        ),
       repos: z.array(repoId).min(1).max(MAX_PULL_REPOS).optional().describe("or exactly these repos (hfselect's esm_repo_ids)"),
       task: z.string().min(1).max(200).optional().describe('with base_model: only ESMs whose repo id or task id contains this text (case-insensitive)'),
       revision: z.string().min(1).max(200).optional().describe('a branch, tag or commit to read each repo at (default: the head of main)'),
@@ -39,8 +46,10 @@ export const PullRequest = named(
       if (request.base_model === undefined && request.repos === undefined) {
         context.addIssue({ code: 'custom', path: ['base_model'], message: 'name a base model, or the repos to pull' });
       }
-      if (request.repos !== undefined && request.base_model !== undefined) context.addIssue({ code: 'custom', path: ['repos'], message: 'give repos or base_model, not both' });
-      if (request.repos !== undefined && request.task !== undefined) context.addIssue({ code: 'custom', path: ['task'], message: 'selects from the listing of a base model; named repos are pulled as named' });
+      if (request.repos !== undefined && request.base_model !== undefined)
+        context.addIssue({ code: 'custom', path: ['repos'], message: 'give repos or base_model, not both' });
+      if (request.repos !== undefined && request.task !== undefined)
+        context.addIssue({ code: 'custom', path: ['task'], message: 'selects from the listing of a base model; named repos are pulled as named' });
     })
     .describe('what `esmselect esm pull` takes: a base model (and a task filter) or repos, a revision, the concurrency'),
 );
@@ -49,7 +58,9 @@ export const PullProgress = named(
   'PullProgress',
   z.object({
     fraction: z.number().min(0).max(1).describe('repos done of those listed'),
-    stage: z.enum(['queued', 'listing', 'pulling', 'done']).describe('listing: asking the Hub for the repos; pulling: downloading, checking and registering them'),
+    stage: z
+      .enum(['queued', 'listing', 'pulling', 'done'])
+      .describe('listing: asking the Hub for the repos; pulling: downloading, checking and registering them'),
     eta_seconds: z.number().nullable().describe('estimated seconds left, from the pace so far; null until there is enough to go on'),
     done: z.int().optional(),
     total: z.int().optional(),
@@ -61,7 +72,9 @@ const PullOutcome = z.object({
   commit: z.string().nullable().describe('the commit its files were read at'),
   status: z
     .enum(['imported', 'skipped', 'unchanged', 'rejected', 'failed'])
-    .describe('imported: a new ESM; skipped: the registry had this ESM; unchanged: the commit pulled before, nothing downloaded; rejected: not a usable ESM, or not what the Hub announced; failed: the Hub could not be asked (pull again)'),
+    .describe(
+      'imported: a new ESM; skipped: the registry had this ESM; unchanged: the commit pulled before, nothing downloaded; rejected: not a usable ESM, or not what the Hub announced; failed: the Hub could not be asked (pull again)',
+    ),
   source_id: z.int().optional().describe('the ESM: GET /v1/esms/{source_id}'),
   reason: z.string().optional(),
 });

@@ -19,7 +19,12 @@ export class ServiceMetrics {
 
   constructor(store: Registry) {
     const registers = [this.registry];
-    this.requests = new Counter({ name: 'esmselect_http_requests_total', help: 'HTTP requests answered, by route and status', labelNames: ['method', 'route', 'status'], registers });
+    this.requests = new Counter({
+      name: 'esmselect_http_requests_total',
+      help: 'HTTP requests answered, by route and status',
+      labelNames: ['method', 'route', 'status'],
+      registers,
+    });
     this.latency = new Histogram({
       name: 'esmselect_http_request_duration_seconds',
       help: 'Time to answer an HTTP request (to the start of the body for streams), by route and status',

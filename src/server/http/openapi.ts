@@ -50,11 +50,18 @@ function operation(route: RouteSpec): JsonSchema {
   for (const [status, response] of Object.entries(route.responses)) {
     responses[status] = {
       description: response.description,
-      ...(response.headers && { headers: Object.fromEntries(Object.entries(response.headers).map(([name, description]) => [name, { description, schema: { type: 'string' } }])) }),
-      ...(response.content && { content: Object.fromEntries(Object.entries(response.content).map(([type, schema]) => [type, { schema: jsonSchema(schema) }])) }),
+      ...(response.headers && {
+        headers: Object.fromEntries(Object.entries(response.headers).map(([name, description]) => [name, { description, schema: { type: 'string' } }])),
+      }),
+      ...(response.content && {
+        content: Object.fromEntries(Object.entries(response.content).map(([type, schema]) => [type, { schema: jsonSchema(schema) }])),
+      }),
     };
   }
-  responses.default = { description: 'an error, as an RFC 9457 problem naming the field at fault', content: { 'application/problem+json': { schema: jsonSchema(Problem) } } };
+  responses.default = {
+    description: 'an error, as an RFC 9457 problem naming the field at fault',
+    content: { 'application/problem+json': { schema: jsonSchema(Problem) } },
+  };
   const params = [...parameters('path', route.params), ...parameters('query', route.query)];
   return {
     operationId: route.operationId,
@@ -78,7 +85,8 @@ export function openApiDocument(version: string): JsonSchema {
     info: {
       title: 'esmselect',
       version,
-      description: 'Ranks intermediate source tasks for a target dataset with ESM-LogME. Every error is an RFC 9457 problem (application/problem+json) naming the field at fault.',
+      description:
+        'Ranks intermediate source tasks for a target dataset with ESM-LogME. Every error is an RFC 9457 problem (application/problem+json) naming the field at fault.',
     },
     servers: [{ url: 'http://127.0.0.1:8080' }],
     security: [{ bearer: [] }],
@@ -86,7 +94,9 @@ export function openApiDocument(version: string): JsonSchema {
     paths,
     components: {
       schemas: componentSchemas(),
-      securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'required when the server sets ESMSELECT_API_TOKEN; /healthz and /readyz are always open' } },
+      securitySchemes: {
+        bearer: { type: 'http', scheme: 'bearer', description: 'required when the server sets ESMSELECT_API_TOKEN; /healthz and /readyz are always open' },
+      },
     },
   };
 }

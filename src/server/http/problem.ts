@@ -66,7 +66,8 @@ export function problem(kind: ProblemKind, detail: string, field?: string): Prob
 function jobProblem(error: JobError): HttpProblem {
   if (error instanceof JobNotFoundError) return new HttpProblem('not-found', error.message, error.field);
   if (error instanceof JobConflictError) return new HttpProblem('conflict', error.message, error.field);
-  if (error instanceof JobUnavailableError) return new HttpProblem('unavailable', error.message, error.field, { 'retry-after': String(error.retryAfterSeconds) });
+  if (error instanceof JobUnavailableError)
+    return new HttpProblem('unavailable', error.message, error.field, { 'retry-after': String(error.retryAfterSeconds) });
   if (error instanceof JobTimeLimitError) return new HttpProblem('time-limit', error.message, error.field);
   return new HttpProblem('internal', error.message, error.field);
 }
@@ -81,7 +82,8 @@ export function problemFor(error: unknown): { problem: Problem; headers: Record<
   if (error instanceof JobError) error = jobProblem(error);
   if (error instanceof HttpProblem) return { problem: problem(error.kind, error.detail, error.field), headers: error.headers };
   // The library's messages start with the input they are about ("labels: …") when no field is set.
-  if (error instanceof UserInputError) return { problem: problem('invalid-input', error.message, error.field ?? /^([\w.]+):/.exec(error.message)?.[1]), headers: {} };
+  if (error instanceof UserInputError)
+    return { problem: problem('invalid-input', error.message, error.field ?? /^([\w.]+):/.exec(error.message)?.[1]), headers: {} };
   return { problem: problem('internal', 'the server failed to handle this request; its log says why'), headers: {} };
 }
 
@@ -104,7 +106,11 @@ function reportedIssue(issues: readonly z.core.$ZodIssue[]): z.core.$ZodIssue {
 /** Where a request's input was: its path parameters, its query or its body (JSON or a form). */
 export type InputLocation = 'params' | 'query' | 'body';
 
-const UNKNOWN: Record<InputLocation, string> = { params: 'not a path parameter of this route', query: 'not a query parameter of this route', body: 'not a field of this request' };
+const UNKNOWN: Record<InputLocation, string> = {
+  params: 'not a path parameter of this route',
+  query: 'not a query parameter of this route',
+  body: 'not a field of this request',
+};
 
 /**
  * The first issue of a failed zod validation as a 422 problem naming the field (a dotted path): an

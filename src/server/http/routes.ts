@@ -13,7 +13,14 @@ function route<P = undefined, Q = undefined, J = never, M = never>(spec: RouteSp
  */
 function deprecatedAlias<P, Q, J, M>(route: RouteSpec<P, Q, J, M>, path: string, operationId: string): RouteSpec<P, Q, J, M> {
   const current = `${route.method.toUpperCase()} ${route.path}`;
-  return { ...route, path, operationId, description: [`Deprecated: the old path of \`${current}\`, served until the next release.`, route.description].filter(Boolean).join(' '), deprecated: true, aliasOf: route };
+  return {
+    ...route,
+    path,
+    operationId,
+    description: [`Deprecated: the old path of \`${current}\`, served until the next release.`, route.description].filter(Boolean).join(' '),
+    deprecated: true,
+    aliasOf: route,
+  };
 }
 
 const problem = { 'application/problem+json': s.Problem };
@@ -28,9 +35,9 @@ export const postRanking = route({
   description: [
     'The target comes inline as texts + labels (embedded with `model`, through the embedding cache), as precomputed embeddings + labels,',
     'or as an uploaded dataset file (multipart). The pool is every registered ESM that matches the filters.',
-    'A small request (at most the server\'s synchronous row limit, default 512 rows, and ESM limit, default 2000) answers 200 with the finished job;',
+    "A small request (at most the server's synchronous row limit, default 512 rows, and ESM limit, default 2000) answers 200 with the finished job;",
     'a larger one, or one sent with `?async=true` or `Prefer: respond-async`, answers 202 with the queued job and its Location.',
-    'A job runs for at most the server\'s time limit (default 60 minutes), then fails with a `time-limit` problem.',
+    "A job runs for at most the server's time limit (default 60 minutes), then fails with a `time-limit` problem.",
   ].join(' '),
   query: s.RankingsQuery,
   json: s.RankingRequest,
@@ -88,12 +95,15 @@ export const postFinetune = route({
     'A two-stage job: the intermediate stage on the source task, the ESM of that fine-tune trained and registered (so the pool grows), then a fresh head on the target.',
     'The target is an uploaded dataset file; the source is an uploaded file (`source_file`), a registered source task (`esm_id`), or "fine-tune with this source" of a ranking (`ranking_id` + `rank`, as each ranked task\'s `finetune` gives them).',
     'Hyper-parameters and masking (none, gmt, dps) per stage as StageSettings JSON. Answers 202 with the queued job: fine-tunes run one at a time, each in a process of its own,',
-    'for at most the server\'s time limit (default 24 hours), then it is stopped and fails with a `time-limit` problem.',
+    "for at most the server's time limit (default 24 hours), then it is stopped and fails with a `time-limit` problem.",
   ].join(' '),
   multipart: s.FinetuneUpload,
   responses: {
     202: { description: 'queued: follow Location, or its events', content: json(s.FinetuneJob), headers: { Location: 'the job: /v1/finetunes/{id}' } },
-    409: { description: 'the source cannot be used yet: the ranking has not succeeded, or the source task has no dataset file in the data dir', content: problem },
+    409: {
+      description: 'the source cannot be used yet: the ranking has not succeeded, or the source task has no dataset file in the data dir',
+      content: problem,
+    },
     503: {
       description: 'the fine-tune queue is full (default 8 jobs waiting); the request was refused before its files were read, and nothing was stored',
       content: problem,
@@ -209,7 +219,10 @@ export const readyz = route({
   tag: 'operations',
   summary: 'Readiness: the registry answers and jobs are accepted',
   open: true,
-  responses: { 200: { description: 'ready', content: json(s.Readiness) }, 503: { description: 'not ready (shutting down, or the registry fails)', content: problem } },
+  responses: {
+    200: { description: 'ready', content: json(s.Readiness) },
+    503: { description: 'not ready (shutting down, or the registry fails)', content: problem },
+  },
 });
 
 export const metrics = route({

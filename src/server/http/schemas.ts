@@ -70,7 +70,11 @@ const rankingOptions = {
 function sameLength<R extends 'texts' | 'embeddings'>(rows: R) {
   return (value: { labels: unknown[] } & Record<R, unknown[]>, context: z.RefinementCtx) => {
     if (value.labels.length !== value[rows].length) {
-      context.addIssue({ code: 'custom', path: ['labels'], message: `${value.labels.length} labels for ${value[rows].length} ${rows}; give one label per row` });
+      context.addIssue({
+        code: 'custom',
+        path: ['labels'],
+        message: `${value.labels.length} labels for ${value[rows].length} ${rows}; give one label per row`,
+      });
     }
   };
 }
@@ -79,7 +83,10 @@ export const TextsTarget = named(
   'TextsTarget',
   z
     .strictObject({
-      texts: z.array(z.string().refine((text) => text.trim() !== '', 'the text is empty')).min(2).describe('the target dataset, one text per example'),
+      texts: z
+        .array(z.string().refine((text) => text.trim() !== '', 'the text is empty'))
+        .min(2)
+        .describe('the target dataset, one text per example'),
       labels: z.array(label),
       model: modelName,
       pooling: z.enum(POOLINGS).optional().describe("overrides hfselect's pooling rule for the model (use what the ESMs were trained with)"),
@@ -93,7 +100,10 @@ export const EmbeddingsTarget = named(
   'EmbeddingsTarget',
   z
     .strictObject({
-      embeddings: z.array(z.array(z.number()).min(1)).min(2).describe('precomputed target embeddings, one row of finite numbers per example, all of one length'),
+      embeddings: z
+        .array(z.array(z.number()).min(1))
+        .min(2)
+        .describe('precomputed target embeddings, one row of finite numbers per example, all of one length'),
       labels: z.array(label),
       filters: EsmFilter.optional(),
       ...rankingOptions,
@@ -112,7 +122,9 @@ export const HubDatasetTarget = named(
     dataset: z
       .string()
       .regex(/^hf:\/\//, 'a Hub dataset: hf://datasets/ORG/NAME')
-      .describe("a dataset of the Hugging Face Hub, hf://datasets/ORG/NAME, read from the Hub's Parquet conversion (refs/convert/parquet) and cached under the data dir"),
+      .describe(
+        "a dataset of the Hugging Face Hub, hf://datasets/ORG/NAME, read from the Hub's Parquet conversion (refs/convert/parquet) and cached under the data dir",
+      ),
     subset: z.string().min(1).optional().describe('its subset (the Hub\'s "config"); default the only one, else "default"'),
     split: z.string().min(1).optional().describe('default "train"'),
     text_column: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).describe('text column, or several joined with " [SEP] " as hfselect does'),
@@ -148,7 +160,10 @@ export const RankingUpload = named(
 );
 
 export const RankingsQuery = z.strictObject({
-  async: z.enum(['true', 'false']).optional().describe('true: always answer 202 with a job, however small the request (as does the header Prefer: respond-async)'),
+  async: z
+    .enum(['true', 'false'])
+    .optional()
+    .describe('true: always answer 202 with a job, however small the request (as does the header Prefer: respond-async)'),
 });
 
 export const JobId = z.strictObject({ id: z.string().min(1).max(100).describe('the job id POST /v1/rankings returned') });
@@ -171,7 +186,9 @@ export const RankedTask = named(
     similarity: z.number().nullable().optional().describe('its first-stage similarity; null when it had none (no texts) and was scored anyway'),
     finetune: z
       .object({ ranking_id: z.string(), rank: z.int() })
-      .describe('"fine-tune with this source": send these two fields to POST /v1/finetunes, with the target file (the source task needs a registered dataset file, or, for a published ESM, the Hub dataset its config names)'),
+      .describe(
+        '"fine-tune with this source": send these two fields to POST /v1/finetunes, with the target file (the source task needs a registered dataset file, or, for a published ESM, the Hub dataset its config names)',
+      ),
   }),
 );
 
@@ -191,7 +208,12 @@ export const RankingResult = named(
     run_id: z.int().describe('the ranking run recorded in the registry'),
     ranking: z.array(RankedTask),
     rejected: z.array(z.object({ source: z.string(), problem: z.string() })).describe('ESMs of the pool that could not be used, and why'),
-    target: z.object({ n: z.int(), d: z.int(), task: z.enum(['classification', 'regression']), classes: z.array(z.union([z.string(), z.number(), z.boolean()])).optional() }),
+    target: z.object({
+      n: z.int(),
+      d: z.int(),
+      task: z.enum(['classification', 'regression']),
+      classes: z.array(z.union([z.string(), z.number(), z.boolean()])).optional(),
+    }),
     considered: z.int(),
     scored: z.int(),
     scorer: z.string(),
@@ -284,12 +306,27 @@ export const FinetuneUpload = named(
       source_text_column: textColumns.optional(),
       source_label_column: z.string().min(1).optional(),
       source_task_type: taskType.optional().describe('default classification'),
-      source_task_id: z.string().min(1).max(TASK_ID_MAX_LENGTH).optional().describe(`an uploaded source's task id, which the ESM of the fine-tune carries (default: the file's name without its extension, cut to ${TASK_ID_MAX_LENGTH} characters)`),
-      esm_id: registryId.optional().describe('a registered source task: an ESM id of GET /v1/esms whose dataset is registered as a file in the data dir, or whose config names a Hub dataset (task_id, text_column, label_column)'),
+      source_task_id: z
+        .string()
+        .min(1)
+        .max(TASK_ID_MAX_LENGTH)
+        .optional()
+        .describe(
+          `an uploaded source's task id, which the ESM of the fine-tune carries (default: the file's name without its extension, cut to ${TASK_ID_MAX_LENGTH} characters)`,
+        ),
+      esm_id: registryId
+        .optional()
+        .describe(
+          'a registered source task: an ESM id of GET /v1/esms whose dataset is registered as a file in the data dir, or whose config names a Hub dataset (task_id, text_column, label_column)',
+        ),
       source_id: registryId.optional().meta({ deprecated: true, description: 'the old name of esm_id, accepted until the next release' }),
       ranking_id: z.string().min(1).max(100).optional().describe('a succeeded ranking job: fine-tune on its source task at `rank`'),
       rank: positiveInt.optional().describe('with ranking_id: the rank of the source task (1 is the best)'),
-      model: modelName.optional().describe('the base model to fine-tune (BERT or DistilBERT with model.safetensors); a registered or ranked source needs the one its ESM is for, the default; required with source_file'),
+      model: modelName
+        .optional()
+        .describe(
+          'the base model to fine-tune (BERT or DistilBERT with model.safetensors); a registered or ranked source needs the one its ESM is for, the default; required with source_file',
+        ),
       intermediate_settings: jsonField(StageSettings).optional().describe('the intermediate stage: StageSettings as JSON, e.g. {"mask": "gmt", "epochs": 2}'),
       target_settings: jsonField(StageSettings).optional().describe('the target stage: StageSettings as JSON'),
     })
@@ -298,9 +335,15 @@ export const FinetuneUpload = named(
       if (form.ranking_id !== undefined && form.rank === undefined) issue('rank', 'goes with ranking_id: the rank of the source task in that ranking');
       if (form.rank !== undefined && form.ranking_id === undefined) issue('ranking_id', 'goes with rank: the ranking job the rank is of');
       const sources = (['source_file', 'esm_id', 'source_id', 'ranking_id'] as const).filter((field) => form[field] !== undefined);
-      if (sources.length === 0) issue('source_file', 'give the source task: source_file (a dataset file), esm_id (a registered source task\'s ESM) or ranking_id with rank (a ranked one)');
+      if (sources.length === 0)
+        issue(
+          'source_file',
+          "give the source task: source_file (a dataset file), esm_id (a registered source task's ESM) or ranking_id with rank (a ranked one)",
+        );
       if (sources.length > 1) issue(sources[1], `give one source task, not both ${sources[0]} and ${sources[1]}`);
-      for (const field of SOURCE_UPLOAD_FIELDS) if (form.source_file === undefined && form[field] !== undefined) issue(field, 'describes an uploaded source_file; a registered source task has its own');
+      for (const field of SOURCE_UPLOAD_FIELDS)
+        if (form.source_file === undefined && form[field] !== undefined)
+          issue(field, 'describes an uploaded source_file; a registered source task has its own');
     }),
 );
 
@@ -308,7 +351,9 @@ export const FinetuneProgress = named(
   'FinetuneProgress',
   z.object({
     fraction: z.number().min(0).max(1).describe("over the whole job, weighing each stage's epochs by its examples"),
-    stage: z.enum(['queued', 'preparing', 'intermediate', 'esm', 'target', 'done']).describe('preparing: the fine-tune process starts and reads the data; esm: the ESM of the intermediate fine-tune is trained and registered'),
+    stage: z
+      .enum(['queued', 'preparing', 'intermediate', 'esm', 'target', 'done'])
+      .describe('preparing: the fine-tune process starts and reads the data; esm: the ESM of the intermediate fine-tune is trained and registered'),
     eta_seconds: z.number().nullable().describe('estimated seconds left in the job, from its pace so far; null until there is enough to go on'),
     epoch: z.int().optional().describe('while a stage trains: its epoch (from 1) ...'),
     epochs: z.int().optional().describe('... of this many'),
@@ -320,7 +365,9 @@ export const FinetuneProgress = named(
 
 const metrics = z
   .record(z.string(), z.number().nullable())
-  .describe('on the held-out split: accuracy and macroF1 (classification), or pearson, spearman and mse (regression), as scikit-learn and SciPy define them; null where undefined');
+  .describe(
+    'on the held-out split: accuracy and macroF1 (classification), or pearson, spearman and mse (regression), as scikit-learn and SciPy define them; null where undefined',
+  );
 
 export const FinetuneEpoch = named(
   'FinetuneEpoch',
@@ -355,7 +402,9 @@ export const FinetuneResult = named(
       .describe('the ESM of the intermediate fine-tune, registered: GET /v1/esms/{source_id}'),
     checkpoints: z
       .object({ intermediate: z.string(), target: z.string(), esm: z.string() })
-      .describe('folders relative to the data dir: Hugging Face …ForSequenceClassification folders (config.json, model.safetensors, tokenizer) after each stage, and the ESM as an hfselect folder'),
+      .describe(
+        'folders relative to the data dir: Hugging Face …ForSequenceClassification folders (config.json, model.safetensors, tokenizer) after each stage, and the ESM as an hfselect folder',
+      ),
     restored: z.array(z.enum(['intermediate', 'esm', 'target'])).describe('steps a restarted job found done in its folder and did not repeat'),
     backend: z.string().describe('the TensorFlow.js backend it trained on'),
   }),
@@ -375,7 +424,9 @@ export const FinetuneJob = named(
         hub: z
           .object({ dataset: z.string(), subset: z.string(), split: z.string(), revision: z.string().describe('the commit of refs/convert/parquet read') })
           .optional()
-          .describe("a published source task without a registered dataset: the Hub dataset its ESM's config names (task_id, task_subset, task_split), read from the Hub's Parquet conversion"),
+          .describe(
+            "a published source task without a registered dataset: the Hub dataset its ESM's config names (task_id, task_subset, task_split), read from the Hub's Parquet conversion",
+          ),
         source_id: z.int().optional(),
         ranking_id: z.string().optional(),
         rank: z.int().optional(),
@@ -440,7 +491,9 @@ export const ImportSummary = named(
     imported: z.int(),
     skipped: z.int(),
     rejected: z.int(),
-    outcomes: z.array(z.object({ source: z.string(), status: z.enum(['imported', 'skipped', 'rejected']), id: z.int().optional(), reason: z.string().optional() })),
+    outcomes: z.array(
+      z.object({ source: z.string(), status: z.enum(['imported', 'skipped', 'rejected']), id: z.int().optional(), reason: z.string().optional() }),
+    ),
   }),
 );
 

@@ -1,8 +1,8 @@
 import type { Context } from 'hono';
 import { streamSSE } from 'hono/streaming';
+import type { JobEvent } from '../../jobs/runner.js';
 import { isFinished, type JobKind } from '../../store/jobs.js';
 import type { ServerContext } from '../context.js';
-import type { JobEvent } from '../../jobs/runner.js';
 import { withoutServerPaths } from './redact.js';
 
 /** How long an idle event stream waits before a keep-alive comment, so proxies do not close it. */

@@ -71,7 +71,9 @@ export function withoutOutputs(model: Buffer, drop: readonly string[]): Buffer {
       if (field.number !== 7 || !field.payload) return field.bytes;
       const graph = fields(field.payload).filter((entry) => {
         if (entry.number !== 12 || !entry.payload) return true;
-        const name = fields(entry.payload).find((f) => f.number === 1)?.payload?.toString('utf8');
+        const name = fields(entry.payload)
+          .find((f) => f.number === 1)
+          ?.payload?.toString('utf8');
         return !drop.includes(name ?? '');
       });
       return lengthDelimited(7, Buffer.concat(graph.map((entry) => entry.bytes)));

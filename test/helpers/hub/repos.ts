@@ -117,7 +117,11 @@ export class RepoStore {
    * A new commit on `branch`: `files` are added or replaced
    * (a Buffer whose path is LFS-tracked is stored as an LFS object), `deleted` removed.
    */
-  commit(repo: Repo, branch: string, change: { title: string; files?: Record<string, Buffer | string>; lfs?: Record<string, string>; deleted?: string[]; orphan?: boolean }): Commit {
+  commit(
+    repo: Repo,
+    branch: string,
+    change: { title: string; files?: Record<string, Buffer | string>; lfs?: Record<string, string>; deleted?: string[]; orphan?: boolean },
+  ): Commit {
     // A new branch starts from main's head, or empty (`orphan`, as the Parquet conversion's branch does).
     const parentOid = repo.branches.get(branch) ?? (change.orphan ? null : (repo.branches.get('main') ?? null));
     const files = new Map(parentOid ? repo.commits.get(parentOid)!.files : []);
@@ -139,7 +143,9 @@ export class RepoStore {
       if (!object) throw new Error(`no LFS object ${oid}`);
       files.set(path, this.lfsFile(path, oid, object.length));
     }
-    const oid = createHash('sha1').update(`${repo.id}\0${parentOid}\0${change.title}\0${++this.counter}`).digest('hex');
+    const oid = createHash('sha1')
+      .update(`${repo.id}\0${parentOid}\0${change.title}\0${++this.counter}`)
+      .digest('hex');
     const commit: Commit = { oid, parent: parentOid, title: change.title, date: new Date(Date.UTC(2024, 0, 2) + this.counter * 1000), files };
     repo.commits.set(oid, commit);
     repo.branches.set(branch, oid);

@@ -111,7 +111,13 @@ export function publishEsmPool(hub: HubStandin, options: { count: number; dim: n
 }
 
 /** Uploads every file below a local folder (a Hugging Face model folder) as one commit. */
-export async function publishFolder(hub: HubStandin, type: RepoType, repoId: string, folder: string, extra: Record<string, string | Buffer> = {}): Promise<Repo> {
+export async function publishFolder(
+  hub: HubStandin,
+  type: RepoType,
+  repoId: string,
+  folder: string,
+  extra: Record<string, string | Buffer> = {},
+): Promise<Repo> {
   const files: Record<string, Buffer | string> = {};
   const walk = async (dir: string): Promise<void> => {
     for (const entry of await readdir(dir, { withFileTypes: true })) {

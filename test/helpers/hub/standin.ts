@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { RepoStore, sha256, uploadMode, type Commit, type Repo, type RepoType, type StoredFile } from './repos.js';
+import { type Commit, type Repo, RepoStore, type RepoType, type StoredFile, sha256, uploadMode } from './repos.js';
 
 /**
  * A local stand-in of the Hugging Face Hub's HTTP API, for tests and benchmarks: what
@@ -102,39 +102,46 @@ export async function startHubStandin(options: HubStandinOptions = {}): Promise<
   const endpoint = `http://127.0.0.1:${(hubServer.address() as AddressInfo).port}`;
   const cdn = `http://127.0.0.1:${(cdnServer.address() as AddressInfo).port}`;
 
-  const serve = (server: 'hub' | 'cdn', handler: (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<void>) => async (req: IncomingMessage, res: ServerResponse) => {
-    inFlight++;
-    maxInFlight = Math.max(maxInFlight, inFlight);
-    const url = new URL(req.url ?? '/', server === 'hub' ? endpoint : cdn);
-    res.on('finish', () => {
-      requests.push({
-        server,
-        method: req.method ?? 'GET',
-        url: url.pathname + url.search,
-        headers: { authorization: req.headers.authorization, range: req.headers.range, accept: req.headers.accept, 'content-type': req.headers['content-type'] },
-        status: res.statusCode,
+  const serve =
+    (server: 'hub' | 'cdn', handler: (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<void>) =>
+    async (req: IncomingMessage, res: ServerResponse) => {
+      inFlight++;
+      maxInFlight = Math.max(maxInFlight, inFlight);
+      const url = new URL(req.url ?? '/', server === 'hub' ? endpoint : cdn);
+      res.on('finish', () => {
+        requests.push({
+          server,
+          method: req.method ?? 'GET',
+          url: url.pathname + url.search,
+          headers: {
+            authorization: req.headers.authorization,
+            range: req.headers.range,
+            accept: req.headers.accept,
+            'content-type': req.headers['content-type'],
+          },
+          status: res.statusCode,
+        });
       });
-    });
-    res.on('close', () => inFlight--);
-    try {
-      if (options.latencyMs) await new Promise((resolve) => setTimeout(resolve, options.latencyMs));
-      const fault = faults.find((f) => (f.times ?? 1) > 0 && (!f.method || f.method === req.method) && f.path.test(url.pathname + url.search));
-      if (fault) {
-        fault.times = (fault.times ?? 1) - 1;
-        await drain(req);
-        sendJson(res, fault.status, { error: `injected fault ${fault.status}` }, fault.headers);
-        return;
+      res.on('close', () => inFlight--);
+      try {
+        if (options.latencyMs) await new Promise((resolve) => setTimeout(resolve, options.latencyMs));
+        const fault = faults.find((f) => (f.times ?? 1) > 0 && (!f.method || f.method === req.method) && f.path.test(url.pathname + url.search));
+        if (fault) {
+          fault.times = (fault.times ?? 1) - 1;
+          await drain(req);
+          sendJson(res, fault.status, { error: `injected fault ${fault.status}` }, fault.headers);
+          return;
+        }
+        await handler(req, res, url);
+      } catch (error) {
+        if (res.headersSent) {
+          res.destroy();
+          return;
+        }
+        if (error instanceof HubError) sendJson(res, error.status, { error: error.message }, error.code ? { 'X-Error-Code': error.code } : {});
+        else sendJson(res, 500, { error: String((error as Error).message) });
       }
-      await handler(req, res, url);
-    } catch (error) {
-      if (res.headersSent) {
-        res.destroy();
-        return;
-      }
-      if (error instanceof HubError) sendJson(res, error.status, { error: error.message }, error.code ? { 'X-Error-Code': error.code } : {});
-      else sendJson(res, 500, { error: String((error as Error).message) });
-    }
-  };
+    };
 
   // --- authentication ---------------------------------------------------------------------------
 
@@ -255,7 +262,12 @@ export async function startHubStandin(options: HubStandinOptions = {}): Promise<
       next.searchParams.set('cursor', Buffer.from(String(offset + limit)).toString('base64url'));
       headers.Link = `<${next.href}>; rel="next"`;
     }
-    sendJson(res, 200, page.map((repo) => repoJson(repo, store.head(repo), expand.length ? expand : LIST_DEFAULT_FIELDS)), headers);
+    sendJson(
+      res,
+      200,
+      page.map((repo) => repoJson(repo, store.head(repo), expand.length ? expand : LIST_DEFAULT_FIELDS)),
+      headers,
+    );
   };
 
   const treeEntries = (commit: Commit, prefix: string, recursive: boolean) => {
@@ -313,10 +325,14 @@ export async function startHubStandin(options: HubStandinOptions = {}): Promise<
           requireWrite(user, namespace);
           const id = `${namespace}/${body.name}`;
           if (!/^[\w.-]+\/[\w.-]{1,96}$/.test(id) || id.includes('--') || id.includes('..')) throw new HubError(400, `Invalid repo name: ${id}`);
-          if (store.get(type, id)) return sendJson(res, 409, { error: `You already created this ${type} repo`, url: `${endpoint}/${type === 'model' ? '' : 'datasets/'}${id}` });
+          if (store.get(type, id))
+            return sendJson(res, 409, { error: `You already created this ${type} repo`, url: `${endpoint}/${type === 'model' ? '' : 'datasets/'}${id}` });
           const repo = store.create(type, id, { private: body.private === true || body.visibility === 'private' });
           if (Array.isArray(body.files) && body.files.length) {
-            store.commit(repo, 'main', { title: 'Initial commit', files: Object.fromEntries(body.files.map((f: { path: string; content: string }) => [f.path, Buffer.from(f.content, 'base64')])) });
+            store.commit(repo, 'main', {
+              title: 'Initial commit',
+              files: Object.fromEntries(body.files.map((f: { path: string; content: string }) => [f.path, Buffer.from(f.content, 'base64')])),
+            });
           }
           return sendJson(res, 200, { url: `${endpoint}/${type === 'model' ? '' : 'datasets/'}${id}`, name: id, id: repo.objectId });
         }
@@ -335,7 +351,8 @@ export async function startHubStandin(options: HubStandinOptions = {}): Promise<
         if (action === 'tree' && method === 'GET') {
           const [commit, path] = takeRevision(repo, rest.slice(1));
           const prefix = path.join('/');
-          if (prefix && ![...commit.files.keys()].some((p) => p.startsWith(`${prefix}/`))) throw new HubError(404, `Entry not found: ${prefix}`, 'EntryNotFound');
+          if (prefix && ![...commit.files.keys()].some((p) => p.startsWith(`${prefix}/`)))
+            throw new HubError(404, `Entry not found: ${prefix}`, 'EntryNotFound');
           const all = treeEntries(commit, prefix, url.searchParams.get('recursive') === 'true');
           const size = options.treePageSize ?? 1000;
           const offset = Number(Buffer.from(url.searchParams.get('cursor') ?? '', 'base64url').toString() || 0);
@@ -351,7 +368,11 @@ export async function startHubStandin(options: HubStandinOptions = {}): Promise<
         if (action === 'paths-info' && method === 'POST') {
           const [commit] = takeRevision(repo, rest.slice(1));
           const body = await readPathsInfoBody(req);
-          return sendJson(res, 200, body.flatMap((path) => (commit.files.has(path) ? [fileJson(commit.files.get(path)!)] : [])));
+          return sendJson(
+            res,
+            200,
+            body.flatMap((path) => (commit.files.has(path) ? [fileJson(commit.files.get(path)!)] : [])),
+          );
         }
         if (action === 'refs' && method === 'GET') {
           const branches = [...repo.branches].filter(([name]) => !name.startsWith('refs/'));
@@ -385,19 +406,26 @@ export async function startHubStandin(options: HubStandinOptions = {}): Promise<
             .filter((line) => line.trim())
             .map((line) => JSON.parse(line) as { key: string; value: Record<string, unknown> });
           const header = lines.find((line) => line.key === 'header')?.value ?? {};
-          if (header.parentCommit && header.parentCommit !== repo.branches.get(branch)) throw new HubError(412, 'A commit has happened since. Please refresh and try again.');
+          if (header.parentCommit && header.parentCommit !== repo.branches.get(branch))
+            throw new HubError(412, 'A commit has happened since. Please refresh and try again.');
           const files: Record<string, Buffer> = {};
           const lfs: Record<string, string> = {};
           const deleted: string[] = [];
           for (const { key, value } of lines) {
             if (key === 'file') files[value.path as string] = Buffer.from(value.content as string, value.encoding === 'base64' ? 'base64' : 'utf8');
             else if (key === 'lfsFile') {
-              if (!store.objects.has(value.oid as string)) throw new HubError(400, `Your push was rejected because an LFS pointer pointed to a file that does not exist (${value.path})`);
+              if (!store.objects.has(value.oid as string))
+                throw new HubError(400, `Your push was rejected because an LFS pointer pointed to a file that does not exist (${value.path})`);
               lfs[value.path as string] = value.oid as string;
             } else if (key === 'deletedFile' || key === 'deletedFolder') deleted.push(value.path as string);
           }
           const commit = store.commit(repo, branch, { title: String(header.summary ?? 'Upload files'), files, lfs, deleted });
-          return sendJson(res, 200, { success: true, commitOid: commit.oid, commitUrl: `${endpoint}/${repo.type === 'model' ? '' : 'datasets/'}${repo.id}/commit/${commit.oid}`, hookOutput: '' });
+          return sendJson(res, 200, {
+            success: true,
+            commitOid: commit.oid,
+            commitUrl: `${endpoint}/${repo.type === 'model' ? '' : 'datasets/'}${repo.id}/commit/${commit.oid}`,
+            hookOutput: '',
+          });
         }
         throw new HubError(404, 'Not found');
       }
@@ -416,7 +444,12 @@ export async function startHubStandin(options: HubStandinOptions = {}): Promise<
           if (store.objects.has(object.oid)) return { oid: object.oid, size: object.size };
           const token = randomBytes(12).toString('hex');
           uploadTokens.add(token);
-          return { oid: object.oid, size: object.size, authenticated: true, actions: { upload: { href: `${cdn}/upload/${object.oid}?X-Amz-Signature=${token}`, expires_at: '2099-01-01T00:00:00Z' } } };
+          return {
+            oid: object.oid,
+            size: object.size,
+            authenticated: true,
+            actions: { upload: { href: `${cdn}/upload/${object.oid}?X-Amz-Signature=${token}`, expires_at: '2099-01-01T00:00:00Z' } },
+          };
         });
         return sendJson(res, 200, { transfer: 'basic', objects }, {}, 'application/vnd.git-lfs+json');
       }
@@ -506,7 +539,9 @@ export async function startHubStandin(options: HubStandinOptions = {}): Promise<
 
 function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}, type = 'application/json; charset=utf-8'): void {
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'Content-Type': type, 'Content-Length': String(Buffer.byteLength(text)), 'X-Request-Id': randomBytes(6).toString('hex'), ...headers }).end(text);
+  res
+    .writeHead(status, { 'Content-Type': type, 'Content-Length': String(Buffer.byteLength(text)), 'X-Request-Id': randomBytes(6).toString('hex'), ...headers })
+    .end(text);
 }
 
 /** 200 with the whole content, or 206 for a `Range: bytes=a-b` / `a-` / `-n`; 416 outside it. */
