@@ -487,39 +487,59 @@ describe('the service, from the Hub and back', () => {
   });
 });
 
-/** The commands of the README's "real use" quick start, as written there (a shell block after **Real use**). */
+/**
+ * The commands of the README's "real use" quick start, as written there (the shell block under
+ * "## Real use"): comments dropped, continued lines joined. OWNER/NAME and ID are the README's
+ * placeholders for what the user names and what an earlier step printed.
+ */
 async function quickStart(): Promise<string[][]> {
   const readme = await readFile(join(ROOT, 'README.md'), 'utf8');
-  const block = /\*\*Real use\*\*[\s\S]*?```sh\n([\s\S]*?)```/.exec(readme);
-  expect(block, 'README.md has a "**Real use**" quick start').not.toBeNull();
+  const block = /^## Real use[^\n]*\n[\s\S]*?```sh\n([\s\S]*?)```/m.exec(readme);
+  expect(block, 'README.md has a "## Real use" quick start').not.toBeNull();
   return block![1]
+    .replace(/\\\n\s*/g, ' ')
     .split('\n')
-    .map((line) => line.replace(/\s+#.*$/, '').trim())
+    .map((line) => line.replace(/(^|\s+)#.*$/, '').trim())
     .filter((line) => line !== '')
     .map((line) => {
-      expect(line, 'a plain command, no quoting or shell syntax').toMatch(/^npx esmselect [\w./: -]+$/);
+      expect(line, 'a plain command, no quoting or shell syntax').toMatch(/^npx esmselect [\w./:#-]+( [\w./:#-]+)*$/);
       return line.split(/\s+/).slice(2);
     });
 }
 
 describe("the README's real-use quick start", () => {
-  it('runs as written against the Hub, in a fresh data and models directory: coverage, model pull, rank --esms hub of my.csv', async () => {
+  it('runs as written against the Hub, in a fresh data and models directory: model pull, esm pull, rank a Hub dataset, fine-tune on the top source, push its ESM', {
+    timeout: 600_000,
+  }, async () => {
     const commands = await quickStart();
-    expect(commands.map((c) => c.slice(0, 2).join(' '))).toEqual(['esm coverage', 'model pull', 'rank --dataset']);
+    expect(commands.map((c) => c.slice(0, 2).join(' '))).toEqual(['model pull', 'esm pull', 'rank --dataset', 'finetune --source', 'esm push']);
     const cwd = join(dir, 'quick-start');
     await mkdir(cwd);
-    await cp(join(DEMO, 'target.csv'), join(cwd, 'my.csv'));
+    await cp(join(DEMO, 'target.csv'), join(cwd, 'my-target.csv'));
     const env = { ESMSELECT_DATA_DIR: join(cwd, 'data'), ESMSELECT_MODELS_DIR: join(cwd, 'models') };
-    const runs: Run[] = [];
-    for (const args of commands) {
-      const run = await esmselect(args, env, cwd);
-      expect(run.code, `${args.join(' ')}: ${run.stderr}`).toBe(0);
-      runs.push(run);
-    }
-    expect(runs[0].stdout).toMatch(new RegExp(`^${HUB_MODEL}\\s+\\d+$`, 'm'));
-    expect(runs[1].stdout).toMatch(new RegExp(`^pulled: ${MODEL} \\(${HUB_MODEL}@[0-9a-f]{12}; ONNX from ${ONNX_REPO}@`));
+    const run = async (args: string[], extra: NodeJS.ProcessEnv = {}) => {
+      const done = await esmselect(args, { ...env, ...extra }, cwd);
+      expect(done.code, `${args.join(' ')}: ${done.stderr}`).toBe(0);
+      return done;
+    };
+    const [pull, esms, rank, finetune, push] = commands;
+    expect((await run(pull)).stdout).toMatch(new RegExp(`^pulled: ${MODEL} \\(${HUB_MODEL}@[0-9a-f]{12}; ONNX from ${ONNX_REPO}@`));
+    expect((await run(esms)).stdout).toMatch(new RegExp(`^${HUB_MODEL}: \\d+ repos: imported \\d+`));
+    // The user's Hub dataset is the demo target, published as me/target.
+    const ranked = await run(rank.map((a) => a.replace('hf://datasets/OWNER/NAME', TARGET)));
     // The best source first, as the demo ranks the target (the pool may hold a re-published fine-tune of it too).
-    const firstRow = runs[2].stdout.split('\n').find((line) => /demo-tasks\//.test(line));
-    expect(firstRow).toContain(TASK('source-08'));
+    const top = /demo-tasks\/source-\d+/.exec(ranked.stdout.split('\n').find((line) => /demo-tasks\//.test(line)) ?? '')?.[0];
+    expect(top).toBe(TASK('source-08'));
+    // Step 4's note: `esm list --task TASK` shows the id.
+    const [esm] = JSON.parse((await run(['esm', 'list', '--task', top!, '--format', 'json'])).stdout) as { id: number }[];
+    const tuned = await run(finetune.map((a) => a.replace('registry#ID', `registry#${esm.id}`)));
+    const registered = /ESM registered as #(\d+)/.exec(tuned.stderr);
+    expect(registered, tuned.stderr).not.toBeNull();
+    const pushed = await run(
+      push.map((a) => (a === 'ID' ? registered![1] : a.replace('OWNER/NAME', 'alice/quick-start'))),
+      { HF_TOKEN: WRITE },
+    );
+    expect(pushed.stdout).toMatch(new RegExp(`^pushed #${registered![1]} to ${hub.endpoint}/alice/quick-start `));
+    expect(hub.store.cardData(hub.store.get('model', 'alice/quick-start')!)).toMatchObject({ base_model: MODEL, datasets: [TASK('source-08')] });
   });
 });
