@@ -497,7 +497,7 @@ async function quickStart(): Promise<string[][]> {
   const block = /^## Real use[^\n]*\n[\s\S]*?```sh\n([\s\S]*?)```/m.exec(readme);
   expect(block, 'README.md has a "## Real use" quick start').not.toBeNull();
   return block![1]
-    .replace(/\\\n\s*/g, ' ')
+    .replace(/\s*\\\n\s*/g, ' ')
     .split('\n')
     .map((line) => line.replace(/(^|\s+)#.*$/, '').trim())
     .filter((line) => line !== '')
