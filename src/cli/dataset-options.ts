@@ -1,4 +1,5 @@
-import { type Command, InvalidArgumentError, Option } from 'commander';
+import { type Command, Option } from 'commander';
+import type { DatasetOptions } from '../dataset/text-dataset.js';
 import type { EmbeddingCache } from '../embed/cache.js';
 import { type EmbedDatasetOptions, type EmbeddedDataset, embedDataset } from '../embed/embed-dataset.js';
 import { UserInputError } from '../errors.js';
@@ -7,7 +8,7 @@ import { TABLE_FORMATS, type TableFormat } from '../io/tables.js';
 import { openRegistry } from '../store/database.js';
 import { RegistryEmbeddingCache } from '../store/embedding-cache.js';
 import { downloadProgress } from './download-progress.js';
-import { positiveInteger } from './errors.js';
+import { nonNegativeInteger, positiveInteger } from './errors.js';
 import { createProgress, type ProgressReporter } from './progress.js';
 
 /** The flags that name a dataset file and the base model to embed it with (`embed`, `rank --dataset`). */
@@ -26,12 +27,6 @@ export interface DatasetFlags {
   cache: boolean;
 }
 
-function nonNegativeInteger(value: string): number {
-  const n = Number(value);
-  if (!Number.isSafeInteger(n) || n < 0) throw new InvalidArgumentError('expected a non-negative integer');
-  return n;
-}
-
 export function addDatasetOptions(command: Command): Command {
   return command
     .option('--dataset <file>', 'target dataset: .csv, .tsv, .jsonl or .parquet (a Hugging Face dataset export), or a Hub dataset hf://datasets/ORG/NAME')
@@ -48,6 +43,24 @@ export function addDatasetOptions(command: Command): Command {
     .option('--no-cache', 'embed again even when the embedding cache has these texts');
 }
 
+/** How the dataset flags read a dataset (`readTextDataset`'s options); --text-col and --label-col checked by the caller. */
+export function datasetReadOptions(
+  flags: Partial<Pick<DatasetFlags, 'textCol' | 'labelCol' | 'regression' | 'numExamples' | 'seed' | 'datasetFormat' | 'subset' | 'split'>>,
+  onDownload: NonNullable<DatasetOptions['hub']>['onDownload'],
+): DatasetOptions {
+  return {
+    textColumns: flags.textCol!,
+    labelColumn: flags.labelCol!,
+    task: flags.regression ? 'regression' : 'classification',
+    numExamples: flags.numExamples,
+    seed: flags.seed,
+    format: flags.datasetFormat,
+    subset: flags.subset,
+    split: flags.split,
+    hub: { onDownload },
+  };
+}
+
 /** The library options for `embedDataset`, or a usage error naming the first missing flag. */
 function embedDatasetOptions(
   flags: DatasetFlags,
@@ -60,15 +73,7 @@ function embedDatasetOptions(
     if (flags[key as keyof typeof required] === undefined) throw new UserInputError(`${flag} is required with --dataset`, key);
   }
   return {
-    textColumns: flags.textCol!,
-    labelColumn: flags.labelCol!,
-    task: flags.regression ? 'regression' : 'classification',
-    numExamples: flags.numExamples,
-    seed: flags.seed,
-    format: flags.datasetFormat,
-    subset: flags.subset,
-    split: flags.split,
-    hub: { onDownload },
+    ...datasetReadOptions(flags, onDownload),
     model: flags.model!,
     batchSize: flags.batchSize,
     cache,

@@ -9,7 +9,7 @@ import { TABLE_FORMATS, type TableFormat } from '../io/tables.js';
 import { exportEsm, registerEsm } from '../registry/esms.js';
 import { openRegistry, type Registry } from '../store/database.js';
 import { RegistryEmbeddingCache } from '../store/embedding-cache.js';
-import { describeDataset } from './dataset-options.js';
+import { datasetReadOptions, describeDataset } from './dataset-options.js';
 import { downloadProgress } from './download-progress.js';
 import { fraction, nonNegativeInteger, nonNegativeNumber, positiveInteger, positiveNumber } from './errors.js';
 import { createProgress, type ProgressReporter } from './progress.js';
@@ -105,17 +105,7 @@ async function fromModels(flags: TrainFlags, registry: Registry): Promise<{ esm:
     const trained = await trainEsmWithModels({
       ...trainingOptions(flags),
       dataset: flags.dataset!,
-      datasetOptions: {
-        textColumns: flags.textCol!,
-        labelColumn: flags.labelCol!,
-        task: flags.regression ? 'regression' : 'classification',
-        numExamples: flags.numExamples,
-        seed: flags.seed,
-        format: flags.datasetFormat,
-        subset: flags.subset,
-        split: flags.split,
-        hub: { onDownload: downloads.onProgress },
-      },
+      datasetOptions: datasetReadOptions(flags, downloads.onProgress),
       baseModel: flags.baseModel,
       tunedModel: flags.tunedModel!,
       metadata: metadataFlags(flags),
