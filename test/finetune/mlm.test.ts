@@ -20,6 +20,7 @@ import { parseSafetensors } from '../../src/io/safetensors.js';
 import { seededUniform } from '../../src/random.js';
 import { loadTensorflow } from '../../src/tf/backend.js';
 import { TrainingOptimizer } from '../../src/tf/optimizer.js';
+import { centralDifference } from '../helpers/gradcheck.js';
 
 /** A BERT small enough for finite differences; a wide initialisation so that every gradient is resolvable. */
 const CONFIG: EncoderConfig = {
@@ -135,19 +136,9 @@ describe('MaskedLanguageModel', () => {
     });
     const step = 0.02;
     for (const [name, index] of entries) {
-      const { variable, shape } = model.parameters.find((p) => p.name === name)!;
-      const original = variable.dataSync().slice();
-      const at = (delta: number) => {
-        const moved = original.slice();
-        moved[index] += delta;
-        tf.tidy(() => variable.assign(tf.tensor(moved, [...shape])));
-        const l = loss();
-        const result = l.dataSync()[0];
-        l.dispose();
-        return result;
-      };
-      const numeric = (at(step) - at(-step)) / (2 * step);
-      tf.tidy(() => variable.assign(tf.tensor(original, [...shape])));
+      const parameter = model.parameters.find((p) => p.name === name)!;
+      const numeric = centralDifference(parameter, index, loss, step);
+      const { variable } = parameter;
       const analytic = grads[variable.name].dataSync()[index];
       expect(Math.abs(analytic), name).toBeGreaterThan(1e-3);
       expect(Math.abs(analytic - numeric) / Math.abs(analytic), `${name}: autodiff ${analytic}, finite difference ${numeric}`).toBeLessThan(5e-3);

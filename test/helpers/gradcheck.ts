@@ -7,6 +7,32 @@ import { seededUniform } from '../../src/random.js';
 import { tinyModel } from './finetune.js';
 
 /**
+ * ∂loss/∂θᵢ by central differences, (L(θ + h·eᵢ) − L(θ − h·eᵢ)) / 2h, for entry `index` of a
+ * parameter; the parameter is left as it was.
+ */
+export function centralDifference(
+  parameter: { readonly variable: tf.Variable; readonly shape: readonly number[] },
+  index: number,
+  loss: () => tf.Scalar,
+  step: number,
+): number {
+  const { variable, shape } = parameter;
+  const original = variable.dataSync().slice();
+  const lossAt = (delta: number): number => {
+    const moved = original.slice();
+    moved[index] += delta;
+    tf.tidy(() => variable.assign(tf.tensor(moved, [...shape])));
+    const l = loss();
+    const result = l.dataSync()[0];
+    l.dispose();
+    return result;
+  };
+  const difference = (lossAt(step) - lossAt(-step)) / (2 * step);
+  tf.tidy(() => variable.assign(tf.tensor(original, [...shape])));
+  return difference;
+}
+
+/**
  * Hand-picked entries of the tiny BERT classifier whose gradients pass through every kind of
  * layer (embeddings, LayerNorm, attention, feed-forward, pooler, head), each large enough (|g| ≳ 1e-3)
  * for float32 central differences to resolve to under 0.1%.
@@ -59,19 +85,9 @@ export async function checkClassifierGradients(): Promise<EntryCheck[]> {
   );
   value.dispose();
   const checks = CHECKED_ENTRIES.map(([name, index]) => {
-    const { variable, shape } = model.parameters.find((p) => p.name === name)!;
-    const original = variable.dataSync().slice();
-    const lossAt = (delta: number): number => {
-      const moved = original.slice();
-      moved[index] += delta;
-      tf.tidy(() => variable.assign(tf.tensor(moved, [...shape])));
-      const l = loss();
-      const result = l.dataSync()[0];
-      l.dispose();
-      return result;
-    };
-    const finiteDifference = (lossAt(STEP) - lossAt(-STEP)) / (2 * STEP);
-    tf.tidy(() => variable.assign(tf.tensor(original, [...shape])));
+    const parameter = model.parameters.find((p) => p.name === name)!;
+    const finiteDifference = centralDifference(parameter, index, loss, STEP);
+    const { variable } = parameter;
     const autodiff = grads[variable.name].dataSync()[index];
     return {
       name,

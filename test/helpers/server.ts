@@ -2,6 +2,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { expect } from 'vitest';
 import { WorkerPool } from '../../src/jobs/worker-pool.js';
 import { createServerContext, type ServerContext, type ServerOptions } from '../../src/server/context.js';
 import { type DemoPool, seedDemoPool } from '../../src/server/demo.js';
@@ -71,4 +72,19 @@ export async function readEvents(response: Response): Promise<{ event: string; d
         .join('\n');
       return { event, data: JSON.parse(data) };
     });
+}
+
+/** An RFC 9457 problem document as the service answers it. */
+export interface ProblemDocument {
+  readonly type: string;
+  readonly title: string;
+  readonly status: number;
+  readonly detail: string;
+  readonly field?: string;
+}
+
+/** The problem document of a response, after checking that it is one. */
+export function problemOf(response: Response): Promise<ProblemDocument> {
+  expect(response.headers.get('content-type')).toBe('application/problem+json');
+  return response.json() as Promise<ProblemDocument>;
 }

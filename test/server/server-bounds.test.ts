@@ -2,7 +2,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DEFAULT_LIMITS, limitsFromEnv } from '../../src/server/context.js';
-import { DEMO_TEXTS, json, type TestServer, testServer } from '../helpers/server.js';
+import { DEMO_TEXTS, json, problemOf, type TestServer, testServer } from '../helpers/server.js';
 
 let server: TestServer | undefined;
 
@@ -10,11 +10,6 @@ afterEach(async () => {
   await server?.context.close(0);
   server = undefined;
 });
-
-function problemOf(response: Response) {
-  expect(response.headers.get('content-type')).toBe('application/problem+json');
-  return response.json() as Promise<{ type: string; status: number; detail: string; field?: string }>;
-}
 
 function uploadForm(fields: Record<string, string>): FormData {
   const form = new FormData();

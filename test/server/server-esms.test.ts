@@ -4,7 +4,7 @@ import YAML from 'yaml';
 import { esmConfigJson, esmWeightsFile } from '../../src/esm/hfselect.js';
 import { OPENAPI_FILE } from '../../src/server/http/openapi.js';
 import { randomEsm } from '../helpers/pool.js';
-import { json, type TestServer, testServer } from '../helpers/server.js';
+import { json, problemOf, type TestServer, testServer } from '../helpers/server.js';
 
 /** The ESM routes under /v1/esms, their deprecated /v1/sources aliases, and a fine-tune's esm_id. */
 
@@ -16,11 +16,6 @@ afterEach(async () => {
 
 async function body(response: Response): Promise<any> {
   return response.json();
-}
-
-function problemOf(response: Response): Promise<{ status: number; detail: string; field?: string }> {
-  expect(response.headers.get('content-type')).toBe('application/problem+json');
-  return response.json() as Promise<{ status: number; detail: string; field?: string }>;
 }
 
 function esmForm(): FormData {

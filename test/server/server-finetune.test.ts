@@ -9,7 +9,7 @@ import { startServer } from '../../src/server/serve.js';
 import { registerDataset } from '../../src/store/datasets.js';
 import { esmConfig } from '../helpers/pool.js';
 import { randomGenerator } from '../helpers/random.js';
-import { DEMO_TEXTS, json, readEvents, type TestServer, testServer } from '../helpers/server.js';
+import { DEMO_TEXTS, json, problemOf, readEvents, type TestServer, testServer } from '../helpers/server.js';
 import { keywordTask, SENTIMENT, TOPIC } from '../helpers/synthetic.js';
 
 // Offline, as every test is: a source task without a registered dataset whose ESM names a Hub
@@ -47,11 +47,6 @@ const UPLOADED_SOURCE = { source_file: [csv(SOURCE), 'topic.csv'], source_task_i
 
 function post(form: FormData): RequestInit {
   return { method: 'POST', body: form };
-}
-
-function problemOf(response: Response) {
-  expect(response.headers.get('content-type')).toBe('application/problem+json');
-  return response.json() as Promise<{ type: string; status: number; detail: string; field?: string }>;
 }
 
 /** The fine-tune processes this process started that are still running (Linux: /proc). */

@@ -11,7 +11,7 @@ import { withoutServerPaths } from '../../src/server/http/redact.js';
 import { type RunningServer, startServer } from '../../src/server/serve.js';
 import { createJob, finishJob } from '../../src/store/jobs.js';
 import { randomEsm } from '../helpers/pool.js';
-import { DEMO_TEXTS, json, readEvents, type TestServer, testServer } from '../helpers/server.js';
+import { DEMO_TEXTS, json, problemOf, readEvents, type TestServer, testServer } from '../helpers/server.js';
 
 let server: TestServer | undefined;
 afterEach(async () => {
@@ -22,11 +22,6 @@ afterEach(async () => {
 async function setUp(options: Parameters<typeof testServer>[0] = {}): Promise<TestServer> {
   server = await testServer(options);
   return server;
-}
-
-function problemOf(response: Response) {
-  expect(response.headers.get('content-type')).toBe('application/problem+json');
-  return response.json() as Promise<{ type: string; status: number; detail: string; field?: string }>;
 }
 
 const BOM = Buffer.from([0xef, 0xbb, 0xbf]);

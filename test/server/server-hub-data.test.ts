@@ -6,7 +6,7 @@ import { addParquetConversion } from '../helpers/hub/seed.js';
 import { type HubStandin, startHubStandin } from '../helpers/hub/standin.js';
 import { esmConfig } from '../helpers/pool.js';
 import { randomGenerator } from '../helpers/random.js';
-import { json, type TestServer, testServer } from '../helpers/server.js';
+import { json, problemOf, type TestServer, testServer } from '../helpers/server.js';
 import { keywordTask, SENTIMENT, TOPIC } from '../helpers/synthetic.js';
 
 /** The service with Hub datasets as targets and as the data of published source tasks, against the Hub stand-in. */
@@ -37,11 +37,6 @@ afterAll(async () => {
   delete process.env.HF_ENDPOINT;
   await hub.close();
 });
-
-async function problemOf(response: Response) {
-  expect(response.headers.get('content-type')).toBe('application/problem+json');
-  return (await response.json()) as { status: number; detail: string; field?: string };
-}
 
 async function waitFor(app: TestServer['app'], path: string, done: (job: Record<string, any>) => boolean): Promise<Record<string, any>> {
   for (let tries = 0; tries < 4000; tries++) {

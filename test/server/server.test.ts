@@ -14,7 +14,7 @@ import { putSourceVectors } from '../../src/store/source-vectors.js';
 import { encodeLabels } from '../../src/task/labels.js';
 import { randomEsm, writeRandomPool } from '../helpers/pool.js';
 import { randomGenerator } from '../helpers/random.js';
-import { DEMO_TEXTS, json, type TestServer, TINY_BERT_DEMO_DIR, testServer } from '../helpers/server.js';
+import { DEMO_TEXTS, json, problemOf, type TestServer, TINY_BERT_DEMO_DIR, testServer } from '../helpers/server.js';
 
 let server: TestServer | undefined;
 
@@ -26,11 +26,6 @@ afterEach(async () => {
 async function setUp(options: Parameters<typeof testServer>[0] = {}): Promise<TestServer> {
   server = await testServer(options);
   return server;
-}
-
-function problemOf(response: Response) {
-  expect(response.headers.get('content-type')).toBe('application/problem+json');
-  return response.json() as Promise<{ type: string; title: string; status: number; detail: string; field?: string }>;
 }
 
 function randomEmbeddings(rows: number, dim: number, seed: number): number[][] {
