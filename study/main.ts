@@ -14,9 +14,13 @@ import { nonNegativeInteger, positiveInteger, reportError } from '../src/cli/err
 import { PACKAGE_ROOT } from '../src/config.js';
 import { UserInputError } from '../src/errors.js';
 import { RUN_DIRS, SMOKE_STUDIES, STUDIES, STUDY_DOC, STUDY_RUNS, type StudyRun } from './config.js';
+
+/** The README, whose summary of the study the script writes too. */
+const README = join(PACKAGE_ROOT, 'README.md');
+
 import { type StudyResults, upgradeResults } from './report.js';
 import { runStudy, writeReport } from './run.js';
-import { writeStudyDoc } from './section.js';
+import { writeStudyDoc, writeStudySummary } from './section.js';
 
 interface Flags {
   control?: boolean;
@@ -66,7 +70,7 @@ const program = new Command('study')
   .option('--repeats <n>', 'target-stage fine-tunes per pair, with different seeds', positiveInteger)
   .option('--processes <n>', 'processes the ground-truth fine-tunes are shared out to (default: the cores); the results are the same', positiveInteger)
   .option('--out <dir>', 'where the artefacts go (default study/pretrained/ or study/control/, study-smoke/ with --smoke); the doc is then left alone')
-  .option('--no-doc', `leave the study's section of ${STUDY_DOC.slice(PACKAGE_ROOT.length)} alone (always so with --smoke)`)
+  .option('--no-doc', `leave the study's section of ${STUDY_DOC.slice(PACKAGE_ROOT.length)} and the README's summary alone (always so with --smoke)`)
   .option('--keep-work', 'keep the temporary data dir (registry, jobs, checkpoints)')
   .option('--render', "only write both runs' tables, plots and the doc's section again from their results.json")
   .exitOverride();
@@ -77,7 +81,10 @@ try {
   if (flags.render) {
     const runs = await committedRuns();
     for (const run of STUDY_RUNS) if (runs[run]) await writeReport(runs[run], RUN_DIRS[run]);
-    if (flags.doc) await writeStudyDoc(STUDY_DOC, runs, RUN_DIRS);
+    if (flags.doc) {
+      await writeStudyDoc(STUDY_DOC, runs, RUN_DIRS);
+      await writeStudySummary(README, runs, STUDY_DOC);
+    }
   } else {
     const run: StudyRun = flags.control ? 'control' : 'pretrained';
     const smoke = flags.smoke ?? false;
@@ -95,7 +102,11 @@ try {
       keepWork: flags.keepWork,
     });
     // The doc links to the runs' own folders: a run written elsewhere (--out) leaves it alone.
-    if (flags.doc && !smoke && !flags.out) await writeStudyDoc(STUDY_DOC, { ...(await committedRuns()), [run]: results }, RUN_DIRS);
+    if (flags.doc && !smoke && !flags.out) {
+      const runs = { ...(await committedRuns()), [run]: results };
+      await writeStudyDoc(STUDY_DOC, runs, RUN_DIRS);
+      await writeStudySummary(README, runs, STUDY_DOC);
+    }
   }
 } catch (error) {
   if (error instanceof CommanderError) process.exitCode = error.exitCode;

@@ -11,13 +11,18 @@ import { fixed, methodTable, metricsOf, percent, points, relationTable, type Stu
 export const SECTION_BEGIN = '<!-- study:begin -->';
 export const SECTION_END = '<!-- study:end -->';
 
+/** The README's summary of the study, between these markers (the README places them). */
+export const SUMMARY_BEGIN = '<!-- study-summary:begin -->';
+export const SUMMARY_END = '<!-- study-summary:end -->';
+
 /** The document with the study section replaced (or appended, the first time). */
-export function replaceSection(doc: string, section: string): string {
-  const block = `${SECTION_BEGIN}\n${section}\n${SECTION_END}`;
-  const begin = doc.indexOf(SECTION_BEGIN);
-  const end = doc.indexOf(SECTION_END);
+export function replaceSection(doc: string, section: string, markers: readonly [string, string] = [SECTION_BEGIN, SECTION_END]): string {
+  const [open, close] = markers;
+  const block = `${open}\n${section}\n${close}`;
+  const begin = doc.indexOf(open);
+  const end = doc.indexOf(close);
   if (begin === -1 || end === -1 || end < begin) return `${doc.replace(/\n*$/, doc === '' ? '' : '\n\n')}${block}\n`;
-  return `${doc.slice(0, begin)}${block}${doc.slice(end + SECTION_END.length)}`;
+  return `${doc.slice(0, begin)}${block}${doc.slice(end + close.length)}`;
 }
 
 /** Where the section's links point: each run's folder, relative to the document. */
@@ -32,6 +37,28 @@ export async function writeStudyDoc(doc: string, runs: Partial<Record<StudyRun, 
   const links: RunLinks = { pretrained: relative(dirname(doc), dirs.pretrained), control: relative(dirname(doc), dirs.control) };
   await mkdir(dirname(doc), { recursive: true });
   await writeFileAtomic(doc, replaceSection(before, studySection(runs, links)));
+}
+
+/**
+ * Rewrites the README's summary of the study from the runs' results: the two runs side by side and
+ * what the numbers mean; `doc` is the full section, linked from there.
+ */
+export async function writeStudySummary(readme: string, runs: Partial<Record<StudyRun, StudyResults>>, doc: string): Promise<void> {
+  const before = await readFile(readme, 'utf8');
+  if (!before.includes(SUMMARY_BEGIN)) throw new Error(`${readme} has no ${SUMMARY_BEGIN} … ${SUMMARY_END} to write the study's summary into`);
+  await writeFileAtomic(readme, replaceSection(before, studySummary(runs, relative(dirname(readme), doc)), [SUMMARY_BEGIN, SUMMARY_END]));
+}
+
+/** The README's part: the comparison table and its reading, the rest in the study's document. */
+export function studySummary(runs: Partial<Record<StudyRun, StudyResults>>, docLink: string): string {
+  const { pretrained, control } = runs;
+  return [
+    `*Written by \`npm run study\` from the two runs' results; the study in full, every table and how it is made: [${docLink}](${docLink}).*`,
+    '',
+    comparisonTable(control, pretrained),
+    '',
+    ...(pretrained ? ['What the numbers mean:', '', ...readingLines(pretrained, control)] : []),
+  ].join('\n');
 }
 
 /** "mean m (a to b)" of some values. */

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RUN_DIRS, SMOKE_STUDIES } from '../../study/config.js';
 import { type StudyResults, upgradeResults } from '../../study/report.js';
 import { runStudy } from '../../study/run.js';
-import { readingLines, replaceSection, SECTION_BEGIN, SECTION_END, writeStudyDoc } from '../../study/section.js';
+import { readingLines, replaceSection, SECTION_BEGIN, SECTION_END, SUMMARY_BEGIN, SUMMARY_END, writeStudyDoc, writeStudySummary } from '../../study/section.js';
 import { MODELS_ROOT } from '../helpers/finetune.js';
 
 const config = SMOKE_STUDIES.pretrained;
@@ -114,6 +114,23 @@ describe('npm run study -- --smoke', () => {
     expect(again.endsWith(`${SECTION_END}\n\n## Reading it\n\ntext\n`)).toBe(true);
     expect(again).not.toContain('old numbers');
     expect(again).not.toContain('### The control');
+  });
+
+  it("writes the README's summary between its markers: both runs side by side and what the numbers mean, linked to the doc", async () => {
+    const control = upgradeResults(JSON.parse(readFileSync(join(RUN_DIRS.control, 'results.json'), 'utf8')));
+    const readme = join(scratch, 'README.md');
+    await writeFile(readme, `# esmselect\n\n## Does it pick tasks that help?\n\n${SUMMARY_BEGIN}\nold\n${SUMMARY_END}\n\n## Next\n`);
+    await writeStudySummary(readme, { pretrained: results, control }, join(scratch, 'docs', 'study.md'));
+    const written = await readFile(readme, 'utf8');
+    expect(written.startsWith(`# esmselect\n\n## Does it pick tasks that help?\n\n${SUMMARY_BEGIN}\n`)).toBe(true);
+    expect(written.endsWith(`${SUMMARY_END}\n\n## Next\n`)).toBe(true);
+    expect(written).not.toContain('old');
+    expect(written).toContain('[docs/study.md](docs/study.md)');
+    expect(written).toMatch(/\| regret@1 \(%\), ESM-LogME \| [\d.]+ \| [\d.]+ \|/);
+    expect(written).toContain('What the numbers mean:');
+    // A README without the markers is not written blindly at its end.
+    await writeFile(readme, '# esmselect\n');
+    await expect(writeStudySummary(readme, { pretrained: results, control }, join(scratch, 'docs', 'study.md'))).rejects.toThrow(SUMMARY_BEGIN);
   });
 });
 
