@@ -247,7 +247,6 @@ export function finetuneJobType(options: FinetuneJobOptions): JobType {
   return {
     kind: 'finetune',
     noun: 'fine-tune',
-    path: '/v1/finetunes',
     firstStage: 'preparing',
     run,
     details(job) {

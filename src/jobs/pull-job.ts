@@ -59,7 +59,6 @@ export function pullJobType(options: PullJobOptions): JobType {
   return {
     kind: 'pull',
     noun: 'pull',
-    path: '/v1/esms/pull',
     firstStage: 'listing',
     async run({ job, signal, progress, event }) {
       const request = job.request as PullJobRequest;

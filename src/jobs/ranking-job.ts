@@ -23,7 +23,6 @@ export function rankingJobType(options: RankingJobOptions): JobType {
   return {
     kind: 'ranking',
     noun: 'ranking job',
-    path: '/v1/rankings',
     firstStage: 'reading',
     async run({ job, inputDir, signal, progress }) {
       const { runId, scored } = await options.workers.rank(job.request as unknown as RankingSpec, {

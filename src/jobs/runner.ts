@@ -32,7 +32,6 @@ export interface JobView {
   readonly finished_at: string | null;
   /** A failed job's error, as `JobRunnerOptions.failure` recorded it. */
   readonly error?: Record<string, unknown>;
-  readonly links: { readonly self: string; readonly events: string };
   readonly [detail: string]: unknown;
 }
 
@@ -64,8 +63,6 @@ export interface JobType {
   readonly kind: JobKind;
   /** Names a job of this kind in messages: "ranking job". */
   readonly noun: string;
-  /** The API path of its collection: `/v1/rankings`. */
-  readonly path: string;
   /** The stage a running job reports before its first progress. */
   readonly firstStage: string;
   run(run: JobRun): Promise<JobSuccess>;
@@ -391,7 +388,6 @@ export class JobRunner {
           : isFinished(job.state)
             ? { fraction: job.progress?.fraction ?? 0, stage: 'done', eta_seconds: 0 }
             : (this.live.get(job.id) ?? job.progress ?? { fraction: 0, stage: type.firstStage, eta_seconds: null });
-    const path = `${type.path}/${job.id}`;
     return {
       id: job.id,
       status: job.state,
@@ -402,7 +398,6 @@ export class JobRunner {
       finished_at: job.finished_at,
       ...type.details(job),
       ...(job.error !== null && { error: job.error }),
-      links: { self: path, events: `${path}/events` },
     };
   }
 

@@ -16,7 +16,6 @@ function waitingType(kind: JobKind, fail?: Error): JobType {
   return {
     kind,
     noun: `${kind} job`,
-    path: `/${kind}`,
     firstStage: 'waiting',
     run: ({ signal }: JobRun) =>
       new Promise((_, reject) => {

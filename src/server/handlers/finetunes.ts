@@ -13,6 +13,7 @@ import { getRankingRun } from '../../store/rankings.js';
 import type { TaskType } from '../../task/labels.js';
 import type { ServerContext } from '../context.js';
 import { type Handler, handler } from '../http/handler.js';
+import { jobResource, withLinks } from '../http/job-resource.js';
 import { HttpProblem } from '../http/problem.js';
 import { deleteFinetune, finetuneEvents, getFinetune, postFinetune } from '../http/routes.js';
 import { type FinetuneUpload, TASK_ID_MAX_LENGTH } from '../http/schemas.js';
@@ -232,13 +233,13 @@ export function finetuneHandlers(ctx: ServerContext): Handler[] {
       postFinetune,
       async ({ body }, c) => {
         const job = await createFinetune(ctx, body.value);
-        return c.json(ctx.jobs.view(job), 202, { location: `/v1/finetunes/${job.id}` });
+        return c.json(jobResource(ctx, job), 202, { location: `/v1/finetunes/${job.id}` });
       },
       // A full queue refuses the request before its uploads are read, let alone stored.
       { before: () => ctx.jobs.checkRoom('finetune') },
     ),
-    handler(getFinetune, ({ params }, c) => c.json(ctx.jobs.view(ctx.jobs.get(params.id, 'finetune')))),
+    handler(getFinetune, ({ params }, c) => c.json(jobResource(ctx, ctx.jobs.get(params.id, 'finetune')))),
     handler(finetuneEvents, ({ params }, c) => streamEvents(ctx, 'finetune', params.id, c)),
-    handler(deleteFinetune, async ({ params }, c) => c.json(await ctx.jobs.cancel(params.id, 'finetune'))),
+    handler(deleteFinetune, async ({ params }, c) => c.json(withLinks(await ctx.jobs.cancel(params.id, 'finetune'), 'finetune'))),
   ];
 }

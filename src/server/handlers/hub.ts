@@ -3,6 +3,7 @@ import { getEsmCoverage } from '../../hub/search.js';
 import type { ServerContext } from '../context.js';
 import { type Handler, handler } from '../http/handler.js';
 import { deletePull, getPull, hubCoverage, postPull, pullEvents } from '../http/hub-routes.js';
+import { jobResource, withLinks } from '../http/job-resource.js';
 import { hubProblem } from '../http/problem.js';
 import { streamEvents } from '../http/sse.js';
 
@@ -20,13 +21,13 @@ export function hubHandlers(ctx: ServerContext): Handler[] {
         }
         const job = await ctx.jobs.submit('pull', body.value as object, async () => {});
         // The job under the path asked (`/v1/esms/pull`, or its deprecated alias).
-        return c.json(ctx.jobs.view(job), 202, { location: `${c.req.path}/${job.id}` });
+        return c.json(jobResource(ctx, job), 202, { location: `${c.req.path}/${job.id}` });
       },
       { before: () => ctx.jobs.checkRoom('pull') },
     ),
-    handler(getPull, ({ params }, c) => c.json(ctx.jobs.view(ctx.jobs.get(params.id, 'pull')))),
+    handler(getPull, ({ params }, c) => c.json(jobResource(ctx, ctx.jobs.get(params.id, 'pull')))),
     handler(pullEvents, ({ params }, c) => streamEvents(ctx, 'pull', params.id, c)),
-    handler(deletePull, async ({ params }, c) => c.json(await ctx.jobs.cancel(params.id, 'pull'))),
+    handler(deletePull, async ({ params }, c) => c.json(withLinks(await ctx.jobs.cancel(params.id, 'pull'), 'pull'))),
     handler(hubCoverage, async (_, c) => {
       try {
         const coverage = await getEsmCoverage({ hub: ctx.hubConfig() });

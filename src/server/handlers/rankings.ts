@@ -10,6 +10,7 @@ import { isFinished, type StoredJob } from '../../store/jobs.js';
 import type { ServerContext } from '../context.js';
 import { BodyThreads } from '../http/body-threads.js';
 import { type Handler, handler } from '../http/handler.js';
+import { jobResource, withLinks } from '../http/job-resource.js';
 import { HttpProblem, type Problem, problemResponse } from '../http/problem.js';
 import { deleteRanking, getRanking, postRanking, rankingEvents } from '../http/routes.js';
 import type { RankingUpload } from '../http/schemas.js';
@@ -95,12 +96,12 @@ async function createRanking(ctx: ServerContext, prepared: PreparedRanking, pref
     throw error;
   }
   const location = { location: `/v1/rankings/${job.id}` };
-  if (!synchronous) return c.json(ctx.jobs.view(job), 202, location);
+  if (!synchronous) return c.json(jobResource(ctx, job), 202, location);
   await ctx.jobs.runNow(job.id);
   const done = ctx.jobs.get(job.id, 'ranking');
   // A synchronous ranking that failed answers with the job's problem, as any failed request would.
   if (done.state === 'failed' && done.error) return problemResponse(done.error as Problem);
-  return c.json(ctx.jobs.view(done), isFinished(done.state) ? 200 : 202, location);
+  return c.json(jobResource(ctx, done), isFinished(done.state) ? 200 : 202, location);
 }
 
 function prefersAsync(query: { async?: string }, c: Context): boolean {
@@ -123,8 +124,8 @@ export function rankingHandlers(ctx: ServerContext): Handler[] {
         },
       },
     ),
-    handler(getRanking, ({ params }, c) => c.json(ctx.jobs.view(ctx.jobs.get(params.id, 'ranking')))),
+    handler(getRanking, ({ params }, c) => c.json(jobResource(ctx, ctx.jobs.get(params.id, 'ranking')))),
     handler(rankingEvents, ({ params }, c) => streamEvents(ctx, 'ranking', params.id, c)),
-    handler(deleteRanking, async ({ params }, c) => c.json(await ctx.jobs.cancel(params.id, 'ranking'))),
+    handler(deleteRanking, async ({ params }, c) => c.json(withLinks(await ctx.jobs.cancel(params.id, 'ranking'), 'ranking'))),
   ];
 }

@@ -3,6 +3,7 @@ import { streamSSE } from 'hono/streaming';
 import type { JobEvent } from '../../jobs/runner.js';
 import { isFinished, type JobKind } from '../../store/jobs.js';
 import type { ServerContext } from '../context.js';
+import { jobResource, withLinks } from './job-resource.js';
 import { withoutServerPaths } from './redact.js';
 
 /** How long an idle event stream waits before a keep-alive comment, so proxies do not close it. */
@@ -30,7 +31,7 @@ export function streamEvents(ctx: ServerContext, kind: JobKind, id: string, c: C
     });
     try {
       // Read after subscribing, so an event between the two is not missed.
-      const current = ctx.jobs.view(ctx.jobs.get(id, kind));
+      const current = jobResource(ctx, ctx.jobs.get(id, kind));
       if (isFinished(current.status)) {
         await send(current.status, current);
         return;
@@ -52,7 +53,7 @@ export function streamEvents(ctx: ServerContext, kind: JobKind, id: string, c: C
         const newestProgress = events.findLastIndex((event) => event.type === 'progress');
         for (const [i, event] of events.entries()) {
           if (event.type === 'end') {
-            await send(event.job.status, event.job);
+            await send(event.job.status, withLinks(event.job, kind));
             return;
           }
           if (event.type === 'closing') {
