@@ -232,8 +232,8 @@ export function finetuneHandlers(ctx: ServerContext): Handler[] {
     handler(
       postFinetune,
       async ({ body }, c) => {
-        const job = await createFinetune(ctx, body.value);
-        return c.json(jobResource(ctx, job), 202, { location: `/v1/finetunes/${job.id}` });
+        const resource = jobResource(ctx, await createFinetune(ctx, body.value));
+        return c.json(resource, 202, { location: resource.links.self });
       },
       // A full queue refuses the request before its uploads are read, let alone stored.
       { before: () => ctx.jobs.checkRoom('finetune') },

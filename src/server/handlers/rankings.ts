@@ -10,7 +10,7 @@ import { isFinished, type StoredJob } from '../../store/jobs.js';
 import type { ServerContext } from '../context.js';
 import { BodyThreads } from '../http/body-threads.js';
 import { type Handler, handler } from '../http/handler.js';
-import { jobResource, withLinks } from '../http/job-resource.js';
+import { jobPath, jobResource, withLinks } from '../http/job-resource.js';
 import { HttpProblem, type Problem, problemResponse } from '../http/problem.js';
 import { deleteRanking, getRanking, postRanking, rankingEvents } from '../http/routes.js';
 import type { RankingUpload } from '../http/schemas.js';
@@ -95,7 +95,7 @@ async function createRanking(ctx: ServerContext, prepared: PreparedRanking, pref
     await prepared.discard();
     throw error;
   }
-  const location = { location: `/v1/rankings/${job.id}` };
+  const location = { location: jobPath('ranking', job.id) };
   if (!synchronous) return c.json(jobResource(ctx, job), 202, location);
   await ctx.jobs.runNow(job.id);
   const done = ctx.jobs.get(job.id, 'ranking');

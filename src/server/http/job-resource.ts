@@ -9,9 +9,14 @@ const COLLECTIONS: Readonly<Record<JobKind, string>> = {
   pull: '/v1/esms/pull',
 };
 
+/** The API path of a job: `/v1/rankings/{id}`. */
+export function jobPath(kind: JobKind, id: string): string {
+  return `${COLLECTIONS[kind]}/${id}`;
+}
+
 /** A job's view as the API shows it: the runner's view with the links to the job and its events. */
 export function withLinks(view: JobView, kind: JobKind): JobView & { readonly links: { readonly self: string; readonly events: string } } {
-  const self = `${COLLECTIONS[kind]}/${view.id}`;
+  const self = jobPath(kind, view.id);
   return { ...view, links: { self, events: `${self}/events` } };
 }
 
